@@ -1,0 +1,1 @@
+"""Mesa agents: city, vendor, investor, residents, regulator."""

@@ -1,0 +1,1 @@
+"""Experiments: batch runs, sweeps, sensitivity, comparison, charts, engines, the CLI."""

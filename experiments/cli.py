@@ -1,0 +1,149 @@
+"""The ``alliance`` command.
+
+Every sub-command turns bad input into one line per problem on stderr and a
+non-zero exit (2 for invalid input, 1 for a failure while running); a traceback
+is shown only with ``--traceback`` (or ``ALLIANCE_TRACEBACK=1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
+
+EXIT_INVALID = 2
+EXIT_FAILED = 1
+
+
+def _scenario_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overlay", "-o", action="append", default=[], metavar="NAME",
+                        help="apply a stress overlay (library name or file); repeatable")
+    parser.add_argument("--set", "-s", dest="overrides", action="append", default=[],
+                        metavar="PATH=VALUE",
+                        help="override one parameter by dotted path; repeatable")
+
+
+def _overlays(values: Sequence[str]) -> list[str]:
+    return [name for value in values for name in value.split(",") if name]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate scenario and overlay files; print one line per problem."""
+    from sim.config import parse_assignments
+
+    overrides = parse_assignments(args.overrides)
+    bad = 0
+    for name in args.files:
+        try:
+            path = Path(name)
+            if path.is_file() and "overlay" in read_toml(path):
+                load_scenario({}, overlays=[str(path)], overrides=overrides)
+                what = "overlay"
+            else:
+                scn = load_scenario(name, overlays=_overlays(args.overlay), overrides=overrides)
+                what = f"scenario '{scn.scenario.name}'"
+        except ScenarioError as exc:
+            bad += 1
+            for line in exc.problems:
+                print(line, file=sys.stderr)
+            continue
+        if not args.quiet:
+            print(f"ok  {name}  ({what})")
+    total = len(args.files)
+    print(f"{total - bad} of {total} valid", file=sys.stderr if bad else sys.stdout)
+    return EXIT_INVALID if bad else 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """List the shipped scenarios and overlays."""
+    for title, overlay in (("Scenarios", False), ("Overlays (--overlay NAME)", True)):
+        rows = library(overlay=overlay)
+        print(f"{title}:")
+        width = max((len(n) for n, _, _ in rows), default=0)
+        for name, desc, _ in rows:
+            print(f"  {name:<{width}}  {desc}")
+        print()
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    """Print every parameter of a scenario by dotted path with unit and range."""
+    from sim.config import parse_assignments
+
+    scn = load_scenario(args.scenario, overlays=_overlays(args.overlay),
+                        overrides=parse_assignments(args.overrides))
+    rows = [p for p in parameters(scn) if not args.grep or args.grep in p.path]
+    width = max((len(p.path) for p in rows), default=0)
+    for p in rows:
+        unit = f" {p.unit}" if p.unit else ""
+        span = f"  [{p.allowed}]" if p.allowed else ""
+        print(f"{p.path:<{width}} = {p.value!r}{unit}{span}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="alliance",
+        description="Agent-based simulation of smart-city alliance ecosystems.")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the Python traceback on an unexpected error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="validate scenario / overlay files (exit 2 if invalid)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    _scenario_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("scenarios", help="list the scenario and overlay library")
+    p.set_defaults(func=cmd_scenarios)
+
+    p = sub.add_parser("params", help="list a scenario's parameters by dotted path")
+    p.add_argument("scenario", help="scenario file or library name")
+    p.add_argument("--grep", "-g", default="", help="only paths containing this text")
+    _scenario_args(p)
+    p.set_defaults(func=cmd_params)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``alliance`` command.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ScenarioError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("alliance: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: one line unless asked
+        if args.traceback or os.environ.get("ALLIANCE_TRACEBACK"):
+            traceback.print_exc()
+        else:
+            print(f"alliance: internal error: {type(exc).__name__}: {exc} "
+                  "(rerun with --traceback for details)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

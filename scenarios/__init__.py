@@ -1,0 +1,1 @@
+"""The scenario library: world + policy TOML files and stress overlays (overlays/)."""

@@ -1,0 +1,1 @@
+"""Model core and mechanisms: scenario schema, finance engine, ledger, model."""

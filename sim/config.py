@@ -1,0 +1,581 @@
+"""Scenario files: loading, inheritance, overlays, dotted-path overrides, validation.
+
+A scenario file is TOML with up to three tables: ``[scenario]`` (name,
+description, ``extends`` and ``overlays``), ``[world]`` and ``[policy]``
+(see :mod:`sim.schema`). Loading goes in a fixed order::
+
+    file --extends chain (parent first)--> overlays (in order) --> --set overrides
+         --> schema validation --> consistency checks --> Scenario
+
+Tables merge key by key; a later value replaces an earlier one and lists are
+replaced whole. Every problem found becomes one line naming the file, the
+dotted path, the bad value and what is allowed; all of them are raised
+together as a :class:`ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.schema import CASH_BENEFITS, RATINGS, REVENUE_BACKED, Scenario
+
+#: The shipped scenario library (installed with the package as ``scenarios``).
+LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
+OVERLAYS = LIBRARY / "overlays"
+
+SET_SOURCE = "--set"
+
+
+class ScenarioError(Exception):
+    """One or more problems in a scenario; ``str()`` gives one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        """Keep the problem lines.
+
+        Args:
+            problems: One human-readable line per problem.
+        """
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# --------------------------------------------------------------------------- files
+
+
+def resolve(name_or_path: str | Path, *, overlay: bool = False, base: Path | None = None) -> Path:
+    """Find a scenario or overlay file by path or by library name.
+
+    Args:
+        name_or_path: A file path, or a name from the library such as ``alliance``.
+        overlay: Look in the overlay library instead of the scenario library.
+        base: Folder that relative paths are taken from (the including file's).
+
+    Returns:
+        The file's path.
+
+    Raises:
+        ScenarioError: When no such file exists.
+    """
+    text = str(name_or_path)
+    candidates = [Path(text)]
+    if base is not None:
+        candidates.insert(0, base / text)
+    folder = OVERLAYS if overlay else LIBRARY
+    stem = text[:-5] if text.endswith(".toml") else text
+    candidates.append(folder / f"{stem}.toml")
+    for path in candidates:
+        if path.is_file():
+            return path
+    known = sorted(p.stem for p in folder.glob("*.toml"))
+    kind = "overlay" if overlay else "scenario"
+    hint = difflib.get_close_matches(stem, known, n=1)
+    also = f" (did you mean '{hint[0]}'?)" if hint else ""
+    raise ScenarioError([f"{text}: no such {kind} file or library name{also}; "
+                         f"library: {', '.join(known)}"])
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read one TOML file, turning syntax errors into a one-line ScenarioError.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The parsed table.
+    """
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: malformed TOML: {exc}"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read: {exc.strerror}"]) from None
+
+
+def merge(base: dict[str, Any], top: Mapping[str, Any], origins: dict[tuple, str] | None = None,
+          source: str = "", prefix: tuple = ()) -> dict[str, Any]:
+    """Deep-merge ``top`` into ``base`` in place: tables merge, other values replace.
+
+    Args:
+        base: The table merged into (modified and returned).
+        top: The table whose values win.
+        origins: Optional map of leaf path to the file that set it, updated.
+        source: Name of the file ``top`` came from, for ``origins``.
+        prefix: Path of ``base`` inside the whole document (used in recursion).
+
+    Returns:
+        ``base``.
+    """
+    for key, value in top.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value, origins, source, path)
+        else:
+            base[key] = copy.deepcopy(value)
+            if origins is not None:
+                _mark(origins, path, value, source)
+    return base
+
+
+def _mark(origins: dict[tuple, str], path: tuple, value: Any, source: str) -> None:
+    if isinstance(value, Mapping):
+        for key, sub in value.items():
+            _mark(origins, (*path, key), sub, source)
+    else:
+        origins[path] = source
+
+
+def _read_chain(path: Path, origins: dict[tuple, str], seen: tuple[Path, ...] = ()) -> dict:
+    """Read a scenario file and everything it extends, parents first."""
+    real = path.resolve()
+    if real in seen:
+        chain = " -> ".join(str(p) for p in (*seen, real))
+        raise ScenarioError([f"{path}: scenario.extends: circular inheritance: {chain}"])
+    data = read_toml(path)
+    meta = data.get("scenario", {})
+    parent = meta.get("extends") if isinstance(meta, dict) else None
+    if parent is None:
+        merged: dict[str, Any] = {}
+    elif not isinstance(parent, str):
+        raise ScenarioError([f"{path}: scenario.extends = {parent!r}: expected a file name"])
+    else:
+        merged = _read_chain(resolve(parent, base=path.parent), origins, (*seen, real))
+        merged.get("scenario", {}).pop("overlays", None)  # a parent's overlays are its own
+    return merge(merged, data, origins, str(path))
+
+
+def _read_overlay(name: str, base: Path) -> tuple[Path, dict[str, Any]]:
+    path = resolve(name, overlay=True, base=base)
+    data = read_toml(path)
+    extra = sorted(set(data) - {"overlay", "world", "policy"})
+    if extra:
+        raise ScenarioError([f"{path}: {extra[0]}: unknown table in an overlay; "
+                             "allowed: overlay, world, policy"])
+    return path, {k: v for k, v in data.items() if k != "overlay"}
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value as a TOML value, or keep it as a bare string.
+
+    Args:
+        text: ``"0.05"``, ``"true"``, ``'["go_bond", "ppp"]'`` or ``framework``.
+
+    Returns:
+        The typed value.
+    """
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """Turn ``PATH=VALUE`` strings into an override mapping.
+
+    Args:
+        items: Strings such as ``policy.procurement.mode=framework``.
+
+    Returns:
+        ``{path: typed value}``.
+
+    Raises:
+        ScenarioError: For an item without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        path, sep, value = item.partition("=")
+        if not sep or not path.strip():
+            raise ScenarioError([f"{SET_SOURCE} {item!r}: expected PATH=VALUE, "
+                                 "e.g. policy.procurement.mode=framework"])
+        out[path.strip()] = parse_value(value.strip())
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars and tuples into the plain types TOML would give."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        return value.item()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _open_mapping(path: tuple[str, ...]) -> bool:
+    """Whether ``path`` names a free-key table (cities, technology, by_domain...)."""
+    model: Any = Scenario
+    for key in path:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            info = model.model_fields.get(key)
+            if info is None:
+                return False
+            model = info.annotation
+        elif typing.get_origin(model) is dict:
+            model = typing.get_args(model)[1]
+        else:
+            return False
+    return typing.get_origin(model) is dict
+
+
+def _expand(data: Any, parts: list[str], done: tuple[str, ...] = ()) -> Iterator[tuple]:
+    """Yield (container, key, full path) for a dotted path; ``*`` matches every key."""
+    key, rest = parts[0], parts[1:]
+    if isinstance(data, dict):
+        keys = list(data) if key == "*" else [key]
+        for k in keys:
+            if k not in data and not (not rest and _open_mapping(done)):
+                yield None, k, (*done, k)
+                continue
+            if rest:
+                yield from _expand(data[k], rest, (*done, k))
+            else:
+                yield data, k, (*done, k)
+    elif isinstance(data, list) and key.isdigit() and int(key) < len(data):
+        if rest:
+            yield from _expand(data[int(key)], rest, (*done, key))
+        else:
+            yield data, int(key), (*done, key)
+    else:
+        yield None, key, (*done, key)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> list[str]:
+    """Set values by dotted path in a full scenario table (in place).
+
+    Args:
+        data: A complete scenario as plain data (``Scenario.model_dump()``).
+        overrides: ``{"world.rates.shift_bp": 200, "world.cities.*.rating": "A"}``.
+
+    Returns:
+        One problem line per unknown path (empty when all applied).
+    """
+    problems = []
+    for dotted, value in overrides.items():
+        for container, key, path in _expand(data, dotted.split(".")):
+            if container is None:
+                problems.append(_unknown_path(data, path, dotted))
+            else:
+                container[key] = _plain(value)
+    return problems
+
+
+def _unknown_path(data: dict, path: tuple, dotted: str) -> str:
+    node: Any = data
+    for depth, key in enumerate(path):
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+            continue
+        known = list(node) if isinstance(node, dict) else []
+        where = ".".join(path[:depth]) or "the top level"
+        near = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean '{'.'.join((*path[:depth], near[0]))}'? " if near else ""
+        return (f"{SET_SOURCE} {dotted}: unknown parameter path; {hint}"
+                f"keys under {where}: {', '.join(map(str, known)) or '(none)'}")
+    return f"{SET_SOURCE} {dotted}: not a parameter (a table, not a value)"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _field_info(path: tuple) -> tuple[str, str]:
+    """Return (unit, allowed range) of the schema field at a validation ``loc``."""
+    model: Any = Scenario
+    info = None
+    for key in path:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            info = model.model_fields.get(str(key))
+            if info is None:
+                return "", ""
+            model = info.annotation
+        elif typing.get_origin(model) in (dict, list):
+            model = typing.get_args(model)[-1]
+    if info is None:
+        return "", ""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+    hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
+    span = "" if lo is None and hi is None else f"{_num(lo)} .. {_num(hi)}"
+    return str(extra.get("unit", "")), span
+
+
+def _num(x: Any) -> str:
+    return "" if x is None else f"{x:g}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+             type(None): "nothing"}
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _describe(err: dict) -> str:
+    loc = tuple(err["loc"])
+    unit, span = _field_info(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _allowed_keys(loc[:-1])
+        near = difflib.get_close_matches(str(loc[-1]), parent, n=1)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        return f"unknown key; {hint}allowed: {', '.join(parent)}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return f"{_short(err['input'])} is out of range; allowed {span} {unit}".rstrip()
+    if kind == "missing":
+        return "required value is missing"
+    expected = err["msg"].removeprefix("Input should be ")
+    where = f" in {span}" if span else ""
+    units = f" ({unit})" if unit else ""
+    return f"{_short(err['input'])} is not valid: expected {expected}{where}{units}"
+
+
+def _allowed_keys(path: tuple) -> list[str]:
+    model: Any = Scenario
+    for key in path:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            info = model.model_fields.get(str(key))
+            model = info.annotation if info else None
+        elif typing.get_origin(model) in (dict, list):
+            model = typing.get_args(model)[-1]
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _validate(data: dict, origins: dict[tuple, str], default_source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            source = _origin(origins, loc, default_source)
+            lines.append(f"{source}: {'.'.join(map(str, loc))}: {_describe(err)}")
+        raise ScenarioError(lines) from None
+
+
+def _origin(origins: dict[tuple, str], loc: tuple, default: str) -> str:
+    for depth in range(len(loc), 0, -1):
+        if loc[:depth] in origins:
+            return origins[loc[:depth]]
+    return default
+
+
+def check_consistency(scn: Scenario) -> list[tuple[str, str]]:
+    """Find combinations of valid values that make no sense together.
+
+    Args:
+        scn: A scenario that passed schema validation.
+
+    Returns:
+        ``(dotted path, problem)`` pairs; empty when consistent.
+    """
+    w, p = scn.world, scn.policy
+    fin = p.financing
+    out: list[tuple[str, str]] = []
+    tech = w.technology
+    for i, domain in enumerate(p.domains):
+        if domain not in tech:
+            out.append((f"policy.domains.{i}", f"{domain!r} is not in world.technology "
+                        f"({', '.join(tech)})"))
+    if len(set(p.domains)) != len(p.domains):
+        out.append(("policy.domains", "a domain is listed twice"))
+    lists = {"policy.financing.preference": fin.preference}
+    lists.update({f"policy.financing.by_domain.{d}": v for d, v in fin.by_domain.items()})
+    for path, instruments in lists.items():
+        if len(set(instruments)) != len(instruments):
+            out.append((path, "an instrument is listed twice"))
+        if not instruments:
+            out.append((path, "empty: name at least one instrument"))
+    for domain, instruments in fin.by_domain.items():
+        path = f"policy.financing.by_domain.{domain}"
+        if domain not in tech:
+            out.append((path, f"{domain!r} is not in world.technology ({', '.join(tech)})"))
+            continue
+        t = tech[domain]
+        for inst in instruments:
+            if inst in REVENUE_BACKED and t.benefit_type not in CASH_BENEFITS:
+                out.append((path, f"{inst} needs a revenue stream, but {domain!r} has "
+                            f"benefit_type {t.benefit_type!r} (no cash)"))
+            if inst == "shared_savings" and t.benefit_type not in ("energy", "leakage"):
+                out.append((path, f"shared_savings needs verified savings; {domain!r} has "
+                            f"benefit_type {t.benefit_type!r}"))
+            if inst == "ppp" and fin.ppp.payment == "user_fees" and not t.user_facing:
+                out.append((path, f"ppp with user_fees payment needs a user-facing domain; "
+                            f"{domain!r} has user_facing = false"))
+    used = set(fin.preference).union(*fin.by_domain.values())
+    mb = fin.mini_bonds
+    if mb.maturity_value_usd <= mb.price_usd:
+        out.append(("policy.financing.mini_bonds.maturity_value_usd",
+                    f"{mb.maturity_value_usd:g} is not above price_usd {mb.price_usd:g}: "
+                    "a zero-coupon bond must mature above its price"))
+    if "revolving_fund" in used and fin.revolving_fund.initial_usd <= 0:
+        out.append(("policy.financing.revolving_fund.initial_usd",
+                    "revolving_fund is used but the fund starts empty: set it above 0"))
+    if "tif" in used and fin.tif.districts > w.region.districts_per_city:
+        out.append(("policy.financing.tif.districts",
+                    f"{fin.tif.districts} exceeds world.region.districts_per_city "
+                    f"{w.region.districts_per_city}"))
+    if p.pilot.stop_probability >= p.pilot.scale_probability:
+        out.append(("policy.pilot.stop_probability",
+                    f"{p.pilot.stop_probability:g} must be below scale_probability "
+                    f"{p.pilot.scale_probability:g}"))
+    if p.procurement.mode == "framework" and not any(
+            c.consortium_member for c in w.cities.values()):
+        out.append(("policy.procurement.mode",
+                    "framework call-off needs a consortium: no city has consortium_member"))
+    if not w.cities:
+        out.append(("world.cities", "no city: define at least one [world.cities.NAME]"))
+    population = sum(c.population for c in w.cities.values())
+    if w.residents.simulated_agents > population:
+        out.append(("world.residents.simulated_agents",
+                    f"{w.residents.simulated_agents} exceeds the population {population}"))
+    for curve in ("yields_10y", "yields_20y"):
+        missing = [r for r in RATINGS if r not in getattr(w.rates, curve)]
+        if missing:
+            out.append((f"world.rates.{curve}", f"no yield for rating(s) {', '.join(missing)}"))
+    return out
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_scenario(source: str | Path | Mapping[str, Any], *, overlays: Iterable[str] = (),
+                  overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load, merge, override and validate a scenario.
+
+    Args:
+        source: A file path, a library name (``"alliance"``), or a plain mapping.
+        overlays: Overlay names or files applied after the file's own overlays.
+        overrides: Dotted-path values applied last (``{"world.rates.shift_bp": 200}``).
+
+    Returns:
+        The validated :class:`~sim.schema.Scenario`.
+
+    Raises:
+        ScenarioError: With one line per problem found.
+    """
+    origins: dict[tuple, str] = {}
+    if isinstance(source, Mapping):
+        name, base = "<mapping>", Path.cwd()
+        data = merge({}, source, origins, name)
+    else:
+        path = resolve(source)
+        name, base = str(path), path.parent
+        data = _read_chain(path, origins)
+    meta = data.setdefault("scenario", {})
+    names = list(meta.get("overlays", [])) if isinstance(meta, dict) else []
+    names += list(overlays)
+    for overlay in names:
+        opath, odata = _read_overlay(overlay, base)
+        merge(data, odata, origins, str(opath))
+    if isinstance(meta, dict):
+        meta["overlays"] = [Path(str(o)).stem for o in names]
+    scn = _validate(data, origins, name)
+    if overrides:
+        full = scn.model_dump()
+        problems = apply_overrides(full, overrides)
+        if problems:
+            raise ScenarioError(problems)
+        origins.update({tuple(k.split(".")): SET_SOURCE for k in overrides})
+        scn = _validate(full, origins, name)
+    problems = check_consistency(scn)
+    if problems:
+        raise ScenarioError([f"{_origin(origins, tuple(path.split('.')), name)}: {path}: {msg}"
+                             for path, msg in problems])
+    return scn
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One leaf parameter of a scenario, for listings and parameter spaces."""
+
+    path: str
+    value: Any
+    unit: str
+    allowed: str
+    doc: str
+
+
+def parameters(scn: Scenario) -> list[Parameter]:
+    """List every leaf parameter of a scenario with its value, unit and range.
+
+    Args:
+        scn: A validated scenario.
+
+    Returns:
+        Parameters in schema order, addressed by dotted path.
+    """
+    out: list[Parameter] = []
+
+    def walk(node: Any, path: tuple) -> None:
+        if isinstance(node, BaseModel):
+            for key in type(node).model_fields:
+                walk(getattr(node, key), (*path, key))
+        elif isinstance(node, dict) and node and all(isinstance(v, BaseModel)
+                                                     for v in node.values()):
+            for key, sub in node.items():
+                walk(sub, (*path, key))
+        else:
+            unit, span = _field_info(path)
+            info = _leaf_doc(path)
+            out.append(Parameter(".".join(map(str, path)), node, unit, span, info))
+
+    walk(scn, ())
+    return out
+
+
+def _leaf_doc(path: tuple) -> str:
+    model: Any = Scenario
+    info = None
+    for key in path:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            info = model.model_fields.get(str(key))
+            model = info.annotation if info else None
+        elif typing.get_origin(model) is dict:
+            model = typing.get_args(model)[1]
+    return (info.description or "") if info else ""
+
+
+def library(overlay: bool = False) -> list[tuple[str, str, Path]]:
+    """List the shipped scenarios (or overlays) as (name, description, path).
+
+    Args:
+        overlay: List overlays instead of scenarios.
+
+    Returns:
+        One tuple per file, sorted by name; unreadable files show their error.
+    """
+    folder = OVERLAYS if overlay else LIBRARY
+    table = "overlay" if overlay else "scenario"
+    out = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            meta = read_toml(path).get(table, {})
+            text = str(meta.get("description", "")).strip().splitlines()
+            desc = text[0] if text else ""
+        except ScenarioError as exc:
+            desc = f"(unreadable: {exc})"
+        out.append((path.stem, desc, path))
+    return out

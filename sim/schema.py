@@ -1,0 +1,502 @@
+"""The scenario schema: every parameter of a world, a policy and the stress overlays.
+
+A scenario is the XLRM split of exploratory modelling (MODEL.md): the *world*
+holds the exogenous uncertainties and the relations' constants, the *policy*
+holds the levers. Every field is declared once here, with its type, its unit
+(in the name and in ``unit``) and its allowed range; :mod:`sim.config` loads
+TOML files into these models and turns validation failures into one line per
+problem.
+
+Defaults describe a mid-size US city of about 700,000 people (Denver-like) with
+the municipal yield curve of May 2025; sources are cited field by field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RATINGS = ("AAA", "AA", "A", "Baa", "Ba", "B")
+Rating = Literal["AAA", "AA", "A", "Baa", "Ba", "B"]
+
+BenefitType = Literal["energy", "user_fees", "advertising", "leakage", "time_saved"]
+#: Benefit types that produce cash a revenue bond or a PPP can be repaid from.
+CASH_BENEFITS = frozenset({"energy", "user_fees", "advertising", "leakage"})
+
+Instrument = Literal[
+    "go_bond",
+    "revenue_bond",
+    "vendor_loan",
+    "as_a_service",
+    "revenue_share",
+    "revolving_fund",
+    "mini_bonds",
+    "ppp",
+    "tif",
+    "shared_savings",
+]
+INSTRUMENTS: tuple[str, ...] = Instrument.__args__  # type: ignore[attr-defined]
+#: Instruments repaid only from the project's own cash benefits.
+REVENUE_BACKED = frozenset({"revenue_bond", "revenue_share", "shared_savings"})
+
+ProcurementMode = Literal["rfp", "rfi_mou", "framework"]
+PaymentMode = Literal["fixed_price", "pay_for_performance", "value_based"]
+
+
+def field(default: Any, unit: str = "", ge: float | None = None, le: float | None = None,
+          doc: str = "") -> Any:
+    """Declare a schema field with its unit and allowed range.
+
+    Args:
+        default: The default value.
+        unit: Unit of the value ("USD", "fraction", "months", ...), shown in errors.
+        ge: Smallest allowed value (inclusive), if any.
+        le: Largest allowed value (inclusive), if any.
+        doc: One line describing the parameter (and its source).
+
+    Returns:
+        A pydantic ``FieldInfo`` carrying the unit in ``json_schema_extra``.
+    """
+    return Field(default, ge=ge, le=le, description=doc, json_schema_extra={"unit": unit})
+
+
+class Strict(BaseModel):
+    """Base of every schema block: unknown keys and loose types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --------------------------------------------------------------------------- world
+
+
+class Region(Strict):
+    """The region: one or more cities sharing districts' layout."""
+
+    name: str = "Metro region"
+    districts_per_city: int = field(10, "districts", 1, 100, "districts per city")
+
+
+class City(Strict):
+    """A municipality's finances at the start of the run."""
+
+    population: int = field(700_000, "people", 1_000, 20_000_000, "residents")
+    general_revenue_annual_usd: float = field(
+        1.4e9, "USD/yr", 1e6, 1e12, "general-fund revenue (Denver ~1.6e9, 2024 budget)")
+    property_tax_share: float = field(
+        0.25, "fraction", 0.0, 1.0, "share of general revenue from property tax")
+    property_tax_rate: float = field(
+        0.01, "fraction/yr", 0.0, 0.1, "effective property tax rate on assessed value")
+    reserves_usd: float = field(
+        2.1e8, "USD", 0.0, 1e12, "unrestricted general-fund reserves (~15 % of revenue)")
+    existing_debt_service_annual_usd: float = field(
+        1.1e8, "USD/yr", 0.0, 1e12, "debt service on the existing debt book (~8 % of revenue)")
+    existing_debt_years: int = field(15, "years", 1, 40, "remaining life of the existing debt book")
+    rating: Rating = "AA"
+    consortium_member: bool = True
+
+
+class Residents(Strict):
+    """The simulated resident population (arrays, see ``agents.residents``)."""
+
+    simulated_agents: int = field(
+        20_000, "agents", 100, 5_000_000,
+        "simulated residents; each carries weight population / simulated_agents")
+    income_median_annual_usd: float = field(
+        72_000.0, "USD/yr", 1_000.0, 1e6, "median household income (US 2023 ~ 77k)")
+    income_log_sd: float = field(0.7, "log-USD", 0.05, 2.0, "sd of log income (lognormal)")
+    savings_months_of_income: float = field(
+        3.0, "months", 0.0, 60.0, "mean liquid savings as months of income")
+    trust_mean: float = field(0.55, "fraction", 0.0, 1.0, "mean trust in the city")
+    trust_sd: float = field(0.15, "fraction", 0.0, 0.5, "sd of trust across residents")
+    price_sensitivity: float = field(
+        1.0, "1", 0.0, 10.0, "elasticity of adoption to fee as a share of income")
+    district_income_spread: float = field(
+        0.3, "log-USD", 0.0, 2.0, "sd of district mean log income (segregation)")
+
+
+class Macro(Strict):
+    """Background economy."""
+
+    property_growth_annual: float = field(0.025, "fraction/yr", -0.2, 0.3, "assessed value growth")
+    income_growth_annual: float = field(0.02, "fraction/yr", -0.2, 0.3, "household income growth")
+    revenue_growth_annual: float = field(0.025, "fraction/yr", -0.2, 0.3, "other revenue growth")
+    land_value_uplift_per_coverage: float = field(
+        0.03, "fraction", 0.0, 0.5,
+        "land value rise in a district at full coverage of user-facing services")
+    electricity_price_usd_per_kwh: float = field(0.15, "USD/kWh", 0.0, 2.0, "retail electricity")
+    grid_emissions_t_per_mwh: float = field(
+        0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)")
+    discount_rate_annual: float = field(
+        0.03, "fraction/yr", 0.0, 0.2, "social discount rate for the city's fiscal NPV")
+
+
+class Rates(Strict):
+    """Capital markets: the municipal curve and private costs of capital."""
+
+    yields_10y: dict[Rating, float] = Field(
+        default_factory=lambda: {"AAA": 0.0333, "AA": 0.0344, "A": 0.0368, "Baa": 0.0416,
+                                 "Ba": 0.0516, "B": 0.0666},
+        description="10-year municipal yields by rating (May 2025; Ba, B extrapolated)",
+        json_schema_extra={"unit": "fraction/yr"})
+    yields_20y: dict[Rating, float] = Field(
+        default_factory=lambda: {"AAA": 0.0417, "AA": 0.0438, "A": 0.0461, "Baa": 0.0505,
+                                 "Ba": 0.0605, "B": 0.0755},
+        description="20-year municipal yields by rating (May 2025; Ba, B extrapolated)",
+        json_schema_extra={"unit": "fraction/yr"})
+    shift_bp: float = field(0.0, "bp", -300.0, 1000.0, "parallel shift of the whole curve")
+    revenue_bond_spread_bp: float = field(
+        60.0, "bp", 0.0, 1000.0, "revenue bonds over GO of the same rating")
+    bank_rate_annual: float = field(0.065, "fraction/yr", 0.0, 0.3, "senior project debt rate")
+    equity_irr_required: float = field(
+        0.12, "fraction/yr", 0.0, 0.5, "infrastructure equity target IRR (10-15 %)")
+    revolving_fund_deposit_rate_annual: float = field(
+        0.02, "fraction/yr", 0.0, 0.2, "interest earned on idle revolving-fund cash")
+
+
+class Technology(Strict):
+    """One technology domain of the catalogue (per-unit economics and behaviour)."""
+
+    description: str = ""
+    units_per_1000_residents: float = field(10.0, "units/1000 people", 0.001, 10_000.0)
+    capex_per_unit_usd: float = field(1_000.0, "USD", 0.0, 1e9)
+    opex_per_unit_month_usd: float = field(5.0, "USD/month", 0.0, 1e7)
+    benefit_type: BenefitType = "energy"
+    benefit_per_unit_month_usd: float = field(
+        10.0, "USD/month", 0.0, 1e7, "cash or welfare benefit per unit at the claimed performance")
+    kwh_saved_per_unit_month: float = field(0.0, "kWh/month", 0.0, 1e8)
+    true_performance_mean: float = field(
+        0.8, "fraction of claim", 0.0, 3.0, "mean realised performance / vendor claim")
+    true_performance_sd: float = field(0.15, "fraction of claim", 0.0, 2.0)
+    measurement_noise_sd: float = field(
+        0.25, "fraction of claim", 0.0, 3.0, "noise of one pilot unit's monthly measurement")
+    learning_rate: float = field(
+        0.1, "fraction", 0.0, 0.5, "cost drop per doubling of cumulative units (Wright)")
+    lifetime_years: float = field(12.0, "years", 1.0, 60.0)
+    incident_hazard_monthly: float = field(
+        0.002, "1/month", 0.0, 0.5, "chance a deployment causes a public incident")
+    user_facing: bool = False
+    fee_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
+    bass_p: float = field(0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient")
+    bass_q: float = field(0.38, "1/month", 0.0, 5.0, "Bass imitation coefficient")
+    churn_monthly: float = field(0.02, "1/month", 0.0, 1.0)
+    welfare_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
+
+
+def _default_catalogue() -> dict[str, Technology]:
+    return {
+        "streetlights": Technology(
+            description="LED streetlights with sensors (San Diego: 60 % less energy claimed)",
+            units_per_1000_residents=57.0, capex_per_unit_usd=1_400.0,
+            opex_per_unit_month_usd=1.5, benefit_type="energy",
+            benefit_per_unit_month_usd=12.0, kwh_saved_per_unit_month=31.0,
+            true_performance_mean=0.7, true_performance_sd=0.15, lifetime_years=15.0,
+            learning_rate=0.12, incident_hazard_monthly=0.003),
+        "water": Technology(
+            description="smart metering and leak detection",
+            units_per_1000_residents=300.0, capex_per_unit_usd=320.0,
+            opex_per_unit_month_usd=0.6, benefit_type="leakage",
+            benefit_per_unit_month_usd=2.4, true_performance_mean=0.85,
+            lifetime_years=15.0, incident_hazard_monthly=0.001),
+        "buildings": Technology(
+            description="smart HVAC in municipal buildings",
+            units_per_1000_residents=0.6, capex_per_unit_usd=250_000.0,
+            opex_per_unit_month_usd=400.0, benefit_type="energy",
+            benefit_per_unit_month_usd=3_600.0, kwh_saved_per_unit_month=20_000.0,
+            true_performance_mean=0.85, lifetime_years=20.0, incident_hazard_monthly=0.0005),
+        "maas": Technology(
+            description="mobility-as-a-service platform (Helsinki Whim)",
+            units_per_1000_residents=0.2, capex_per_unit_usd=120_000.0,
+            opex_per_unit_month_usd=6_000.0, benefit_type="user_fees",
+            benefit_per_unit_month_usd=0.0, true_performance_mean=0.75,
+            user_facing=True, fee_per_user_month_usd=30.0, bass_p=0.003, bass_q=0.38,
+            churn_monthly=0.03, welfare_per_user_month_usd=25.0, lifetime_years=8.0,
+            learning_rate=0.05, incident_hazard_monthly=0.002),
+        "wifi": Technology(
+            description="public wi-fi with advertising and data revenue",
+            units_per_1000_residents=2.0, capex_per_unit_usd=8_000.0,
+            opex_per_unit_month_usd=60.0, benefit_type="advertising",
+            benefit_per_unit_month_usd=140.0, true_performance_mean=0.7, user_facing=True,
+            fee_per_user_month_usd=0.0, bass_p=0.01, bass_q=0.3, churn_monthly=0.01,
+            welfare_per_user_month_usd=4.0, lifetime_years=8.0, incident_hazard_monthly=0.003),
+        "traffic": Technology(
+            description="adaptive traffic management",
+            units_per_1000_residents=1.5, capex_per_unit_usd=45_000.0,
+            opex_per_unit_month_usd=120.0, benefit_type="time_saved",
+            benefit_per_unit_month_usd=900.0, true_performance_mean=0.8,
+            lifetime_years=12.0, incident_hazard_monthly=0.001),
+    }
+
+
+class Vendors(Strict):
+    """The vendor market: how many, how optimistic, how solid."""
+
+    count: int = field(12, "vendors", 1, 200)
+    optimism_bias_mean: float = field(
+        0.25, "fraction", 0.0, 3.0, "claim / true performance - 1, on average")
+    optimism_bias_sd: float = field(0.1, "fraction", 0.0, 2.0)
+    cash_usd: float = field(5e7, "USD", 0.0, 1e12, "starting cash per vendor")
+    cost_of_capital_annual: float = field(0.08, "fraction/yr", 0.0, 0.5)
+    margin: float = field(0.15, "fraction", 0.0, 2.0, "price over cost")
+    interoperability_mean: float = field(0.6, "score 0-1", 0.0, 1.0)
+    interoperability_sd: float = field(0.15, "score 0-1", 0.0, 0.5)
+    default_hazard_annual: float = field(0.02, "1/yr", 0.0, 1.0, "background insolvency hazard")
+    partnership_appetite_mean: float = field(0.6, "fraction", 0.0, 1.0)
+
+
+class Investors(Strict):
+    """Investors: bond funds, banks and infrastructure equity."""
+
+    count: int = field(6, "investors", 1, 100)
+    capital_usd: float = field(5e9, "USD", 0.0, 1e13, "capital per investor")
+    risk_premium_per_default: float = field(
+        0.005, "fraction/yr", 0.0, 0.2, "added required return per observed default")
+    risk_premium_demand: float = field(
+        0.03, "fraction/yr", 0.0, 0.3, "premium for taking demand (traffic/usage) risk")
+    premium_decay_annual: float = field(0.3, "fraction/yr", 0.0, 1.0, "memory of past defaults")
+
+
+class Regulator(Strict):
+    """Regulatory approvals and social licence."""
+
+    approval_months_mean: float = field(4.0, "months", 0.0, 60.0, "mean approval delay")
+    sandbox_factor: float = field(
+        0.4, "fraction", 0.0, 1.0, "approval delay and incident halt multiplier in a sandbox")
+    halt_months: float = field(12.0, "months", 0.0, 120.0, "deployment halt after an incident")
+
+
+class ProcurementDurations(Strict):
+    """How long each procurement mode takes (MODEL.md, Procurement modes)."""
+
+    rfp_prep_months: float = field(6.0, "months", 0.0, 60.0, "specification and preparation")
+    rfp_award_months: float = field(2.5, "months", 0.0, 24.0, "posting to award (2-3)")
+    rfp_tail_alpha: float = field(
+        2.0, "1", 1.01, 20.0, "Pareto shape of the heavy tail of RFP delays (lower = heavier)")
+    rfi_mou_months: float = field(4.0, "months", 0.0, 36.0, "RFI, MOUs and interop demo")
+    framework_months: float = field(1.5, "months", 0.0, 12.0, "call-off from a framework")
+    framework_discount: float = field(0.08, "fraction", 0.0, 0.5, "volume discount")
+    framework_member_fee_annual_usd: float = field(
+        10_000.0, "USD/yr", 0.0, 1e7, "consortium membership fee (Greater Phoenix ~10k)")
+    silo_delay_months: float = field(
+        3.0, "months", 0.0, 36.0, "added decision delay without champion or PMO")
+
+
+class Stress(Strict):
+    """Stress overlays' parameters; the defaults are the unstressed world."""
+
+    rate_shock_bp: float = field(0.0, "bp", 0.0, 2000.0, "rise in all yields")
+    rate_shock_month: int = field(24, "month", 0, 1200)
+    spread_widening_bp: float = field(
+        0.0, "bp", 0.0, 2000.0, "extra spread per notch below AA (2008: A-Baa > 100 bp)")
+    recession_month: int = field(-1, "month", -1, 1200, "start of a recession; -1 = none")
+    recession_months: int = field(24, "months", 1, 240)
+    recession_property_drop: float = field(0.0, "fraction", 0.0, 0.9, "assessed value fall")
+    recession_income_drop: float = field(0.0, "fraction", 0.0, 0.9, "income and revenue fall")
+    vendor_default_month: int = field(-1, "month", -1, 1200, "a key vendor exits; -1 = none")
+    performance_factor: float = field(
+        1.0, "fraction", 0.0, 2.0, "realised performance multiplier (underperformance ~0.4)")
+    approval_delay_factor: float = field(1.0, "x", 0.1, 20.0, "regulatory approvals x factor")
+    incident_hazard_factor: float = field(1.0, "x", 0.0, 50.0, "incident hazard x factor")
+    cost_overrun_alpha: float = field(
+        0.0, "1", 0.0, 20.0, "Pareto shape of capex overruns; 0 = no overrun")
+
+
+class World(Strict):
+    """Everything the policy cannot choose (XLRM: X and R)."""
+
+    horizon_months: int = field(240, "months", 1, 1200, "simulated months")
+    region: Region = Field(default_factory=Region)
+    cities: dict[str, City] = Field(default_factory=lambda: {"city": City()})
+    residents: Residents = Field(default_factory=Residents)
+    macro: Macro = Field(default_factory=Macro)
+    rates: Rates = Field(default_factory=Rates)
+    technology: dict[str, Technology] = Field(default_factory=_default_catalogue)
+    vendors: Vendors = Field(default_factory=Vendors)
+    investors: Investors = Field(default_factory=Investors)
+    regulator: Regulator = Field(default_factory=Regulator)
+    procurement: ProcurementDurations = Field(default_factory=ProcurementDurations)
+    stress: Stress = Field(default_factory=Stress)
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class Procurement(Strict):
+    """How the city buys (XLRM lever)."""
+
+    mode: ProcurementMode = "rfp"
+    interoperability_min: float = field(
+        0.0, "score 0-1", 0.0, 1.0, "screen in the rfi_mou interoperability demo")
+    technology_partners: int = field(1, "vendors", 1, 10, "partners per project")
+    integrator: bool = False
+
+
+class Governance(Strict):
+    """Champion, PMO and regulatory sandbox."""
+
+    champion: bool = False
+    pmo: bool = False
+    sandbox: bool = False
+    base_capacity_projects: int = field(2, "projects", 1, 50, "projects run at once, no PMO")
+    pmo_extra_capacity: int = field(3, "projects", 0, 50)
+    champion_delay_factor: float = field(
+        0.5, "x", 0.05, 1.0, "procurement and decision delays x factor with a champion")
+    pmo_cost_annual_usd: float = field(1.5e6, "USD/yr", 0.0, 1e9)
+
+
+class Pilot(Strict):
+    """Start small and scale what works: pilots and Bayesian evaluation."""
+
+    enabled: bool = False
+    share_of_units: float = field(0.03, "fraction", 0.001, 0.5, "pilot size")
+    months: int = field(12, "months", 1, 60, "measurement period")
+    max_extensions: int = field(1, "pilots", 0, 5)
+    scale_probability: float = field(
+        0.7, "probability", 0.5, 0.999, "scale when P(NPV of scaling > 0 | data) >= this")
+    stop_probability: float = field(
+        0.35, "probability", 0.0, 0.5, "stop when P(NPV > 0 | data) < this")
+    optimism_haircut: float = field(
+        0.2, "fraction", 0.0, 0.9, "prior mean = claim x (1 - haircut)")
+    prior_sd: float = field(0.25, "fraction of claim", 0.01, 2.0)
+    tranches: int = field(4, "tranches", 1, 20, "scale-up tranches")
+    tranche_months: int = field(6, "months", 1, 60)
+
+
+class GOBond(Strict):
+    """F1 general-obligation bond."""
+
+    term_years: int = field(20, "years", 1, 40)
+    serial: bool = False
+
+
+class RevenueBond(Strict):
+    """F2 revenue bond."""
+
+    term_years: int = field(15, "years", 1, 40)
+    dscr_covenant: float = field(1.25, "x", 1.0, 5.0, "coverage covenant")
+    reserve_share: float = field(0.1, "fraction of principal", 0.0, 1.0, "debt service reserve")
+
+
+class VendorFinance(Strict):
+    """F3 vendor financing: loan, as-a-service, revenue share."""
+
+    loan_margin: float = field(0.02, "fraction/yr", 0.0, 0.3, "over vendor cost of capital")
+    term_years: int = field(10, "years", 1, 30)
+    service_margin: float = field(0.12, "fraction", 0.0, 2.0, "as-a-service margin")
+    end_of_term: Literal["return", "purchase", "upgrade"] = "purchase"
+    revenue_share: float = field(0.4, "fraction", 0.0, 1.0, "vendor's share of revenues")
+    revenue_share_years: int = field(10, "years", 1, 40)
+
+
+class RevolvingFund(Strict):
+    """F4 revolving innovation fund."""
+
+    initial_usd: float = field(0.0, "USD", 0.0, 1e11, "seed appropriation")
+    recycle_share: float = field(0.5, "fraction", 0.0, 1.0, "verified savings paid back")
+    max_loan_share: float = field(0.5, "fraction", 0.0, 1.0, "largest loan / fund balance")
+
+
+class MiniBonds(Strict):
+    """F5 citizen mini-bonds (Denver 2014)."""
+
+    issue_size_usd: float = field(12e6, "USD", 0.0, 1e10)
+    price_usd: float = field(500.0, "USD", 1.0, 1e6)
+    maturity_value_usd: float = field(750.0, "USD", 1.0, 1e7)
+    term_years: int = field(9, "years", 1, 40)
+    max_per_person: int = field(40, "bonds", 1, 10_000)
+    residents_only: bool = True
+    offering_days: int = field(30, "days", 1, 365, "how long the offering stays open")
+
+
+class PPP(Strict):
+    """F6 public-private partnership (DBFOM)."""
+
+    payment: Literal["availability", "user_fees"] = "availability"
+    term_years: int = field(20, "years", 3, 50)
+    dscr_target: float = field(1.2, "x", 1.0, 5.0, "1.15-1.2 availability; 1.5-2.0 demand")
+    gearing_max: float = field(0.85, "fraction", 0.0, 0.99)
+    kpi_deduction_rate: float = field(
+        1.0, "x", 0.0, 10.0, "availability deduction per unit of KPI shortfall")
+    min_revenue_guarantee_share: float = field(
+        0.0, "fraction", 0.0, 1.0, "city tops user fees up to this share of the base case")
+    contract_management_share: float = field(0.02, "fraction", 0.0, 0.5, "of capex, PV")
+
+
+class TIF(Strict):
+    """F7 land-value capture / tax-increment financing."""
+
+    districts: int = field(2, "districts", 1, 100, "districts in the TIF area")
+    term_years: int = field(20, "years", 1, 50)
+
+
+class Guarantee(Strict):
+    """F8 city guarantees (contingent liabilities)."""
+
+    savings_floor_share: float = field(
+        0.0, "fraction", 0.0, 1.0, "city guarantees this share of the base-case savings")
+    revenue_floor_share: float = field(0.0, "fraction", 0.0, 1.0)
+
+
+class Financing(Strict):
+    """Which instruments the city uses, in order of preference, and their terms."""
+
+    preference: list[Instrument] = Field(
+        default_factory=lambda: ["go_bond"],
+        description="instruments tried in order until one fits the constraints")
+    by_domain: dict[str, list[Instrument]] = Field(
+        default_factory=dict, description="per-domain preference overriding the default")
+    debt_cap_share: float = field(
+        0.12, "fraction", 0.0, 0.5, "city's cap on debt service / general revenue (8-20 %)")
+    go_bond: GOBond = Field(default_factory=GOBond)
+    revenue_bond: RevenueBond = Field(default_factory=RevenueBond)
+    vendor: VendorFinance = Field(default_factory=VendorFinance)
+    revolving_fund: RevolvingFund = Field(default_factory=RevolvingFund)
+    mini_bonds: MiniBonds = Field(default_factory=MiniBonds)
+    ppp: PPP = Field(default_factory=PPP)
+    tif: TIF = Field(default_factory=TIF)
+    guarantee: Guarantee = Field(default_factory=Guarantee)
+
+
+class Contracts(Strict):
+    """Partnership and risk-sharing terms."""
+
+    payment: PaymentMode = "fixed_price"
+    energy_contract: Literal["none", "guaranteed_savings", "shared_savings"] = "none"
+    vendor_savings_share: float = field(
+        0.7, "fraction", 0.0, 1.0, "vendor's share under shared savings (50-90 %)")
+    savings_term_years: int = field(10, "years", 1, 30, "shared-savings term (5-20)")
+    gain_share_city: float = field(
+        0.5, "fraction", 0.0, 1.0, "city's share of advertising, data and fee revenue")
+    kpi_threshold: float = field(
+        0.8, "fraction of target", 0.0, 1.0, "pay for performance: nothing below this")
+    measurement_lag_months: int = field(3, "months", 0, 24)
+
+
+class Policy(Strict):
+    """The alliance design the city chooses (XLRM: L)."""
+
+    domains: list[str] = Field(
+        default_factory=lambda: ["streetlights", "water", "buildings", "maas", "wifi", "traffic"],
+        description="technology domains the city pursues, in priority order")
+    procurement: Procurement = Field(default_factory=Procurement)
+    governance: Governance = Field(default_factory=Governance)
+    pilot: Pilot = Field(default_factory=Pilot)
+    financing: Financing = Field(default_factory=Financing)
+    contracts: Contracts = Field(default_factory=Contracts)
+
+
+class Meta(Strict):
+    """What the scenario file is."""
+
+    name: str = "unnamed"
+    description: str = ""
+    extends: str | None = None
+    overlays: list[str] = Field(default_factory=list)
+
+
+class Scenario(Strict):
+    """A world, a policy and the overlays already applied to them."""
+
+    scenario: Meta = Field(default_factory=Meta)
+    world: World = Field(default_factory=World)
+    policy: Policy = Field(default_factory=Policy)

@@ -399,6 +399,10 @@ def check_consistency(scn: Scenario) -> list[tuple[str, str]]:
         if domain not in tech:
             out.append((f"policy.domains.{i}", f"{domain!r} is not in world.technology "
                         f"({', '.join(tech)})"))
+    for i, domain in enumerate(w.procurement.framework_domains):
+        if domain not in tech:
+            out.append((f"world.procurement.framework_domains.{i}",
+                        f"{domain!r} is not in world.technology ({', '.join(tech)})"))
     if len(set(p.domains)) != len(p.domains):
         out.append(("policy.domains", "a domain is listed twice"))
     lists = {"policy.financing.preference": fin.preference}

@@ -113,6 +113,23 @@ class Residents(Strict):
         1.0, "1", 0.0, 10.0, "elasticity of adoption to fee as a share of income")
     district_income_spread: float = field(
         0.3, "log-USD", 0.0, 2.0, "sd of district mean log income (segregation)")
+    network_weight_district: float = field(
+        0.5, "fraction", 0.0, 1.0, "weight of the own district (vs the city) in network effects")
+    satisfaction_rate: float = field(
+        0.1, "1/month", 0.0, 1.0, "how fast satisfaction follows service quality")
+    trust_response: float = field(
+        0.05, "1/month", 0.0, 1.0, "how fast trust follows satisfaction")
+    incident_trust_loss: float = field(
+        0.1, "fraction", 0.0, 1.0, "trust lost in a district after a public incident")
+    savings_rate_annual: float = field(
+        0.005, "fraction/yr", 0.0, 0.2, "what residents' savings earn elsewhere (2014 ~0.5 %)")
+    minibond_interest_share: float = field(
+        0.03, "fraction", 0.0, 1.0, "share of residents who consider buying mini-bonds")
+    minibond_arrival_hours: float = field(
+        8.0, "hours", 0.01, 10_000.0, "mean time for an interested resident to order at no premium")
+    minibond_premium_response: float = field(
+        100.0, "1/(fraction/yr)", 0.0, 10_000.0,
+        "interest and speed rise by this factor per unit of yield premium over savings")
 
 
 class Macro(Strict):
@@ -180,6 +197,8 @@ class Technology(Strict):
     bass_p: float = field(0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient")
     bass_q: float = field(0.38, "1/month", 0.0, 5.0, "Bass imitation coefficient")
     churn_monthly: float = field(0.02, "1/month", 0.0, 1.0)
+    market_potential: float = field(
+        1.0, "fraction", 0.0, 1.0, "share of residents for whom the service is relevant")
     welfare_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
 
 
@@ -209,8 +228,8 @@ def _default_catalogue() -> dict[str, Technology]:
             units_per_1000_residents=0.2, capex_per_unit_usd=120_000.0,
             opex_per_unit_month_usd=6_000.0, benefit_type="user_fees",
             benefit_per_unit_month_usd=0.0, true_performance_mean=0.75,
-            user_facing=True, fee_per_user_month_usd=30.0, bass_p=0.003, bass_q=0.38,
-            churn_monthly=0.03, welfare_per_user_month_usd=25.0, lifetime_years=8.0,
+            user_facing=True, fee_per_user_month_usd=30.0, bass_p=0.03, bass_q=0.38,
+            churn_monthly=0.03, market_potential=0.12, welfare_per_user_month_usd=25.0, lifetime_years=8.0,
             learning_rate=0.05, incident_hazard_monthly=0.002),
         "wifi": Technology(
             description="public wi-fi with advertising and data revenue",
@@ -218,6 +237,7 @@ def _default_catalogue() -> dict[str, Technology]:
             opex_per_unit_month_usd=60.0, benefit_type="advertising",
             benefit_per_unit_month_usd=140.0, true_performance_mean=0.7, user_facing=True,
             fee_per_user_month_usd=0.0, bass_p=0.01, bass_q=0.3, churn_monthly=0.01,
+            market_potential=0.5,
             welfare_per_user_month_usd=4.0, lifetime_years=8.0, incident_hazard_monthly=0.003),
         "traffic": Technology(
             description="adaptive traffic management",
@@ -277,6 +297,9 @@ class ProcurementDurations(Strict):
     framework_discount: float = field(0.08, "fraction", 0.0, 0.5, "volume discount")
     framework_member_fee_annual_usd: float = field(
         10_000.0, "USD/yr", 0.0, 1e7, "consortium membership fee (Greater Phoenix ~10k)")
+    framework_domains: list[str] = Field(
+        default_factory=lambda: ["streetlights", "water", "buildings"],
+        description="domains already proven on the regional purchasing framework")
     silo_delay_months: float = field(
         3.0, "months", 0.0, 36.0, "added decision delay without champion or PMO")
 
@@ -461,7 +484,11 @@ class Contracts(Strict):
     """Partnership and risk-sharing terms."""
 
     payment: PaymentMode = "fixed_price"
-    energy_contract: Literal["none", "guaranteed_savings", "shared_savings"] = "none"
+    retention_share: float = field(
+        0.3, "fraction", 0.0, 1.0, "pay for performance: capex share paid later against KPIs")
+    retention_years: int = field(5, "years", 1, 20, "over which the retention is paid")
+    energy_contract: Literal["none", "guaranteed_savings"] = Field(
+        "none", description="city-financed energy projects: the vendor guarantees savings")
     vendor_savings_share: float = field(
         0.7, "fraction", 0.0, 1.0, "vendor's share under shared savings (50-90 %)")
     savings_term_years: int = field(10, "years", 1, 30, "shared-savings term (5-20)")

@@ -1,0 +1,352 @@
+"""Numba kernels over the resident arrays, each with a plain-Python reference twin.
+
+The resident population (:mod:`agents.residents`) is a struct of arrays; these
+kernels update it one month at a time. Every kernel ``name`` is compiled with
+``@njit(cache=True)`` (no fastmath, so floating point follows IEEE like CPython)
+and has a twin ``name_py`` running the same loop in plain Python. The twin is
+the specification: tests check that both give the same result for the same
+inputs and the same random draws (MODEL.md, "Residents").
+
+Randomness: a kernel that needs it takes a ``np.random.Generator`` and draws
+``rng.random()`` inside the loop. Numba reproduces NumPy's stream and advances
+the generator's state, so a kernel and its twin called with generators seeded
+alike draw the same numbers. Draw discipline: exactly one ``rng.random()`` per
+resident per call, whatever branch the resident takes, so the number of draws
+never depends on the state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# --------------------------------------------------------------------------- adoption
+
+
+@njit(cache=True)
+def _clip01(x: float) -> float:
+    """Clip a probability to [0, 1]."""
+    return min(max(x, 0.0), 1.0)
+
+
+def _clip01_py(x: float) -> float:
+    return min(max(x, 0.0), 1.0)
+
+
+@njit(cache=True)
+def _affordability(price_sensitivity: float, fee_month: float, income_month: float) -> float:
+    """exp(-sensitivity * fee / (1 % of monthly income)); 1 when free, 0 when no income."""
+    if fee_month <= 0.0:
+        return 1.0
+    if income_month <= 0.0:
+        return 0.0
+    return math.exp(-price_sensitivity * fee_month / (0.01 * income_month))
+
+
+def _affordability_py(price_sensitivity: float, fee_month: float, income_month: float) -> float:
+    if fee_month <= 0.0:
+        return 1.0
+    if income_month <= 0.0:
+        return 0.0
+    return math.exp(-price_sensitivity * fee_month / (0.01 * income_month))
+
+
+@njit(cache=True)
+def adopt(adopted, potential_u, district, city_of_district, income_month, trust, coverage_d,
+          share_d, share_city, fee_month, quality, p, q, churn, price_sensitivity,
+          market_potential, network_weight_district, rng):
+    """One month of Bass diffusion with churn for one service, in place.
+
+    A resident is in the market when ``potential_u[i] < market_potential * a_i * trust[i]
+    * min(quality, 1)`` with affordability ``a_i = exp(-price_sensitivity * fee_month /
+    (0.01 * income_month[i]))``. A non-adopter in the market whose district has coverage
+    ``c > 0`` adopts with probability ``c * (p + q * F)``, where ``F`` mixes the adopter
+    share of the own district and of the city with weight ``network_weight_district``.
+    An adopter churns with probability ``churn * (1 + max(0, 1 - quality))``, and always
+    when coverage is 0 or the resident left the market. Probabilities are clipped to
+    [0, 1]; one ``rng.random()`` is drawn per resident.
+
+    Args:
+        adopted: uint8 adoption state per resident (updated in place).
+        potential_u: Fixed per-resident uniform of the market-potential test.
+        district: Global district index per resident.
+        city_of_district: City index per global district.
+        income_month: Monthly income per resident (USD).
+        trust: Trust in the city per resident, in [0, 1].
+        coverage_d: Share of each district covered by the service, in [0, 1].
+        share_d: Weighted adopter share per district before the step.
+        share_city: Weighted adopter share per city before the step.
+        fee_month: Fee per user per month (USD).
+        quality: Realised service quality (1 = as claimed).
+        p: Bass innovation coefficient (per month).
+        q: Bass imitation coefficient (per month).
+        churn: Base monthly churn probability.
+        price_sensitivity: Elasticity of adoption to the fee as a share of income.
+        market_potential: Share of residents for whom the service is relevant.
+        network_weight_district: Weight of the own district in the network effect.
+        rng: ``np.random.Generator`` drawn once per resident.
+    """
+    q_cap = min(quality, 1.0)
+    p_churn = _clip01(churn * (1.0 + max(0.0, 1.0 - quality)))
+    w = network_weight_district
+    for i in range(adopted.shape[0]):
+        u = rng.random()
+        d = district[i]
+        c = coverage_d[d]
+        a = _affordability(price_sensitivity, fee_month, income_month[i])
+        in_market = potential_u[i] < market_potential * a * trust[i] * q_cap
+        if adopted[i] != 0:
+            if c <= 0.0 or not in_market or u < p_churn:
+                adopted[i] = 0
+        elif in_market and c > 0.0:
+            f = w * share_d[d] + (1.0 - w) * share_city[city_of_district[d]]
+            if u < _clip01(c * (p + q * f)):
+                adopted[i] = 1
+
+
+def adopt_py(adopted, potential_u, district, city_of_district, income_month, trust, coverage_d,
+             share_d, share_city, fee_month, quality, p, q, churn, price_sensitivity,
+             market_potential, network_weight_district, rng):
+    """Plain-Python twin of :func:`adopt` (same loop, same draws).
+
+    Args:
+        adopted: See :func:`adopt`.
+        potential_u: See :func:`adopt`.
+        district: See :func:`adopt`.
+        city_of_district: See :func:`adopt`.
+        income_month: See :func:`adopt`.
+        trust: See :func:`adopt`.
+        coverage_d: See :func:`adopt`.
+        share_d: See :func:`adopt`.
+        share_city: See :func:`adopt`.
+        fee_month: See :func:`adopt`.
+        quality: See :func:`adopt`.
+        p: See :func:`adopt`.
+        q: See :func:`adopt`.
+        churn: See :func:`adopt`.
+        price_sensitivity: See :func:`adopt`.
+        market_potential: See :func:`adopt`.
+        network_weight_district: See :func:`adopt`.
+        rng: See :func:`adopt`.
+    """
+    q_cap = min(quality, 1.0)
+    p_churn = _clip01_py(churn * (1.0 + max(0.0, 1.0 - quality)))
+    w = network_weight_district
+    for i in range(adopted.shape[0]):
+        u = rng.random()
+        d = district[i]
+        c = coverage_d[d]
+        a = _affordability_py(price_sensitivity, fee_month, income_month[i])
+        in_market = potential_u[i] < market_potential * a * trust[i] * q_cap
+        if adopted[i] != 0:
+            if c <= 0.0 or not in_market or u < p_churn:
+                adopted[i] = 0
+        elif in_market and c > 0.0:
+            f = w * share_d[d] + (1.0 - w) * share_city[city_of_district[d]]
+            if u < _clip01_py(c * (p + q * f)):
+                adopted[i] = 1
+
+
+# --------------------------------------------------------------------------- group sums
+
+
+@njit(cache=True)
+def group_sums(values, groups, weights, n_groups):
+    """Sum ``values * weights`` per group.
+
+    Args:
+        values: Value per resident (any numeric dtype).
+        groups: Group index per resident, in ``[0, n_groups)``.
+        weights: Weight per resident (people each simulated resident stands for).
+        n_groups: Number of groups.
+
+    Returns:
+        float64 array of length ``n_groups``.
+    """
+    out = np.zeros(n_groups, dtype=np.float64)
+    for i in range(values.shape[0]):
+        out[groups[i]] += values[i] * weights[i]
+    return out
+
+
+def group_sums_py(values, groups, weights, n_groups):
+    """Plain-Python twin of :func:`group_sums`.
+
+    Args:
+        values: See :func:`group_sums`.
+        groups: See :func:`group_sums`.
+        weights: See :func:`group_sums`.
+        n_groups: See :func:`group_sums`.
+
+    Returns:
+        float64 array of length ``n_groups``.
+    """
+    out = [0.0] * n_groups
+    for i in range(len(values)):
+        out[groups[i]] += float(values[i]) * float(weights[i])
+    return np.array(out, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- satisfaction
+
+
+@njit(cache=True)
+def satisfaction(satisfaction, trust, adopted_2d, quality, district, district_shock, rate,
+                 trust_response):
+    """Move satisfaction toward service quality and trust toward satisfaction, in place.
+
+    The target of resident ``i`` is the mean of ``quality`` (clipped to [0, 1]) over the
+    services ``i`` has adopted, or a neutral 0.5 with none; ``satisfaction += rate *
+    (target - satisfaction)``. Then ``trust += trust_response * (satisfaction - trust) -
+    district_shock[district[i]]``, clipped to [0, 1]. Deterministic.
+
+    Args:
+        satisfaction: Satisfaction per resident, in [0, 1] (updated in place).
+        trust: Trust per resident, in [0, 1] (updated in place).
+        adopted_2d: uint8 adoption state, shape (n_services, N).
+        quality: Realised quality per service.
+        district: Global district index per resident.
+        district_shock: Trust lost this month per district (>= 0, from incidents).
+        rate: Monthly speed at which satisfaction follows quality.
+        trust_response: Monthly speed at which trust follows satisfaction.
+    """
+    n_services = adopted_2d.shape[0]
+    for i in range(satisfaction.shape[0]):
+        total = 0.0
+        count = 0
+        for s in range(n_services):
+            if adopted_2d[s, i] != 0:
+                total += _clip01(quality[s])
+                count += 1
+        target = total / count if count > 0 else 0.5
+        sat = satisfaction[i] + rate * (target - satisfaction[i])
+        satisfaction[i] = sat
+        t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
+        trust[i] = _clip01(t)
+
+
+def satisfaction_py(satisfaction, trust, adopted_2d, quality, district, district_shock, rate,
+                    trust_response):
+    """Plain-Python twin of :func:`satisfaction`.
+
+    Args:
+        satisfaction: See :func:`satisfaction`.
+        trust: See :func:`satisfaction`.
+        adopted_2d: See :func:`satisfaction`.
+        quality: See :func:`satisfaction`.
+        district: See :func:`satisfaction`.
+        district_shock: See :func:`satisfaction`.
+        rate: See :func:`satisfaction`.
+        trust_response: See :func:`satisfaction`.
+    """
+    n_services = adopted_2d.shape[0]
+    for i in range(satisfaction.shape[0]):
+        total = 0.0
+        count = 0
+        for s in range(n_services):
+            if adopted_2d[s, i] != 0:
+                total += _clip01_py(quality[s])
+                count += 1
+        target = total / count if count > 0 else 0.5
+        sat = satisfaction[i] + rate * (target - satisfaction[i])
+        satisfaction[i] = sat
+        t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
+        trust[i] = _clip01_py(t)
+
+
+# --------------------------------------------------------------------------- subscription
+
+
+@njit(cache=True)
+def subscribe(order, wants, cap, weight, price, supply_bonds):
+    """First-come-first-served allocation of a bond issue (mini-bonds, F5).
+
+    Residents are served in ``order``; each orders ``min(cap, wants[i])`` simulated bonds,
+    i.e. ``bonds * weight[i]`` real bonds. When an order exceeds the real supply left, the
+    resident gets the whole number of simulated bonds that still fits (rounded down) and
+    the sale stops there. ``price`` does not change the allocation (orders are already
+    in bonds); it is part of the signature so callers pass the sale's terms together.
+
+    Args:
+        order: Resident indices sorted by arrival time.
+        wants: Simulated bonds each resident wants (int).
+        cap: Largest order per person, in bonds.
+        weight: People each simulated resident stands for.
+        price: Price of one bond (USD); not used by the allocation.
+        supply_bonds: Real bonds on offer.
+
+    Returns:
+        ``(bought, n_buyers, last_index)``: int32 simulated bonds bought per resident,
+        the number of simulated residents who bought, and the position in ``order`` at
+        which supply ran out (-1 if it never did).
+    """
+    bought = np.zeros(wants.shape[0], dtype=np.int32)
+    left = float(supply_bonds)
+    n_buyers = 0
+    last_index = -1
+    if left <= 0.0:
+        return bought, n_buyers, 0 if order.shape[0] > 0 else -1
+    for k in range(order.shape[0]):
+        i = order[k]
+        n = min(cap, wants[i])
+        if n <= 0:
+            continue
+        w = weight[i]
+        if n * w < left:
+            bought[i] = n
+            left -= n * w
+            n_buyers += 1
+            continue
+        fill = min(n, int(math.floor(left / w)))
+        while fill > 0 and fill * w > left:  # guard against rounding up in left / w
+            fill -= 1
+        if fill > 0:
+            bought[i] = fill
+            n_buyers += 1
+        last_index = k
+        break
+    return bought, n_buyers, last_index
+
+
+def subscribe_py(order, wants, cap, weight, price, supply_bonds):
+    """Plain-Python twin of :func:`subscribe`.
+
+    Args:
+        order: See :func:`subscribe`.
+        wants: See :func:`subscribe`.
+        cap: See :func:`subscribe`.
+        weight: See :func:`subscribe`.
+        price: See :func:`subscribe`.
+        supply_bonds: See :func:`subscribe`.
+
+    Returns:
+        ``(bought, n_buyers, last_index)`` as :func:`subscribe`.
+    """
+    bought = np.zeros(len(wants), dtype=np.int32)
+    left = float(supply_bonds)
+    n_buyers = 0
+    last_index = -1
+    if left <= 0.0:
+        return bought, n_buyers, 0 if len(order) > 0 else -1
+    for k in range(len(order)):
+        i = order[k]
+        n = min(int(cap), int(wants[i]))
+        if n <= 0:
+            continue
+        w = float(weight[i])
+        if n * w < left:
+            bought[i] = n
+            left -= n * w
+            n_buyers += 1
+            continue
+        fill = min(n, int(math.floor(left / w)))
+        while fill > 0 and fill * w > left:
+            fill -= 1
+        if fill > 0:
+            bought[i] = fill
+            n_buyers += 1
+        last_index = k
+        break
+    return bought, n_buyers, last_index

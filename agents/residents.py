@@ -34,6 +34,7 @@ class MiniBondSale:
     sellout_hours: float
     """Hours from opening to sell-out; the offering length when it did not sell out."""
     sold_out: bool
+    """Whether the supply ran out before the offering closed."""
     by_group: np.ndarray
     """USD bought per (district, quintile) group, indexed like :meth:`Population.group_labels`."""
     buyers: float

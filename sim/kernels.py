@@ -286,8 +286,6 @@ def subscribe(order, wants, cap, weight, price, supply_bonds):
     left = float(supply_bonds)
     n_buyers = 0
     last_index = -1
-    if left <= 0.0:
-        return bought, n_buyers, 0 if order.shape[0] > 0 else -1
     for k in range(order.shape[0]):
         i = order[k]
         n = min(cap, wants[i])
@@ -328,8 +326,6 @@ def subscribe_py(order, wants, cap, weight, price, supply_bonds):
     left = float(supply_bonds)
     n_buyers = 0
     last_index = -1
-    if left <= 0.0:
-        return bought, n_buyers, 0 if len(order) > 0 else -1
     for k in range(len(order)):
         i = order[k]
         n = min(int(cap), int(wants[i]))

@@ -206,16 +206,16 @@ def _default_catalogue() -> dict[str, Technology]:
     return {
         "streetlights": Technology(
             description="LED streetlights with sensors (San Diego: 60 % less energy claimed)",
-            units_per_1000_residents=57.0, capex_per_unit_usd=1_400.0,
+            units_per_1000_residents=57.0, capex_per_unit_usd=900.0,
             opex_per_unit_month_usd=1.5, benefit_type="energy",
-            benefit_per_unit_month_usd=12.0, kwh_saved_per_unit_month=31.0,
+            benefit_per_unit_month_usd=14.0, kwh_saved_per_unit_month=31.0,
             true_performance_mean=0.7, true_performance_sd=0.15, lifetime_years=15.0,
             learning_rate=0.12, incident_hazard_monthly=0.003),
         "water": Technology(
             description="smart metering and leak detection",
             units_per_1000_residents=300.0, capex_per_unit_usd=320.0,
             opex_per_unit_month_usd=0.6, benefit_type="leakage",
-            benefit_per_unit_month_usd=2.4, true_performance_mean=0.85,
+            benefit_per_unit_month_usd=4.5, true_performance_mean=0.85,
             lifetime_years=15.0, incident_hazard_monthly=0.001),
         "buildings": Technology(
             description="smart HVAC in municipal buildings",
@@ -229,7 +229,8 @@ def _default_catalogue() -> dict[str, Technology]:
             opex_per_unit_month_usd=6_000.0, benefit_type="user_fees",
             benefit_per_unit_month_usd=0.0, true_performance_mean=0.75,
             user_facing=True, fee_per_user_month_usd=30.0, bass_p=0.03, bass_q=0.38,
-            churn_monthly=0.03, market_potential=0.12, welfare_per_user_month_usd=25.0, lifetime_years=8.0,
+            churn_monthly=0.03, market_potential=0.12, welfare_per_user_month_usd=25.0,
+            lifetime_years=8.0,
             learning_rate=0.05, incident_hazard_monthly=0.002),
         "wifi": Technology(
             description="public wi-fi with advertising and data revenue",

@@ -1,0 +1,79 @@
+"""The regulator: approval delays before pilots and scale-ups, incidents and halts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.lifecycle import Project
+    from sim.model import AllianceModel
+
+
+class Regulator(mesa.Agent):
+    """Approves pilots and scale-ups with a delay and halts deployments after incidents.
+
+    The approval delay is exponential with the world's mean, multiplied by the
+    stress overlay's factor and, in a regulatory sandbox, by the sandbox
+    factor. Each month every deployed project may cause a public incident with
+    the domain's hazard (scaled by deployment and the overlay's factor); an
+    incident halts the project's operation for ``halt_months`` (shorter in a
+    sandbox) and costs the district's residents trust (social licence).
+    """
+
+    def __init__(self, model: AllianceModel) -> None:
+        """Start with an empty queue.
+
+        Args:
+            model: The model.
+        """
+        super().__init__(model)
+        self.name = "regulator"
+        self.account = model.ledger.open_account(self.name, "regulator")
+        self.incidents = 0
+        self.halts = 0
+        self.approvals = 0
+
+    def _factor(self, city_sandbox: bool) -> float:
+        w = self.model.scenario.world
+        return w.regulator.sandbox_factor if city_sandbox else 1.0
+
+    def approval_delay(self, sandbox: bool) -> int:
+        """Months until an approval requested now is granted.
+
+        Args:
+            sandbox: The city runs a regulatory sandbox.
+
+        Returns:
+            Whole months (at least 0).
+        """
+        w = self.model.scenario.world
+        mean = (w.regulator.approval_months_mean * w.stress.approval_delay_factor
+                * self._factor(sandbox))
+        self.approvals += 1
+        return int(np.ceil(self.model.rng_regulator.exponential(mean))) if mean > 0 else 0
+
+    def check_incident(self, project: Project, sandbox: bool) -> bool:
+        """Draw this month's incident for an operating project; halt it if one happens.
+
+        Args:
+            project: A project with deployed units.
+            sandbox: The city runs a regulatory sandbox.
+
+        Returns:
+            True when an incident happened.
+        """
+        m = self.model
+        w = m.scenario.world
+        hazard = (project.tech.incident_hazard_monthly * w.stress.incident_hazard_factor
+                  * min(1.0, project.coverage * 2.0))
+        if m.rng_regulator.random() >= hazard:
+            return False
+        self.incidents += 1
+        self.halts += 1
+        project.halted_until = m.month + int(np.ceil(w.regulator.halt_months
+                                                     * self._factor(sandbox)))
+        m.record(project, "incident_halt", until=project.halted_until)
+        return True

@@ -1,0 +1,140 @@
+"""Vendors: technology domains, hidden true performance, optimistic claims, cash and exit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import AllianceModel
+
+
+class Vendor(mesa.Agent):
+    """A technology vendor.
+
+    Each vendor serves some domains. For each it has a *true* performance
+    (a fraction of the catalogue's nominal benefit, hidden from cities) and a
+    *claim* inflated by its optimism bias. It learns (unit cost falls by the
+    domain's learning rate per doubling of units it has built), carries cash,
+    and exits when insolvent or hit by the background default hazard.
+    """
+
+    def __init__(self, model: AllianceModel, index: int, rng: np.random.Generator) -> None:
+        """Draw the vendor's hidden traits from the world stream.
+
+        Args:
+            model: The model.
+            index: Position among vendors (0 = the largest, hit by the vendor-default overlay).
+            rng: The world generator (draws are paired across policies).
+        """
+        super().__init__(model)
+        w = model.scenario.world
+        v = w.vendors
+        self.index = index
+        self.name = f"vendor{index}"
+        self.account = model.ledger.open_account(self.name, "vendor", owner=self.name)
+        domains = list(w.technology)
+        # every domain has at least two vendors: round-robin plus random extras
+        own = {domains[index % len(domains)], domains[(index + 1) % len(domains)]}
+        own |= {d for d in domains if rng.random() < 0.25}
+        self.domains = sorted(own, key=domains.index)
+        self.optimism = max(0.0, rng.normal(v.optimism_bias_mean, v.optimism_bias_sd))
+        self.true_perf: dict[str, float] = {}
+        self.claim: dict[str, float] = {}
+        for d in domains:  # drawn for all domains so streams do not depend on `own`
+            t = w.technology[d]
+            theta = max(0.02, rng.normal(t.true_performance_mean, t.true_performance_sd))
+            self.true_perf[d] = theta
+            self.claim[d] = theta * (1.0 + self.optimism)
+        self.interop = float(np.clip(rng.normal(v.interoperability_mean,
+                                                v.interoperability_sd), 0.0, 1.0))
+        self.appetite = float(np.clip(rng.normal(v.partnership_appetite_mean, 0.15), 0.0, 1.0))
+        self.margin = v.margin
+        self.units_built: dict[str, float] = dict.fromkeys(domains, 0.0)
+        self.solvent = True
+        self.exit_month = -1
+        self.credit_line = v.cash_usd  # may run cash negative this far before insolvency
+        model.ledger.transfer(0, model.accounts["market"], self.account, v.cash_usd, "equity")
+
+    def unit_cost(self, domain: str) -> float:
+        """Current capex per unit after learning (Wright's law).
+
+        Args:
+            domain: Technology domain.
+
+        Returns:
+            Cost per unit in USD.
+        """
+        t = self.model.scenario.world.technology[domain]
+        doublings = np.log2(1.0 + self.units_built[domain] / 1000.0)
+        return t.capex_per_unit_usd * (1.0 - t.learning_rate) ** doublings
+
+    def price(self, domain: str, discount: float = 0.0, partnering: bool = False) -> float:
+        """Offer price per unit: cost plus margin (partnership appetite trims the margin).
+
+        Args:
+            domain: Technology domain.
+            discount: Framework volume discount.
+            partnering: A partnership (MOU) deal, where appetite trims the margin.
+
+        Returns:
+            Price per unit in USD.
+        """
+        margin = self.margin * (1.0 - 0.5 * self.appetite * partnering)
+        return self.unit_cost(domain) * (1.0 + margin) * (1.0 - discount)
+
+    @property
+    def cash(self) -> float:
+        """Cash on hand (ledger balance)."""
+        return self.model.ledger.balance(self.account)
+
+    def can_fund(self, amount: float) -> bool:
+        """Whether the vendor can put up ``amount`` of its own capital.
+
+        Args:
+            amount: USD.
+
+        Returns:
+            True when cash plus the credit line covers it.
+        """
+        return self.solvent and self.cash + self.credit_line >= amount
+
+    def build(self, domain: str, units: float, project: int, overrun: float = 1.0) -> float:
+        """Pay suppliers for ``units`` of equipment and learn from building them.
+
+        Args:
+            domain: Technology domain.
+            units: Units built.
+            project: Project id for the ledger.
+            overrun: Capex overrun multiplier of this project.
+
+        Returns:
+            What the equipment cost the vendor.
+        """
+        m = self.model
+        cost = self.unit_cost(domain) * units * overrun
+        m.ledger.transfer(m.month, self.account, m.accounts["market"], cost, "capex", project)
+        self.units_built[domain] += units
+        return cost
+
+    def step(self) -> None:
+        """Background default hazard and insolvency check; exit if either hits."""
+        m = self.model
+        if not self.solvent:
+            return
+        stress = m.scenario.world.stress
+        forced = stress.vendor_default_month == m.month and self.index == m.key_vendor_index
+        hazard = 1.0 - (1.0 - m.scenario.world.vendors.default_hazard_annual) ** (1 / 12)
+        if forced or self.cash < -self.credit_line or m.rng_events.random() < hazard:
+            self.exit()
+
+    def exit(self) -> None:
+        """Leave the market: contracts stop, investors take note."""
+        m = self.model
+        self.solvent = False
+        self.exit_month = m.month
+        m.record(None, "vendor_exit", vendor=self.name, cash=self.cash)
+        for inv in m.investors:
+            inv.observe_default("vendor")

@@ -1,0 +1,147 @@
+"""Procurement modes: how long they take and whom they pick (MODEL.md, Procurement modes).
+
+- ``rfp``: preparation plus posting-to-award with a heavy (Pareto) tail; one
+  vendor, the lowest price per *claimed* unit of performance, fixed price.
+- ``rfi_mou``: a request for information with partnership MOUs and an
+  interoperability demonstration. The demo screens vendors below the policy's
+  interoperability bar and reveals part of their true performance; the best
+  ``technology_partners`` are taken, with an integrator partner (the most
+  interoperable vendor) whose score sets how well the multi-vendor system
+  performs. Partnership appetite trims margins.
+- ``framework``: a call-off in weeks from a regional purchasing framework, only
+  for domains already proven in a member city, at a volume discount.
+
+Governance scales the durations: a champion multiplies them by its factor;
+with neither champion nor PMO, silos add delay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from agents.vendor import Vendor
+    from sim.schema import Governance, ProcurementDurations
+
+#: Weight of the interoperability demo's signal of true performance.
+DEMO_REVEAL = 0.5
+#: Performance lost by a k-vendor system per unit of missing interoperability.
+INTEROP_PENALTY = 0.3
+
+
+def governance_delay(months: float, gov: Governance, durations: ProcurementDurations) -> float:
+    """Scale a procurement or decision delay by the city's governance.
+
+    Args:
+        months: The delay before governance.
+        gov: The policy's governance block.
+        durations: The world's procurement durations (for the silo delay).
+
+    Returns:
+        Months after the champion factor and the silo delay.
+    """
+    if gov.champion:
+        months *= gov.champion_delay_factor
+    if not gov.champion and not gov.pmo:
+        months += durations.silo_delay_months
+    return months
+
+
+def duration(mode: str, durations: ProcurementDurations, gov: Governance,
+             rng: np.random.Generator) -> int:
+    """Draw the months from need to award for one procurement.
+
+    Args:
+        mode: ``rfp``, ``rfi_mou`` or ``framework``.
+        durations: The world's duration parameters.
+        gov: The policy's governance.
+        rng: The market generator.
+
+    Returns:
+        Whole months (at least 1).
+    """
+    u = rng.random()
+    if mode == "rfp":
+        tail = (1.0 - u) ** (-1.0 / durations.rfp_tail_alpha)  # Pareto(alpha), minimum 1
+        months = durations.rfp_prep_months + durations.rfp_award_months * tail
+    elif mode == "rfi_mou":
+        months = durations.rfi_mou_months * (0.75 + 0.5 * u)
+    else:
+        months = durations.framework_months * (0.75 + 0.5 * u)
+    return max(1, int(round(governance_delay(months, gov, durations))))
+
+
+@dataclass(frozen=True)
+class Award:
+    """The outcome of a procurement."""
+
+    vendors: tuple[Vendor, ...]
+    integrator: Vendor | None
+    price_per_unit: float
+    claim: float
+    system_factor: float
+
+
+def system_factor(partners: int, interop: float) -> float:
+    """Performance multiplier of a multi-vendor system.
+
+    Args:
+        partners: Number of technology partners.
+        interop: Interoperability score of the integrator (or the partners' mean).
+
+    Returns:
+        1 for a single vendor; below 1 as partners grow and interoperability falls.
+    """
+    if partners <= 1:
+        return 1.0
+    return 1.0 - INTEROP_PENALTY * (1.0 - interop) * (partners - 1) / partners
+
+
+def award(mode: str, domain: str, vendors: list[Vendor], *, partners: int, interop_min: float,
+          integrator: bool, discount: float, rng: np.random.Generator) -> Award | None:
+    """Select vendors for a domain.
+
+    Args:
+        mode: Procurement mode.
+        domain: Technology domain.
+        vendors: Every vendor in the market.
+        partners: Technology partners wanted (``rfi_mou``).
+        interop_min: Interoperability screen (``rfi_mou``).
+        integrator: Whether to appoint an integrator partner (``rfi_mou``).
+        discount: Framework volume discount (``framework``).
+        rng: The market generator (bid noise).
+
+    Returns:
+        The award, or None when no vendor qualifies.
+    """
+    bidders = [v for v in vendors if v.solvent and domain in v.domains]
+    if not bidders:
+        return None
+    noise = {v.unique_id: 1.0 + 0.05 * rng.standard_normal() for v in bidders}
+    if mode == "rfp":
+        best = min(bidders, key=lambda v: v.price(domain) * noise[v.unique_id] / v.claim[domain])
+        return Award((best,), None, best.price(domain) * noise[best.unique_id],
+                     best.claim[domain], 1.0)
+    if mode == "framework":
+        best = max(bidders, key=lambda v: v.claim[domain] * v.interop)
+        return Award((best,), None, best.price(domain, discount), best.claim[domain], 1.0)
+    screened = [v for v in bidders if v.interop >= interop_min] or bidders
+
+    def demo_score(v: Vendor) -> float:
+        shown = (1 - DEMO_REVEAL) * v.claim[domain] + DEMO_REVEAL * v.true_perf[domain]
+        return shown * (0.5 + 0.5 * v.interop) * (0.8 + 0.2 * v.appetite) / noise[v.unique_id]
+
+    chosen = sorted(screened, key=demo_score, reverse=True)[:partners]
+    lead = None
+    if integrator:
+        lead = max((v for v in vendors if v.solvent), key=lambda v: v.interop)
+        interop = lead.interop
+    else:
+        interop = float(np.mean([v.interop for v in chosen]))
+    price = float(np.mean([v.price(domain, partnering=True) * noise[v.unique_id]
+                           for v in chosen]))
+    claim = float(np.mean([v.claim[domain] for v in chosen]))
+    return Award(tuple(chosen), lead, price, claim, system_factor(len(chosen), interop))

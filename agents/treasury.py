@@ -346,8 +346,11 @@ class Treasury:
         if demand and not pr.tech.user_facing:
             return False
         arr = Arrangement("ppp", owner="vehicle", term_end=t + ppp.term_years * 12)
-        arr.vehicle = m.ledger.open_account(f"{self.name}:vehicle{pr.pid}", "vehicle",
-                                            owner=self.name)
+        name = f"{self.name}:vehicle{pr.pid}"
+        try:
+            arr.vehicle = m.ledger.account(name)
+        except KeyError:
+            arr.vehicle = m.ledger.open_account(name, "vehicle", owner=self.name)
         pr.arrangements.append(arr)
         if not self._ppp_raise(pr, arr, units, t):
             pr.arrangements.clear()

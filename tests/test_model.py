@@ -221,7 +221,8 @@ def test_guarantee_is_a_contingent_liability_that_gets_called():
 
 def test_revenue_bond_defaults_without_touching_the_general_fund():
     """A revenue bond whose project underdelivers defaults; no debt service from the city."""
-    r = run(seed=2, months=120, policy__pilot__enabled=False, world__stress__performance_factor=0.25,
+    r = run(seed=2, months=120, policy__pilot__enabled=False,
+            world__stress__performance_factor=0.25,
             policy__domains=["water"], policy__financing__by_domain={"water": ["revenue_bond"]},
             policy__contracts__energy_contract="none",
             world__technology__water__benefit_per_unit_month_usd=6.0)

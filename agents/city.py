@@ -81,7 +81,7 @@ class City(Treasury, mesa.Agent):
 
     def annual_debt_service(self, month: int) -> float:
         """Debt service counted against the cap over the next 12 months."""
-        total = self.existing_ds_month * 12 if month < self.spec.existing_debt_years * 12 else 0.0
+        total = self.existing_ds_month * 12 * self.model.revenue_trend
         for d in self.debts:
             if d.instrument in DEBT_CAP_INSTRUMENTS and d.recourse == "general":
                 total += d.principal_service if d.instrument == "mini_bonds" else \
@@ -124,9 +124,9 @@ class City(Treasury, mesa.Agent):
         # spending follows the trend budget: a recession opens a gap, projects do not move it
         trend_rev = (self.revenue_annual0 - self.property_base0) / 12 * m.revenue_trend \
             + float((trend * rate).sum())
-        existing = self.existing_ds_month if t < self.spec.existing_debt_years * 12 else 0.0
-        led.transfer(t, self.general, m.accounts["services"], trend_rev - self.existing_ds_month,
-                     "spending")
+        # the existing debt book is rolled over: its service keeps pace with the budget
+        existing = self.existing_ds_month * m.revenue_trend
+        led.transfer(t, self.general, m.accounts["services"], trend_rev - existing, "spending")
         led.transfer(t, self.general, m.bondholder, existing, "debt_service")
         p = m.scenario.policy
         if t % 12 == 0:

@@ -13,8 +13,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -86,6 +90,85 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def kpi_table(results: dict) -> pd.DataFrame:
+    """KPIs of one or more runs side by side (rows: KPIs; columns: scenarios).
+
+    Args:
+        results: Scenario name -> RunResult.
+
+    Returns:
+        A DataFrame indexed by KPI key.
+    """
+    import pandas as pd
+
+    return pd.DataFrame({name: res.kpis for name, res in results.items()})
+
+
+def format_kpis(table: pd.DataFrame) -> str:
+    """Render the main KPIs readably, with a difference column for two or more scenarios."""
+    from sim.metrics import KPI_INFO, format_value
+
+    names = list(table.columns)
+    rows = [["KPI", *names] + ([f"{names[-1]} - {names[0]}"] if len(names) > 1 else [])]
+    for key, (label, unit, _) in KPI_INFO.items():
+        if key not in table.index:
+            continue
+        values = table.loc[key]
+        row = [label, *(format_value(v, unit) for v in values)]
+        if len(names) > 1:
+            delta = values.iloc[-1] - values.iloc[0]
+            row.append(("+" if delta >= 0 else "-") + format_value(abs(delta), unit))
+        rows.append(row)
+    cover = [k for k in table.index if k.startswith("coverage.")]
+    for key in cover:
+        values = table.loc[key]
+        row = [f"Coverage: {key.split('.', 1)[1]}", *(f"{v * 100:.0f} %" for v in values)]
+        rows.append(row + ([f"{(values.iloc[-1] - values.iloc[0]) * 100:+.0f} pts"]
+                           if len(names) > 1 else []))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one or more scenarios on the same seed; print KPIs, write files and a dashboard."""
+    from tqdm import tqdm
+
+    from experiments.charts import dashboard
+    from experiments.store import new_folder, write_csv, write_run
+    from sim.api import run
+    from sim.config import parse_assignments
+
+    overrides = parse_assignments(args.overrides)
+    scenarios = [load_scenario(s, overlays=_overlays(args.overlay), overrides=overrides)
+                 for s in args.scenarios]  # validate everything before running anything
+    names: list[str] = []
+    for scn in scenarios:
+        name = scn.scenario.name
+        names.append(name if name not in names else f"{name}-{len(names) + 1}")
+    try:
+        folder = new_folder(args.out, "-".join(names) + f"-s{args.seed}")
+    except FileExistsError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    results = {}
+    for name, scn in zip(names, scenarios, strict=True):
+        months = args.months or scn.world.horizon_months
+        with tqdm(total=months, desc=name, unit="month", leave=False, disable=None) as bar:
+            results[name] = run(scn, seed=args.seed, months=args.months, progress=bar.update)
+        write_run(results[name], folder / name if len(scenarios) > 1 else folder)
+    table = kpi_table(results)
+    print(format_kpis(table))
+    write_csv(table, folder / "kpis.csv", index_label="kpi")
+    if not args.no_chart:
+        dashboard(results, folder / "dashboard.png")
+    print(f"\nwrote {folder}/ (kpis.csv, dashboard.png, and per run: kpis.json, "
+          "timeseries/events/ledger .parquet, scenario.json)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command.
 
@@ -104,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     _scenario_args(p)
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run scenarios on one seed: KPI table, files, dashboard")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario files or library names; several run on the same world")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--months", type=int, default=None, help="horizon (default: scenario's)")
+    p.add_argument("--out", default=None, help="output folder (default results/runs/...)")
+    p.add_argument("--no-chart", action="store_true", help="skip the dashboard PNG")
+    _scenario_args(p)
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("scenarios", help="list the scenario and overlay library")
     p.set_defaults(func=cmd_scenarios)

@@ -90,8 +90,8 @@ class City(Strict):
     reserves_usd: float = field(
         2.1e8, "USD", 0.0, 1e12, "unrestricted general-fund reserves (~15 % of revenue)")
     existing_debt_service_annual_usd: float = field(
-        1.1e8, "USD/yr", 0.0, 1e12, "debt service on the existing debt book (~8 % of revenue)")
-    existing_debt_years: int = field(15, "years", 1, 40, "remaining life of the existing debt book")
+        1.1e8, "USD/yr", 0.0, 1e12,
+        "debt service on the existing debt book (~8 % of revenue), rolled over with the budget")
     rating: Rating = "AA"
     consortium_member: bool = True
 

@@ -96,7 +96,7 @@ class City(Treasury, mesa.Agent):
         m, led = self.model, self.model.ledger
         groups = m.city_groups[self.index]
         rate = self.spec.property_tax_rate / 12
-        district = slice(self.index * m.districts, (self.index + 1) * m.districts)
+        district = m.district_slice(self.index)
         av, trend = m.av[district], m.av_trend[district]
         tax_trend_d = trend * rate
         uplift_d = np.maximum(av - trend, 0.0) * rate
@@ -316,7 +316,7 @@ class City(Treasury, mesa.Agent):
         m = self.model
         sigma = pr.tech.measurement_noise_sd
         var = (COMMON_NOISE * sigma) ** 2 + sigma**2 / max(pr.units, 1.0)
-        x = self._theta(pr) + m.rng_measure.normal(0.0, np.sqrt(var))
+        x = self.theta(pr) + m.rng_measure.normal(0.0, np.sqrt(var))
         ev = m.evidence.setdefault(pr.evidence_key, [0.0, 0.0])
         ev[0] += 1.0 / var
         ev[1] += x / var
@@ -418,7 +418,7 @@ class City(Treasury, mesa.Agent):
             value += tech.welfare_per_user_month_usd * self.users_per_unit(tech)
         return value
 
-    def _theta(self, pr: Project) -> float:
+    def theta(self, pr: Project) -> float:
         """Realised performance this month (0 when halted; degraded when orphaned)."""
         m = self.model
         factor = m.scenario.world.stress.performance_factor

@@ -13,12 +13,19 @@ local_district``; fee and welfare groups are ``district * 5 + quintile``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 import pandas as pd
 
 from sim import kernels
-from sim.schema import Residents, Technology
+from sim.lifecycle import DEPLOYED
+from sim.schema import Residents as ResidentParams
+from sim.schema import Technology
+
+if TYPE_CHECKING:
+    from sim.model import AllianceModel
 
 N_QUINTILES = 5
 
@@ -86,7 +93,7 @@ class Population:
 
     @classmethod
     def create(cls, rng: np.random.Generator, *, city_populations: list[int],
-               districts_per_city: int, params: Residents, n_services: int) -> Population:
+               districts_per_city: int, params: ResidentParams, n_services: int) -> Population:
         """Draw a population for the region.
 
         ``params.simulated_agents`` are split across cities in proportion to population
@@ -291,3 +298,75 @@ class Population:
             "satisfaction": mean(self.satisfaction),
             "trust": mean(self.trust),
         }, index=pd.Index(d, name="global_district"))
+
+
+class Residents(mesa.Agent):
+    """The resident population as one Mesa agent over the arrays of a :class:`Population`.
+
+    Each month: every user-facing service's adoption moves (Bass diffusion with
+    churn, network effects and price sensitivity by income, where and while the
+    service covers a district), fees owed are totalled by (district, income
+    quintile), satisfaction and trust follow service quality and incidents, and
+    district land values follow the trend and the services' coverage.
+    """
+
+    def __init__(self, model: AllianceModel, population: Population) -> None:
+        """Wrap the population.
+
+        Args:
+            model: The model.
+            population: The resident arrays.
+        """
+        super().__init__(model)
+        self.pop = population
+        self.services = [d for d, t in model.scenario.world.technology.items() if t.user_facing]
+        self.fees = np.zeros((len(self.services), population.n_groups))
+        self.users = np.zeros((len(self.services), population.n_districts))
+        self.shock = np.zeros(population.n_districts)
+
+    def _coverage(self, domain: str) -> tuple[np.ndarray, list[float]]:
+        m = self.model
+        coverage = np.zeros(self.pop.n_districts)
+        quality = []
+        for city in m.cities:
+            sl = m.district_slice(city.index)
+            for pr in city.projects:
+                if pr.domain == domain and pr.units > 0 and pr.state in DEPLOYED:
+                    theta = city.theta(pr)
+                    coverage[sl] = pr.coverage_by_district(m.districts) * (theta > 0)
+                    quality.append(theta / max(pr.claim, 1e-9))
+        return coverage, quality
+
+    def step(self) -> None:
+        """Adoption, fees, satisfaction and trust for one month, then land values."""
+        m = self.model
+        w = m.scenario.world
+        quality = np.zeros(len(self.services))
+        for s, domain in enumerate(self.services):
+            tech = w.technology[domain]
+            coverage, qs = self._coverage(domain)
+            quality[s] = float(np.mean(qs)) if qs else 0.0
+            fee = tech.fee_per_user_month_usd
+            self.users[s] = self.pop.adoption_step(
+                m.rng_residents, s, coverage, fee, quality[s], tech,
+                w.residents.price_sensitivity, w.residents.network_weight_district)
+            self.fees[s] = self.pop.fees_by_group(s, fee) if fee > 0 else 0.0
+        self.pop.satisfaction_step(quality, self.shock, w.residents.satisfaction_rate,
+                                   w.residents.trust_response)
+        self.shock[:] = 0.0
+        self._land_values()
+
+    def _land_values(self) -> None:
+        """Assessed values: trend growth (and recession) times the services' uplift."""
+        m = self.model
+        w = m.scenario.world
+        m.av_trend = m.av0 * m.property_index
+        uplift = np.zeros_like(m.av)
+        n = max(len(w.technology), 1)
+        for city in m.cities:
+            sl = m.district_slice(city.index)
+            for pr in city.projects:
+                if pr.units > 0 and pr.state in DEPLOYED:
+                    quality = min(city.theta(pr) / max(pr.claim, 1e-9), 1.0)
+                    uplift[sl] += pr.coverage_by_district(m.districts) * quality / n
+        m.av = m.av_trend * (1 + w.macro.land_value_uplift_per_coverage * uplift)

@@ -431,7 +431,7 @@ class Treasury:
         w, pol = m.scenario.world, m.scenario.policy
         tech, units = pr.tech, pr.units
         arr = pr.arrangements[0] if pr.arrangements else Arrangement("none")
-        theta = self._theta(pr)
+        theta = self.theta(pr)
         target = pr.kpi_target if pr.kpi_target > 0 else pr.claim
         pr.kpi_history.append(theta / max(target, 1e-9)
                               * (1 + KPI_NOISE * m.rng_measure.standard_normal()))

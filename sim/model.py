@@ -5,14 +5,15 @@ Step order (one step = one month ``t``), deterministic for a seed:
 1. markets: rate shift (curve shift, rate shock, spread widening) and the
    revenue / property indices (trend growth, recession);
 2. regulator: incident draws for every deployed project (halts, trust loss);
-3. residents: adoption of each user-facing service (Bass diffusion with churn,
-   numba kernel), fees owed, satisfaction and trust, district land values;
-4. cities, in creation order: revenue (property tax from land values, TIF
+3. residents (one Mesa agent over arrays): adoption of each user-facing
+   service (Bass diffusion with churn, numba kernel), fees owed, satisfaction
+   and trust, district land values;
+4. cities (Mesa AgentSet, creation order): revenue (property tax from land values, TIF
    increments), spending, project operations and payments, debt service,
    lifecycle decisions (award, approval, pilot, evaluation, scale-up, end),
    new procurements, annual rating review;
-5. vendors: default hazard and insolvency (exit);
-6. investors: premia decay;
+5. vendors (AgentSet): default hazard and insolvency (exit);
+6. investors (AgentSet): premia decay;
 7. record the month's series.
 
 Randomness: the seed becomes a ``SeedSequence`` with one stream per purpose
@@ -32,7 +33,7 @@ import numpy as np
 from agents.city import City
 from agents.investor import Investor
 from agents.regulator import Regulator
-from agents.residents import Population
+from agents.residents import Population, Residents
 from agents.vendor import Vendor
 from sim import finance, kernels
 from sim.ledger import Ledger
@@ -107,8 +108,7 @@ class AllianceModel(mesa.Model):
         income = kernels.group_sums(pop.income_month, pop.group_id, pop.weight, pop.n_groups)
         by_district = income.reshape(-1, 5).sum(axis=1)
         self.group_tax_share = income / np.repeat(np.where(by_district > 0, by_district, 1), 5)
-        self._fees = np.zeros((len(self.services), pop.n_groups))
-        self._users = np.zeros((len(self.services), pop.n_districts))
+        self.residents = Residents(self, pop)
         # --- institutions
         self.vendors = [Vendor(self, i, self.rng_world) for i in range(w.vendors.count)]
         self.key_vendor_index = 0
@@ -127,7 +127,6 @@ class AllianceModel(mesa.Model):
             self.av0[sl] = total * weight[sl] / weight[sl].sum()
         self.av_trend = self.av0.copy()
         self.av = self.av0.copy()
-        self._shock = np.zeros(pop.n_districts)
         self.series = _Series(self)
 
     # ------------------------------------------------------------------ helpers
@@ -171,18 +170,21 @@ class AllianceModel(mesa.Model):
             bp += s.rate_shock_bp + s.spread_widening_bp * max(0, RATINGS.index(rating) - 1)
         return bp / 1e4
 
+    def district_slice(self, city: int) -> slice:
+        """Global district indices of a city."""
+        return slice(city * self.districts, (city + 1) * self.districts)
+
     def service(self, domain: str) -> int:
         """Row of a user-facing domain in the residents' arrays."""
         return self.services.index(domain)
 
     def fees_of(self, city: int, domain: str) -> np.ndarray:
         """Fees residents of a city owe this month for a service, per group."""
-        return self._fees[self.service(domain), self.city_groups[city]]
+        return self.residents.fees[self.service(domain), self.city_groups[city]]
 
     def users_of(self, city: int, domain: str) -> float:
         """Users of a service in a city (real people)."""
-        sl = slice(city * self.districts, (city + 1) * self.districts)
-        return float(self._users[self.service(domain), sl].sum())
+        return float(self.residents.users[self.service(domain), self.district_slice(city)].sum())
 
     def adoption_of_potential(self, city: int, domain: str) -> float:
         """Users as a share of the service's market potential in a city."""
@@ -203,66 +205,24 @@ class AllianceModel(mesa.Model):
         self.property_index = (1 + w.macro.property_growth_annual) ** (t / 12) * prop
 
     def _incidents(self) -> None:
-        self._shock[:] = 0.0
         loss = self.scenario.world.residents.incident_trust_loss
+        sandbox = self.scenario.policy.governance.sandbox
         for city in self.cities:
-            sandbox = self.scenario.policy.governance.sandbox
             for pr in city.projects:
                 if pr.units > 0 and pr.state in DEPLOYED and self.month >= pr.halted_until:
                     if self.regulator.check_incident(pr, sandbox):
-                        sl = slice(city.index * self.districts, (city.index + 1) * self.districts)
-                        self._shock[sl] += loss * (pr.coverage_by_district(self.districts) > 0)
-
-    def _residents(self) -> None:
-        w = self.scenario.world
-        pop = self.population
-        quality = np.zeros(len(self.services))
-        for s, domain in enumerate(self.services):
-            tech = w.technology[domain]
-            coverage = np.zeros(pop.n_districts)
-            qs = []
-            for city in self.cities:
-                for pr in city.projects:
-                    if pr.domain == domain and pr.units > 0 and pr.state in DEPLOYED:
-                        theta = city._theta(pr)
-                        sl = slice(city.index * self.districts, (city.index + 1) * self.districts)
-                        coverage[sl] = pr.coverage_by_district(self.districts) * (theta > 0)
-                        qs.append(theta / max(pr.claim, 1e-9))
-            quality[s] = float(np.mean(qs)) if qs else 0.0
-            fee = tech.fee_per_user_month_usd
-            self._users[s] = pop.adoption_step(
-                self.rng_residents, s, coverage, fee, quality[s], tech,
-                w.residents.price_sensitivity, w.residents.network_weight_district)
-            self._fees[s] = pop.fees_by_group(s, fee) if fee > 0 else 0.0
-        pop.satisfaction_step(quality, self._shock, w.residents.satisfaction_rate,
-                              w.residents.trust_response)
-        self._land_values()
-
-    def _land_values(self) -> None:
-        w = self.scenario.world
-        self.av_trend = self.av0 * self.property_index
-        uplift = np.zeros_like(self.av)
-        n = max(len(w.technology), 1)
-        for city in self.cities:
-            sl = slice(city.index * self.districts, (city.index + 1) * self.districts)
-            for pr in city.projects:
-                if pr.units > 0 and pr.state in DEPLOYED:
-                    quality = min(city._theta(pr) / max(pr.claim, 1e-9), 1.0)
-                    uplift[sl] += pr.coverage_by_district(self.districts) * quality / n
-        self.av = self.av_trend * (1 + w.macro.land_value_uplift_per_coverage * uplift)
+                        covered = pr.coverage_by_district(self.districts) > 0
+                        self.residents.shock[self.district_slice(city.index)] += loss * covered
 
     def step(self) -> None:
         """Advance the model by one month (see the module docstring for the order)."""
         self.month = self.steps - 1
         self._markets()
         self._incidents()
-        self._residents()
-        for city in self.cities:
-            city.step()
-        for vendor in self.vendors:
-            vendor.step()
-        for investor in self.investors:
-            investor.step()
+        self.residents.step()
+        self.agents_by_type[City].do("step")
+        self.agents_by_type[Vendor].do("step")
+        self.agents_by_type[Investor].do("step")
         self.series.record(self.month)
 
     def run(self, progress: Any = None) -> None:

@@ -13,7 +13,9 @@ and uses the first instrument that fits the constraints:
 - ``mini_bonds``: one offering per city; residents buy first come first served.
 - ``as_a_service``, ``revenue_share``, ``shared_savings``: the vendor funds and
   owns the equipment for the term if its cash allows and, for the shares, if
-  the deal pays at its cost of capital on its own (optimistic) claim.
+  the deal pays at its cost of capital on its own (optimistic) claim. An ESCO
+  under shared savings also runs the equipment; under a revenue share the
+  city keeps running its service and pays the O&M.
 - ``ppp``: a vehicle raises senior debt sized on CFADS / DSCR and equity;
   equity must reach its required IRR (higher under demand risk, lower with a
   minimum revenue guarantee).
@@ -319,8 +321,10 @@ class Treasury:
             months = min(years * 12, life)
             gain = pv_monthly(share * self.cash_per_unit(pr.tech) * vendor.claim[pr.domain],
                               coc, months)
-            if gain < vendor.unit_cost(pr.domain) + pv_monthly(pr.tech.opex_per_unit_month_usd,
-                                                               coc, months):
+            # an ESCO (shared savings) also runs the equipment; under a revenue share the
+            # city keeps operating its service and pays the O&M
+            running = pv_monthly(pr.tech.opex_per_unit_month_usd, coc, months)
+            if gain < vendor.unit_cost(pr.domain) + (running if inst == "shared_savings" else 0):
                 return False
             arr = self._arrangement(pr, inst, "vendor", t + years * 12)
             arr.vendor_share = share
@@ -500,6 +504,9 @@ class Treasury:
                 self.guarantee_calls += call
         elif arr.owner == "vendor":
             if vendor is not None:
+                if arr.instrument == "revenue_share":  # the city runs its service
+                    fee = opex * (1 + w.vendors.margin) * g
+                    led.transfer(t, self.general, vendor.account, fee, "opex", pr.pid)
                 led.transfer(t, vendor.account, acc["market"], opex, "opex", pr.pid)
                 if arr.instrument == "as_a_service":
                     led.transfer(t, self.general, vendor.account,

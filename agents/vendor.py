@@ -26,7 +26,7 @@ class Vendor(mesa.Agent):
 
         Args:
             model: The model.
-            index: Position among vendors (0 = the largest, hit by the vendor-default overlay).
+            index: Position among vendors.
             rng: The world generator (draws are paired across policies).
         """
         super().__init__(model)
@@ -124,10 +124,8 @@ class Vendor(mesa.Agent):
         m = self.model
         if not self.solvent:
             return
-        stress = m.scenario.world.stress
-        forced = stress.vendor_default_month == m.month and self.index == m.key_vendor_index
         hazard = 1.0 - (1.0 - m.scenario.world.vendors.default_hazard_annual) ** (1 / 12)
-        if forced or self.cash < -self.credit_line or m.rng_events.random() < hazard:
+        if self.cash < -self.credit_line or m.rng_events.random() < hazard:
             self.exit()
 
     def exit(self) -> None:

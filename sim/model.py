@@ -12,7 +12,8 @@ Step order (one step = one month ``t``), deterministic for a seed:
    increments), spending, project operations and payments, debt service,
    lifecycle decisions (award, approval, pilot, evaluation, scale-up, end),
    new procurements, annual rating review;
-5. vendors (AgentSet): default hazard and insolvency (exit);
+5. vendors (AgentSet; the vendor-default overlay first removes the vendor
+   leading the most deployed units): default hazard and insolvency (exit);
 6. investors (AgentSet): premia decay;
 7. record the month's series.
 
@@ -111,7 +112,6 @@ class AllianceModel(mesa.Model):
         self.residents = Residents(self, pop)
         # --- institutions
         self.vendors = [Vendor(self, i, self.rng_world) for i in range(w.vendors.count)]
-        self.key_vendor_index = 0
         self.investors = [Investor(self, i) for i in range(w.investors.count)]
         self.bondholder = self.investors[0].account
         self._vendor_of_account = {v.account: v for v in self.vendors}
@@ -214,12 +214,24 @@ class AllianceModel(mesa.Model):
                         covered = pr.coverage_by_district(self.districts) > 0
                         self.residents.shock[self.district_slice(city.index)] += loss * covered
 
+    def _key_vendor_exits(self) -> None:
+        """Vendor-default overlay: the vendor with the most deployed units leaves."""
+        units: dict[int, float] = {}
+        for pr in self.projects:
+            for v in pr.live_vendors()[:1]:
+                units[v.unique_id] = units.get(v.unique_id, 0.0) + pr.units
+        live = [v for v in self.vendors if v.solvent]
+        if live:
+            max(live, key=lambda v: (units.get(v.unique_id, 0.0), -v.index)).exit()
+
     def step(self) -> None:
         """Advance the model by one month (see the module docstring for the order)."""
         self.month = self.steps - 1
         self._markets()
         self._incidents()
         self.residents.step()
+        if self.month == self.scenario.world.stress.vendor_default_month:
+            self._key_vendor_exits()
         self.agents_by_type[City].do("step")
         self.agents_by_type[Vendor].do("step")
         self.agents_by_type[Investor].do("step")

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 #: Expected share of the market potential that adopts, used in projections.
 EXPECTED_UPTAKE = 0.3
-#: Share of its benefit an orphaned city-owned system still delivers.
-ORPHAN_FACTOR = 0.5
 #: Common-mode noise of a pilot's monthly measurement, as a share of the unit noise.
 COMMON_NOISE = 0.5
 #: Months a stalled financing is retried before the project settles where it is.
@@ -63,6 +61,7 @@ class City(Treasury, mesa.Agent):
         self.minibond_issued = False
         self.minibond_sale = None
         self.tif_base: np.ndarray | None = None
+        self.tif_until = -1
         self.contingent = 0.0
         self.financing_failures = 0
         self.revenue_month = self.revenue_annual0 / 12
@@ -100,7 +99,8 @@ class City(Treasury, mesa.Agent):
         av, trend = m.av[district], m.av_trend[district]
         tax_trend_d = trend * rate
         uplift_d = np.maximum(av - trend, 0.0) * rate
-        if self.tif_base is not None:  # TIF districts: the increment goes to the TIF fund
+        capturing = self.tif_base is not None and t < self.tif_until
+        if capturing:  # TIF districts: during the TIF term the increment goes to the TIF fund
             k = self.tif_base.size
             inc = np.maximum(av[:k] - self.tif_base, 0.0) * rate
             share = np.divide(inc, tax_trend_d[:k] + uplift_d[:k],
@@ -120,7 +120,7 @@ class City(Treasury, mesa.Agent):
         other = (self.revenue_annual0 - self.property_base0) / 12 * m.revenue_index
         led.transfer(t, m.accounts["economy"], self.general, other, "tax")
         self.revenue_month = float(other + tax_trend_d.sum() + uplift_d.sum()
-                                   + (inc.sum() if self.tif_base is not None else 0.0))
+                                   + (inc.sum() if capturing else 0.0))
         # spending follows the trend budget: a recession opens a gap, projects do not move it
         trend_rev = (self.revenue_annual0 - self.property_base0) / 12 * m.revenue_trend \
             + float((trend * rate).sum())
@@ -214,9 +214,9 @@ class City(Treasury, mesa.Agent):
         pol = m.scenario.policy
         if pr.state in ("stopped", "ended"):
             return
-        if pr.arrangements and pr.arrangements[0].owner != "city" and not pr.live_vendors() \
-                and pr.state in DEPLOYED:
-            self._end(pr, t, "service_disrupted")
+        orphaned = pr.state in DEPLOYED and pr.vendors and not pr.live_vendors()
+        if orphaned and (not self.owns(pr) or pr.tech.orphan_factor == 0):
+            self._end(pr, t, "service_disrupted")  # the debts, if any, run on: stranded
             return
         if pr.state == "pilot" and pr.units > 0 and t >= 0 and not self._halted(pr, t):
             self._measure(pr)
@@ -276,6 +276,10 @@ class City(Treasury, mesa.Agent):
             elif arr is not None and t >= arr.term_end:
                 self._hand_back(pr, arr, t)
         del sandbox
+
+    def owns(self, pr: Project) -> bool:
+        """Whether the city owns (and runs) a project's equipment."""
+        return not pr.arrangements or pr.arrangements[0].owner == "city"
 
     def _halted(self, pr: Project, t: int) -> bool:
         return t < pr.halted_until
@@ -428,7 +432,7 @@ class City(Treasury, mesa.Agent):
             if pr.arrangements and pr.arrangements[0].owner != "city":
                 return 0.0
             theta = float(np.mean([v.true_perf[pr.domain] for v in pr.vendors]))
-            return theta * pr.system_factor * factor * ORPHAN_FACTOR
+            return theta * pr.system_factor * factor * pr.tech.orphan_factor
         return pr.true_performance(factor)
 
     # ------------------------------------------------------------------ financing

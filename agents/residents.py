@@ -167,14 +167,26 @@ class Population:
         """
         row = self.adopted[service]
         adopters_d = kernels.group_sums(row, self.district, self.weight, self.n_districts)
-        share_d = np.divide(adopters_d, self.population_d, out=np.zeros_like(adopters_d),
-                            where=self.population_d > 0)
-        share_city = (np.bincount(self.city_of_district, adopters_d, self.n_cities)
-                      / self.population_city)
+        # Bass: imitation acts on the adopters' share of the residents in the market (the
+        # potential); one step is a month
+        potential_d = kernels.in_market(self.potential_u[service], self.district,
+                                        self.income_month, self.trust, self.weight,
+                                        float(fee_month), float(quality),
+                                        float(price_sensitivity), tech.market_potential,
+                                        self.n_districts)
+        share_d = np.minimum(1.0, np.divide(adopters_d, potential_d,
+                                            out=np.zeros_like(adopters_d),
+                                            where=potential_d > 0))
+        potential_city = np.bincount(self.city_of_district, potential_d, self.n_cities)
+        adopters_city = np.bincount(self.city_of_district, adopters_d, self.n_cities)
+        share_city = np.minimum(1.0, np.divide(adopters_city, potential_city,
+                                               out=np.zeros_like(adopters_city),
+                                               where=potential_city > 0))
         kernels.adopt(row, self.potential_u[service], self.district, self.city_of_district,
                       self.income_month, self.trust, np.asarray(coverage_d, dtype=np.float64),
-                      share_d, share_city, float(fee_month), float(quality), tech.bass_p,
-                      tech.bass_q, tech.churn_monthly, float(price_sensitivity),
+                      share_d, share_city, float(fee_month), float(quality),
+                      tech.bass_p_monthly, tech.bass_q_monthly, tech.churn_monthly,
+                      float(price_sensitivity),
                       tech.market_potential, float(network_weight_district), rng)
         return kernels.group_sums(row, self.district, self.weight, self.n_districts)
 
@@ -357,16 +369,20 @@ class Residents(mesa.Agent):
         self._land_values()
 
     def _land_values(self) -> None:
-        """Assessed values: trend growth (and recession) times the services' uplift."""
+        """Assessed values: trend growth (and recession) times the uplift of user-facing services.
+
+        A district fully covered by every user-facing service, at the quality
+        claimed, gains ``land_value_uplift_per_coverage`` over the trend.
+        """
         m = self.model
         w = m.scenario.world
         m.av_trend = m.av0 * m.property_index
         uplift = np.zeros_like(m.av)
-        n = max(len(w.technology), 1)
+        n = max(len(self.services), 1)
         for city in m.cities:
             sl = m.district_slice(city.index)
             for pr in city.projects:
-                if pr.units > 0 and pr.state in DEPLOYED:
+                if pr.units > 0 and pr.state in DEPLOYED and pr.tech.user_facing:
                     quality = min(city.theta(pr) / max(pr.claim, 1e-9), 1.0)
                     uplift[sl] += pr.coverage_by_district(m.districts) * quality / n
         m.av = m.av_trend * (1 + w.macro.land_value_uplift_per_coverage * uplift)

@@ -238,6 +238,7 @@ class Treasury:
         lo = self.index * m.districts
         if self.tif_base is None:
             self.tif_base = m.av[lo:lo + k].copy()
+            self.tif_until = t + fin.tif.term_years * 12
             m.record(pr, "tif_base_frozen", base=float(self.tif_base.sum()))
         inv = self._investor("bond_fund", amount)
         if inv is None:
@@ -393,7 +394,9 @@ class Treasury:
             return False
         s = finance.ppp_structure(capex, cfads, debt_rate, ppp.dscr_target, eq_rate,
                                   gearing_max=ppp.gearing_max)
-        if demand and not s.meets_equity_target:
+        # equity invests when its flows are worth their cost at its required return (an NPV
+        # test: the IRR is undefined when the equity is tiny against the cash flows)
+        if demand and finance.npv(eq_rate, s.equity_flows) < 0:
             m.record(pr, "ppp_not_bankable", equity_irr=s.equity_irr, required=eq_rate)
             return False
         led = m.ledger
@@ -573,7 +576,8 @@ class Treasury:
     def sweep(self: City, t: int) -> None:
         """Sweep surpluses to their owners each month.
 
-        Revenue-bond funds above their reserve go to the general fund; PPP
+        The TIF fund's cash beyond the next year of TIF debt service and
+        revenue-bond funds above their reserve go to the general fund; PPP
         vehicles' cash above next month's debt service goes to their equity.
 
         Args:
@@ -581,6 +585,11 @@ class Treasury:
         """
         m = self.model
         led = m.ledger
+        if self.tif_base is not None:  # increment beyond a year of TIF debt service
+            keep = sum(d.annual_service(t + 1) for d in self.debts if d.instrument == "tif")
+            surplus = led.balance(self.tif) - keep
+            if surplus > 0:
+                led.transfer(t, self.tif, self.general, surplus, "transfer")
         for pr in self.projects:
             if not pr.arrangements:
                 continue

@@ -153,6 +153,47 @@ def adopt_py(adopted, potential_u, district, city_of_district, income_month, tru
 
 
 @njit(cache=True)
+def in_market(potential_u, district, income_month, trust, weight, fee_month, quality,
+              price_sensitivity, market_potential, n_districts):
+    """Weighted residents per district who pass the market-potential test of :func:`adopt`.
+
+    Args:
+        potential_u: Fixed per-resident uniform of the market-potential test.
+        district: Global district index per resident.
+        income_month: Monthly income per resident (USD).
+        trust: Trust in the city per resident, in [0, 1].
+        weight: People each simulated resident stands for.
+        fee_month: Fee per user per month (USD).
+        quality: Realised service quality (1 = as claimed).
+        price_sensitivity: Elasticity of adoption to the fee as a share of income.
+        market_potential: Share of residents for whom the service is relevant.
+        n_districts: Number of districts.
+
+    Returns:
+        float64 array of weighted in-market residents per district (the Bass potential).
+    """
+    out = np.zeros(n_districts)
+    q_cap = min(quality, 1.0)
+    for i in range(potential_u.shape[0]):
+        a = _affordability(price_sensitivity, fee_month, income_month[i])
+        if potential_u[i] < market_potential * a * trust[i] * q_cap:
+            out[district[i]] += weight[i]
+    return out
+
+
+def in_market_py(potential_u, district, income_month, trust, weight, fee_month, quality,
+                 price_sensitivity, market_potential, n_districts):
+    """Plain-Python twin of :func:`in_market`."""
+    out = np.zeros(n_districts)
+    q_cap = min(quality, 1.0)
+    for i in range(potential_u.shape[0]):
+        a = _affordability_py(price_sensitivity, fee_month, income_month[i])
+        if potential_u[i] < market_potential * a * trust[i] * q_cap:
+            out[district[i]] += weight[i]
+    return out
+
+
+@njit(cache=True)
 def group_sums(values, groups, weights, n_groups):
     """Sum ``values * weights`` per group.
 

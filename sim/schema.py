@@ -194,11 +194,16 @@ class Technology(Strict):
         0.002, "1/month", 0.0, 0.5, "chance a deployment causes a public incident")
     user_facing: bool = False
     fee_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
-    bass_p: float = field(0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient")
-    bass_q: float = field(0.38, "1/month", 0.0, 5.0, "Bass imitation coefficient")
+    bass_p_monthly: float = field(0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient")
+    bass_q_monthly: float = field(
+        0.38, "1/month", 0.0, 5.0, "Bass imitation coefficient (on the adopters' share)")
     churn_monthly: float = field(0.02, "1/month", 0.0, 1.0)
     market_potential: float = field(
         1.0, "fraction", 0.0, 1.0, "share of residents for whom the service is relevant")
+    orphan_factor: float = field(
+        0.5, "fraction", 0.0, 1.0,
+        "share of the benefit a city-owned system keeps when its vendors are gone "
+        "(0 = the platform dies with its vendor)")
     welfare_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
 
 
@@ -228,7 +233,8 @@ def _default_catalogue() -> dict[str, Technology]:
             units_per_1000_residents=0.2, capex_per_unit_usd=120_000.0,
             opex_per_unit_month_usd=6_000.0, benefit_type="user_fees",
             benefit_per_unit_month_usd=0.0, true_performance_mean=0.75,
-            user_facing=True, fee_per_user_month_usd=30.0, bass_p=0.03, bass_q=0.38,
+            user_facing=True, fee_per_user_month_usd=30.0, bass_p_monthly=0.03,
+            bass_q_monthly=0.38,
             churn_monthly=0.03, market_potential=0.12, welfare_per_user_month_usd=25.0,
             lifetime_years=8.0,
             learning_rate=0.05, incident_hazard_monthly=0.002),
@@ -237,7 +243,8 @@ def _default_catalogue() -> dict[str, Technology]:
             units_per_1000_residents=2.0, capex_per_unit_usd=8_000.0,
             opex_per_unit_month_usd=60.0, benefit_type="advertising",
             benefit_per_unit_month_usd=140.0, true_performance_mean=0.7, user_facing=True,
-            fee_per_user_month_usd=0.0, bass_p=0.01, bass_q=0.3, churn_monthly=0.01,
+            fee_per_user_month_usd=0.0, bass_p_monthly=0.01, bass_q_monthly=0.3,
+            churn_monthly=0.01,
             market_potential=0.5,
             welfare_per_user_month_usd=4.0, lifetime_years=8.0, incident_hazard_monthly=0.003),
         "traffic": Technology(

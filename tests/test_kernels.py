@@ -45,8 +45,8 @@ def make_pop(seed: int = 1, agents: int = 4_000, pops: tuple = (700_000, 300_000
 
 def run_adoption(pop: Population, months: int, *, fee: float = 0.0, coverage: float = 1.0,
                  seed: int = 7, tech: Technology | None = None, sensitivity: float = 1.0):
-    tech = tech or Technology(user_facing=True, bass_p=0.03, bass_q=0.4, churn_monthly=0.01,
-                              market_potential=1.0)
+    tech = tech or Technology(user_facing=True, bass_p_monthly=0.03, bass_q_monthly=0.4,
+                              churn_monthly=0.01, market_potential=1.0)
     rng = np.random.default_rng(seed)
     cov = np.full(pop.n_districts, coverage)
     for _ in range(months):
@@ -74,6 +74,22 @@ def test_adopt_draws_one_uniform_per_resident():
     ref = np.random.default_rng(3)
     ref.random(N)
     assert rng.random() == ref.random()
+
+
+def test_in_market_matches_twin_and_counts_the_adoption_test():
+    """The Bass potential per district equals the twin's and the adopt kernel's market test."""
+    x = adopt_inputs(5)
+    weight = np.full(N, 35.0)
+    args = (x["potential_u"], x["district"], x["income_month"], x["trust"], weight,
+            x["fee_month"], x["quality"], x["price_sensitivity"], x["market_potential"],
+            N_DISTRICTS)
+    got = kernels.in_market(*args)
+    np.testing.assert_allclose(got, kernels.in_market_py(*args), rtol=1e-12)
+    aff = np.exp(-x["price_sensitivity"] * x["fee_month"] / (0.01 * x["income_month"]))
+    mask = x["potential_u"] < x["market_potential"] * aff * x["trust"] * x["quality"]
+    np.testing.assert_allclose(got, np.bincount(x["district"], mask * weight, N_DISTRICTS))
+    higher_fee = kernels.in_market(*args[:5], 60.0, *args[6:])
+    assert higher_fee.sum() < got.sum()
 
 
 def test_group_sums_matches_twin():
@@ -146,9 +162,9 @@ def test_higher_fee_lowers_adoption_most_for_the_poorest():
 
 def test_higher_q_adopts_faster():
     slow, fast = make_pop(), make_pop()
-    base = dict(user_facing=True, bass_p=0.01, churn_monthly=0.01, market_potential=1.0)
-    run_adoption(slow, 12, tech=Technology(bass_q=0.1, **base))
-    run_adoption(fast, 12, tech=Technology(bass_q=0.8, **base))
+    base = dict(user_facing=True, bass_p_monthly=0.01, churn_monthly=0.01, market_potential=1.0)
+    run_adoption(slow, 12, tech=Technology(bass_q_monthly=0.1, **base))
+    run_adoption(fast, 12, tech=Technology(bass_q_monthly=0.8, **base))
     assert fast.adoption_share(0) > slow.adoption_share(0) + 0.05
 
 

@@ -332,6 +332,7 @@ class Residents(mesa.Agent):
         super().__init__(model)
         self.pop = population
         self.services = [d for d, t in model.scenario.world.technology.items() if t.user_facing]
+        self.income0 = population.income_month.copy()
         self.fees = np.zeros((len(self.services), population.n_groups))
         self.users = np.zeros((len(self.services), population.n_districts))
         self.shock = np.zeros(population.n_districts)
@@ -350,9 +351,10 @@ class Residents(mesa.Agent):
         return coverage, quality
 
     def step(self) -> None:
-        """Adoption, fees, satisfaction and trust for one month, then land values."""
+        """Incomes, adoption, fees, satisfaction and trust for one month, then land values."""
         m = self.model
         w = m.scenario.world
+        np.multiply(self.income0, m.income_index, out=self.pop.income_month)  # growth, recession
         quality = np.zeros(len(self.services))
         for s, domain in enumerate(self.services):
             tech = w.technology[domain]

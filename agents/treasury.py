@@ -223,12 +223,12 @@ class Treasury:
                        "project")
         arr = self._arrangement(pr, "revenue_bond")
         arr.reserve_target += principal - amount
-        if floor_share > 0:
-            gross = (pr.units + units) * self.cash_per_unit(pr.tech)
-            arr.guarantee_floor_month = floor_share * gross * mu
-            arr.base_case_cash_month = gross * mu
+        if floor_share > 0:  # the contingent liability grows by this tranche's part
+            gross = units * self.cash_per_unit(pr.tech)
+            arr.guarantee_floor_month += floor_share * gross * mu
+            arr.base_case_cash_month += gross * mu
             self.contingent += 12 * fin.revenue_bond.term_years * finance.guarantee_expected_cost(
-                arr.guarantee_floor_month, gross * mu, gross * sd)
+                floor_share * gross * mu, gross * mu, gross * sd)
         return account, amount
 
     def _tif_bond(self: City, pr: Project, amount: float, t: int) -> tuple[int, float] | None:
@@ -454,6 +454,10 @@ class Treasury:
             receivers = [(pr.account, 1.0)]
         elif arr.vendor_share > 0 and vendor is not None:
             receivers = [(vendor.account, arr.vendor_share), (self.general, 1 - arr.vendor_share)]
+        elif arr.instrument == "as_a_service" and vendor is not None and tech.benefit_type in (
+                "advertising", "user_fees"):  # gain sharing of the vendor-run service's revenue
+            share = pol.contracts.gain_share_city
+            receivers = [(self.general, share), (vendor.account, 1 - share)]
         else:
             receivers = [(self.general, 1.0)]
         cash = 0.0

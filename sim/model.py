@@ -91,7 +91,7 @@ class AllianceModel(mesa.Model):
         self.consortium = len(members) > 1
         self.kwh_saved = self.savings_usd = self.welfare_usd = 0.0
         self.ppp_vfm: list[float] = []
-        self.revenue_index = self.revenue_trend = self.property_index = 1.0
+        self.revenue_index = self.revenue_trend = self.property_index = self.income_index = 1.0
         # --- residents (world stream) and their ledger groups
         self.services = [d for d, t in w.technology.items() if t.user_facing]
         self.districts = w.region.districts_per_city
@@ -203,6 +203,7 @@ class AllianceModel(mesa.Model):
         self.revenue_trend = (1 + w.macro.revenue_growth_annual) ** (t / 12)
         self.revenue_index = self.revenue_trend * income
         self.property_index = (1 + w.macro.property_growth_annual) ** (t / 12) * prop
+        self.income_index = (1 + w.macro.income_growth_annual) ** (t / 12) * income
 
     def _incidents(self) -> None:
         loss = self.scenario.world.residents.incident_trust_loss

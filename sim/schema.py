@@ -141,7 +141,6 @@ class Macro(Strict):
     land_value_uplift_per_coverage: float = field(
         0.03, "fraction", 0.0, 0.5,
         "land value rise in a district at full coverage of user-facing services")
-    electricity_price_usd_per_kwh: float = field(0.15, "USD/kWh", 0.0, 2.0, "retail electricity")
     grid_emissions_t_per_mwh: float = field(
         0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)")
     discount_rate_annual: float = field(
@@ -180,13 +179,15 @@ class Technology(Strict):
     opex_per_unit_month_usd: float = field(5.0, "USD/month", 0.0, 1e7)
     benefit_type: BenefitType = "energy"
     benefit_per_unit_month_usd: float = field(
-        10.0, "USD/month", 0.0, 1e7, "cash or welfare benefit per unit at the claimed performance")
+        10.0, "USD/month", 0.0, 1e7,
+        "nominal cash or welfare benefit per unit; realised = nominal x performance")
     kwh_saved_per_unit_month: float = field(0.0, "kWh/month", 0.0, 1e8)
     true_performance_mean: float = field(
-        0.8, "fraction of claim", 0.0, 3.0, "mean realised performance / vendor claim")
-    true_performance_sd: float = field(0.15, "fraction of claim", 0.0, 2.0)
+        0.8, "fraction of nominal", 0.0, 3.0,
+        "mean of vendors' true performance; each claims it x (1 + its optimism)")
+    true_performance_sd: float = field(0.15, "fraction of nominal", 0.0, 2.0)
     measurement_noise_sd: float = field(
-        0.25, "fraction of claim", 0.0, 3.0, "noise of one pilot unit's monthly measurement")
+        0.25, "fraction of nominal", 0.0, 3.0, "noise of one pilot unit's monthly measurement")
     learning_rate: float = field(
         0.1, "fraction", 0.0, 0.5, "cost drop per doubling of cumulative units (Wright)")
     lifetime_years: float = field(12.0, "years", 1.0, 60.0)
@@ -435,7 +436,6 @@ class MiniBonds(Strict):
     maturity_value_usd: float = field(750.0, "USD", 1.0, 1e7)
     term_years: int = field(9, "years", 1, 40)
     max_per_person: int = field(40, "bonds", 1, 10_000)
-    residents_only: bool = True
     offering_days: int = field(30, "days", 1, 365, "how long the offering stays open")
 
 
@@ -501,7 +501,8 @@ class Contracts(Strict):
         0.7, "fraction", 0.0, 1.0, "vendor's share under shared savings (50-90 %)")
     savings_term_years: int = field(10, "years", 1, 30, "shared-savings term (5-20)")
     gain_share_city: float = field(
-        0.5, "fraction", 0.0, 1.0, "city's share of advertising, data and fee revenue")
+        0.5, "fraction", 0.0, 1.0,
+        "gain sharing: city's share of advertising and fee revenue a vendor's service earns")
     kpi_threshold: float = field(
         0.8, "fraction of target", 0.0, 1.0, "pay for performance: nothing below this")
     measurement_lag_months: int = field(3, "months", 0, 24)

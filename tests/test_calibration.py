@@ -12,11 +12,8 @@ documented band, on several seeds where the randomness matters:
 - ``phoenix_consortium``: framework call-offs take weeks, an RFP about a year;
   members scale sooner; pilots' evidence is pooled.
 - ``revolving_fund``: the fund lends more than its seed and refills (F4).
-- ``tif_district``: the increment repays the TIF bond with no recourse (F7).
-
-Tests marked ``xfail(strict=True)`` document what the model cannot yet show and
-the code change it needs; they will fail (XPASS) once the change lands, as a
-reminder to drop the mark.
+- ``tif_district``: the increment repays the TIF bond with no recourse (F7),
+  and the surplus returns to the general fund.
 """
 
 from __future__ import annotations

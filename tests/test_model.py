@@ -366,19 +366,22 @@ def test_tif_increment_pays_the_tif_bond():
     assert 0 <= r.kpis["tif_but_for_share"] <= 1
 
 
-def test_revenue_share_splits_revenue_with_the_vendor():
-    """Under a revenue share the vendor receives part of the project's advertising revenue."""
+def test_revenue_share_and_gain_sharing_split_revenue_with_the_vendor():
+    """Revenue shares and gain sharing give the vendor its share of advertising revenue."""
     kw = dict(policy__pilot__enabled=False, policy__domains=["wifi"])
-    shared = run(**kw, policy__financing__by_domain={"wifi": ["revenue_share"]},
-                 policy__financing__vendor__revenue_share=0.8)
-    service = run(**kw, policy__financing__by_domain={"wifi": ["as_a_service"]})
 
-    def vendor_ads(r):
-        e = r.ledger.entries()
-        return e[(e.kind == "advertising") & e.debit_name.str.startswith("vendor")].amount.sum()
+    def vendor_share_of_ads(**more):
+        e = run(**kw, **more).ledger.entries()
+        ads = e[e.kind == "advertising"]
+        return ads[ads.debit_name.str.startswith("vendor")].amount.sum() / ads.amount.sum()
 
-    assert vendor_ads(shared) > 0
-    assert vendor_ads(service) == 0
+    assert vendor_share_of_ads(policy__financing__by_domain={"wifi": ["revenue_share"]},
+                               policy__financing__vendor__revenue_share=0.8) == \
+        pytest.approx(0.8)
+    service = {"policy__financing__by_domain": {"wifi": ["as_a_service"]}}
+    assert vendor_share_of_ads(**service, policy__contracts__gain_share_city=0.3) == \
+        pytest.approx(0.7)
+    assert vendor_share_of_ads(**service, policy__contracts__gain_share_city=1.0) == 0
 
 
 def test_services_raise_land_values_and_property_tax():

@@ -213,7 +213,7 @@ class Population:
 
     def adoption_share(self, service: int) -> float:
         """Weighted share of all residents who use one service."""
-        return float(self.adopted[service] @ self.weight / self.weight.sum())
+        return float(np.sum(self.adopted[service] * self.weight) / self.weight.sum())
 
     # ------------------------------------------------------------------ satisfaction
 
@@ -283,7 +283,7 @@ class Population:
         bought[idx] = bought_local
         self.bonds += bought
         self.savings -= bought * float(price)
-        bonds_sold = float(bought @ self.weight)
+        bonds_sold = float(np.sum(bought * self.weight))
         return MiniBondSale(
             bonds_sold=bonds_sold, amount_usd=bonds_sold * price,
             sellout_hours=float(arrival[order[last]]) if last >= 0 else float(offering_hours),

@@ -169,6 +169,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run an experiment spec (replications, designs) on an engine into a run store."""
+    from tqdm import tqdm
+
+    from experiments.batch import ExperimentError, run_experiment
+    from experiments.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.command == "sweep" and spec.design.kind == "none":
+        print(f"{args.spec}: design: a sweep needs [design] kind = grid, lhs or list "
+              "(use 'alliance batch' for replications only)", file=sys.stderr)
+        return EXIT_INVALID
+    out = Path(args.out) if args.out else Path("results") / spec.experiment.name
+    bar = None
+
+    def progress(event: str, info: dict) -> None:
+        nonlocal bar
+        if event == "start":
+            print(f"{spec.experiment.name}: {info['planned']} runs planned, "
+                  f"{info['skipped']} already stored, engine {args.engine} "
+                  f"({args.workers} workers) -> {out}", file=sys.stderr)
+            bar = tqdm(total=info["planned"] - info["skipped"], unit="run", smoothing=0.1,
+                       disable=None)
+        elif bar is not None:
+            bar.update(info["runs"])
+
+    try:
+        summary = run_experiment(spec, out, engine=args.engine, workers=args.workers,
+                                 scheduler=args.scheduler, resume=True, progress=progress,
+                                 spec_source=str(args.spec))
+    except ExperimentError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{summary.ran} runs in {summary.seconds:.1f} s ({summary.runs_per_second:.2f} runs/s "
+          f"after {summary.startup:.1f} s of engine start-up; {summary.failed} failed; "
+          f"{summary.skipped} were already stored) -> {out}")
+    print(f"load with: experiments.load({str(out)!r})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print done / failed / pending of an experiment folder."""
+    from experiments.batch import status
+
+    try:
+        st = status(args.folder)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{st['name']}: {st['done']} done, {st['failed']} failed, {st['pending']} pending "
+          f"of {st['planned']} ({st['status']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command.
 
@@ -197,6 +254,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-chart", action="store_true", help="skip the dashboard PNG")
     _scenario_args(p)
     p.set_defaults(func=cmd_run)
+
+    for name, text in (("batch", "run an experiment spec: scenarios x replications (x design)"),
+                       ("sweep", "run an experiment design (grid, lhs, list) x replications")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("spec", help="experiment spec (TOML) or a name in experiments/specs")
+        p.add_argument("--engine", choices=("serial", "processes", "dask"), default="processes")
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                       help="worker processes (default: CPU count)")
+        p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="join a running Dask scheduler instead of a LocalCluster")
+        p.add_argument("--out", default=None, help="experiment folder (default results/NAME)")
+        p.add_argument("--resume", action="store_true",
+                       help="finish an interrupted experiment (rerunning into the same folder "
+                            "always resumes: stored runs are skipped)")
+        p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("status", help="done / failed / pending of an experiment folder")
+    p.add_argument("folder")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("scenarios", help="list the scenario and overlay library")
     p.set_defaults(func=cmd_scenarios)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -111,3 +112,115 @@ def write_run(result: RunResult, folder: Path) -> list[Path]:
         write_parquet(entries, folder / "ledger.parquet"),
         write_json(result.scenario.model_dump(), folder / "scenario.json"),
     ]
+
+
+class RunStore:
+    """An experiment folder: ``runs/`` and ``timeseries/`` Parquet parts and ``manifest.json``.
+
+    Rows are buffered and written as numbered part files, each written under a
+    temporary name and renamed, so a killed experiment leaves only complete
+    parts; the runs they hold are skipped on resume. ``runs/`` is one Parquet
+    dataset (one row per run); ``timeseries/scenario=<label>/`` is partitioned
+    by scenario (hive style), each row tagged with its ``run_id``.
+    """
+
+    def __init__(self, folder: str | Path, batch_rows: int = 256,
+                 flush_seconds: float = 10.0) -> None:
+        """Open (or create) the folder.
+
+        Args:
+            folder: The experiment folder.
+            batch_rows: Rows buffered before a part is written.
+            flush_seconds: Buffered rows are written at least this often.
+        """
+        self.folder = Path(folder)
+        self.runs = self.folder / "runs"
+        self.series = self.folder / "timeseries"
+        self.runs.mkdir(parents=True, exist_ok=True)
+        self.batch_rows = batch_rows
+        self.flush_seconds = flush_seconds
+        self._last_flush = time.monotonic()
+        self._rows: list[dict] = []
+        self._frames: list[pd.DataFrame] = []
+        self._part = 1 + max((int(p.stem.split("-")[1]) for p in self.runs.glob("part-*.parquet")),
+                             default=0)
+        for orphan in self.series.glob("scenario=*/part-*.parquet"):  # series of a lost part
+            if int(orphan.stem.split("-")[1]) >= self._part:
+                orphan.unlink()
+
+    @property
+    def manifest_path(self) -> Path:
+        """Where the manifest lives."""
+        return self.folder / "manifest.json"
+
+    def manifest(self) -> dict:
+        """The manifest, or an empty dict."""
+        if not self.manifest_path.is_file():
+            return {}
+        return json.loads(self.manifest_path.read_text())
+
+    def write_manifest(self, data: dict) -> None:
+        """Write the manifest atomically."""
+        write_json(data, self.manifest_path)
+
+    def recorded(self) -> pd.DataFrame:
+        """run_id and status of every run already stored."""
+        parts = sorted(self.runs.glob("part-*.parquet"))
+        if not parts:
+            return pd.DataFrame({"run_id": [], "status": []})
+        return pd.concat([pd.read_parquet(p, columns=["run_id", "status"]) for p in parts],
+                         ignore_index=True)
+
+    def add(self, rows: list[dict], frames: list[pd.DataFrame]) -> None:
+        """Buffer finished runs; write a part when the buffer is full."""
+        self._rows += rows
+        self._frames += frames
+        if (len(self._rows) >= self.batch_rows
+                or time.monotonic() - self._last_flush >= self.flush_seconds):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered rows (and their series) as new part files."""
+        if not self._rows:
+            return
+        name = f"part-{self._part:05d}.parquet"
+        if self._frames:  # series first: a part in runs/ promises its series are stored
+            series = pd.concat(self._frames, ignore_index=True)
+            for label, frame in series.groupby("scenario", sort=True):
+                write_parquet(frame.drop(columns="scenario"),
+                              self.series / f"scenario={label}" / name)
+        write_parquet(pd.DataFrame(self._rows), self.runs / name)
+        self._last_flush = time.monotonic()
+        self._part += 1
+        self._rows, self._frames = [], []
+
+
+def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
+    """Load an experiment's runs table (or its time series) into pandas.
+
+    Args:
+        folder: The experiment folder.
+        timeseries: Load the monthly series instead of the runs table.
+
+    Returns:
+        One row per run, sorted by run index (or the series with ``run_id`` and ``scenario``).
+
+    Raises:
+        FileNotFoundError: When the folder holds no results.
+    """
+    folder = Path(folder)
+    if timeseries:
+        parts = sorted((folder / "timeseries").glob("scenario=*/part-*.parquet"))
+        if not parts:
+            raise FileNotFoundError(f"{folder}: no time series stored")
+        frames = []
+        for p in parts:
+            frame = pd.read_parquet(p)
+            frame.insert(1, "scenario", p.parent.name.split("=", 1)[1])
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+    parts = sorted((folder / "runs").glob("part-*.parquet"))
+    if not parts:
+        raise FileNotFoundError(f"{folder}: no runs stored")
+    table = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return table.sort_values("index", kind="stable").reset_index(drop=True)

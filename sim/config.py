@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import difflib
 import tomllib
-import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -217,17 +216,7 @@ def _plain(value: Any) -> Any:
 
 def _open_mapping(path: tuple[str, ...]) -> bool:
     """Whether ``path`` names a free-key table (cities, technology, by_domain...)."""
-    model: Any = Scenario
-    for key in path:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            info = model.model_fields.get(key)
-            if info is None:
-                return False
-            model = info.annotation
-        elif typing.get_origin(model) is dict:
-            model = typing.get_args(model)[1]
-        else:
-            return False
+    model, _ = _walk(Scenario, path)
     return typing.get_origin(model) is dict
 
 
@@ -291,18 +280,29 @@ def _unknown_path(data: dict, path: tuple, dotted: str) -> str:
 # --------------------------------------------------------------------------- validation
 
 
-def _field_info(path: tuple) -> tuple[str, str]:
-    """Return (unit, allowed range) of the schema field at a validation ``loc``."""
-    model: Any = Scenario
+def _walk(root: type[BaseModel], path: tuple) -> tuple[Any, Any]:
+    """Follow a dotted path through a schema: (annotation reached, its FieldInfo or None).
+
+    Keys of free tables (``dict[str, Model]``) and list indices are stepped over.
+    """
+    model: Any = root
     info = None
     for key in path:
         if isinstance(model, type) and issubclass(model, BaseModel):
             info = model.model_fields.get(str(key))
             if info is None:
-                return "", ""
+                return None, None
             model = info.annotation
         elif typing.get_origin(model) in (dict, list):
-            model = typing.get_args(model)[-1]
+            model, info = typing.get_args(model)[-1], None
+        else:
+            return None, None
+    return model, info
+
+
+def _field_info(root: type[BaseModel], path: tuple) -> tuple[str, str]:
+    """Return (unit, allowed range) of the schema field at a validation ``loc``."""
+    _, info = _walk(root, path)
     if info is None:
         return "", ""
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -321,22 +321,14 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _type_name(annotation: Any) -> str:
-    if typing.get_origin(annotation) is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-             type(None): "nothing"}
-    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
-
-
-def _describe(err: dict) -> str:
+def _describe(root: type[BaseModel], err: dict) -> str:
     loc = tuple(err["loc"])
-    unit, span = _field_info(loc)
+    unit, span = _field_info(root, loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent = _allowed_keys(loc[:-1])
+        model, _ = _walk(root, loc[:-1])
+        parent = list(model.model_fields) if isinstance(model, type) and issubclass(
+            model, BaseModel) else []
         near = difflib.get_close_matches(str(loc[-1]), parent, n=1)
         hint = f"did you mean '{near[0]}'? " if near else ""
         return f"unknown key; {hint}allowed: {', '.join(parent)}"
@@ -344,34 +336,39 @@ def _describe(err: dict) -> str:
         return f"{_short(err['input'])} is out of range; allowed {span} {unit}".rstrip()
     if kind == "missing":
         return "required value is missing"
-    expected = err["msg"].removeprefix("Input should be ")
+    expected = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
     where = f" in {span}" if span else ""
     units = f" ({unit})" if unit else ""
     return f"{_short(err['input'])} is not valid: expected {expected}{where}{units}"
 
 
-def _allowed_keys(path: tuple) -> list[str]:
-    model: Any = Scenario
-    for key in path:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            info = model.model_fields.get(str(key))
-            model = info.annotation if info else None
-        elif typing.get_origin(model) in (dict, list):
-            model = typing.get_args(model)[-1]
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
+M = typing.TypeVar("M", bound=BaseModel)
 
 
-def _validate(data: dict, origins: dict[tuple, str], default_source: str) -> Scenario:
+def validate(root: type[M], data: Mapping[str, Any], origins: dict[tuple, str],
+             default_source: str) -> M:
+    """Validate plain data against a schema, one line per problem naming file and path.
+
+    Args:
+        root: The schema class (``Scenario``, an experiment spec, ...).
+        data: Parsed TOML (merged).
+        origins: Leaf path -> the file that set it (for the message's file name).
+        default_source: File named when a path has no recorded origin.
+
+    Returns:
+        The validated model.
+
+    Raises:
+        ScenarioError: With every problem found.
+    """
     try:
-        return Scenario.model_validate(data)
+        return root.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
             source = _origin(origins, loc, default_source)
-            lines.append(f"{source}: {'.'.join(map(str, loc))}: {_describe(err)}")
+            lines.append(f"{source}: {'.'.join(map(str, loc))}: {_describe(root, err)}")
         raise ScenarioError(lines) from None
 
 
@@ -496,14 +493,14 @@ def load_scenario(source: str | Path | Mapping[str, Any], *, overlays: Iterable[
         merge(data, odata, origins, str(opath))
     if isinstance(meta, dict):
         meta["overlays"] = [Path(str(o)).stem for o in names]
-    scn = _validate(data, origins, name)
+    scn = validate(Scenario, data, origins, name)
     if overrides:
         full = scn.model_dump()
         problems = apply_overrides(full, overrides)
         if problems:
             raise ScenarioError(problems)
         origins.update({tuple(k.split(".")): SET_SOURCE for k in overrides})
-        scn = _validate(full, origins, name)
+        scn = validate(Scenario, full, origins, name)
     problems = check_consistency(scn)
     if problems:
         raise ScenarioError([f"{_origin(origins, tuple(path.split('.')), name)}: {path}: {msg}"
@@ -542,7 +539,7 @@ def parameters(scn: Scenario) -> list[Parameter]:
             for key, sub in node.items():
                 walk(sub, (*path, key))
         else:
-            unit, span = _field_info(path)
+            unit, span = _field_info(Scenario, path)
             info = _leaf_doc(path)
             out.append(Parameter(".".join(map(str, path)), node, unit, span, info))
 
@@ -551,14 +548,7 @@ def parameters(scn: Scenario) -> list[Parameter]:
 
 
 def _leaf_doc(path: tuple) -> str:
-    model: Any = Scenario
-    info = None
-    for key in path:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            info = model.model_fields.get(str(key))
-            model = info.annotation if info else None
-        elif typing.get_origin(model) is dict:
-            model = typing.get_args(model)[1]
+    _, info = _walk(Scenario, path)
     return (info.description or "") if info else ""
 
 

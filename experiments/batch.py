@@ -1,0 +1,258 @@
+"""Run an experiment spec into a run store: plan, skip what is done, run, record.
+
+``run_experiment(spec, out)`` plans every (scenario, design point,
+replication) run, drops those already stored in ``out`` (resume), groups the
+rest into chunks, runs them on an engine and writes rows as chunks finish.
+Killing it at any moment loses at most the runs in flight; running it again
+completes the experiment without running anything twice.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import itertools
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from experiments.engines import make_engine
+from experiments.runner import Context, Task, replication_seed, run_chunk, run_id
+from experiments.spec import ALLIANCE, Spec, design_points
+from experiments.store import RunStore
+
+PACKAGES = ("alliance-sim", "mesa", "numpy", "pandas", "scipy", "numba", "pyarrow", "SALib",
+            "dask", "distributed", "pydantic")
+
+
+class ExperimentError(Exception):
+    """The folder holds another experiment, or the spec cannot run."""
+
+
+@dataclass
+class Summary:
+    """What an experiment run did."""
+
+    planned: int
+    skipped: int
+    ran: int
+    failed: int
+    seconds: float
+    engine: str
+    workers: int
+    startup: float = 0.0
+
+    @property
+    def runs_per_second(self) -> float:
+        """Runs completed per second once the workers were up."""
+        return self.ran / self.seconds if self.seconds > 0 else 0.0
+
+
+def plan(spec: Spec) -> tuple[Context, list[Task]]:
+    """Every run of the experiment, in a fixed order (a list; see :func:`iter_tasks`).
+
+    Args:
+        spec: A validated spec.
+
+    Returns:
+        (shared context, tasks) where task ``index`` is its position.
+    """
+    context, count, tasks = iter_tasks(spec)
+    return context, list(tasks)
+
+
+def iter_tasks(spec: Spec) -> tuple[Context, int, Iterator[Task]]:
+    """The experiment's runs as a generator, so planning a million runs takes no memory.
+
+    Args:
+        spec: A validated spec.
+
+    Returns:
+        (shared context, number of runs, tasks in a fixed order).
+    """
+    from sim.config import load_scenario
+
+    exp = spec.experiment
+    refs = spec.scenarios if exp.model == ALLIANCE else []
+    labels, hashes = [], {}
+    for ref in refs:
+        label = ref.label or "+".join([Path(ref.file).stem, *ref.overlays])
+        labels.append(label)
+        scn = load_scenario(ref.file, overlays=ref.overlays)
+        hashes[label] = hashlib.sha256(scn.model_dump_json().encode()).hexdigest()[:16]
+    if len(set(labels)) != len(labels):
+        raise ExperimentError("two [[scenarios]] share a label: give each a distinct label")
+    context = Context(model=exp.model, months=exp.months, kpis=tuple(exp.kpis),
+                      timeseries=exp.timeseries, stride=exp.timeseries_stride,
+                      columns=tuple(exp.timeseries_columns), scenario_hashes=hashes)
+    points = design_points(spec.design, exp.seed)
+    scenarios = list(zip(labels, refs, strict=True)) or [("model", None)]
+
+    def generate() -> Iterator[Task]:
+        index = 0
+        for r in range(exp.replications):
+            seed = replication_seed(exp.seed, r)
+            for p, point in enumerate(points):
+                for label, ref in scenarios:
+                    yield Task(index=index, run_id=run_id(context, label, point, seed),
+                               scenario=label, scenario_file=ref.file if ref else "",
+                               overlays=tuple(ref.overlays) if ref else (), point=p,
+                               params=point, replication=r, seed=seed)
+                    index += 1
+
+    return context, exp.replications * len(points) * len(scenarios), generate()
+
+
+def _spec_hash(spec: Spec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=5,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _chunks(tasks: Iterator[Task], total: int, size: int, workers: int
+            ) -> Iterator[list[Task]]:
+    if size <= 0:  # enough chunks to balance the workers, few enough to keep overhead small
+        size = max(1, min(64, math.ceil(total / (8 * workers))))
+    while chunk := list(itertools.islice(tasks, size)):
+        yield chunk
+
+
+def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", workers: int = 2,
+                   scheduler: str | None = None, resume: bool = True,
+                   progress: Callable[[str, dict], Any] | None = None,
+                   spec_source: str = "") -> Summary:
+    """Run (or finish) an experiment into a run store.
+
+    Args:
+        spec: The validated spec.
+        out: The experiment folder.
+        engine: ``serial``, ``processes`` or ``dask``.
+        workers: Worker processes (processes, dask LocalCluster).
+        scheduler: A running Dask scheduler's address (``tcp://host:port``).
+        resume: Skip runs already stored (False refuses a non-empty folder).
+        progress: Called with ("start", {"planned", "skipped"}) and then with
+            ("chunk", {"runs", "failed"}) after each chunk.
+        spec_source: The spec file, recorded in the manifest.
+
+    Returns:
+        The summary.
+
+    Raises:
+        ExperimentError: When the folder holds another experiment (or, without
+            ``resume``, any results).
+    """
+    store = RunStore(out, flush_seconds=spec.experiment.flush_seconds)
+    manifest = store.manifest()
+    spec_hash = _spec_hash(spec)
+    if manifest and manifest.get("spec_hash") != spec_hash:
+        raise ExperimentError(f"{out}: holds another experiment ({manifest.get('name')}); "
+                              "choose a new --out")
+    recorded = store.recorded()
+    if len(recorded) and not resume:
+        raise ExperimentError(f"{out}: already holds {len(recorded)} runs; "
+                              "pass --resume to finish it or choose a new --out")
+    context, planned, tasks = iter_tasks(spec)
+    done = set(recorded["run_id"])
+    todo = (t for t in tasks if t.run_id not in done)
+    n_todo = planned - len(done)
+    started = time.time()
+    store.write_manifest({
+        **manifest, "name": spec.experiment.name, "spec": json.loads(spec.model_dump_json()),
+        "spec_hash": spec_hash, "spec_file": spec_source or manifest.get("spec_file", ""),
+        "git_commit": _git_commit(), "packages": _versions(), "python": sys.version.split()[0],
+        "host": platform.node(), "user": getpass.getuser(), "engine": engine,
+        "workers": workers, "planned": planned, "status": "running",
+        "started": manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+        "resumed": manifest.get("resumed", -1) + 1})
+    ran = failed = 0
+    if progress is not None:
+        progress("start", {"planned": planned, "skipped": planned - n_todo})
+    t_start = time.perf_counter()
+    with make_engine(engine, workers=workers, scheduler=scheduler) as eng:
+        t0 = time.perf_counter()  # throughput is measured once the workers are up
+        for chunk, result in eng.imap(partial(run_chunk, context=context),
+                                      _chunks(todo, n_todo, spec.experiment.chunk_size,
+                                              eng.workers)):
+            if isinstance(result, BaseException):  # the chunk's worker kept dying
+                rows = [_failed_row(t, f"worker lost: {type(result).__name__}: {result}")
+                        for t in chunk]
+                frames = []
+            else:
+                rows, frames = result
+            store.add(rows, frames)
+            ran += len(rows)
+            bad = sum(r["status"] != "ok" for r in rows)
+            failed += bad
+            if progress is not None:
+                progress("chunk", {"runs": len(rows), "failed": bad})
+        seconds = time.perf_counter() - t0
+    store.flush()
+    startup = t0 - t_start
+    total = store.recorded()
+    store.write_manifest({
+        **store.manifest(), "status": "complete" if len(total) >= planned else "partial",
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "recorded": len(total),
+        "failed": int((total["status"] != "ok").sum()),
+        "last_invocation": {"ran": ran, "failed": failed, "seconds": round(seconds, 3),
+                            "engine": engine, "workers": workers,
+                            "startup_seconds": round(startup, 3),
+                            "runs_per_second": round(ran / seconds, 3) if seconds else 0},
+        "wall_seconds": round(time.time() - started, 3)})
+    return Summary(planned, planned - n_todo, ran, failed, seconds, engine, workers, startup)
+
+
+def _failed_row(task: Task, error: str) -> dict:
+    return {"run_id": task.run_id, "index": task.index, "scenario": task.scenario,
+            "point": task.point, "replication": task.replication, "seed": task.seed,
+            **{f"param.{k}": v for k, v in task.params.items()},
+            "status": "error", "error": error, "duration_s": 0.0, "worker": ""}
+
+
+def status(folder: str | Path) -> dict[str, Any]:
+    """Done / failed / pending counts of an experiment folder.
+
+    Args:
+        folder: The experiment folder.
+
+    Returns:
+        Counts and the manifest's status.
+
+    Raises:
+        FileNotFoundError: When the folder is not an experiment.
+    """
+    store = RunStore(folder)
+    manifest = store.manifest()
+    if not manifest:
+        raise FileNotFoundError(f"{folder}: no manifest.json: not an experiment folder")
+    rec = store.recorded()
+    ok = int((rec["status"] == "ok").sum())
+    failed = int(len(rec) - ok)
+    planned = int(manifest.get("planned", len(rec)))
+    return {"name": manifest.get("name", ""), "planned": planned, "done": ok, "failed": failed,
+            "pending": max(planned - len(rec), 0), "status": manifest.get("status", "")}

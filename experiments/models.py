@@ -1,0 +1,107 @@
+"""Small analytic models with the experiment engine's model signature.
+
+``f(params: dict, seed: int) -> dict[str, float]``. They validate the
+pipeline on known answers (the Ishigami function's Sobol indices are known in
+closed form) and exercise the engine (a model that raises for some inputs, one
+that kills its worker process once). Use them in a spec with
+``model = "experiments.models:ishigami"``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ISHIGAMI_A, ISHIGAMI_B = 7.0, 0.1
+
+
+def ishigami(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Ishigami function of x1, x2, x3 in [-pi, pi]; ``noise_sd`` adds seeded noise.
+
+    y = sin x1 + a sin^2 x2 + b x3^4 sin x1, a = 7, b = 0.1 (Ishigami and Homma 1990).
+    A fourth input ``x4``, if given, is ignored (its indices must come out near 0).
+
+    Args:
+        params: x1, x2, x3 (and optionally x4, noise_sd).
+        seed: Seed of the optional noise.
+
+    Returns:
+        ``{"y": value}``.
+    """
+    x1, x2, x3 = (float(params.get(k, 0.0)) for k in ("x1", "x2", "x3"))
+    y = math.sin(x1) + ISHIGAMI_A * math.sin(x2) ** 2 + ISHIGAMI_B * x3**4 * math.sin(x1)
+    noise = float(params.get("noise_sd", 0.0))
+    if noise > 0:
+        y += noise * np.random.default_rng(seed).standard_normal()
+    return {"y": y}
+
+
+def ishigami_indices() -> dict[str, dict[str, float]]:
+    """Analytical first-order and total Sobol indices of the Ishigami function.
+
+    Returns:
+        ``{"S1": {...}, "ST": {...}}`` for x1, x2, x3.
+    """
+    a, b, pi = ISHIGAMI_A, ISHIGAMI_B, math.pi
+    v1 = 0.5 * (1 + b * pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * pi**8 * (1 / 18 - 1 / 50)
+    var = v1 + v2 + v13
+    return {"S1": {"x1": v1 / var, "x2": v2 / var, "x3": 0.0},
+            "ST": {"x1": (v1 + v13) / var, "x2": v2 / var, "x3": v13 / var}}
+
+
+def linear(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Y = sum of a_i x_i plus seeded noise; a tiny, fast model for engine tests.
+
+    Args:
+        params: Any numeric inputs (``sleep_s`` waits that long first).
+        seed: Seed of the noise.
+
+    Returns:
+        ``{"y": ..., "noise": ...}``.
+    """
+    pause = float(params.get("sleep_s", 0.0))
+    if pause > 0:
+        time.sleep(pause)
+    noise = float(np.random.default_rng(seed).standard_normal())
+    y = sum((i + 1) * float(v) for i, (k, v) in enumerate(sorted(params.items()))
+            if k != "sleep_s")
+    return {"y": y + 0.1 * noise, "noise": noise}
+
+
+def flaky(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Like :func:`linear`, but raises when ``x`` is negative.
+
+    Args:
+        params: Inputs; ``x < 0`` raises ValueError.
+        seed: Seed.
+
+    Returns:
+        As :func:`linear`.
+    """
+    if float(params.get("x", 0.0)) < 0:
+        raise ValueError(f"x = {params['x']} is negative")
+    return linear(params, seed)
+
+
+def crash_once(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Kill the worker process the first time ``x == 3`` (a marker file remembers).
+
+    Args:
+        params: Inputs; ``marker`` names the file that records the crash.
+        seed: Seed.
+
+    Returns:
+        As :func:`linear` (after the crash, on the retry).
+    """
+    marker = Path(str(params.get("marker", "")))
+    if float(params.get("x", 0.0)) == 3 and marker.name and not marker.exists():
+        marker.write_text("crashed")
+        os._exit(17)
+    return linear({k: v for k, v in params.items() if k != "marker"}, seed)

@@ -272,7 +272,8 @@ class City(Treasury, mesa.Agent):
             life_end = pr.deploy_start + int(pr.tech.lifetime_years * 12)
             arr = pr.arrangements[0] if pr.arrangements else None
             if t >= life_end:
-                self._end(pr, t, "end_of_life")
+                if not self._renew(pr, t):
+                    self._end(pr, t, "end_of_life")
             elif arr is not None and t >= arr.term_end:
                 self._hand_back(pr, arr, t)
         del sandbox
@@ -373,6 +374,24 @@ class City(Treasury, mesa.Agent):
             m.record(pr, why)
             if t < m.horizon - 24 and pr.domain not in self.queue:
                 self.queue.append(pr.domain)  # renewal or re-procurement
+
+    def _renew(self, pr: Project, t: int) -> bool:
+        """End of the equipment's life: replace it in place with the same partner.
+
+        A proven deployment whose partner is still in business is renewed
+        without a new procurement or pilot: the replacement is financed like a
+        tranche and the equipment's life starts again. Otherwise the project ends
+        and the city procures the domain again.
+        """
+        if not pr.live_vendors() or pr.units <= 0:
+            return False
+        units, pr.units = pr.units, 0.0
+        if not self.fund(pr, units, t):
+            pr.units = units
+            return False
+        pr.deploy_start = t
+        self.model.record(pr, "renewed", units=units, instrument=pr.instrument)
+        return True
 
     def _hand_back(self, pr: Project, arr: Arrangement, t: int) -> None:
         """Contract end: ownership passes to the city (or the equipment goes back)."""

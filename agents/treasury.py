@@ -111,6 +111,8 @@ class Treasury:
         Returns:
             True when the tranche was financed and built.
         """
+        if units <= 0:
+            return False
         if pr.arrangements and pr.arrangements[0].owner != "city":
             ok = self._private_tranche(pr, pr.arrangements[0], units, t)
             if ok:

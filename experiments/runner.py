@@ -7,6 +7,7 @@ becomes a row with ``status = "error"`` and the message; the chunk goes on.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -111,8 +112,9 @@ def _execute(task: Task, context: Context) -> tuple[dict[str, float], pd.DataFra
         if context.timeseries:
             ts = result.timeseries
             ts = ts[ts["month"] % context.stride == 0]
-            if context.columns:
-                ts = ts[["month", *[c for c in context.columns if c in ts.columns]]]
+            if context.columns:  # names or shell patterns ("*.general_fund", "coverage.*")
+                ts = ts[["month", *[c for c in ts.columns if c != "month" and any(
+                    fnmatch.fnmatchcase(c, pattern) for pattern in context.columns)]]]
             series = ts.reset_index(drop=True)
         return result.kpis, series
     return resolve_model(context.model)(dict(task.params), task.seed), None

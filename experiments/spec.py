@@ -68,7 +68,8 @@ class Experiment(_Strict):
     kpis: list[str] = Field(default_factory=list, description="KPIs to keep (empty: all)")
     timeseries: bool = False
     timeseries_stride: int = field(12, "months", 1, 1200, "keep every n-th month")
-    timeseries_columns: list[str] = Field(default_factory=list)
+    timeseries_columns: list[str] = Field(
+        default_factory=list, description="names or patterns such as 'coverage.*' (empty: all)")
     chunk_size: int = field(0, "runs", 0, 100_000, "runs per task (0: automatic)")
     flush_seconds: float = field(
         10.0, "s", 0.0, 3600.0, "write finished runs at least this often (work at risk)")

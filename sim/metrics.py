@@ -50,12 +50,13 @@ def fiscal_npv(model: AllianceModel) -> float:
 
 
 def _net_of(model: AllianceModel, stakeholder: str) -> float:
+    """Undiscounted net cash a stakeholder group gained from the programme (tagged flows)."""
     led = model.ledger
     a = led.to_arrays()
     ids = led.accounts_where(stakeholder=stakeholder)
     member = np.zeros(led.n_accounts, dtype=bool)
     member[ids] = True
-    tagged = a["project"] > 0
+    tagged = a["project"] >= 0
     inflow = a["amount"][tagged & member[a["debit"]]].sum()
     outflow = a["amount"][tagged & member[a["credit"]]].sum()
     return float(inflow - outflow)
@@ -112,7 +113,11 @@ def kpis(model: AllianceModel) -> dict[str, float]:
         "savings_usd": float(model.savings_usd),
         "co2_avoided_t": float(model.kwh_saved / 1000 * w.macro.grid_emissions_t_per_mwh),
         "welfare_usd": float(model.welfare_usd),
+        "city_net_usd": _net_of(model, "city"),
+        "residents_net_usd": _net_of(model, "resident"),
         "vendor_net_usd": _net_of(model, "vendor"),
+        "vehicles_net_usd": _net_of(model, "vehicle"),
+        "outside_net_usd": _net_of(model, "outside"),
         "investor_net_usd": _net_of(model, "investor"),
         "vendor_exits": float(ev.count("vendor_exit")),
         "defaults": float(ev.count("default")),
@@ -131,7 +136,7 @@ def kpis(model: AllianceModel) -> dict[str, float]:
     }
     for domain in w.technology:
         out[f"coverage.{domain}"] = float(s[f"coverage.{domain}"][-1])
-    gaps = []
+    gaps, quintiles = [], []
     for i, domain in enumerate(model.services):
         by_q = model.population.adoption_by_quintile(i)
         out[f"adoption.{domain}"] = float(model.population.adoption_share(i))
@@ -139,7 +144,11 @@ def kpis(model: AllianceModel) -> dict[str, float]:
             out[f"adoption.{domain}.q{q}"] = float(share)
         if domain in model.scenario.policy.domains:
             gaps.append(float(by_q[-1] - by_q[0]))
+            quintiles.append(by_q)
     out["adoption_gap_top_bottom"] = float(np.mean(gaps)) if gaps else 0.0
+    mean_q = np.mean(quintiles, axis=0) if quintiles else np.zeros(5)
+    for q, share in enumerate(mean_q, start=1):
+        out[f"adoption_q{q}"] = float(share)
     return {k: float(np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)) for k, v in out.items()}
 
 
@@ -187,7 +196,11 @@ KPI_INFO: dict[str, tuple[str, str, int]] = {
     "savings_usd": ("Energy and water savings", "USD", 1),
     "co2_avoided_t": ("CO2 avoided", "t", 1),
     "welfare_usd": ("Resident welfare (time saved, service value)", "USD", 1),
+    "city_net_usd": ("City's net cash from the programme (undiscounted)", "USD", 1),
+    "residents_net_usd": ("Residents' net cash (fees, taxes on uplift, bonds)", "USD", 0),
     "vendor_net_usd": ("Vendors' net cash from projects", "USD", 0),
+    "vehicles_net_usd": ("PPP vehicles' net cash", "USD", 0),
+    "outside_net_usd": ("Outside world's net cash (utility, market, ...)", "USD", 0),
     "investor_net_usd": ("Investors' net cash from projects", "USD", 0),
     "vendor_exits": ("Vendor exits", "count", -1),
     "defaults": ("Defaults (revenue-backed debt)", "count", -1),
@@ -201,6 +214,21 @@ KPI_INFO: dict[str, tuple[str, str, int]] = {
     "tif_but_for_share": ("TIF but-for share", "fraction", 0),
     "trust_final": ("Resident trust (final)", "fraction", 1),
     "adoption_gap_top_bottom": ("Adoption gap, top - bottom quintile", "fraction", -1),
+    **{f"adoption_q{q}": (f"Adoption, income quintile {q}", "fraction", 1) for q in range(1, 6)},
+}
+
+#: Whose outcome a KPI measures, for stakeholder tables.
+STAKEHOLDERS: dict[str, tuple[str, ...]] = {
+    "city": ("fiscal_npv_usd", "city_net_usd", "min_budget_balance_usd",
+             "peak_debt_service_ratio", "contingent_liabilities_usd", "guarantee_calls_usd",
+             "worst_rating_index", "rating_downgrades", "stranded_debt_usd",
+             "sunk_cost_stopped_usd", "savings_usd", "co2_avoided_t", "time_to_scale_months",
+             "projects_scaled", "financing_failures"),
+    "residents": ("welfare_usd", "residents_net_usd", "trust_final", "adoption_gap_top_bottom",
+                  *(f"adoption_q{q}" for q in range(1, 6))),
+    "vendors": ("vendor_net_usd", "vendor_exits"),
+    "investors": ("investor_net_usd", "defaults", "ppp_min_dscr"),
+    "regulator": ("incidents",),
 }
 
 

@@ -85,16 +85,20 @@ def sd_claimed_and_realised(result) -> tuple[float, float]:
 def test_san_diego_deal_is_the_documented_offer(seed):
     """$30.2M lent by the vendor, 14,000 lights, $2.4M/yr claimed, repaid over 13 years."""
     r = run(SD, seed, SD_MONTHS)
-    first = 1  # the 2016 lights (their replacement at the end of their life comes later)
-    lent = monthly(r, "loan", payee=SD_GENERAL, project=first)
-    sensors = monthly(r, "loan", payee=SD_GENERAL, project=2)
+    first = 1  # the 2016 lights (renewed in place at the end of their life, ~2032)
+    deal = slice(0, 60)  # the original loan was drawn in 2016-2020
+    lent = monthly(r, "loan", payee=SD_GENERAL, project=first)[deal]
+    sensors = monthly(r, "loan", payee=SD_GENERAL, project=2)[deal]
     assert (lent + sensors).sum() == pytest.approx(30.2e6, rel=0.15)
     tranches = events(r, "tranche")
     units = tranches.loc[tranches.project == first, "info"].map(lambda i: info(i, "units"))
     assert units.sum() == pytest.approx(14_000)
     claimed, _ = sd_claimed_and_realised(r)
     assert claimed == pytest.approx(CLAIMED_USD_YR, rel=0.2)
-    paid = np.flatnonzero(monthly(r, "loan_repayment", payer=SD_GENERAL, project=first))
+    repaid = monthly(r, "loan_repayment", payer=SD_GENERAL, project=first)
+    renewal = events(r, "renewed")
+    end = renewal[renewal.project == first].month.min() if len(renewal) else len(repaid)
+    paid = np.flatnonzero(repaid[:end])
     assert paid[-1] == np.flatnonzero(lent)[-1] + 13 * 12  # 13 years after the last draw
 
 

@@ -1,0 +1,322 @@
+"""The workshop report: one self-contained HTML file (opens offline) and a PDF.
+
+``build_report(folder)`` reads what a study left in its folder (the
+stakeholder table, stress and regret tables, tornado, sensitivity indices and
+discovery boxes where present, the charts, the manifest) and writes
+``report.html`` (charts embedded as data URIs, no external resources) and
+``report.pdf`` (text, tables and charts, one section per page). Every number
+in the report's tables is read from the tables the study computed from the
+runs table, never retyped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from experiments.store import atomic  # noqa: E402
+from sim.metrics import format_value  # noqa: E402
+
+QUESTION = (
+    "Does the Alliance Approach (nimble procurement, mixed financing, risk sharing, a champion "
+    "and a PMO, start small and scale what works) beat the traditional approach (general-"
+    "obligation bonds, a detailed RFP, the city carries the risk) on the city's finances, on "
+    "services delivered and on risk, and under which conditions does it fail?")
+HEADLINES = ("fiscal_npv_usd", "min_budget_balance_usd", "stranded_debt_usd", "savings_usd",
+             "welfare_usd", "adoption_gap_top_bottom", "vendor_net_usd", "investor_net_usd")
+CHART_ORDER = ("stakeholders", "fan_charts", "kpi_distributions", "adoption_quintiles",
+               "waterfall_", "stress_", "tornado", "sensitivity", "sobol", "morris",
+               "convergence", "discovery")
+
+
+def _read(folder: Path, name: str) -> pd.DataFrame | None:
+    path = folder / name
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _json(folder: Path, name: str) -> dict:
+    path = folder / name
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return format_value(float(value), unit)
+
+
+def _signed(value: float, unit: str) -> str:
+    return ("+" if value >= 0 else "-") + _fmt(abs(value), unit)
+
+
+def headline_findings(summary: pd.DataFrame) -> list[str]:
+    """Plain-language sentences for the headline KPIs, with their uncertainty.
+
+    Args:
+        summary: The stakeholder table (``compare.csv``).
+
+    Returns:
+        One sentence per (design, KPI) against the reference design.
+    """
+    lines = []
+    ref = summary.scenario.iloc[0]
+    for kpi in HEADLINES:
+        rows = summary[(summary.kpi == kpi) & summary["diff"].notna()]
+        for _, r in rows.iterrows():
+            interval = f"95 % CI {_signed(r.diff_lo, r.unit)} to {_signed(r.diff_hi, r.unit)}"
+            text = (f"{r.label}: {r.scenario} {_signed(r['diff'], r.unit)} against {ref} "
+                    f"on the same worlds ({interval}")
+            if pd.notna(r.p_better):
+                text += f"; better in {r.p_better:.0%} of {int(r.n)} worlds"
+            text += ")."
+            if not bool(r.separable):
+                text += (f" Not separable with {int(r.n)} worlds: about "
+                         f"{int(r.runs_needed)} would be needed.")
+            lines.append(text)
+    return lines
+
+
+def stakeholder_rows(summary: pd.DataFrame) -> list[list[str]]:
+    """The stakeholder table as formatted rows (header first).
+
+    Args:
+        summary: The stakeholder table.
+
+    Returns:
+        Rows of strings.
+    """
+    ref = summary.scenario.iloc[0]
+    head = ["stakeholder", "KPI", "design", "mean", "90 % of worlds", f"change vs {ref}",
+            "95 % CI", "P(better)"]
+    rows = [head]
+    for _, r in summary.iterrows():
+        change = ci = better = ""
+        if pd.notna(r.get("diff")):
+            change = _signed(r["diff"], r.unit)
+            ci = f"{_signed(r.diff_lo, r.unit)} .. {_signed(r.diff_hi, r.unit)}"
+            if not bool(r.separable):
+                ci += " (n.s.)"
+            better = f"{r.p_better:.0%}" if pd.notna(r.p_better) else ""
+        spread = (f"{_fmt(r.p05, r.unit)} .. {_fmt(r.p95, r.unit)}" if pd.notna(r.get("p05"))
+                  else "")
+        rows.append([r.stakeholder, r.label, r.scenario, _fmt(r["mean"], r.unit), spread,
+                     change, ci, better])
+    return rows
+
+
+def _html_table(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _frame_rows(frame: pd.DataFrame, digits: int = 3) -> list[list[str]]:
+    def cell(v: Any) -> str:
+        return f"{v:,.{digits}g}" if isinstance(v, float) else str(v)
+
+    return [list(map(str, frame.columns))] + [[cell(v) for v in row]
+                                               for row in frame.itertuples(index=False)]
+
+
+def _charts(folder: Path) -> list[Path]:
+    found = sorted((folder / "charts").glob("*.png")) + sorted(folder.glob("*.png"))
+
+    def rank(p: Path) -> tuple[int, str]:
+        return (next((i for i, key in enumerate(CHART_ORDER) if p.stem.startswith(key)),
+                     len(CHART_ORDER)), p.stem)
+
+    return sorted({p.resolve(): p for p in found}.values(), key=rank)
+
+
+def _designs(study: dict) -> list[tuple[str, str, list[str]]]:
+    from sim.config import load_scenario
+
+    out = []
+    scenarios = study.get("scenarios", {})
+    for label in study.get("designs", list(scenarios)):
+        info = scenarios[label]
+        scn = load_scenario(info["file"])
+        p = scn.policy
+        fin = p.financing
+        levers = [
+            f"procurement: {p.procurement.mode}, {p.procurement.technology_partners} "
+            f"partner(s){', integrator' if p.procurement.integrator else ''}",
+            f"financing: {', '.join(fin.preference)} by default"
+            + "".join(f"; {d}: {', '.join(v)}" for d, v in fin.by_domain.items()),
+            f"contracts: {p.contracts.payment}"
+            + (f", {p.contracts.energy_contract}" if p.contracts.energy_contract != "none"
+               else ""),
+            "governance: " + (", ".join(k for k in ("champion", "pmo", "sandbox")
+                                        if getattr(p.governance, k)) or "none (silos)"),
+            ("pilots: " + f"{p.pilot.share_of_units:.0%} of units for {p.pilot.months} months, "
+             f"scale at P(NPV > 0) >= {p.pilot.scale_probability:.0%}") if p.pilot.enabled
+            else "pilots: none (full roll-out)",
+            f"domains: {', '.join(p.domains)}"]
+        out.append((label, info.get("description", ""), levers))
+    return out
+
+
+def build_report(folder: str | Path) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.pdf`` from a study folder.
+
+    Args:
+        folder: A folder written by ``alliance compare`` (and optionally stress,
+            tornado, sensitivity or discovery studies).
+
+    Returns:
+        (HTML path, PDF path).
+
+    Raises:
+        FileNotFoundError: When the folder holds no study to report on.
+    """
+    folder = Path(folder)
+    summary = _read(folder, "compare.csv")
+    if summary is None:
+        raise FileNotFoundError(f"{folder}: no compare.csv: run 'alliance compare ... --out "
+                                f"{folder}' first")
+    manifest, study = _json(folder, "manifest.json"), _json(folder, "study.json")
+    stress, regret_t = _read(folder, "stress.csv"), _read(folder, "regret.csv")
+    tornado, indices = _read(folder, "tornado.csv"), _read(folder, "indices.csv")
+    discoveries = sorted(folder.glob("discovery_*.json"))
+    findings = headline_findings(summary)
+    designs = _designs(study)
+    charts = _charts(folder)
+    title = f"alliance-sim workshop report: {' vs '.join(study.get('designs', []))}"
+    reproduce = [
+        f"alliance compare "
+        f"{' '.join(study['scenarios'][d]['file'] for d in study.get('designs', []))} "
+        f"--replications {study.get('replications', '')} --seed {study.get('seed', '')}"
+        + (f" --overlays {','.join(study['overlays'])}" if study.get("overlays") else "")
+        + f" --out {folder}",
+        f"git commit {manifest.get('git_commit', 'unknown')}; alliance-sim "
+        f"{manifest.get('packages', {}).get('alliance-sim', '')}; engine "
+        f"{manifest.get('engine', '')}",
+        f"experiment seed {manifest.get('spec', {}).get('experiment', {}).get('seed', '')}; "
+        f"runs recorded {manifest.get('recorded', '')}, failed {manifest.get('failed', '')}"]
+    sections: list[tuple[str, str]] = [
+        ("The question", f"<p>{html.escape(QUESTION)}</p>"),
+        ("The designs", "".join(
+            f"<h3>{html.escape(label)}</h3><p>{html.escape(desc)}</p><ul>"
+            + "".join(f"<li>{html.escape(x)}</li>" for x in levers) + "</ul>"
+            for label, desc, levers in designs)),
+        ("Headline findings", "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in findings)
+         + "</ul><p class='note'>Each design ran on the same simulated worlds (paired "
+         "replications); intervals are 95 % confidence intervals of the mean paired "
+         "difference; n.s. marks differences the runs could not separate from zero.</p>"),
+        ("Stakeholder table", _html_table(stakeholder_rows(summary))),
+    ]
+    if stress is not None:
+        sections.append(("Stress tests", "<p>Mean change of each KPI under each overlay, "
+                         "against the same worlds unstressed.</p>" + _html_table(
+                             _frame_rows(stress))
+                         + ("<h3>Regret and robustness</h3>" + _html_table(
+                             _frame_rows(regret_t)) if regret_t is not None else "")))
+    if tornado is not None:
+        sections.append(("One-at-a-time changes", _html_table(_frame_rows(tornado))))
+    if indices is not None:
+        top = indices[indices["index"].isin(["ST", "mu_star", "delta"])]
+        top = top.sort_values("value", ascending=False).groupby("kpi").head(5)
+        sections.append(("Sensitivity", "<p>The five most influential parameters per KPI."
+                         "</p>" + _html_table(_frame_rows(top))))
+    for path in discoveries:
+        info = json.loads(path.read_text())
+        rules = info.get("rules") or info.get("rule") or ""
+        if isinstance(rules, list):
+            rules = " and ".join(rules)
+        sections.append((f"Scenario discovery: {path.stem.removeprefix('discovery_')}",
+                         f"<p>{html.escape(str(rules))}</p><pre>"
+                         f"{html.escape(json.dumps(info, indent=1)[:3000])}</pre>"))
+    sections.append(("Charts", "".join(
+        f"<figure><img alt='{html.escape(p.stem)}' src='data:image/png;base64,"
+        f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{html.escape(p.stem)}"
+        f"</figcaption></figure>" for p in charts)))
+    sections.append(("How to reproduce", "<ul>" + "".join(
+        f"<li><code>{html.escape(x)}</code></li>" for x in reproduce) + "</ul>"))
+    page = _HTML.format(title=html.escape(title), body="".join(
+        f"<section><h2>{html.escape(h)}</h2>{b}</section>" for h, b in sections))
+    html_path = atomic(folder / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
+    pdf_path = atomic(folder / "report.pdf", lambda p: _pdf(
+        p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce))
+    return html_path, pdf_path
+
+
+def _text_page(pdf: PdfPages, title: str, paragraphs: list[str]) -> None:
+    fig = plt.figure(figsize=(11.69, 8.27))
+    fig.text(0.05, 0.94, title, fontsize=16, weight="bold", va="top")
+    y = 0.88
+    for para in paragraphs:
+        for line in textwrap.wrap(para, 150) or [""]:
+            if y < 0.05:
+                pdf.savefig(fig)
+                plt.close(fig)
+                fig = plt.figure(figsize=(11.69, 8.27))
+                y = 0.94
+            fig.text(0.05, y, line, fontsize=9.5, va="top", family="DejaVu Sans")
+            y -= 0.026
+        y -= 0.012
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
+def _table_pages(pdf: PdfPages, title: str, rows: list[list[str]], per_page: int = 28) -> None:
+    for start in range(1, len(rows), per_page):
+        fig, ax = plt.subplots(figsize=(11.69, 8.27))
+        ax.axis("off")
+        chunk = rows[start:start + per_page]
+        table = ax.table(cellText=chunk, colLabels=rows[0], loc="upper center",
+                         cellLoc="left", colLoc="left")
+        table.auto_set_font_size(False)
+        table.set_fontsize(7)
+        table.scale(1, 1.25)
+        ax.set_title(title, fontsize=13, loc="left")
+        pdf.savefig(fig)
+        plt.close(fig)
+
+
+def _pdf(path: Path, title: str, designs: list, findings: list[str], table: list[list[str]],
+         stress: pd.DataFrame | None, charts: list[Path], reproduce: list[str]) -> None:
+    with PdfPages(path) as pdf:
+        paragraphs = [QUESTION, ""]
+        for label, desc, levers in designs:
+            paragraphs += [f"{label}: {desc}", *(f"  - {x}" for x in levers), ""]
+        paragraphs += ["Headline findings (paired worlds; 95 % confidence intervals):",
+                       *(f"  - {x}" for x in findings), "", "How to reproduce:",
+                       *(f"  {x}" for x in reproduce)]
+        _text_page(pdf, title, paragraphs)
+        _table_pages(pdf, "Stakeholder table", table)
+        if stress is not None:
+            _table_pages(pdf, "Stress tests", _frame_rows(stress))
+        for chart in charts:
+            fig, ax = plt.subplots(figsize=(11.69, 8.27))
+            ax.imshow(plt.imread(chart))
+            ax.axis("off")
+            ax.set_title(chart.stem, fontsize=10, loc="left")
+            pdf.savefig(fig)
+            plt.close(fig)
+
+
+_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
+       max-width: 1200px; color: #1b1b1b; line-height: 1.45; padding: 0 1rem; }}
+h1 {{ font-size: 1.7rem; }} h2 {{ border-bottom: 2px solid #0072B2; padding-bottom: .2rem; }}
+table {{ border-collapse: collapse; font-size: .82rem; margin: .5rem 0 1.5rem; }}
+th, td {{ border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; }}
+th {{ background: #eef4fa; }} tr:nth-child(even) td {{ background: #fafafa; }}
+figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
+figcaption, .note {{ color: #555; font-size: .85rem; }} code {{ font-size: .85rem; }}
+</style></head><body><h1>{title}</h1>{body}</body></html>
+"""

@@ -1,0 +1,341 @@
+"""Charts of sensitivity analysis and scenario discovery (matplotlib, Agg, PNG).
+
+- :func:`index_bars`: first-order vs total indices (or the method's indices)
+  per parameter with confidence intervals, one chart per KPI;
+- :func:`s2_heatmap`: Sobol second-order indices;
+- :func:`morris_scatter`: Morris mu* against sigma with the usual
+  sigma / mu* lines;
+- :func:`convergence_chart`: indices at N/2 and at N side by side;
+- :func:`prim_chart`: PRIM's coverage-density trade-off and the chosen box.
+
+Colours follow ``experiments/charts.py`` (Okabe-Ito, colour-blind safe).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+if TYPE_CHECKING:
+    from experiments.discovery import PrimResult
+    from experiments.sensitivity import Analysis
+
+BLUE, VERMILION, GREEN, PURPLE, ORANGE, SKY = ("#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                               "#E69F00", "#56B4E9")
+#: Colours of the indices, the same in every chart.
+INDEX_COLOURS = {"S1": BLUE, "ST": VERMILION, "delta": GREEN, "delta_balanced": SKY,
+                 "PAWN_median": PURPLE, "mu_star": BLUE}
+INDEX_NAMES = {"S1": "first order S1", "ST": "total ST", "delta": "delta (Borgonovo)",
+               "delta_balanced": "delta, balanced bootstrap", "PAWN_median": "PAWN (median KS)",
+               "mu_star": "mu*"}
+BARS = {"sobol": ("S1", "ST"), "fast": ("S1", "ST"), "rbd_fast": ("S1",),
+        "delta": ("delta", "S1"), "pawn": ("PAWN_median",)}
+METHOD_TITLES = {"sobol": "Sobol", "morris": "Morris", "fast": "eFAST", "rbd_fast": "RBD-FAST",
+                 "delta": "delta moment-independent", "pawn": "PAWN"}
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    """Write a figure atomically (temporary name, then rename) and close it."""
+    from experiments.store import atomic
+
+    try:
+        atomic(Path(path), lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _title(kpi: str, units: Mapping[str, tuple[str, str]]) -> str:
+    label, unit = units.get(kpi, (kpi, ""))
+    return f"{label} ({kpi}{', ' + unit if unit else ''})"
+
+
+def _scale(unit: str) -> tuple[float, str]:
+    return (1e6, "$M") if unit == "USD" else (1.0, unit)
+
+
+def index_bars(indices: pd.DataFrame, kpi: str, method: str, path: Path,
+               labels: Mapping[str, str], units: Mapping[str, tuple[str, str]]) -> Path:
+    """Horizontal bars of the method's indices per parameter, with CI error bars.
+
+    Args:
+        indices: The tidy indices table.
+        kpi: The KPI drawn.
+        method: The method (sobol: S1 and ST side by side).
+        path: PNG to write.
+        labels: Parameter path -> short label.
+        units: KPI -> (label, unit).
+
+    Returns:
+        The path.
+    """
+    kinds = BARS[method]
+    t = indices[(indices["kpi"] == kpi) & indices["index"].isin(kinds)]
+    main = "ST" if "ST" in kinds else kinds[0]
+    order = (t[t["index"] == main].sort_values("value")["parameter"].tolist())
+    d = len(order)
+    fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.42 * d * max(1, len(kinds) * 0.7)),
+                           constrained_layout=True)
+    height = 0.8 / len(kinds)
+    ypos = np.arange(d)
+    for i, kind in enumerate(kinds):
+        sub = t[t["index"] == kind].set_index("parameter").reindex(order)
+        offset = (i - (len(kinds) - 1) / 2) * height
+        ax.barh(ypos + offset, sub["value"], height=height * 0.92,
+                xerr=sub["ci"].fillna(0).to_numpy(), color=INDEX_COLOURS.get(kind, BLUE),
+                ecolor="#333333", capsize=2.5, label=INDEX_NAMES.get(kind, kind))
+    ax.set_yticks(ypos, [labels.get(p, p) for p in order], fontsize=9)
+    ax.axvline(0, color="#555555", lw=0.8)
+    ax.set_xlabel("index (share of the output's variance)" if method in ("sobol", "fast",
+                                                                         "rbd_fast")
+                  else "index (0 = no influence)")
+    n = int(t["n"].max()) if len(t) else 0
+    conf = indices["conf_level"].iloc[0] if "conf_level" in indices and len(indices) else 0.95
+    ax.set_title(f"{_title(kpi, units)}\n{METHOD_TITLES[method]} indices, N = {n}, "
+                 f"bars: {conf:.0%} bootstrap CI", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return _save(fig, path)
+
+
+def s2_heatmap(indices: pd.DataFrame, kpi: str, path: Path, labels: Mapping[str, str],
+               units: Mapping[str, tuple[str, str]]) -> Path:
+    """Heatmap of Sobol second-order indices S2 (symmetric; CIs in ``indices.csv``).
+
+    Args:
+        indices: The tidy indices table.
+        kpi: The KPI drawn.
+        path: PNG to write.
+        labels: Parameter path -> short label.
+        units: KPI -> (label, unit).
+
+    Returns:
+        The path.
+    """
+    t = indices[(indices["kpi"] == kpi) & (indices["index"] == "S2")]
+    names = list(dict.fromkeys(indices[(indices["kpi"] == kpi)
+                                       & (indices["index"] == "ST")]["parameter"]))
+    d = len(names)
+    pos = {n: i for i, n in enumerate(names)}
+    mat = np.full((d, d), np.nan)
+    for r in t.itertuples():
+        i, j = pos[r.parameter], pos[r.parameter2]
+        mat[i, j] = mat[j, i] = r.value
+    lim = max(0.05, float(np.nanmax(np.abs(mat))) if np.isfinite(mat).any() else 0.05)
+    size = 2.5 + 0.5 * d
+    fig, ax = plt.subplots(figsize=(size + 1.5, size), constrained_layout=True)
+    im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    short = [labels.get(n, n) for n in names]
+    ax.set_xticks(range(d), short, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(d), short, fontsize=8)
+    if d <= 16:
+        for i in range(d):
+            for j in range(d):
+                if i != j and np.isfinite(mat[i, j]):
+                    ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=6.5,
+                            color="white" if abs(mat[i, j]) > 0.6 * lim else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="S2 (interaction share of variance)")
+    n = int(t["n"].max()) if len(t) else 0
+    ax.set_title(f"{_title(kpi, units)}\nSobol second-order indices, N = {n} "
+                 "(negative = estimation noise)", fontsize=10)
+    return _save(fig, path)
+
+
+def morris_scatter(indices: pd.DataFrame, kpi: str, path: Path, labels: Mapping[str, str],
+                   units: Mapping[str, tuple[str, str]]) -> Path:
+    """Morris mu* (mean absolute elementary effect) against sigma, labelled.
+
+    Lines sigma / mu* = 0.1, 0.5 and 1 separate linear, monotonic, almost
+    monotonic and non-linear or interacting effects (Garcia Sanchez et al. 2014).
+
+    Args:
+        indices: The tidy indices table.
+        kpi: The KPI drawn.
+        path: PNG to write.
+        labels: Parameter path -> short label.
+        units: KPI -> (label, unit).
+
+    Returns:
+        The path.
+    """
+    t = indices[indices["kpi"] == kpi]
+    mu = t[t["index"] == "mu_star"].set_index("parameter")
+    sg = t[t["index"] == "sigma"].set_index("parameter").reindex(mu.index)
+    factor, unit = _scale(units.get(kpi, (kpi, ""))[1])
+    x, y = mu["value"] / factor, sg["value"] / factor
+    fig, ax = plt.subplots(figsize=(9.5, 7), constrained_layout=True)
+    ax.errorbar(x, y, xerr=mu["ci"].fillna(0) / factor, fmt="o", color=BLUE, ecolor="#999999",
+                capsize=2.5, ms=6)
+    top = max(float(np.nanmax(x)) if len(x) else 1.0, float(np.nanmax(y)) if len(y) else 1.0,
+              1e-12) * 1.1
+    for ratio, style in ((0.1, ":"), (0.5, "--"), (1.0, "-")):
+        ax.plot([0, top], [0, top * ratio], color="#777777", lw=0.8, ls=style)
+        ax.annotate(f"sigma/mu* = {ratio:g}", (top, min(top * ratio, top)), fontsize=7,
+                    color="#555555", ha="right", va="bottom")
+    for p, xi, yi in zip(mu.index, x, y, strict=True):
+        ax.annotate(labels.get(p, p), (xi, yi), xytext=(4, 3), textcoords="offset points",
+                    fontsize=8)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    u = f" ({unit})" if unit else ""
+    ax.set_xlabel(f"mu*: mean |elementary effect| over a step of the range{u}")
+    ax.set_ylabel(f"sigma: spread of the elementary effects{u}")
+    n = int(mu["n"].max()) if len(mu) else 0
+    ax.set_title(f"{_title(kpi, units)}\nMorris screening, {n} trajectories; bars: mu* CI",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def convergence_chart(conv: pd.DataFrame, kpi: str, method: str, path: Path,
+                      labels: Mapping[str, str], units: Mapping[str, tuple[str, str]]) -> Path:
+    """Each index at N/2 and at N with its CI, side by side; unsettled ones marked.
+
+    Args:
+        conv: The convergence table.
+        kpi: The KPI drawn.
+        method: The method.
+        path: PNG to write.
+        labels: Parameter path -> short label.
+        units: KPI -> (label, unit).
+
+    Returns:
+        The path.
+    """
+    t = conv[conv["kpi"] == kpi]
+    kinds = list(dict.fromkeys(t["index"]))
+    main = kinds[-1] if "ST" in kinds else kinds[0]
+    order = t[t["index"] == main].sort_values("value")["parameter"].tolist()
+    d = len(order)
+    factor, unit = (_scale(units.get(kpi, (kpi, ""))[1]) if method == "morris" else (1.0, ""))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds) + 2.5, 1.6 + 0.42 * d),
+                             constrained_layout=True, sharey=True, squeeze=False)
+    ypos = np.arange(d)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        sub = t[t["index"] == kind].set_index("parameter").reindex(order)
+        n_half, n = int(sub["n_half"].max()), int(sub["n"].max())
+        ax.errorbar(sub["value_half"] / factor, ypos + 0.15, xerr=sub["ci_half"].fillna(0) / factor,
+                    fmt="o", color=SKY, ecolor=SKY, capsize=2, label=f"N/2 = {n_half}")
+        ax.errorbar(sub["value"] / factor, ypos - 0.15, xerr=sub["ci"].fillna(0) / factor,
+                    fmt="s", color=BLUE, ecolor=BLUE, capsize=2, label=f"N = {n}")
+        bad = ~sub["settled"].astype(bool).to_numpy()
+        if bad.any():
+            ax.scatter((sub["value"] / factor).to_numpy()[bad], ypos[bad] - 0.15, s=120,
+                       facecolors="none", edgecolors=VERMILION, lw=1.5,
+                       label="moved more than its CI")
+        ax.axvline(0, color="#555555", lw=0.8)
+        ax.set_title(INDEX_NAMES.get(kind, kind) + (f" ({unit})" if unit else ""), fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0][0].set_yticks(ypos, [labels.get(p, p) for p in order], fontsize=9)
+    fig.suptitle(f"Convergence: {_title(kpi, units)}, {METHOD_TITLES[method]} indices at N/2 "
+                 "and N (bars: CI)", fontsize=10)
+    return _save(fig, path)
+
+
+def draw_all(analysis: Analysis, units: Mapping[str, tuple[str, str]]) -> list[Path]:
+    """Every chart of a sensitivity analysis, one set per KPI, into its folder.
+
+    Args:
+        analysis: The analysis.
+        units: KPI -> (label, unit).
+
+    Returns:
+        The PNG files written.
+    """
+    folder, method, t = analysis.folder, analysis.method, analysis.indices
+    labels = analysis.labels
+    conv = analysis.convergence
+    out = []
+    for kpi in dict.fromkeys(t["kpi"]):
+        k = _safe(kpi)
+        if method == "morris":
+            out.append(morris_scatter(t, kpi, folder / f"morris_{k}.png", labels, units))
+        else:
+            out.append(index_bars(t, kpi, method, folder / f"{method}_{k}.png", labels, units))
+        if method == "sobol" and ((t["kpi"] == kpi) & (t["index"] == "S2")).any():
+            out.append(s2_heatmap(t, kpi, folder / f"s2_{k}.png", labels, units))
+        if len(conv) and (conv["kpi"] == kpi).any():
+            out.append(convergence_chart(conv, kpi, method, folder / f"convergence_{k}.png",
+                                         labels, units))
+    return out
+
+
+def prim_chart(result: PrimResult, path: Path, info: Mapping[str, tuple[str, str]],
+               description: str) -> Path:
+    """PRIM's coverage-density trade-off (left) and the chosen box's limits (right).
+
+    Args:
+        result: PRIM's result.
+        path: PNG to write.
+        info: Parameter path -> (unit, description).
+        description: What failing means (for the title).
+
+    Returns:
+        The path.
+    """
+    from experiments.discovery import format_value
+
+    t = result.trajectory
+    limits = result.limits
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.2), constrained_layout=True,
+                                 gridspec_kw={"width_ratios": [1, 1.25]})
+    sc = ax.scatter(t["coverage"], t["density"], c=t["restricted"], cmap="viridis", s=22,
+                    zorder=3)
+    ax.plot(t["coverage"], t["density"], color="#999999", lw=0.8, zorder=2)
+    c = t.iloc[result.chosen]
+    ax.scatter([c["coverage"]], [c["density"]], s=180, facecolors="none", edgecolors=VERMILION,
+               lw=2, zorder=4, label=f"chosen: coverage {c['coverage']:.0%}, "
+                                     f"density {c['density']:.0%}")
+    ax.set_xlabel("coverage (share of all failures inside the box)")
+    ax.set_ylabel("density (share of the box's runs that fail)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=9)
+    fig.colorbar(sc, ax=ax, label="parameters restricted")
+    ax.set_title("PRIM peeling trajectory", fontsize=10)
+    d = len(limits)
+    for i, r in enumerate(limits.itertuples()):
+        y = d - 1 - i
+        unit, doc = info.get(r.parameter, ("", ""))
+        bx.barh(y, 1.0, color="#EEEEEE", height=0.5)
+        if r.kind == "numeric":
+            span = r.data_max - r.data_min or 1.0
+            lo = 0.0 if r.lower == -math.inf else (r.lower - r.data_min) / span
+            hi = 1.0 if r.upper == math.inf else (r.upper - r.data_min) / span
+            bx.barh(y, hi - lo, left=lo, color=VERMILION, alpha=0.75, height=0.5)
+            text_lo = "" if r.lower == -math.inf else format_value(r.lower, unit)
+            text_hi = "" if r.upper == math.inf else format_value(r.upper, unit)
+            bx.text(lo, y + 0.32, text_lo, ha="center", fontsize=8)
+            bx.text(hi, y + 0.32, text_hi, ha="center", fontsize=8)
+            bx.text(0, y - 0.42, format_value(r.data_min, unit), ha="left", fontsize=7,
+                    color="#777777")
+            bx.text(1, y - 0.42, format_value(r.data_max, unit), ha="right", fontsize=7,
+                    color="#777777")
+        else:
+            bx.text(0.5, y, "levels: " + r.levels, ha="center", va="center", fontsize=8)
+    names = [f"{info.get(p, ('', ''))[1] or p}\n({p}, quasi-p {q:.1g})"
+             for p, q in zip(limits["parameter"], limits["qp"], strict=True)]
+    bx.set_yticks(list(range(d - 1, -1, -1)), names, fontsize=8)
+    bx.set_xlim(-0.05, 1.05)
+    bx.set_ylim(-0.8, max(d, 1) - 0.2)
+    bx.set_xticks([0, 1], ["data min", "data max"])
+    s = result.stats
+    bx.set_title(f"chosen box: {int(s['n'])} runs, {int(s['failures'])} failures "
+                 f"(mass {s['mass']:.0%}); red = inside the box", fontsize=10)
+    fig.suptitle(f"Scenario discovery: failure = {description}", fontsize=11)
+    return _save(fig, path)

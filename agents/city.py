@@ -66,6 +66,7 @@ class City(Treasury, mesa.Agent):
         self.financing_failures = 0
         self.revenue_month = self.revenue_annual0 / 12
         self.guarantee_calls = 0.0
+        self._ds_cache: tuple = (None, 0.0)
 
     # ------------------------------------------------------------------ budget
 
@@ -80,11 +81,15 @@ class City(Treasury, mesa.Agent):
 
     def annual_debt_service(self, month: int) -> float:
         """Debt service counted against the cap over the next 12 months."""
+        key = (month, len(self.debts))
+        if self._ds_cache[0] == key:  # asked several times a month; debts only get added
+            return self._ds_cache[1]
         total = self.existing_ds_month * 12 * self.model.revenue_trend
         for d in self.debts:
             if d.instrument in DEBT_CAP_INSTRUMENTS and d.recourse == "general":
                 total += d.principal_service if d.instrument == "mini_bonds" else \
                     d.annual_service(month)
+        self._ds_cache = (key, total)
         return total
 
     def debt_service_ratio(self, month: int) -> float:

@@ -84,6 +84,7 @@ class Population:
         self.n_districts = n_cities * districts_per_city
         self.n = city.shape[0]
         self.adopted = np.zeros(potential_u.shape, dtype=np.uint8)
+        self._adopters_d: dict[int, np.ndarray] = {}
         self.satisfaction = np.full(self.n, 0.5)
         self.bonds = np.zeros(self.n, dtype=np.int32)
         self.city_of_district = np.repeat(np.arange(n_cities, dtype=np.int64), districts_per_city)
@@ -166,7 +167,12 @@ class Population:
             Weighted adopters per global district after the step.
         """
         row = self.adopted[service]
-        adopters_d = kernels.group_sums(row, self.district, self.weight, self.n_districts)
+        adopters_d = self._adopters_d.get(service)
+        if adopters_d is None:
+            adopters_d = kernels.group_sums(row, self.district, self.weight, self.n_districts)
+        coverage_d = np.asarray(coverage_d, dtype=np.float64)
+        if not coverage_d.any() and not adopters_d.any():
+            return adopters_d  # no service and no users: nothing can change (no draws spent)
         # Bass: imitation acts on the adopters' share of the residents in the market (the
         # potential); one step is a month
         potential_d = kernels.in_market(self.potential_u[service], self.district,
@@ -183,12 +189,14 @@ class Population:
                                                out=np.zeros_like(adopters_city),
                                                where=potential_city > 0))
         kernels.adopt(row, self.potential_u[service], self.district, self.city_of_district,
-                      self.income_month, self.trust, np.asarray(coverage_d, dtype=np.float64),
+                      self.income_month, self.trust, coverage_d,
                       share_d, share_city, float(fee_month), float(quality),
                       tech.bass_p_monthly, tech.bass_q_monthly, tech.churn_monthly,
                       float(price_sensitivity),
                       tech.market_potential, float(network_weight_district), rng)
-        return kernels.group_sums(row, self.district, self.weight, self.n_districts)
+        adopters_d = kernels.group_sums(row, self.district, self.weight, self.n_districts)
+        self._adopters_d[service] = adopters_d  # only this method changes ``adopted``
+        return adopters_d
 
     @property
     def n_groups(self) -> int:
@@ -202,14 +210,18 @@ class Population:
 
     def fees_by_group(self, service: int, fee_month: float) -> np.ndarray:
         """Weighted monthly fees paid per (district, quintile) group for one service (USD)."""
+        if service in self._adopters_d and not self._adopters_d[service].any():
+            return np.zeros(self.n_groups)
         fees = self.adopted[service] * float(fee_month)
         return kernels.group_sums(fees, self.group_id, self.weight, self.n_groups)
 
     def adoption_by_quintile(self, service: int) -> np.ndarray:
         """Weighted adoption share of one service per income quintile (all cities)."""
         users = kernels.group_sums(self.adopted[service], self.quintile, self.weight, N_QUINTILES)
-        people = kernels.group_sums(np.ones(self.n), self.quintile, self.weight, N_QUINTILES)
-        return users / people
+        if getattr(self, "_people_q", None) is None:  # constant: weights and quintiles never move
+            self._people_q = kernels.group_sums(np.ones(self.n), self.quintile, self.weight,
+                                                N_QUINTILES)
+        return users / self._people_q
 
     def adoption_share(self, service: int) -> float:
         """Weighted share of all residents who use one service."""

@@ -82,9 +82,12 @@ def monthly_level_payments(principal: float, rate_annual: float, years: int,
     Returns:
         ``years * 12`` monthly payments.
     """
-    sched = (finance.serial_bond_schedule if serial else finance.level_debt_service)(
-        principal, rate_annual, years, periods_per_year=12)
-    return sched["payment"].to_numpy(dtype=float)
+    n = years * 12
+    r = rate_annual / 12  # the nominal convention of sim.finance.level_debt_service
+    if serial:  # level principal plus interest on the opening balance
+        opening = principal * (1 - np.arange(n) / n)
+        return principal / n + opening * r
+    return np.full(n, float(finance.annuity_payment(principal, r, n)))
 
 
 def zero_coupon_payments(maturity_value: float, years: int) -> np.ndarray:

@@ -159,7 +159,7 @@ class Project:
         live = self.live_vendors()
         if not live:
             return 0.0
-        theta = float(np.mean([v.true_perf[self.domain] for v in live]))
+        theta = sum(v.true_perf[self.domain] for v in live) / len(live)
         return theta * self.system_factor * performance_factor
 
     def coverage_by_district(self, n_districts: int) -> np.ndarray:

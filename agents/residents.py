@@ -85,6 +85,8 @@ class Population:
         self.n = city.shape[0]
         self.adopted = np.zeros(potential_u.shape, dtype=np.uint8)
         self._adopters_d: dict[int, np.ndarray] = {}
+        self._potential_d: dict[int, np.ndarray] = {}
+        self._by_group: dict[int, np.ndarray] = {}
         self.satisfaction = np.full(self.n, 0.5)
         self.bonds = np.zeros(self.n, dtype=np.int32)
         self.city_of_district = np.repeat(np.arange(n_cities, dtype=np.int64), districts_per_city)
@@ -174,12 +176,14 @@ class Population:
         if not coverage_d.any() and not adopters_d.any():
             return adopters_d  # no service and no users: nothing can change (no draws spent)
         # Bass: imitation acts on the adopters' share of the residents in the market (the
-        # potential); one step is a month
-        potential_d = kernels.in_market(self.potential_u[service], self.district,
-                                        self.income_month, self.trust, self.weight,
-                                        float(fee_month), float(quality),
-                                        float(price_sensitivity), tech.market_potential,
-                                        self.n_districts)
+        # potential), counted in the previous step's pass (one step is a month)
+        potential_d = self._potential_d.get(service)
+        if potential_d is None:
+            potential_d = kernels.in_market(self.potential_u[service], self.district,
+                                            self.income_month, self.trust, self.weight,
+                                            float(fee_month), float(quality),
+                                            float(price_sensitivity), tech.market_potential,
+                                            self.n_districts)
         share_d = np.minimum(1.0, np.divide(adopters_d, potential_d,
                                             out=np.zeros_like(adopters_d),
                                             where=potential_d > 0))
@@ -188,14 +192,18 @@ class Population:
         share_city = np.minimum(1.0, np.divide(adopters_city, potential_city,
                                                out=np.zeros_like(adopters_city),
                                                where=potential_city > 0))
+        by_group, potential_d = np.empty(self.n_groups), np.empty(self.n_districts)
         kernels.adopt(row, self.potential_u[service], self.district, self.city_of_district,
                       self.income_month, self.trust, coverage_d,
                       share_d, share_city, float(fee_month), float(quality),
                       tech.bass_p_monthly, tech.bass_q_monthly, tech.churn_monthly,
-                      float(price_sensitivity),
-                      tech.market_potential, float(network_weight_district), rng)
-        adopters_d = kernels.group_sums(row, self.district, self.weight, self.n_districts)
-        self._adopters_d[service] = adopters_d  # only this method changes ``adopted``
+                      float(price_sensitivity), tech.market_potential,
+                      float(network_weight_district), rng, self.weight, self.group_id,
+                      by_group, potential_d)
+        adopters_d = by_group.reshape(self.n_districts, N_QUINTILES).sum(axis=1)
+        self._by_group[service] = by_group  # only this method changes ``adopted``
+        self._adopters_d[service] = adopters_d
+        self._potential_d[service] = potential_d
         return adopters_d
 
     @property
@@ -210,21 +218,36 @@ class Population:
 
     def fees_by_group(self, service: int, fee_month: float) -> np.ndarray:
         """Weighted monthly fees paid per (district, quintile) group for one service (USD)."""
-        if service in self._adopters_d and not self._adopters_d[service].any():
+        if service in self._by_group:  # the adoption kernel tallied users by group
+            return self._by_group[service] * float(fee_month)
+        if service in self._adopters_d:  # idle service, never adopted
             return np.zeros(self.n_groups)
         fees = self.adopted[service] * float(fee_month)
         return kernels.group_sums(fees, self.group_id, self.weight, self.n_groups)
 
     def adoption_by_quintile(self, service: int) -> np.ndarray:
         """Weighted adoption share of one service per income quintile (all cities)."""
-        users = kernels.group_sums(self.adopted[service], self.quintile, self.weight, N_QUINTILES)
+        if service in self._by_group:
+            users = self._by_group[service].reshape(-1, N_QUINTILES).sum(axis=0)
+        else:
+            users = kernels.group_sums(self.adopted[service], self.quintile, self.weight,
+                                       N_QUINTILES)
         if getattr(self, "_people_q", None) is None:  # constant: weights and quintiles never move
             self._people_q = kernels.group_sums(np.ones(self.n), self.quintile, self.weight,
                                                 N_QUINTILES)
         return users / self._people_q
 
+    def weighted_mean(self, values: np.ndarray) -> float:
+        """Weighted mean over residents (one sequential pass: the same bits on any machine)."""
+        if getattr(self, "_one_group", None) is None:
+            self._one_group = np.zeros(self.n, dtype=np.int64)
+        total = kernels.group_sums(values, self._one_group, self.weight, 1)[0]
+        return float(total / self.population_city.sum())
+
     def adoption_share(self, service: int) -> float:
         """Weighted share of all residents who use one service."""
+        if service in self._adopters_d:
+            return float(self._adopters_d[service].sum() / self.population_city.sum())
         return float(np.sum(self.adopted[service] * self.weight) / self.weight.sum())
 
     # ------------------------------------------------------------------ satisfaction

@@ -61,7 +61,7 @@ def calls(x: dict[str, np.ndarray], twin: bool) -> dict[str, Callable[[], object
         "adopt": lambda: k["adopt"](
             x["adopted"], x["potential_u"], x["district"], cod, x["income"], x["trust"],
             cov, share_d, share_c, 30.0, 0.9, 0.03, 0.38, 0.02, 1.0, 0.8, 0.5,
-            rng),
+            rng, x["weight"], x["district"], np.zeros(N_DISTRICTS), np.zeros(N_DISTRICTS)),
         "group_sums": lambda: k["group_sums"](x["satisfaction"], x["groups"], x["weight"],
                                               N_DISTRICTS * 5),
         "satisfaction": lambda: k["satisfaction"](

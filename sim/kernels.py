@@ -56,7 +56,8 @@ def _affordability_py(price_sensitivity: float, fee_month: float, income_month: 
 @njit(cache=True)
 def adopt(adopted, potential_u, district, city_of_district, income_month, trust, coverage_d,
           share_d, share_city, fee_month, quality, p, q, churn, price_sensitivity,
-          market_potential, network_weight_district, rng):
+          market_potential, network_weight_district, rng, weight,
+          group_id, adopters_out, potential_out):
     """One month of Bass diffusion with churn for one service, in place.
 
     A resident is in the market when ``potential_u[i] < market_potential * a_i * trust[i]
@@ -87,16 +88,25 @@ def adopt(adopted, potential_u, district, city_of_district, income_month, trust,
         market_potential: Share of residents for whom the service is relevant.
         network_weight_district: Weight of the own district in the network effect.
         rng: ``np.random.Generator`` drawn once per resident.
+        weight: People each simulated resident stands for.
+        group_id: Tally group per resident (e.g. district x 5 + income quintile).
+        adopters_out: Filled with the weighted adopters per group after the step.
+        potential_out: Filled with the weighted residents in the market per district (the
+            Bass potential; the next step's share denominator), from this same pass.
     """
     q_cap = min(quality, 1.0)
     p_churn = _clip01(churn * (1.0 + max(0.0, 1.0 - quality)))
     w = network_weight_district
+    adopters_out[:] = 0.0
+    potential_out[:] = 0.0
     for i in range(adopted.shape[0]):
         u = rng.random()
         d = district[i]
         c = coverage_d[d]
-        a = _affordability(price_sensitivity, fee_month, income_month[i])
-        in_market = potential_u[i] < market_potential * a * trust[i] * q_cap
+        # affordability <= 1: skip exp() when the resident is out of the market anyway
+        bound = market_potential * trust[i] * q_cap
+        in_market = potential_u[i] < bound and potential_u[i] < bound * _affordability(
+            price_sensitivity, fee_month, income_month[i])
         if adopted[i] != 0:
             if c <= 0.0 or not in_market or u < p_churn:
                 adopted[i] = 0
@@ -104,11 +114,16 @@ def adopt(adopted, potential_u, district, city_of_district, income_month, trust,
             f = w * share_d[d] + (1.0 - w) * share_city[city_of_district[d]]
             if u < _clip01(c * (p + q * f)):
                 adopted[i] = 1
+        if in_market:
+            potential_out[d] += weight[i]
+        if adopted[i] != 0:
+            adopters_out[group_id[i]] += weight[i]
 
 
 def adopt_py(adopted, potential_u, district, city_of_district, income_month, trust, coverage_d,
              share_d, share_city, fee_month, quality, p, q, churn, price_sensitivity,
-             market_potential, network_weight_district, rng):
+             market_potential, network_weight_district, rng, weight,
+             group_id, adopters_out, potential_out):
     """Plain-Python twin of :func:`adopt` (same loop, same draws).
 
     Args:
@@ -130,16 +145,23 @@ def adopt_py(adopted, potential_u, district, city_of_district, income_month, tru
         market_potential: See :func:`adopt`.
         network_weight_district: See :func:`adopt`.
         rng: See :func:`adopt`.
+        weight: See :func:`adopt`.
+        group_id: See :func:`adopt`.
+        adopters_out: See :func:`adopt`.
+        potential_out: See :func:`adopt`.
     """
     q_cap = min(quality, 1.0)
     p_churn = _clip01_py(churn * (1.0 + max(0.0, 1.0 - quality)))
     w = network_weight_district
+    adopters_out[:] = 0.0
+    potential_out[:] = 0.0
     for i in range(adopted.shape[0]):
         u = rng.random()
         d = district[i]
         c = coverage_d[d]
-        a = _affordability_py(price_sensitivity, fee_month, income_month[i])
-        in_market = potential_u[i] < market_potential * a * trust[i] * q_cap
+        bound = market_potential * trust[i] * q_cap
+        in_market = potential_u[i] < bound and potential_u[i] < bound * _affordability_py(
+            price_sensitivity, fee_month, income_month[i])
         if adopted[i] != 0:
             if c <= 0.0 or not in_market or u < p_churn:
                 adopted[i] = 0
@@ -147,6 +169,10 @@ def adopt_py(adopted, potential_u, district, city_of_district, income_month, tru
             f = w * share_d[d] + (1.0 - w) * share_city[city_of_district[d]]
             if u < _clip01_py(c * (p + q * f)):
                 adopted[i] = 1
+        if in_market:
+            potential_out[d] += weight[i]
+        if adopted[i] != 0:
+            adopters_out[group_id[i]] += weight[i]
 
 
 # --------------------------------------------------------------------------- group sums
@@ -175,8 +201,9 @@ def in_market(potential_u, district, income_month, trust, weight, fee_month, qua
     out = np.zeros(n_districts)
     q_cap = min(quality, 1.0)
     for i in range(potential_u.shape[0]):
-        a = _affordability(price_sensitivity, fee_month, income_month[i])
-        if potential_u[i] < market_potential * a * trust[i] * q_cap:
+        bound = market_potential * trust[i] * q_cap  # the same test as adopt's
+        if potential_u[i] < bound and potential_u[i] < bound * _affordability(
+                price_sensitivity, fee_month, income_month[i]):
             out[district[i]] += weight[i]
     return out
 
@@ -187,8 +214,9 @@ def in_market_py(potential_u, district, income_month, trust, weight, fee_month, 
     out = np.zeros(n_districts)
     q_cap = min(quality, 1.0)
     for i in range(potential_u.shape[0]):
-        a = _affordability_py(price_sensitivity, fee_month, income_month[i])
-        if potential_u[i] < market_potential * a * trust[i] * q_cap:
+        bound = market_potential * trust[i] * q_cap  # the same test as adopt's
+        if potential_u[i] < bound and potential_u[i] < bound * _affordability_py(
+                price_sensitivity, fee_month, income_month[i]):
             out[district[i]] += weight[i]
     return out
 

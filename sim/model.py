@@ -275,10 +275,8 @@ class _Series:
         d["vendors_solvent"][t] = sum(v.solvent for v in m.vendors)
         d["investor_premium"][t] = float(np.mean([i.premium for i in m.investors]))
         pop = m.population
-        # np.sum, not a BLAS dot: the same bits whatever the machine's thread count
-        d["trust_mean"][t] = float(np.sum(pop.trust * pop.weight) / pop.weight.sum())
-        d["satisfaction_mean"][t] = float(np.sum(pop.satisfaction * pop.weight)
-                                          / pop.weight.sum())
+        d["trust_mean"][t] = pop.weighted_mean(pop.trust)
+        d["satisfaction_mean"][t] = pop.weighted_mean(pop.satisfaction)
         led = m.ledger
         for c in m.cities:
             d[f"{c.name}.general_fund"][t] = led.balance(c.general)

@@ -32,7 +32,9 @@ def adopt_inputs(seed: int, n: int = N) -> dict:
         income_month=r.lognormal(np.log(5_000), 0.7, n), trust=r.random(n),
         coverage_d=coverage, share_d=r.uniform(0, 0.5, N_DISTRICTS),
         share_city=r.uniform(0, 0.5, 2), fee_month=20.0, quality=0.8, p=0.03, q=0.38,
-        churn=0.05, price_sensitivity=1.0, market_potential=0.9, network_weight_district=0.5)
+        churn=0.05, price_sensitivity=1.0, market_potential=0.9, network_weight_district=0.5,
+        weight=np.full(n, 35.0), group_id=district, adopters_out=np.zeros(N_DISTRICTS),
+        potential_out=np.zeros(N_DISTRICTS))
 
 
 def make_pop(seed: int = 1, agents: int = 4_000, pops: tuple = (700_000, 300_000),
@@ -65,7 +67,16 @@ def test_adopt_matches_twin(seed):
         kernels.adopt(**a, rng=rng_a)
         kernels.adopt_py(**b, rng=rng_b)
         np.testing.assert_array_equal(a["adopted"], b["adopted"])
+        np.testing.assert_allclose(a["adopters_out"], b["adopters_out"], rtol=1e-12)
+        np.testing.assert_allclose(a["potential_out"], b["potential_out"], rtol=1e-12)
+        # the kernel's per-district tallies are the adopters and the market after the step
+        np.testing.assert_allclose(a["adopters_out"], np.bincount(
+            a["district"], a["adopted"] * a["weight"], N_DISTRICTS))
     assert rng_a.random() == rng_b.random()  # one draw per resident in both
+    tally = kernels.in_market(a["potential_u"], a["district"], a["income_month"], a["trust"],
+                              a["weight"], a["fee_month"], a["quality"], a["price_sensitivity"],
+                              a["market_potential"], N_DISTRICTS)
+    np.testing.assert_allclose(a["potential_out"], tally)
 
 
 def test_adopt_draws_one_uniform_per_resident():

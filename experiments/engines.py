@@ -210,7 +210,8 @@ class DaskEngine:
             with _SingleThreaded():
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                              processes=True, dashboard_address=":0",
-                                             local_directory=self._scratch.name)
+                                             local_directory=self._scratch.name,
+                                             memory_limit=0)  # no memory-monitor polling
             self._client = Client(self._cluster)
         self._client.run(warm_up)
         return self

@@ -67,7 +67,9 @@ def adopt(adopted, potential_u, district, city_of_district, income_month, trust,
     share of the own district and of the city with weight ``network_weight_district``.
     An adopter churns with probability ``churn * (1 + max(0, 1 - quality))``, and always
     when coverage is 0 or the resident left the market. Probabilities are clipped to
-    [0, 1]; one ``rng.random()`` is drawn per resident.
+    [0, 1]; one ``rng.random()`` is drawn for each resident whose outcome is random (an
+    adopter still covered and in the market, or a covered non-adopter in the market), so
+    a service few can use costs few draws.
 
     Args:
         adopted: uint8 adoption state per resident (updated in place).
@@ -87,7 +89,7 @@ def adopt(adopted, potential_u, district, city_of_district, income_month, trust,
         price_sensitivity: Elasticity of adoption to the fee as a share of income.
         market_potential: Share of residents for whom the service is relevant.
         network_weight_district: Weight of the own district in the network effect.
-        rng: ``np.random.Generator`` drawn once per resident.
+        rng: ``np.random.Generator``, drawn once per resident whose outcome is random.
         weight: People each simulated resident stands for.
         group_id: Tally group per resident (e.g. district x 5 + income quintile).
         adopters_out: Filled with the weighted adopters per group after the step.
@@ -100,19 +102,19 @@ def adopt(adopted, potential_u, district, city_of_district, income_month, trust,
     adopters_out[:] = 0.0
     potential_out[:] = 0.0
     for i in range(adopted.shape[0]):
-        u = rng.random()
         d = district[i]
         c = coverage_d[d]
         # affordability <= 1: skip exp() when the resident is out of the market anyway
         bound = market_potential * trust[i] * q_cap
         in_market = potential_u[i] < bound and potential_u[i] < bound * _affordability(
             price_sensitivity, fee_month, income_month[i])
+        # a draw only where the outcome is random (the twin draws at the same places)
         if adopted[i] != 0:
-            if c <= 0.0 or not in_market or u < p_churn:
+            if c <= 0.0 or not in_market or rng.random() < p_churn:
                 adopted[i] = 0
         elif in_market and c > 0.0:
             f = w * share_d[d] + (1.0 - w) * share_city[city_of_district[d]]
-            if u < _clip01(c * (p + q * f)):
+            if rng.random() < _clip01(c * (p + q * f)):
                 adopted[i] = 1
         if in_market:
             potential_out[d] += weight[i]
@@ -156,18 +158,19 @@ def adopt_py(adopted, potential_u, district, city_of_district, income_month, tru
     adopters_out[:] = 0.0
     potential_out[:] = 0.0
     for i in range(adopted.shape[0]):
-        u = rng.random()
         d = district[i]
         c = coverage_d[d]
+        # affordability <= 1: skip exp() when the resident is out of the market anyway
         bound = market_potential * trust[i] * q_cap
         in_market = potential_u[i] < bound and potential_u[i] < bound * _affordability_py(
             price_sensitivity, fee_month, income_month[i])
+        # a draw only where the outcome is random (the twin draws at the same places)
         if adopted[i] != 0:
-            if c <= 0.0 or not in_market or u < p_churn:
+            if c <= 0.0 or not in_market or rng.random() < p_churn:
                 adopted[i] = 0
         elif in_market and c > 0.0:
             f = w * share_d[d] + (1.0 - w) * share_city[city_of_district[d]]
-            if u < _clip01_py(c * (p + q * f)):
+            if rng.random() < _clip01_py(c * (p + q * f)):
                 adopted[i] = 1
         if in_market:
             potential_out[d] += weight[i]

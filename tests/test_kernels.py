@@ -79,11 +79,19 @@ def test_adopt_matches_twin(seed):
     np.testing.assert_allclose(a["potential_out"], tally)
 
 
-def test_adopt_draws_one_uniform_per_resident():
+def test_adopt_draws_once_per_random_outcome():
+    """One uniform per resident whose outcome is random (covered and in the market)."""
+    x = adopt_inputs(3)
+    aff = np.exp(-x["price_sensitivity"] * x["fee_month"] / (0.01 * x["income_month"]))
+    bound = x["market_potential"] * x["trust"] * min(x["quality"], 1.0)
+    market = (x["potential_u"] < bound) & (x["potential_u"] < bound * aff)
+    covered = x["coverage_d"][x["district"]] > 0
+    expected = int((market & covered).sum())
+    assert 0 < expected < N
     rng = np.random.default_rng(3)
-    kernels.adopt(**adopt_inputs(3), rng=rng)
+    kernels.adopt(**x, rng=rng)
     ref = np.random.default_rng(3)
-    ref.random(N)
+    ref.random(expected)
     assert rng.random() == ref.random()
 
 

@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> None:
           f"{draw * 1e9:.2f} ns/draw\n")
     cap = 20_000
     twin = {k: best_time(f, 1) / cap for k, f in calls(make_inputs(cap), twin=True).items()}
+    xs = make_inputs(cap)
+    twin["in_market"] = best_time(lambda: kernels.in_market_py(
+        xs["potential_u"], xs["district"], xs["income"], xs["trust"], xs["weight"], 30.0, 0.9,
+        1.0, 0.8, N_DISTRICTS), 1) / cap
     mesa_t = mesa_per_update(cap)
     print("1. resident kernels (updates/s per core; ratios measured in this run)")
     head = (f"{'kernel':<13}{'N':>10}{'numba upd/s':>13}{'x twin':>8}{'x Mesa':>8}"
@@ -201,13 +205,6 @@ def main(argv: list[str] | None = None) -> None:
         fast["in_market"] = lambda x=x: kernels.in_market(
             x["potential_u"], x["district"], x["income"], x["trust"], x["weight"], 30.0, 0.9,
             1.0, 0.8, N_DISTRICTS)
-        if n == sizes[0]:
-            slow = calls(make_inputs(cap), twin=True)
-            xs = make_inputs(cap)
-            slow["in_market"] = lambda: kernels.in_market_py(
-                xs["potential_u"], xs["district"], xs["income"], xs["trust"], xs["weight"],
-                30.0, 0.9, 1.0, 0.8, N_DISTRICTS)
-            twin["in_market"] = best_time(slow["in_market"], 1) / cap
         for name, fn in fast.items():
             fn()
             rate = n / best_time(fn, 5)

@@ -285,14 +285,36 @@ def satisfaction(satisfaction, trust, adopted_2d, quality, district, district_sh
         trust_response: Monthly speed at which trust follows satisfaction.
     """
     n_services = adopted_2d.shape[0]
-    for i in range(satisfaction.shape[0]):
+    if n_services > 16:  # too many patterns to tabulate: the plain loop
+        for i in range(satisfaction.shape[0]):
+            total = 0.0
+            count = 0
+            for s in range(n_services):
+                if adopted_2d[s, i] != 0:
+                    total += _clip01(quality[s])
+                    count += 1
+            target = total / count if count > 0 else 0.5
+            sat = satisfaction[i] + rate * (target - satisfaction[i])
+            satisfaction[i] = sat
+            t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
+            trust[i] = _clip01(t)
+        return
+    # the target depends only on which services a resident uses: tabulate it per pattern
+    # (the same sums in the same order as the twin, so the same bits) and look it up
+    table = np.empty(1 << n_services)
+    for pattern in range(table.shape[0]):
         total = 0.0
         count = 0
         for s in range(n_services):
-            if adopted_2d[s, i] != 0:
+            if pattern >> s & 1:
                 total += _clip01(quality[s])
                 count += 1
-        target = total / count if count > 0 else 0.5
+        table[pattern] = total / count if count > 0 else 0.5
+    for i in range(satisfaction.shape[0]):
+        pattern = 0
+        for s in range(n_services):
+            pattern |= (adopted_2d[s, i] != 0) << s
+        target = table[pattern]
         sat = satisfaction[i] + rate * (target - satisfaction[i])
         satisfaction[i] = sat
         t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]

@@ -443,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grep", "-g", default="", help="only paths containing this text")
     _scenario_args(p)
     p.set_defaults(func=cmd_params)
+    from experiments.sensitivity import add_commands
+
+    add_commands(sub)  # sensitivity, discover
     return parser
 
 

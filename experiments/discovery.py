@@ -110,6 +110,7 @@ class PrimResult:
     stats: dict[str, float]
     limits: pd.DataFrame
     selection: str
+    selected: int = 0  # the trajectory step selected before pasting and pruning
 
 
 def _is_numeric(col: pd.Series) -> bool:
@@ -163,9 +164,9 @@ def _full_box(x: pd.DataFrame) -> Box:
 
 
 def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05,
-         min_mass: float = 0.05, min_density: float | None = None, paste: bool = True
-         ) -> PrimResult:
-    """Patient rule induction: peel, select a box, paste.
+         min_mass: float = 0.05, min_density: float | None = None, paste: bool = True,
+         prune: float | None = 0.05) -> PrimResult:
+    """Patient rule induction: peel, select a box, paste, prune weak limits.
 
     Args:
         x: Parameters, one row per run (numeric, boolean or categorical columns).
@@ -175,6 +176,9 @@ def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05
         min_density: Choose the highest-coverage box with at least this density
             (default: the knee, the box closest to coverage = density = 1).
         paste: Widen the chosen box while that raises its density.
+        prune: Then drop, weakest first, every limit whose quasi-p-value is at
+            least this (None keeps them all): peeling also trims parameters that
+            do not matter, by chance.
 
     Returns:
         The result.
@@ -229,6 +233,7 @@ def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05
                      "restricted": len(_restricted(box, x))})
     trajectory = pd.DataFrame(rows)
     chosen, how = _select(trajectory, min_density)
+    selected = chosen
     final = boxes[chosen]
     if paste:
         pasted = _paste(final, x, y, values, alpha)
@@ -241,9 +246,25 @@ def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05
                 "restricted": len(_restricted(final, x))}])], ignore_index=True)
             chosen = len(boxes) - 1
             how += ", then pasted"
+    if prune is not None:
+        pruned = final
+        while True:
+            limits = box_limits(pruned, x, y)
+            if limits.empty or limits["qp"].iloc[-1] < prune:
+                break
+            pruned = pruned.without(limits["parameter"].iloc[-1])
+        if pruned is not final:
+            final = pruned
+            boxes.append(final)
+            mask = final.contains(x)
+            trajectory = pd.concat([trajectory, pd.DataFrame([{
+                "step": len(trajectory), "kind": "prune", **_stats(mask, y),
+                "restricted": len(_restricted(final, x))}])], ignore_index=True)
+            chosen = len(boxes) - 1
+            how += f", weak limits (quasi-p >= {prune:g}) dropped"
     mask = final.contains(x)
     return PrimResult(x, y, trajectory, boxes, chosen, final, _stats(mask, y),
-                      box_limits(final, x, y), how)
+                      box_limits(final, x, y), how, selected)
 
 
 def _select(trajectory: pd.DataFrame, min_density: float | None) -> tuple[int, str]:
@@ -344,7 +365,8 @@ def box_limits(box: Box, x: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
                          "levels": "", "data_min": float(v.min()), "data_max": float(v.max()),
                          "qp": qp})
         else:
-            levels = sorted(box.levels[name], key=str)
+            levels = sorted((v.item() if isinstance(v, np.generic) else v
+                             for v in box.levels[name]), key=str)
             rows.append({"parameter": name, "kind": "categorical", "lower": np.nan,
                          "upper": np.nan, "levels": json.dumps(levels, default=str),
                          "data_min": np.nan, "data_max": np.nan, "qp": qp})
@@ -377,6 +399,26 @@ def format_value(value: float, unit: str) -> str:
     if unit == "bp":
         return f"{value:.0f} bp"
     return f"{value:.3g} {unit}".rstrip()
+
+
+def kpi_value(kpi: str, value: float) -> str:
+    """A KPI value with its unit from :data:`sim.metrics.KPI_INFO` (``-$30.0M``, ``12 %``).
+
+    Args:
+        kpi: The KPI.
+        value: The value.
+
+    Returns:
+        The text.
+    """
+    from sim.metrics import KPI_INFO
+
+    unit = KPI_INFO.get(kpi, ("", "", 0))[1]
+    if unit == "USD":
+        return f"{'-' if value < 0 else ''}${abs(value) / 1e6:,.1f}M"
+    if unit == "fraction":
+        return f"{value * 100:.3g} %"
+    return f"{value:g}"
 
 
 def rule_lines(limits: pd.DataFrame, info: Mapping[str, tuple[str, str]] | None = None,
@@ -444,6 +486,8 @@ def schema_info(folder: str | Path | None, paths: Sequence[str]) -> dict[str, tu
         for leaf in leaves:
             if leaf.path == path or ("*" in path and fnmatch.fnmatchcase(leaf.path, path)):
                 doc = leaf.doc.split(" (")[0].split(";")[0].strip()
+                if not doc or any(c in doc for c in "/=*+"):  # a formula: name it instead
+                    doc = " ".join(path.split(".")[-2:]).replace("_", " ")
                 out[path] = (leaf.unit, doc)
                 break
     return out
@@ -525,14 +569,15 @@ def failure_data(runs: pd.DataFrame, kpi: str, threshold: float | None = None, *
         table = merged
         thr = 0.0 if threshold is None else threshold
         sign = "<" if direction == "below" else ">"
-        desc = (f"{scenario}'s {kpi} minus {compare_to}'s on the same world {sign} {thr:g}")
+        desc = (f"{scenario}'s {kpi} minus {compare_to}'s on the same world {sign} "
+                f"{kpi_value(kpi, thr)}")
     else:
         if threshold is None:
             raise DiscoveryError("--threshold is needed (or --compare-to SCENARIO)")
         value = mine[kpi].to_numpy(dtype=float)
         table = mine
         thr = threshold
-        desc = f"{scenario}'s {kpi} {'<' if direction == 'below' else '>'} {thr:g}"
+        desc = f"{scenario}'s {kpi} {'<' if direction == 'below' else '>'} {kpi_value(kpi, thr)}"
     keep = ~np.isnan(value)
     table = table[keep]
     value = value[keep]
@@ -566,7 +611,8 @@ def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
              direction: str = "below", scenario: str | None = None,
              compare_to: str | None = None, alpha: float = 0.05, min_mass: float = 0.05,
              min_density: float | None = None, paste: bool = True,
-             out: str | Path | None = None, chart: bool = True) -> Discovery:
+             prune: float | None = 0.05, out: str | Path | None = None,
+             chart: bool = True) -> Discovery:
     """Run PRIM on an experiment folder and write ``discovery_<tag>.json/.csv/.png``.
 
     Args:
@@ -580,6 +626,7 @@ def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
         min_mass: Smallest box mass.
         min_density: Selection by density (default: the knee).
         paste: Paste the chosen box.
+        prune: Drop limits with a quasi-p-value at least this (None: keep all).
         out: Where to write (default: the folder).
         chart: Draw the PNG.
 
@@ -597,8 +644,12 @@ def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
         raise DiscoveryError(str(exc)) from None
     data = failure_data(runs, kpi, threshold, direction=direction, scenario=scenario,
                         compare_to=compare_to)
+    if not data.y.any() or data.y.all():
+        which = "every" if data.y.all() else "no"
+        raise DiscoveryError(f"{which} run fails ({data.description}: {int(data.y.sum())} of "
+                             f"{len(data.y)} runs): nothing to discover; change --threshold")
     res = prim(data.x, data.y, alpha=alpha, min_mass=min_mass, min_density=min_density,
-               paste=paste)
+               paste=paste, prune=prune)
     info = schema_info(folder, list(data.x.columns))
     strong = rule_lines(res.limits[res.limits["qp"] < 0.05], info)
     weak = rule_lines(res.limits[res.limits["qp"] >= 0.05], info)
@@ -610,6 +661,7 @@ def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
         "threshold": threshold, "scenario": judged, "compare_to": compare_to,
         "runs": len(data.y), "failures": int(data.y.sum()), "dropped_nan": data.dropped,
         "alpha": alpha, "min_mass": min_mass, "min_density": min_density, "paste": paste,
+        "prune": prune,
         "selection": res.selection, "chosen_step": int(res.trajectory.loc[res.chosen, "step"]),
         "box": res.stats, "limits": res.limits.replace({math.inf: None, -math.inf: None})
         .to_dict(orient="records"),
@@ -636,11 +688,13 @@ def trajectory_lines(result: PrimResult, max_rows: int = 20) -> list[str]:
     """
     t = result.trajectory
     every = max(1, math.ceil(len(t) / max_rows))
-    show = sorted(set(range(0, len(t), every)) | {len(t) - 1, result.chosen})
+    show = sorted(set(range(0, len(t), every)) | {len(t) - 1, result.chosen, result.selected})
     lines = [" step  kind   coverage  density    mass  runs  limits"]
     for i in show:
         r = t.iloc[i]
         mark = "  <- chosen" if i == result.chosen else ""
+        if i == result.selected and i != result.chosen:
+            mark = "  <- selected (then pasted / pruned)"
         lines.append(f"{int(r['step']):5d}  {r['kind']:<5}  {r['coverage']:7.1%}  "
                      f"{r['density']:7.1%}  {r['mass']:6.1%}  {int(r['n']):4d}  "
                      f"{int(r['restricted']):6d}{mark}")
@@ -660,7 +714,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         d = discover(args.folder, args.kpi, args.threshold, direction=args.direction,
                      scenario=args.scenario, compare_to=args.compare_to, alpha=args.peel_alpha,
                      min_mass=args.min_mass, min_density=args.min_density,
-                     paste=not args.no_paste, out=args.out, chart=not args.no_chart)
+                     paste=not args.no_paste, prune=None if args.keep_weak else 0.05,
+                     out=args.out, chart=not args.no_chart)
     except DiscoveryError as exc:
         print(f"alliance discover: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -683,43 +738,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print("no limit of the box is significant (quasi-p < 0.05): failures look "
               "spread over the space")
     for row, text in zip(r.limits.itertuples(), rule_lines(r.limits, d.info), strict=True):
-        print(f"  - {text}   (quasi-p {row.qp:.2g})")
-    if d.weak_rules:
-        print(f"({len(d.weak_rules)} further limits are weak, quasi-p >= 0.05)")
+        weak = "; weak" if row.qp >= 0.05 else ""
+        print(f"  - {text}   (quasi-p {row.qp:.2g}{weak})")
     print(f"wrote {', '.join(str(f) for f in d.files)}")
     return 0
-
-
-def add_discover_command(sub: argparse._SubParsersAction) -> None:
-    """Register ``discover`` on the ``alliance`` command's sub-parsers.
-
-    Args:
-        sub: The object returned by ``parser.add_subparsers()``.
-    """
-    p = sub.add_parser("discover", help="scenario discovery (PRIM): where in parameter space "
-                                        "a design fails a KPI threshold")
-    p.add_argument("folder", help="experiment folder (alliance sweep / sensitivity output)")
-    p.add_argument("--kpi", required=True, help="KPI column, e.g. fiscal_npv_usd")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="failure threshold (with --compare-to: on the difference; default 0)")
-    side = p.add_mutually_exclusive_group()
-    side.add_argument("--below", dest="direction", action="store_const", const="below",
-                      help="failure = KPI below the threshold (default)")
-    side.add_argument("--above", dest="direction", action="store_const", const="above",
-                      help="failure = KPI above the threshold (e.g. debt-service ratio)")
-    side.add_argument("--direction", choices=("below", "above"))
-    p.set_defaults(direction="below")
-    p.add_argument("--scenario", default=None, help="the judged scenario (if several)")
-    p.add_argument("--compare-to", default=None, metavar="SCENARIO",
-                   help="failure = worse than this scenario on the same world "
-                        "(same design point and replication)")
-    p.add_argument("--peel-alpha", type=float, default=0.05,
-                   help="share of the box removed per peel (default 0.05)")
-    p.add_argument("--min-mass", type=float, default=0.05,
-                   help="stop peeling below this share of the runs (default 0.05)")
-    p.add_argument("--min-density", type=float, default=None,
-                   help="choose the highest-coverage box with this density (default: knee)")
-    p.add_argument("--no-paste", action="store_true", help="do not paste the chosen box")
-    p.add_argument("--out", default=None, help="where to write (default: the folder)")
-    p.add_argument("--no-chart", action="store_true", help="skip the PNG")
-    p.set_defaults(func=cmd_discover)

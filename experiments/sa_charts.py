@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -60,6 +61,8 @@ def _safe(name: str) -> str:
 
 def _title(kpi: str, units: Mapping[str, tuple[str, str]]) -> str:
     label, unit = units.get(kpi, (kpi, ""))
+    if label == kpi:
+        return f"{kpi}{' (' + unit + ')' if unit else ''}"
     return f"{label} ({kpi}{', ' + unit if unit else ''})"
 
 
@@ -176,7 +179,8 @@ def morris_scatter(indices: pd.DataFrame, kpi: str, path: Path, labels: Mapping[
     sg = t[t["index"] == "sigma"].set_index("parameter").reindex(mu.index)
     factor, unit = _scale(units.get(kpi, (kpi, ""))[1])
     x, y = mu["value"] / factor, sg["value"] / factor
-    fig, ax = plt.subplots(figsize=(9.5, 7), constrained_layout=True)
+    fig, (ax, lx) = plt.subplots(1, 2, figsize=(13, 7), constrained_layout=True,
+                                 gridspec_kw={"width_ratios": [2.2, 1]})
     ax.errorbar(x, y, xerr=mu["ci"].fillna(0) / factor, fmt="o", color=BLUE, ecolor="#999999",
                 capsize=2.5, ms=6)
     top = max(float(np.nanmax(x)) if len(x) else 1.0, float(np.nanmax(y)) if len(y) else 1.0,
@@ -185,12 +189,19 @@ def morris_scatter(indices: pd.DataFrame, kpi: str, path: Path, labels: Mapping[
         ax.plot([0, top], [0, top * ratio], color="#777777", lw=0.8, ls=style)
         ax.annotate(f"sigma/mu* = {ratio:g}", (top, min(top * ratio, top)), fontsize=7,
                     color="#555555", ha="right", va="bottom")
-    for p, xi, yi in zip(mu.index, x, y, strict=True):
-        ax.annotate(labels.get(p, p), (xi, yi), xytext=(4, 3), textcoords="offset points",
-                    fontsize=8)
+    ranked = list(x.sort_values(ascending=False).index)
+    lines = []
+    for rank, p in enumerate(ranked, 1):  # numbers on the chart, names in the list beside it
+        ax.annotate(str(rank), (x[p], y[p]), xytext=(4, 3), textcoords="offset points",
+                    fontsize=8, fontweight="bold" if rank <= 3 else "normal")
+        lines.append(f"{rank:>2}. {labels.get(p, p)[:34]:<34} {x[p]:>8.3g} {y[p]:>8.3g}")
+    u = f" ({unit})" if unit else ""
+    lx.axis("off")
+    lx.text(0, 1, f"{'':>4}{'parameter':<34} {'mu*':>8} {'sigma':>8}\n" + "\n".join(lines),
+            va="top", ha="left", family="monospace", fontsize=7.5, transform=lx.transAxes)
+    lx.set_title(f"ranked by mu*{u}", fontsize=9)
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
-    u = f" ({unit})" if unit else ""
     ax.set_xlabel(f"mu*: mean |elementary effect| over a step of the range{u}")
     ax.set_ylabel(f"sigma: spread of the elementary effects{u}")
     n = int(mu["n"].max()) if len(mu) else 0
@@ -295,7 +306,8 @@ def prim_chart(result: PrimResult, path: Path, info: Mapping[str, tuple[str, str
                                  gridspec_kw={"width_ratios": [1, 1.25]})
     sc = ax.scatter(t["coverage"], t["density"], c=t["restricted"], cmap="viridis", s=22,
                     zorder=3)
-    ax.plot(t["coverage"], t["density"], color="#999999", lw=0.8, zorder=2)
+    peel = t[t["kind"] == "peel"]
+    ax.plot(peel["coverage"], peel["density"], color="#999999", lw=0.8, zorder=2)
     c = t.iloc[result.chosen]
     ax.scatter([c["coverage"]], [c["density"]], s=180, facecolors="none", edgecolors=VERMILION,
                lw=2, zorder=4, label=f"chosen: coverage {c['coverage']:.0%}, "
@@ -306,7 +318,9 @@ def prim_chart(result: PrimResult, path: Path, info: Mapping[str, tuple[str, str
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=9)
-    fig.colorbar(sc, ax=ax, label="parameters restricted")
+    bar = fig.colorbar(sc, ax=ax, label="parameters restricted")
+    bar.locator = matplotlib.ticker.MaxNLocator(integer=True)
+    bar.update_ticks()
     ax.set_title("PRIM peeling trajectory", fontsize=10)
     d = len(limits)
     for i, r in enumerate(limits.itertuples()):
@@ -328,7 +342,8 @@ def prim_chart(result: PrimResult, path: Path, info: Mapping[str, tuple[str, str
                     color="#777777")
         else:
             bx.text(0.5, y, "levels: " + r.levels, ha="center", va="center", fontsize=8)
-    names = [f"{info.get(p, ('', ''))[1] or p}\n({p}, quasi-p {q:.1g})"
+    names = [f"{info[p][1]}\n({p}, quasi-p {q:.1g})" if info.get(p, ("", ""))[1]
+             else f"{p}\n(quasi-p {q:.1g})"
              for p, q in zip(limits["parameter"], limits["qp"], strict=True)]
     bx.set_yticks(list(range(d - 1, -1, -1)), names, fontsize=8)
     bx.set_xlim(-0.05, 1.05)
@@ -336,6 +351,6 @@ def prim_chart(result: PrimResult, path: Path, info: Mapping[str, tuple[str, str
     bx.set_xticks([0, 1], ["data min", "data max"])
     s = result.stats
     bx.set_title(f"chosen box: {int(s['n'])} runs, {int(s['failures'])} failures "
-                 f"(mass {s['mass']:.0%}); red = inside the box", fontsize=10)
+                 f"(mass {s['mass']:.0%}); coloured: the box's range", fontsize=10)
     fig.suptitle(f"Scenario discovery: failure = {description}", fontsize=11)
     return _save(fig, path)

@@ -44,8 +44,11 @@ atomically into the experiment folder; see ``docs/sensitivity.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import fnmatch
+import io
+import json
 import math
 import os
 import sys
@@ -54,16 +57,17 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats
 
 from experiments.spec import ALLIANCE, SPECS, Experiment, ScenarioRef, Spec, resolve_model
 from sim.config import ScenarioError, load_scenario, parameters, read_toml, validate
 from sim.schema import field as schema_field
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -146,6 +150,8 @@ class ParameterSpec(_Strict):
         Returns:
             Values (an object array for categorical levels).
         """
+        from scipy import stats
+
         u = np.asarray(u, dtype=float)
         if self.values:
             idx = np.minimum((u * len(self.values)).astype(int), len(self.values) - 1)
@@ -166,7 +172,7 @@ class ParameterSpec(_Strict):
             x = stats.truncnorm.ppf(u, a, b, loc=self.mean, scale=self.sd)
         else:  # lognorm: mean and sd of ln x
             x = np.exp(stats.norm.ppf(clipped, loc=self.mean, scale=self.sd))
-        return np.round(x) if self.integer else x
+        return np.round(x).astype(np.int64) if self.integer else x
 
 
 class Sensitivity(_Strict):
@@ -371,6 +377,8 @@ def _kpi_problems(spec: SensitivitySpec, name: str) -> list[str]:
     """Probe the model once (one month, few residents) to learn the KPI names."""
     s = spec.sensitivity
     mid = {k: _plain(p.to_values(np.array([0.5]))[0]) for k, p in s.parameters.items()}
+    for k in _int_paths(spec):
+        mid[k] = int(round(mid[k]))
     try:
         if spec.experiment.model == ALLIANCE:
             from sim.api import run
@@ -482,31 +490,34 @@ def build_plan(spec: SensitivitySpec) -> Plan:
             n_half = n // 2
     unit = np.clip(unit, 0.0, 1.0)
     columns = [s.parameters[k].to_values(unit[:, j]) for j, k in enumerate(names)]
+    ints = _int_paths(spec)
     fixed = {k: _plain(v) for k, v in s.fixed.items()}
     points = []
     for i in range(len(unit)):
         point = dict(fixed)
         for k, col in zip(names, columns, strict=True):
             v = _plain(col[i])
-            point[k] = int(v) if s.parameters[k].integer and not isinstance(v, bool) else v
+            point[k] = int(round(v)) if k in ints else v
         points.append(point)
-    if spec.experiment.model == ALLIANCE:
-        _integer_fields(spec, points)
     return Plan(s.method, names, unit, points, block, half, n, n_half)
 
 
-def _integer_fields(spec: SensitivitySpec, points: list[dict[str, Any]]) -> None:
-    """Round values of integer schema fields (the schema is strict about int)."""
+def _int_paths(spec: SensitivitySpec) -> set[str]:
+    """Analysed paths that take integers: ``integer = true`` or an int schema field."""
+    s = spec.sensitivity
+    out = {k for k, p in s.parameters.items() if p.integer}
+    if spec.experiment.model != ALLIANCE or not spec.scenarios:
+        return out
     ref = spec.scenarios[0]
     leaves = {p.path: p.value for p in parameters(load_scenario(ref.file,
                                                                 overlays=ref.overlays))}
-    ints = [k for k in points[0] if not isinstance(points[0][k], bool)
-            and any(isinstance(v, int) and not isinstance(v, bool)
-                    for leaf, v in leaves.items() if fnmatch.fnmatchcase(leaf, k))]
-    for point in points:
-        for k in ints:
-            if isinstance(point[k], float):
-                point[k] = int(round(point[k]))
+    for k, p in s.parameters.items():
+        if p.values:
+            continue
+        if any(isinstance(v, int) and not isinstance(v, bool)
+               for leaf, v in leaves.items() if fnmatch.fnmatchcase(leaf, k)):
+            out.add(k)
+    return out
 
 
 def experiment_spec(spec: SensitivitySpec, plan: Plan) -> Spec:
@@ -560,25 +571,49 @@ class Analysis:
         return t.sort_values("value", ascending=False).head(k).reset_index(drop=True)
 
 
-def point_values(runs: pd.DataFrame, kpi: str, n_points: int
-                 ) -> tuple[np.ndarray, np.ndarray, int]:
+def point_values(runs: pd.DataFrame, kpi: str, n_points: int,
+                 twins: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray, int]:
     """Per design point, the KPI of every replication (NaN where a run failed or is missing).
 
     Args:
         runs: The runs table of the experiment.
         kpi: The KPI column.
         n_points: Number of design points.
+        twins: Groups of points with identical values (rounding can make a Saltelli
+            row equal to its neighbour): they share one run id, so the run store may
+            hold only one of them; each fills the others (same values and seed, same
+            result).
 
     Returns:
         (points x replications matrix, mask of complete points, replications).
     """
+    import pandas as pd
+
     reps = int(runs["replication"].max()) + 1 if len(runs) else 1
     mat = np.full((n_points, reps), np.nan)
     ok = runs[runs["status"] == "ok"]
     if kpi in ok.columns:
         vals = pd.to_numeric(ok[kpi], errors="coerce").to_numpy(dtype=float)
         mat[ok["point"].to_numpy(int), ok["replication"].to_numpy(int)] = vals
+    for group in twins:
+        block = mat[group]
+        known = ~np.isnan(block)
+        if known.any() and not known.all():
+            first = np.where(known.any(axis=0), np.nanmax(np.where(known, block, -np.inf),
+                                                          axis=0), np.nan)
+            mat[group] = np.where(known, block, first[None, :])
     return mat, ~np.isnan(mat).any(axis=1), reps
+
+
+def _twin_groups(spec: SensitivitySpec, plan: Plan) -> list[np.ndarray]:
+    """Groups of design points with identical values (rounding, categorical levels)."""
+    rebuilt = build_plan(spec)
+    if rebuilt.unit.shape != plan.unit.shape or not np.allclose(rebuilt.unit, plan.unit):
+        return []  # another SALib version sampled differently: no twins assumed
+    groups: dict[str, list[int]] = {}
+    for i, point in enumerate(rebuilt.points):
+        groups.setdefault(json.dumps(point, sort_keys=True, default=str), []).append(i)
+    return [np.array(g) for g in groups.values() if len(g) > 1]
 
 
 def noise_stats(mat: np.ndarray) -> dict[str, float]:
@@ -637,6 +672,7 @@ def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n
            ) -> list[dict[str, Any]]:
     """Run the method's SALib analysis; one row per index."""
     from SALib.analyze import delta, fast, morris, pawn, rbd_fast, sobol
+    from scipy import stats
 
     s = spec.sensitivity
     problem = plan.problem()
@@ -651,7 +687,7 @@ def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n
             rows.append({"parameter": name, "parameter2": "", "index": index,
                          "value": float(values[j]), "ci": ci, "n": n})
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True):  # SALib's notices (delta resets the filter)
         warnings.simplefilter("ignore")
         if s.method == "sobol":
             r = sobol.analyze(problem, y, calc_second_order=s.second_order, seed=bseed, **common)
@@ -676,7 +712,8 @@ def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n
             r = rbd_fast.analyze(problem, unit, y, M=s.m, seed=bseed, **common)
             add("S1", r["S1"], r["S1_conf"])
         elif s.method == "delta":
-            r = delta.analyze(problem, unit, y, seed=bseed, method="all", **common)
+            with contextlib.redirect_stdout(io.StringIO()):  # SALib prints bin notices
+                r = delta.analyze(problem, unit, y, seed=bseed, method="all", **common)
             add("delta", r["delta_raw"], r["delta_raw_conf"])
             add("delta_balanced", r["delta_balanced"], r["delta_balanced_conf"])
             add("S1", r["S1"], r["S1_conf"])
@@ -703,8 +740,9 @@ def _analyse_kpi(plan: Plan, spec: SensitivitySpec, y_point: np.ndarray, good: n
     if method == "fast":
         full, part = keep & ~plan.half, keep & plan.half
         if not full[~plan.half].all() or not part[plan.half].all():
-            raise AnalysisError("eFAST needs every run of its search curve; some failed: "
-                                "rerun to retry them or use rbd_fast")
+            raise AnalysisError("eFAST needs every run of its search curves, and some failed "
+                                "(see 'alliance status'); fix the cause and run into a new "
+                                "--out, or use rbd_fast, which can drop points")
         n_full, n_half = plan.n, plan.n_half
         rows = _salib(plan, spec, plan.unit[full], y_point[full], n_full)
         half = _salib(plan, spec, plan.unit[part], y_point[part], n_half)
@@ -772,10 +810,12 @@ def _verdict(method: str, kpi: str, conv: pd.DataFrame) -> dict[str, Any]:
     top_ci = float(m.nlargest(3, "value")["ci"].max() / norm) if len(m) else np.nan
     settled = bool(conv["settled"].all())
     stable = top_full == top_half
+    precise = not top_ci > CI_WARN  # NaN (no CI) counts as precise
     return {"method": method, "kpi": kpi, "n_half": int(m["n_half"].max()) if len(m) else 0,
             "n": int(m["n"].max()) if len(m) else 0, "settled": settled, "top3_stable": stable,
             "unsettled": int((~conv["settled"]).sum()), "indices": len(conv),
-            "max_top3_ci": top_ci, "converged": settled and stable}
+            "max_top3_ci": top_ci, "precise": precise,
+            "converged": settled and stable and precise}
 
 
 def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
@@ -797,17 +837,16 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
         FileNotFoundError: When the folder is not a sensitivity study.
         AnalysisError: When the runs cannot be analysed.
     """
+    import pandas as pd
+
     from experiments.store import load, write_csv, write_json, write_parquet
 
     folder = Path(folder)
     meta_path = folder / "sensitivity.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"{folder}: no sensitivity.json: not a sensitivity study")
-    import json
-
     meta = json.loads(meta_path.read_text())
-    spec = SensitivitySpec.model_validate(meta["spec"], strict=False)
-    plan = build_plan(spec)
+    spec, plan = _stored_plan(folder, meta)
     runs = load(folder)
     s = spec.sensitivity
     labels = parameter_labels(spec)
@@ -818,13 +857,18 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
         first = str(failed["error"].iloc[0])[:160]
         notes.append(f"{len(failed)} runs failed at {bad_points} points (first: {first}); "
                      "their points are dropped")
+    twins = _twin_groups(spec, plan)
     recorded_points = set(runs["point"])
-    if len(recorded_points) < len(plan.points):
-        notes.append(f"{len(plan.points) - len(recorded_points)} of {len(plan.points)} points "
+    for group in twins:  # a point whose identical twin ran counts as recorded
+        if recorded_points & set(group.tolist()):
+            recorded_points |= set(group.tolist())
+    n_points = len(plan.unit)
+    if len(recorded_points) < n_points:
+        notes.append(f"{n_points - len(recorded_points)} of {n_points} points "
                      "have no runs yet (an interrupted experiment: rerun to finish it)")
     idx_rows, conv_frames, verdicts, noise_rows = [], [], [], []
     for kpi in s.kpis:
-        mat, good, reps = point_values(runs, kpi, len(plan.points))
+        mat, good, reps = point_values(runs, kpi, n_points, twins)
         if not good.any():
             notes.append(f"{kpi}: no complete point: skipped")
             continue
@@ -850,8 +894,8 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
         share = ns["noise_share"]
         if share == share and share > NOISE_WARN:
             notes.append(f"{kpi}: replication noise is {share:.0%} of the variance of the "
-                         f"averaged output: differences in indices below ~{share:.2f} are "
-                         f"noise; raise replications (now {reps})")
+                         f"averaged output: total indices below ~{share:.2f} may be noise; "
+                         f"raise replications (now {reps})")
     cols = ["method", "kpi", "parameter", "parameter2", "index", "value", "ci", "n"]
     indices = pd.DataFrame(idx_rows, columns=cols)
     indices["conf_level"] = s.conf_level
@@ -866,13 +910,12 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
                            "their CI")
             if not v["top3_stable"]:
                 why.append("the top three parameters differ")
+            if not v["precise"]:
+                what = " of the largest mu*" if s.method == "morris" else ""
+                why.append(f"the top three's CIs reach +/- {v['max_top3_ci']:.2f}{what}, "
+                           f"more than {CI_WARN:g}")
             notes.append(f"{v['kpi']}: not converged between N/2 = {v['n_half']} and "
                          f"N = {v['n']} ({'; '.join(why)}): double n")
-        ci = v["max_top3_ci"]
-        if ci == ci and ci > CI_WARN:
-            what = "of the largest mu*" if s.method == "morris" else ""
-            notes.append(f"{v['kpi']}: the top parameters' CIs reach +/- {ci:.2f} {what}"
-                         "; too wide to rank them reliably: raise n".replace("  ", " "))
     files = [
         write_csv(indices, folder / "indices.csv", index=False),
         write_parquet(indices, folder / "indices.parquet"),
@@ -886,12 +929,28 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
 
         files += sa_charts.draw_all(result, kpi_units(s.kpis))
     summary = {"method": s.method, "n": plan.n, "kpis": s.kpis,
-               "replications": spec.experiment.replications, "points": len(plan.points),
+               "replications": spec.experiment.replications, "points": n_points,
                "verdicts": verdict_df.to_dict(orient="records"),
                "noise": noise.to_dict(orient="records"), "warnings": notes,
                "top": {k: result.top(k).to_dict(orient="records") for k in s.kpis}}
     files.append(write_json(summary, folder / "analysis.json"))
     return result
+
+
+def _stored_plan(folder: Path, meta: dict[str, Any]) -> tuple[SensitivitySpec, Plan]:
+    """The spec and the design as they were run (JSON sorts keys: restore the order)."""
+    import pandas as pd
+
+    order = list(meta["parameters"])
+    data = meta["spec"]
+    params = data["sensitivity"]["parameters"]
+    data["sensitivity"]["parameters"] = {k: params[k] for k in order}
+    spec = SensitivitySpec.model_validate(data, strict=False)
+    design = pd.read_parquet(folder / "design.parquet")
+    unit = design[[f"u.{k}" for k in order]].to_numpy(dtype=float)
+    plan = Plan(spec.sensitivity.method, order, unit, [], design["block"].to_numpy(),
+                design["half"].to_numpy(dtype=bool), int(meta["n"]), int(meta["n_half"]))
+    return spec, plan
 
 
 def parameter_labels(spec: SensitivitySpec) -> dict[str, str]:
@@ -967,6 +1026,8 @@ def run_sensitivity(spec: SensitivitySpec, out: str | Path, *, engine: str = "se
     Raises:
         experiments.batch.ExperimentError: When the folder holds another experiment.
     """
+    import pandas as pd
+
     from experiments.batch import run_experiment
     from experiments.store import write_json, write_parquet
 
@@ -992,8 +1053,6 @@ def run_sensitivity(spec: SensitivitySpec, out: str | Path, *, engine: str = "se
               "analysis_seconds": round(t2 - t1, 3), "engine": engine, "workers": workers,
               "runs_planned": summary.planned, "runs_this_invocation": summary.ran,
               "failed": summary.failed}
-    import json
-
     path = out / "analysis.json"
     write_json({**json.loads(path.read_text()), "timing": timing}, path)
     return StudyResult(out, analysis, t1 - t0, t2 - t1, t2 - t0, summary.planned, summary.ran,
@@ -1110,6 +1169,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return EXIT_INVALID
     out = Path(args.out) if args.out else Path("results") / spec.experiment.name
+    workers = "" if args.engine == "serial" else f" ({args.workers} workers)"
     bar = None
 
     def progress(event: str, info: dict) -> None:
@@ -1118,7 +1178,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             print(f"{spec.experiment.name}: {METHOD_NAMES[spec.sensitivity.method]}, "
                   f"{len(spec.sensitivity.parameters)} parameters, n = {spec.sensitivity.n}: "
                   f"{info['planned']} runs planned, {info['skipped']} already stored, engine "
-                  f"{args.engine} ({args.workers} workers) -> {out}", file=sys.stderr)
+                  f"{args.engine}{workers} -> {out}", file=sys.stderr)
             bar = tqdm(total=info["planned"] - info["skipped"], unit="run", smoothing=0.1,
                        disable=None)
         elif bar is not None:
@@ -1138,6 +1198,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         print(line)
     print(f"wrote {out}/: indices.csv/.parquet, convergence.csv, noise.csv, analysis.json, "
           "design.parquet, sensitivity.json" + ("" if args.no_chart else ", charts (*.png)"))
+    if result.analysis.indices.empty:
+        print(f"alliance sensitivity: no KPI could be analysed (see the warnings; "
+              f"'alliance status {out}' lists failed runs)", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -1147,8 +1211,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The object returned by ``parser.add_subparsers()``.
     """
-    from experiments.discovery import add_discover_command
-
     p = sub.add_parser("sensitivity",
                        help="global sensitivity analysis of a spec (SALib: sobol, morris, fast, "
                             "rbd_fast, delta, pawn)")
@@ -1164,7 +1226,53 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "resumes: stored runs are skipped, the analysis is redone)")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG charts")
     p.set_defaults(func=cmd_sensitivity)
-    add_discover_command(sub)
+    _add_discover(sub)
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    """Scenario discovery (PRIM) on an experiment folder; see :mod:`experiments.discovery`.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        The exit status (2 for invalid input).
+    """
+    from experiments.discovery import cmd_discover as run
+
+    return run(args)
+
+
+def _add_discover(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("discover", help="scenario discovery (PRIM): where in parameter space "
+                                        "a design fails a KPI threshold")
+    p.add_argument("folder", help="experiment folder (alliance sweep / sensitivity output)")
+    p.add_argument("--kpi", required=True, help="KPI column, e.g. fiscal_npv_usd")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="failure threshold (with --compare-to: on the difference; default 0)")
+    side = p.add_mutually_exclusive_group()
+    side.add_argument("--below", dest="direction", action="store_const", const="below",
+                      help="failure = KPI below the threshold (default)")
+    side.add_argument("--above", dest="direction", action="store_const", const="above",
+                      help="failure = KPI above the threshold (e.g. debt-service ratio)")
+    side.add_argument("--direction", choices=("below", "above"))
+    p.set_defaults(direction="below")
+    p.add_argument("--scenario", default=None, help="the judged scenario (if several)")
+    p.add_argument("--compare-to", default=None, metavar="SCENARIO",
+                   help="failure = worse than this scenario on the same world "
+                        "(same design point and replication)")
+    p.add_argument("--peel-alpha", type=float, default=0.05,
+                   help="share of the box removed per peel (default 0.05)")
+    p.add_argument("--min-mass", type=float, default=0.05,
+                   help="stop peeling below this share of the runs (default 0.05)")
+    p.add_argument("--min-density", type=float, default=None,
+                   help="choose the highest-coverage box with this density (default: knee)")
+    p.add_argument("--no-paste", action="store_true", help="do not paste the chosen box")
+    p.add_argument("--keep-weak", action="store_true",
+                   help="keep limits whose quasi-p-value is >= 0.05 (default: drop them)")
+    p.add_argument("--out", default=None, help="where to write (default: the folder)")
+    p.add_argument("--no-chart", action="store_true", help="skip the PNG")
+    p.set_defaults(func=cmd_discover)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,7 +43,6 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.stats import qmc
 
 from sim.config import ScenarioError, load_scenario, read_toml, validate
 from sim.schema import field
@@ -226,6 +225,8 @@ def design_points(design: Design, seed: int) -> list[dict[str, Any]]:
     if design.kind == "grid":
         axes = [p.values or _grid_axis(p) for p in params.values()]
         return [dict(zip(params, combo, strict=True)) for combo in itertools.product(*axes)]
+    from scipy.stats import qmc  # imported here: every `alliance` command imports this module
+
     sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
     unit = sampler.random(design.samples)
     lows = np.array([p.range[0] for p in params.values()])

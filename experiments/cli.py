@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from experiments.progress import progress_bar
 from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
 
 if TYPE_CHECKING:
@@ -171,8 +172,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run an experiment spec (replications, designs) on an engine into a run store."""
-    from tqdm import tqdm
-
     from experiments.batch import ExperimentError, run_experiment
     from experiments.spec import load_spec
 
@@ -182,19 +181,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
               "(use 'alliance batch' for replications only)", file=sys.stderr)
         return EXIT_INVALID
     out = Path(args.out) if args.out else Path("results") / spec.experiment.name
-    bar = None
-
-    def progress(event: str, info: dict) -> None:
-        nonlocal bar
-        if event == "start":
-            print(f"{spec.experiment.name}: {info['planned']} runs planned, "
-                  f"{info['skipped']} already stored, engine {args.engine} "
-                  f"({args.workers} workers) -> {out}", file=sys.stderr)
-            bar = tqdm(total=info["planned"] - info["skipped"], unit="run", smoothing=0.1,
-                       disable=None)
-        elif bar is not None:
-            bar.update(info["runs"])
-
+    progress, close = progress_bar(
+        lambda i: f"{spec.experiment.name}: {i['planned']} runs planned, {i['skipped']} "
+                  f"already stored, engine {args.engine} ({args.workers} workers) -> {out}")
     try:
         summary = run_experiment(spec, out, engine=args.engine, workers=args.workers,
                                  scheduler=args.scheduler, resume=True, progress=progress,
@@ -203,8 +192,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
     finally:
-        if bar is not None:
-            bar.close()
+        close()
     print(f"{summary.ran} runs in {summary.seconds:.1f} s ({summary.runs_per_second:.2f} runs/s "
           f"after {summary.startup:.1f} s of engine start-up; {summary.failed} failed; "
           f"{summary.skipped} were already stored) -> {out}")
@@ -224,28 +212,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{st['name']}: {st['done']} done, {st['failed']} failed, {st['pending']} pending "
           f"of {st['planned']} ({st['status']})")
     return 0
-
-
-def _progress_bar(label: str):
-    """A progress callback for the experiment engine that drives a tqdm bar."""
-    from tqdm import tqdm
-
-    state: dict = {}
-
-    def progress(event: str, info: dict) -> None:
-        if event == "start":
-            print(f"{label}: {info['planned']} runs planned, {info['skipped']} already stored",
-                  file=sys.stderr)
-            state["bar"] = tqdm(total=info["planned"] - info["skipped"], unit="run",
-                                disable=None, leave=False)
-        elif "bar" in state:
-            state["bar"].update(info["runs"])
-
-    def close() -> None:
-        if "bar" in state:
-            state["bar"].close()
-
-    return progress, close
 
 
 def _print_rows(rows: list[list[str]]) -> None:
@@ -273,7 +239,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         load_scenario(scenario, overlays=overlays[:1])
     labels = "-".join(Path(s).stem for s in args.scenarios)
     out = Path(args.out) if args.out else Path("results") / f"{args.command}-{labels}"
-    progress, close = _progress_bar(f"{args.command} {labels}")
+    progress, close = progress_bar(lambda i: f"{args.command} {labels}: {i['planned']} runs "
+                                   f"planned, {i['skipped']} already stored -> {out}")
     try:
         result = compare_study(args.scenarios, out, replications=args.replications,
                                overlays=overlays, seed=args.seed, months=args.months,
@@ -323,7 +290,8 @@ def cmd_tornado(args: argparse.Namespace) -> int:
         load_scenario(args.scenario, overrides={path: low})
         load_scenario(args.scenario, overrides={path: high})
     out = Path(args.out) if args.out else Path("results") / f"tornado-{Path(args.scenario).stem}"
-    progress, close = _progress_bar(f"tornado {args.scenario}")
+    progress, close = progress_bar(lambda i: f"tornado {args.scenario}: {i['planned']} runs "
+                                   f"planned, {i['skipped']} already stored -> {out}")
     try:
         table = tornado_study(args.scenario, ranges, out, kpi=args.kpi,
                               replications=args.replications, seed=args.seed,

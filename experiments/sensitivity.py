@@ -62,8 +62,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from experiments.spec import ALLIANCE, SPECS, Experiment, ScenarioRef, Spec, resolve_model
-from sim.config import ScenarioError, load_scenario, parameters, read_toml, validate
+from experiments.spec import ALLIANCE, Experiment, ScenarioRef, Spec, read_spec, resolve_model
+from sim.config import ScenarioError, load_scenario, parameters, validate
 from sim.schema import field as schema_field
 
 if TYPE_CHECKING:
@@ -239,16 +239,7 @@ def load_sensitivity_spec(source: str | Path | Mapping[str, Any]) -> Sensitivity
     Raises:
         ScenarioError: One line per problem.
     """
-    if isinstance(source, Mapping):
-        name, data = "<spec>", dict(source)
-    else:
-        path = Path(source)
-        if not path.is_file() and (SPECS / f"{path.stem}.toml").is_file():
-            path = SPECS / f"{path.stem}.toml"
-        if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in SPECS.glob("*.toml")))
-            raise ScenarioError([f"{source}: no such sensitivity spec; examples: {known}"])
-        name, data = str(path), read_toml(path)
+    name, data = read_spec(source, "sensitivity spec")
     if "sensitivity" not in data:
         raise ScenarioError([f"{name}: sensitivity: missing [sensitivity] table (method, n, kpis, "
                              "parameters); for a plain experiment use 'alliance batch'"])
@@ -1158,9 +1149,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     Returns:
         The exit status (2 for invalid input).
     """
-    from tqdm import tqdm
-
     from experiments.batch import ExperimentError
+    from experiments.progress import progress_bar
 
     try:
         spec = load_sensitivity_spec(args.spec)
@@ -1170,19 +1160,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     out = Path(args.out) if args.out else Path("results") / spec.experiment.name
     workers = "" if args.engine == "serial" else f" ({args.workers} workers)"
-    bar = None
-
-    def progress(event: str, info: dict) -> None:
-        nonlocal bar
-        if event == "start":
-            print(f"{spec.experiment.name}: {METHOD_NAMES[spec.sensitivity.method]}, "
-                  f"{len(spec.sensitivity.parameters)} parameters, n = {spec.sensitivity.n}: "
-                  f"{info['planned']} runs planned, {info['skipped']} already stored, engine "
-                  f"{args.engine}{workers} -> {out}", file=sys.stderr)
-            bar = tqdm(total=info["planned"] - info["skipped"], unit="run", smoothing=0.1,
-                       disable=None)
-        elif bar is not None:
-            bar.update(info["runs"])
+    progress, close = progress_bar(
+        lambda info: f"{spec.experiment.name}: {METHOD_NAMES[spec.sensitivity.method]}, "
+                     f"{len(spec.sensitivity.parameters)} parameters, n = {spec.sensitivity.n}: "
+                     f"{info['planned']} runs planned, {info['skipped']} already stored, engine "
+                     f"{args.engine}{workers} -> {out}")
 
     try:
         result = run_sensitivity(spec, out, engine=args.engine, workers=args.workers,
@@ -1192,8 +1174,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
     finally:
-        if bar is not None:
-            bar.close()
+        close()
     for line in report_lines(result, spec):
         print(line)
     print(f"wrote {out}/: indices.csv/.parquet, convergence.csv, noise.csv, analysis.json, "

@@ -143,16 +143,7 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
     Raises:
         ScenarioError: One line per problem.
     """
-    if isinstance(source, Mapping):
-        name, data = "<spec>", dict(source)
-    else:
-        path = Path(source)
-        if not path.is_file() and (SPECS / f"{path.stem}.toml").is_file():
-            path = SPECS / f"{path.stem}.toml"
-        if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in SPECS.glob("*.toml")))
-            raise ScenarioError([f"{source}: no such experiment spec; examples: {known}"])
-        name, data = str(path), read_toml(path)
+    name, data = read_spec(source, "experiment spec")
     spec = validate(Spec, data, {}, name)
     problems = []
     if spec.experiment.model == ALLIANCE:
@@ -174,6 +165,30 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
     if problems:
         raise ScenarioError(problems)
     return spec
+
+
+def read_spec(source: str | Path | Mapping[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
+    """Find and parse a spec: a mapping, a TOML file, or a name in ``experiments/specs``.
+
+    Args:
+        source: The spec.
+        kind: What it is, for the error message ("experiment spec", ...).
+
+    Returns:
+        (name for messages, parsed data).
+
+    Raises:
+        ScenarioError: When there is no such file (with the shipped examples).
+    """
+    if isinstance(source, Mapping):
+        return "<spec>", dict(source)
+    path = Path(source)
+    if not path.is_file() and (SPECS / f"{path.stem}.toml").is_file():
+        path = SPECS / f"{path.stem}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SPECS.glob("*.toml")))
+        raise ScenarioError([f"{source}: no such {kind}; examples: {known}"])
+    return str(path), read_toml(path)
 
 
 def _probe_value(p: Parameter) -> Any:

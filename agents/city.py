@@ -499,8 +499,3 @@ class City(Treasury, mesa.Agent):
     def annual_revenue(self) -> float:
         """Current general revenue, annualised."""
         return self.revenue_month * 12
-
-    def curve_yield(self, years: int) -> float:
-        """Market yield for this city's GO bonds (before investor premia)."""
-        m = self.model
-        return m.curve.yield_for(self.rating, years, shift=m.rate_shift(self.rating))

@@ -55,6 +55,8 @@ PROGRAM = 0  # ledger project id of program-level flows (PMO, framework fees, ta
 SELF_PERFORM = 1.2
 #: KPI measurement noise (sd of measured / true performance).
 KPI_NOISE = 0.05
+#: Share of the market potential at which advertising reaches its nominal value.
+EXPECTED_REACH = 0.6
 
 
 class Treasury:
@@ -610,6 +612,3 @@ class Treasury:
                 if surplus > 0:
                     led.transfer(t, arr.vehicle, arr.equity_investor, surplus, "dividend", pr.pid)
 
-
-#: Share of the market potential at which advertising reaches its nominal value.
-EXPECTED_REACH = 0.6

@@ -14,14 +14,10 @@ defaulting, never touching the general fund (MODEL.md F2, F7).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim import finance
-
-if TYPE_CHECKING:
-    from sim.lifecycle import Project
 
 #: Instruments the city borrows under (count against its debt-service cap).
 DEBT_CAP_INSTRUMENTS = frozenset({"go_bond", "vendor_loan", "mini_bonds"})
@@ -183,16 +179,3 @@ def ppp_availability_payment(price_per_unit: float, opex_per_unit_month: float,
     r = (1 + wacc) ** (1 / 12) - 1
     return float(finance.annuity_payment(price_per_unit, r, term_years * 12)
                  + opex_per_unit_month)
-
-
-def recourse_of(project: Project, instrument: str) -> str:
-    """Which account repays an instrument's debt.
-
-    Args:
-        project: The project.
-        instrument: Instrument name.
-
-    Returns:
-        ``general``, ``project`` or ``tif``.
-    """
-    return {"revenue_bond": "project", "tif": "tif", "ppp": "vehicle"}.get(instrument, "general")

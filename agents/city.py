@@ -223,11 +223,10 @@ class City(Treasury, mesa.Agent):
         if orphaned and (not self.owns(pr) or pr.tech.orphan_factor == 0):
             self._end(pr, t, "service_disrupted")  # the debts, if any, run on: stranded
             return
-        if pr.state == "pilot" and pr.units > 0 and t >= 0 and not self._halted(pr, t):
+        if pr.state == "pilot" and pr.units > 0 and not self._halted(pr, t):
             self._measure(pr)
         if t < pr.next_event or self._halted(pr, t):
             return
-        sandbox = pol.governance.sandbox
         if pr.state == "procuring":
             self._award(pr, t)
         elif pr.state == "approval":
@@ -281,7 +280,6 @@ class City(Treasury, mesa.Agent):
                     self._end(pr, t, "end_of_life")
             elif arr is not None and t >= arr.term_end:
                 self._hand_back(pr, arr, t)
-        del sandbox
 
     def owns(self, pr: Project) -> bool:
         """Whether the city owns (and runs) a project's equipment."""

@@ -262,9 +262,9 @@ class City(Treasury, mesa.Agent):
                     pr.state = "operating"
                     m.record(pr, "operating", coverage=pr.coverage)
             else:
-                pr.extensions += 1  # months of stalled financing
+                pr.stalled_months += 1
                 pr.next_event = t + 1
-                if pr.extensions > FINANCING_PATIENCE:
+                if pr.stalled_months > FINANCING_PATIENCE:
                     pr.state = "operating"
                     m.record(pr, "financing_exhausted", coverage=pr.coverage)
             if pr.scaled_month < 0 and pr.coverage >= 0.5:

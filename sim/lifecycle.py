@@ -116,7 +116,8 @@ class Project:
     deploy_start: int = -1
     scaled_month: int = -1
     end_month: int = -1
-    extensions: int = 0
+    extensions: int = 0  # pilot extensions
+    stalled_months: int = 0  # months a tranche waited for finance
     tranches_left: int = 0
     mu: float = 1.0
     sd: float = 1.0

@@ -87,6 +87,7 @@ class Population:
         self._adopters_d: dict[int, np.ndarray] = {}
         self._potential_d: dict[int, np.ndarray] = {}
         self._by_group: dict[int, np.ndarray] = {}
+        self._afford = np.empty(self.n)  # reused buffer for the fee's affordability
         self.satisfaction = np.full(self.n, 0.5)
         self.bonds = np.zeros(self.n, dtype=np.int32)
         self.city_of_district = np.repeat(np.arange(n_cities, dtype=np.int64), districts_per_city)
@@ -177,13 +178,13 @@ class Population:
             return adopters_d  # no service and no users: nothing can change (no draws spent)
         # Bass: imitation acts on the adopters' share of the residents in the market (the
         # potential), counted in the previous step's pass (one step is a month)
+        afford = kernels.affordability(self.income_month, float(fee_month),
+                                       float(price_sensitivity), out=self._afford)
         potential_d = self._potential_d.get(service)
         if potential_d is None:
-            potential_d = kernels.in_market(self.potential_u[service], self.district,
-                                            self.income_month, self.trust, self.weight,
-                                            float(fee_month), float(quality),
-                                            float(price_sensitivity), tech.market_potential,
-                                            self.n_districts)
+            potential_d = kernels.in_market(self.potential_u[service], self.district, afford,
+                                            self.trust, self.weight, float(quality),
+                                            tech.market_potential, self.n_districts)
         share_d = np.minimum(1.0, np.divide(adopters_d, potential_d,
                                             out=np.zeros_like(adopters_d),
                                             where=potential_d > 0))
@@ -194,12 +195,10 @@ class Population:
                                                where=potential_city > 0))
         by_group, potential_d = np.empty(self.n_groups), np.empty(self.n_districts)
         kernels.adopt(row, self.potential_u[service], self.district, self.city_of_district,
-                      self.income_month, self.trust, coverage_d,
-                      share_d, share_city, float(fee_month), float(quality),
+                      afford, self.trust, coverage_d, share_d, share_city, float(quality),
                       tech.bass_p_monthly, tech.bass_q_monthly, tech.churn_monthly,
-                      float(price_sensitivity), tech.market_potential,
-                      float(network_weight_district), rng, self.weight, self.group_id,
-                      by_group, potential_d)
+                      tech.market_potential, float(network_weight_district), rng,
+                      self.weight, self.group_id, by_group, potential_d)
         adopters_d = by_group.reshape(self.n_districts, N_QUINTILES).sum(axis=1)
         self._by_group[service] = by_group  # only this method changes ``adopted``
         self._adopters_d[service] = adopters_d

@@ -55,12 +55,14 @@ def calls(x: dict[str, np.ndarray], twin: bool) -> dict[str, Callable[[], object
     cov = np.linspace(0.2, 1.0, N_DISTRICTS)
     share_d, share_c = np.full(N_DISTRICTS, 0.1), np.full(2, 0.1)
     quality, shock = np.array([0.9, 0.6, 1.2]), np.full(N_DISTRICTS, 0.001)
+    afford = np.empty_like(x["income"])
     rng = np.random.default_rng(1)
     supply = float(x["wants"].sum() * 35.0 * 0.5)  # sells out half way
     return {
-        "adopt": lambda: k["adopt"](
-            x["adopted"], x["potential_u"], x["district"], cod, x["income"], x["trust"],
-            cov, share_d, share_c, 30.0, 0.9, 0.03, 0.38, 0.02, 1.0, 0.8, 0.5,
+        "adopt": lambda: k["adopt"](  # the fee's affordability pass is part of the cost
+            x["adopted"], x["potential_u"], x["district"], cod,
+            kernels.affordability(x["income"], 30.0, 1.0, out=afford), x["trust"],
+            cov, share_d, share_c, 0.9, 0.03, 0.38, 0.02, 0.8, 0.5,
             rng, x["weight"], x["district"], np.zeros(N_DISTRICTS), np.zeros(N_DISTRICTS)),
         "group_sums": lambda: k["group_sums"](x["satisfaction"], x["groups"], x["weight"],
                                               N_DISTRICTS * 5),

@@ -35,58 +35,65 @@ def _clip01_py(x: float) -> float:
     return min(max(x, 0.0), 1.0)
 
 
-@njit(cache=True)
-def _affordability(price_sensitivity: float, fee_month: float, income_month: float) -> float:
-    """exp(-sensitivity * fee / (1 % of monthly income)); 1 when free, 0 when no income."""
+def affordability(income_month: np.ndarray, fee_month: float, price_sensitivity: float,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Affordability of a fee per resident: ``exp(-sensitivity * fee / (1 % of income))``.
+
+    A fee of 1 % of monthly income gives e^-1 at sensitivity 1; a free service is
+    affordable to everyone (1) and a paid one to no one without income (0). One
+    vectorised pass (NumPy's SIMD ``exp``), shared by :func:`adopt`, :func:`in_market`
+    and their twins, so the kernels' loops hold no transcendental function.
+
+    Args:
+        income_month: Monthly income per resident (USD).
+        fee_month: Fee per user per month (USD).
+        price_sensitivity: Elasticity of adoption to the fee as a share of income.
+        out: Optional array to write into.
+
+    Returns:
+        Affordability per resident, in [0, 1].
+    """
+    out = np.empty_like(income_month) if out is None else out
     if fee_month <= 0.0:
-        return 1.0
-    if income_month <= 0.0:
-        return 0.0
-    return math.exp(-price_sensitivity * fee_month / (0.01 * income_month))
-
-
-def _affordability_py(price_sensitivity: float, fee_month: float, income_month: float) -> float:
-    if fee_month <= 0.0:
-        return 1.0
-    if income_month <= 0.0:
-        return 0.0
-    return math.exp(-price_sensitivity * fee_month / (0.01 * income_month))
+        out[:] = 1.0
+        return out
+    with np.errstate(divide="ignore"):
+        np.divide(-price_sensitivity * fee_month / 0.01, income_month, out=out)
+    out[income_month <= 0.0] = -np.inf
+    return np.exp(out, out=out)
 
 
 @njit(cache=True)
-def adopt(adopted, potential_u, district, city_of_district, income_month, trust, coverage_d,
-          share_d, share_city, fee_month, quality, p, q, churn, price_sensitivity,
-          market_potential, network_weight_district, rng, weight,
-          group_id, adopters_out, potential_out):
+def adopt(adopted, potential_u, district, city_of_district, afford, trust, coverage_d,
+          share_d, share_city, quality, p, q, churn, market_potential, network_weight_district,
+          rng, weight, group_id, adopters_out, potential_out):
     """One month of Bass diffusion with churn for one service, in place.
 
-    A resident is in the market when ``potential_u[i] < market_potential * a_i * trust[i]
-    * min(quality, 1)`` with affordability ``a_i = exp(-price_sensitivity * fee_month /
-    (0.01 * income_month[i]))``. A non-adopter in the market whose district has coverage
-    ``c > 0`` adopts with probability ``c * (p + q * F)``, where ``F`` mixes the adopter
-    share of the own district and of the city with weight ``network_weight_district``.
-    An adopter churns with probability ``churn * (1 + max(0, 1 - quality))``, and always
-    when coverage is 0 or the resident left the market. Probabilities are clipped to
-    [0, 1]; one ``rng.random()`` is drawn for each resident whose outcome is random (an
-    adopter still covered and in the market, or a covered non-adopter in the market), so
-    a service few can use costs few draws.
+    A resident is in the market when ``potential_u[i] < market_potential * trust[i] *
+    min(quality, 1) * a_i`` with the fee's affordability ``a_i`` (:func:`affordability`).
+    A non-adopter in the market whose district has coverage ``c > 0`` adopts with
+    probability ``c * (p + q * F)``, where ``F`` mixes the adopter share of the own
+    district and of the city with weight ``network_weight_district``. An adopter churns
+    with probability ``churn * (1 + max(0, 1 - quality))``, and always when coverage is 0
+    or the resident left the market. Probabilities are clipped to [0, 1]; one
+    ``rng.random()`` is drawn for each resident whose outcome is random (an adopter still
+    covered and in the market, or a covered non-adopter in the market), so a service few
+    can use costs few draws. The loop holds no transcendental function.
 
     Args:
         adopted: uint8 adoption state per resident (updated in place).
         potential_u: Fixed per-resident uniform of the market-potential test.
         district: Global district index per resident.
         city_of_district: City index per global district.
-        income_month: Monthly income per resident (USD).
+        afford: Affordability of the fee per resident (:func:`affordability`).
         trust: Trust in the city per resident, in [0, 1].
         coverage_d: Share of each district covered by the service, in [0, 1].
         share_d: Weighted adopter share per district before the step.
         share_city: Weighted adopter share per city before the step.
-        fee_month: Fee per user per month (USD).
         quality: Realised service quality (1 = as claimed).
         p: Bass innovation coefficient (per month).
         q: Bass imitation coefficient (per month).
         churn: Base monthly churn probability.
-        price_sensitivity: Elasticity of adoption to the fee as a share of income.
         market_potential: Share of residents for whom the service is relevant.
         network_weight_district: Weight of the own district in the network effect.
         rng: ``np.random.Generator``, drawn once per resident whose outcome is random.
@@ -104,10 +111,7 @@ def adopt(adopted, potential_u, district, city_of_district, income_month, trust,
     for i in range(adopted.shape[0]):
         d = district[i]
         c = coverage_d[d]
-        # affordability <= 1: skip exp() when the resident is out of the market anyway
-        bound = market_potential * trust[i] * q_cap
-        in_market = potential_u[i] < bound and potential_u[i] < bound * _affordability(
-            price_sensitivity, fee_month, income_month[i])
+        in_market = potential_u[i] < market_potential * trust[i] * q_cap * afford[i]
         # a draw only where the outcome is random (the twin draws at the same places)
         if adopted[i] != 0:
             if c <= 0.0 or not in_market or rng.random() < p_churn:
@@ -122,10 +126,9 @@ def adopt(adopted, potential_u, district, city_of_district, income_month, trust,
             adopters_out[group_id[i]] += weight[i]
 
 
-def adopt_py(adopted, potential_u, district, city_of_district, income_month, trust, coverage_d,
-             share_d, share_city, fee_month, quality, p, q, churn, price_sensitivity,
-             market_potential, network_weight_district, rng, weight,
-             group_id, adopters_out, potential_out):
+def adopt_py(adopted, potential_u, district, city_of_district, afford, trust, coverage_d,
+             share_d, share_city, quality, p, q, churn, market_potential,
+             network_weight_district, rng, weight, group_id, adopters_out, potential_out):
     """Plain-Python twin of :func:`adopt` (same loop, same draws).
 
     Args:
@@ -133,17 +136,15 @@ def adopt_py(adopted, potential_u, district, city_of_district, income_month, tru
         potential_u: See :func:`adopt`.
         district: See :func:`adopt`.
         city_of_district: See :func:`adopt`.
-        income_month: See :func:`adopt`.
+        afford: See :func:`adopt`.
         trust: See :func:`adopt`.
         coverage_d: See :func:`adopt`.
         share_d: See :func:`adopt`.
         share_city: See :func:`adopt`.
-        fee_month: See :func:`adopt`.
         quality: See :func:`adopt`.
         p: See :func:`adopt`.
         q: See :func:`adopt`.
         churn: See :func:`adopt`.
-        price_sensitivity: See :func:`adopt`.
         market_potential: See :func:`adopt`.
         network_weight_district: See :func:`adopt`.
         rng: See :func:`adopt`.
@@ -160,10 +161,7 @@ def adopt_py(adopted, potential_u, district, city_of_district, income_month, tru
     for i in range(adopted.shape[0]):
         d = district[i]
         c = coverage_d[d]
-        # affordability <= 1: skip exp() when the resident is out of the market anyway
-        bound = market_potential * trust[i] * q_cap
-        in_market = potential_u[i] < bound and potential_u[i] < bound * _affordability_py(
-            price_sensitivity, fee_month, income_month[i])
+        in_market = potential_u[i] < market_potential * trust[i] * q_cap * afford[i]
         # a draw only where the outcome is random (the twin draws at the same places)
         if adopted[i] != 0:
             if c <= 0.0 or not in_market or rng.random() < p_churn:
@@ -182,19 +180,17 @@ def adopt_py(adopted, potential_u, district, city_of_district, income_month, tru
 
 
 @njit(cache=True)
-def in_market(potential_u, district, income_month, trust, weight, fee_month, quality,
-              price_sensitivity, market_potential, n_districts):
+def in_market(potential_u, district, afford, trust, weight, quality, market_potential,
+              n_districts):
     """Weighted residents per district who pass the market-potential test of :func:`adopt`.
 
     Args:
         potential_u: Fixed per-resident uniform of the market-potential test.
         district: Global district index per resident.
-        income_month: Monthly income per resident (USD).
+        afford: Affordability of the fee per resident (:func:`affordability`).
         trust: Trust in the city per resident, in [0, 1].
         weight: People each simulated resident stands for.
-        fee_month: Fee per user per month (USD).
         quality: Realised service quality (1 = as claimed).
-        price_sensitivity: Elasticity of adoption to the fee as a share of income.
         market_potential: Share of residents for whom the service is relevant.
         n_districts: Number of districts.
 
@@ -204,22 +200,18 @@ def in_market(potential_u, district, income_month, trust, weight, fee_month, qua
     out = np.zeros(n_districts)
     q_cap = min(quality, 1.0)
     for i in range(potential_u.shape[0]):
-        bound = market_potential * trust[i] * q_cap  # the same test as adopt's
-        if potential_u[i] < bound and potential_u[i] < bound * _affordability(
-                price_sensitivity, fee_month, income_month[i]):
+        if potential_u[i] < market_potential * trust[i] * q_cap * afford[i]:  # adopt's test
             out[district[i]] += weight[i]
     return out
 
 
-def in_market_py(potential_u, district, income_month, trust, weight, fee_month, quality,
-                 price_sensitivity, market_potential, n_districts):
+def in_market_py(potential_u, district, afford, trust, weight, quality, market_potential,
+                 n_districts):
     """Plain-Python twin of :func:`in_market`."""
     out = np.zeros(n_districts)
     q_cap = min(quality, 1.0)
     for i in range(potential_u.shape[0]):
-        bound = market_potential * trust[i] * q_cap  # the same test as adopt's
-        if potential_u[i] < bound and potential_u[i] < bound * _affordability_py(
-                price_sensitivity, fee_month, income_month[i]):
+        if potential_u[i] < market_potential * trust[i] * q_cap * afford[i]:  # adopt's test
             out[district[i]] += weight[i]
     return out
 

@@ -29,10 +29,10 @@ def adopt_inputs(seed: int, n: int = N) -> dict:
     return dict(
         adopted=(r.random(n) < 0.3).astype(np.uint8), potential_u=r.random(n),
         district=district, city_of_district=np.array([0, 0, 0, 1, 1, 1]),
-        income_month=r.lognormal(np.log(5_000), 0.7, n), trust=r.random(n),
-        coverage_d=coverage, share_d=r.uniform(0, 0.5, N_DISTRICTS),
-        share_city=r.uniform(0, 0.5, 2), fee_month=20.0, quality=0.8, p=0.03, q=0.38,
-        churn=0.05, price_sensitivity=1.0, market_potential=0.9, network_weight_district=0.5,
+        afford=kernels.affordability(r.lognormal(np.log(5_000), 0.7, n), 20.0, 1.0),
+        trust=r.random(n), coverage_d=coverage, share_d=r.uniform(0, 0.5, N_DISTRICTS),
+        share_city=r.uniform(0, 0.5, 2), quality=0.8, p=0.03, q=0.38,
+        churn=0.05, market_potential=0.9, network_weight_district=0.5,
         weight=np.full(n, 35.0), group_id=district, adopters_out=np.zeros(N_DISTRICTS),
         potential_out=np.zeros(N_DISTRICTS))
 
@@ -73,18 +73,15 @@ def test_adopt_matches_twin(seed):
         np.testing.assert_allclose(a["adopters_out"], np.bincount(
             a["district"], a["adopted"] * a["weight"], N_DISTRICTS))
     assert rng_a.random() == rng_b.random()  # one draw per resident in both
-    tally = kernels.in_market(a["potential_u"], a["district"], a["income_month"], a["trust"],
-                              a["weight"], a["fee_month"], a["quality"], a["price_sensitivity"],
-                              a["market_potential"], N_DISTRICTS)
+    tally = kernels.in_market(a["potential_u"], a["district"], a["afford"], a["trust"],
+                              a["weight"], a["quality"], a["market_potential"], N_DISTRICTS)
     np.testing.assert_allclose(a["potential_out"], tally)
 
 
 def test_adopt_draws_once_per_random_outcome():
     """One uniform per resident whose outcome is random (covered and in the market)."""
     x = adopt_inputs(3)
-    aff = np.exp(-x["price_sensitivity"] * x["fee_month"] / (0.01 * x["income_month"]))
-    bound = x["market_potential"] * x["trust"] * min(x["quality"], 1.0)
-    market = (x["potential_u"] < bound) & (x["potential_u"] < bound * aff)
+    market = x["potential_u"] < x["market_potential"] * x["trust"] * x["quality"] * x["afford"]
     covered = x["coverage_d"][x["district"]] > 0
     expected = int((market & covered).sum())
     assert 0 < expected < N
@@ -99,16 +96,25 @@ def test_in_market_matches_twin_and_counts_the_adoption_test():
     """The Bass potential per district equals the twin's and the adopt kernel's market test."""
     x = adopt_inputs(5)
     weight = np.full(N, 35.0)
-    args = (x["potential_u"], x["district"], x["income_month"], x["trust"], weight,
-            x["fee_month"], x["quality"], x["price_sensitivity"], x["market_potential"],
-            N_DISTRICTS)
+    args = (x["potential_u"], x["district"], x["afford"], x["trust"], weight, x["quality"],
+            x["market_potential"], N_DISTRICTS)
     got = kernels.in_market(*args)
     np.testing.assert_allclose(got, kernels.in_market_py(*args), rtol=1e-12)
-    aff = np.exp(-x["price_sensitivity"] * x["fee_month"] / (0.01 * x["income_month"]))
-    mask = x["potential_u"] < x["market_potential"] * aff * x["trust"] * x["quality"]
+    mask = x["potential_u"] < x["market_potential"] * x["trust"] * x["quality"] * x["afford"]
     np.testing.assert_allclose(got, np.bincount(x["district"], mask * weight, N_DISTRICTS))
-    higher_fee = kernels.in_market(*args[:5], 60.0, *args[6:])
-    assert higher_fee.sum() < got.sum()
+    income = np.random.default_rng(5).lognormal(np.log(5_000), 0.7, N)
+    cheap = kernels.in_market(*args[:2], kernels.affordability(income, 20.0, 1.0), *args[3:])
+    dear = kernels.in_market(*args[:2], kernels.affordability(income, 60.0, 1.0), *args[3:])
+    assert dear.sum() < cheap.sum()
+
+
+def test_affordability_known_values():
+    """exp(-s * fee / (1 % of income)); free is 1; a paid service without income is 0."""
+    income = np.array([1_000.0, 3_000.0, 0.0])
+    got = kernels.affordability(income, 10.0, 1.0)
+    np.testing.assert_allclose(got, [np.exp(-1.0), np.exp(-1 / 3), 0.0], rtol=1e-12)
+    assert (kernels.affordability(income, 0.0, 1.0) == 1.0).all()
+    assert kernels.affordability(income, 10.0, 2.0)[0] == pytest.approx(np.exp(-2.0))
 
 
 def test_group_sums_matches_twin():

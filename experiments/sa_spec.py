@@ -1,0 +1,360 @@
+"""The sensitivity spec: its schema (pydantic) and its validation against the model.
+
+A sensitivity spec is an experiment spec plus a ``[sensitivity]`` table (method,
+sample size, KPIs, analysed and fixed parameters); see
+:mod:`experiments.sensitivity` for an example and ``docs/sensitivity.md`` for
+every field. :func:`load_sensitivity_spec` reads and validates one: the file's
+schema, the method's sample-size rules, every parameter path and range against
+the scenario, and the KPI names (by one short probe run). Every problem is one
+line of a :class:`sim.config.ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from experiments.spec import ALLIANCE, Experiment, ScenarioRef, read_spec, resolve_model
+from sim.config import ScenarioError, load_scenario, parameters, validate
+from sim.schema import field as schema_field
+
+METHODS = ("sobol", "morris", "fast", "rbd_fast", "delta", "pawn")
+METHOD_NAMES = {"sobol": "Sobol", "morris": "Morris elementary effects", "fast": "eFAST",
+                "rbd_fast": "RBD-FAST", "delta": "delta moment-independent", "pawn": "PAWN"}
+#: Unbounded distributions are truncated at these quantiles (so every value is finite).
+TAIL = 0.001
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ParameterSpec(_Strict):
+    """One analysed parameter: a range with a distribution, or categorical values."""
+
+    bounds: list[float] = Field(default_factory=list, description="[low, high]")
+    dist: Literal["unif", "logunif", "triang", "norm", "truncnorm", "lognorm"] = "unif"
+    mean: float | None = Field(None, description="norm / truncnorm mean; lognorm: mean of ln x")
+    sd: float | None = Field(None, description="norm / truncnorm sd; lognorm: sd of ln x")
+    peak: float | None = Field(None, description="triang: the mode, inside bounds")
+    values: list[Any] = Field(default_factory=list, description="categorical levels")
+    integer: bool = False
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ParameterSpec:
+        if self.values:
+            if self.bounds or self.mean is not None or self.sd is not None:
+                raise ValueError("give either values = [...] (categorical) or a range, not both")
+            if len(self.values) < 2:
+                raise ValueError("values needs at least two levels")
+            return self
+        needs_bounds = self.dist in ("unif", "logunif", "triang", "truncnorm")
+        if needs_bounds and len(self.bounds) != 2:
+            raise ValueError(f"dist = '{self.dist}' needs bounds = [low, high]")
+        if self.bounds and (len(self.bounds) != 2 or not self.bounds[0] < self.bounds[1]):
+            raise ValueError(f"bounds {self.bounds} must be [low, high] with low < high")
+        if self.dist in ("norm", "truncnorm", "lognorm"):
+            if self.mean is None or self.sd is None:
+                raise ValueError(f"dist = '{self.dist}' needs mean and sd")
+            if self.sd <= 0:
+                raise ValueError(f"sd = {self.sd} must be > 0")
+        if self.dist == "logunif" and self.bounds[0] <= 0:
+            raise ValueError("logunif needs bounds > 0")
+        if self.dist == "triang":
+            if self.peak is None or not self.bounds[0] <= self.peak <= self.bounds[1]:
+                raise ValueError("triang needs peak inside bounds")
+        if self.dist == "truncnorm" and not self.bounds[0] <= self.mean <= self.bounds[1]:
+            raise ValueError("truncnorm needs its mean inside bounds")
+        return self
+
+    def support(self) -> tuple[float, float]:
+        """Smallest and largest value the design can take (unbounded tails truncated).
+
+        Returns:
+            (low, high).
+        """
+        lo, hi = self.to_values(np.array([0.0, 1.0]))
+        return float(lo), float(hi)
+
+    def to_values(self, u: np.ndarray) -> np.ndarray:
+        """Map unit-interval samples to parameter values (inverse CDF; integer rounding).
+
+        Args:
+            u: Samples in [0, 1].
+
+        Returns:
+            Values (an object array for categorical levels).
+        """
+        from scipy import stats
+
+        u = np.asarray(u, dtype=float)
+        if self.values:
+            idx = np.minimum((u * len(self.values)).astype(int), len(self.values) - 1)
+            return np.array(self.values, dtype=object)[idx]
+        lo, hi = (self.bounds + [np.nan, np.nan])[:2]
+        clipped = np.clip(u, TAIL, 1 - TAIL)
+        if self.dist == "unif":
+            x = lo + u * (hi - lo)
+        elif self.dist == "logunif":
+            x = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
+        elif self.dist == "triang":
+            c = (self.peak - lo) / (hi - lo)
+            x = stats.triang.ppf(u, c, loc=lo, scale=hi - lo)
+        elif self.dist == "norm":
+            x = stats.norm.ppf(clipped, loc=self.mean, scale=self.sd)
+        elif self.dist == "truncnorm":
+            a, b = (lo - self.mean) / self.sd, (hi - self.mean) / self.sd
+            x = stats.truncnorm.ppf(u, a, b, loc=self.mean, scale=self.sd)
+        else:  # lognorm: mean and sd of ln x
+            x = np.exp(stats.norm.ppf(clipped, loc=self.mean, scale=self.sd))
+        return np.round(x).astype(np.int64) if self.integer else x
+
+
+class Sensitivity(_Strict):
+    """The ``[sensitivity]`` table: method, sample size, KPIs, parameters."""
+
+    method: Literal["sobol", "morris", "fast", "rbd_fast", "delta", "pawn"] = "sobol"
+    n: int = schema_field(
+        64, "samples", 2, 10_000_000,
+        "sobol: base samples N (a power of two); morris: trajectories; fast: samples per "
+        "curve; rbd_fast, delta, pawn: Latin hypercube samples")
+    second_order: bool = Field(True, description="sobol: S2 (runs N(2D+2) instead of N(D+2))")
+    kpis: list[str] = Field(min_length=1)
+    bootstrap: int = schema_field(100, "resamples", 10, 100_000, "bootstrap resamples for CIs")
+    conf_level: float = schema_field(0.95, "probability", 0.5, 0.999)
+    seed: int | None = schema_field(None, "", 0, 2**63 - 1, "sampling seed (default: experiment's)")
+    num_levels: int = schema_field(4, "levels", 2, 100, "morris: grid levels")
+    trajectory_pool: int = schema_field(
+        0, "trajectories", 0, 100_000, "morris: choose the n most spread of this many (0: off)")
+    harmonics: int = schema_field(0, "", 0, 100, "fast M (default 4), rbd_fast M (default 10)")
+    slides: int = schema_field(10, "slides", 2, 1000, "pawn: conditioning intervals")
+    tolerance: float = schema_field(
+        0.05, "index", 0.0, 1.0, "convergence: allowed change N/2 -> N beyond the CI")
+    fixed: dict[str, Any] = Field(default_factory=dict, description="values set at every point")
+    parameters: dict[str, ParameterSpec] = Field(min_length=1)
+
+    @property
+    def m(self) -> int:
+        """The FAST / RBD-FAST interference parameter in use."""
+        return self.harmonics or (4 if self.method == "fast" else 10)
+
+
+class SensitivitySpec(_Strict):
+    """A whole sensitivity spec: experiment settings, the scenario, the analysis."""
+
+    experiment: Experiment = Field(default_factory=Experiment)
+    scenarios: list[ScenarioRef] = Field(default_factory=list)
+    sensitivity: Sensitivity
+
+    @property
+    def seed(self) -> int:
+        """The sampling and bootstrap seed."""
+        s = self.sensitivity.seed
+        return self.experiment.seed if s is None else s
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_sensitivity_spec(source: str | Path | Mapping[str, Any]) -> SensitivitySpec:
+    """Read and validate a sensitivity spec; every problem is one line.
+
+    Checks the schema of the file, the method's sample-size rules (N a power of
+    two for Sobol, ...), every parameter path against the scenario (unknown
+    paths, types, and the parameter's whole range against the schema's allowed
+    range, by loading the scenario at both ends), and the KPI names (by one
+    one-month probe run).
+
+    Args:
+        source: A TOML file, a name in ``experiments/specs``, or a mapping.
+
+    Returns:
+        The validated spec.
+
+    Raises:
+        ScenarioError: One line per problem.
+    """
+    name, data = read_spec(source, "sensitivity spec")
+    if "sensitivity" not in data:
+        raise ScenarioError([f"{name}: sensitivity: missing [sensitivity] table (method, n, kpis, "
+                             "parameters); for a plain experiment use 'alliance batch'"])
+    spec = validate(SensitivitySpec, data, {}, name)
+    problems = _method_problems(spec, name)
+    if spec.experiment.model == ALLIANCE:
+        problems += _scenario_problems(spec, name)
+    else:
+        if spec.scenarios:
+            problems.append(f"{name}: scenarios: a function model "
+                            f"({spec.experiment.model}) takes no [[scenarios]]")
+        try:
+            resolve_model(spec.experiment.model)
+        except ScenarioError as exc:
+            problems += [f"{name}: experiment.model: {p}" for p in exc.problems]
+    if not problems:
+        problems += _kpi_problems(spec, name)
+    if problems:
+        raise ScenarioError(problems)
+    return spec
+
+
+def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
+    s = spec.sensitivity
+    n, d, where = s.n, len(s.parameters), f"{name}: sensitivity.n"
+    out = []
+    if s.method == "sobol":
+        if n & (n - 1) or n < 4:
+            lower = 1 << max(2, n.bit_length() - 1)
+            out.append(f"{where}: {n} is not a power of two >= 4; Sobol sampling needs "
+                       f"N = 2^k (e.g. {lower} or {lower * 2})")
+    elif s.method == "morris" and n < 4:
+        out.append(f"{where}: {n} trajectories; Morris needs at least 4 (2 for the N/2 check)")
+    elif s.method == "fast" and n // 2 <= 4 * s.m**2:
+        out.append(f"{where}: {n} is too small for eFAST with M = {s.m}: the N/2 curve needs "
+                   f"more than 4 M^2 = {4 * s.m**2} samples, so n >= {8 * s.m**2 + 2}")
+    elif s.method == "rbd_fast" and n // 2 <= 2 * s.m:
+        out.append(f"{where}: {n} is too small for RBD-FAST with M = {s.m}: "
+                   f"n >= {4 * s.m + 2}")
+    elif s.method == "delta" and n // 2 < 20:
+        out.append(f"{where}: {n} is too small for the delta method: n >= 40")
+    elif s.method == "pawn" and n // 2 < 2 * s.slides:
+        out.append(f"{where}: {n} is too small for PAWN with {s.slides} slides: "
+                   f"n >= {4 * s.slides}")
+    if s.method == "morris" and s.trajectory_pool and s.trajectory_pool <= n:
+        out.append(f"{name}: sensitivity.trajectory_pool: {s.trajectory_pool} must exceed "
+                   f"n = {n} (the n most spread trajectories are chosen from the pool)")
+    overlap = sorted(set(s.fixed) & set(s.parameters))
+    if overlap:
+        out.append(f"{name}: sensitivity.fixed: {overlap[0]} is also an analysed parameter")
+    if s.method == "sobol" and d < 2:
+        out.append(f"{name}: sensitivity.parameters: Sobol needs at least two parameters")
+    return out
+
+
+def _scenario_problems(spec: SensitivitySpec, name: str) -> list[str]:
+    if len(spec.scenarios) != 1:
+        return [f"{name}: scenarios: a sensitivity study of the alliance model runs exactly one "
+                f"[[scenarios]] file ({len(spec.scenarios)} given); compare policies with "
+                "'alliance sweep' and 'alliance discover --compare-to'"]
+    ref = spec.scenarios[0]
+    s = spec.sensitivity
+    try:
+        base = load_scenario(ref.file, overlays=ref.overlays)
+    except ScenarioError as exc:
+        return [f"{name}: scenarios ({ref.file}): {p}" for p in exc.problems]
+    leaves = {p.path: p for p in parameters(base)}
+    out = []
+    probe: dict[str, Any] = dict(s.fixed)
+    for path, p in s.parameters.items():
+        where = f"{name}: sensitivity.parameters.{path}"
+        matches = [leaves[k] for k in leaves if fnmatch.fnmatchcase(k, path)] if "*" in path \
+            else [leaves[path]] if path in leaves else []
+        if not matches:
+            near = difflib.get_close_matches(path, list(leaves), n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            out.append(f"{where}: unknown parameter path{hint} "
+                       "('alliance params SCENARIO' lists them)")
+            continue
+        kind = type(matches[0].value)
+        if kind in (bool, str, list) and not p.values:
+            example = "[false, true]" if kind is bool else "[...]"
+            out.append(f"{where}: a {kind.__name__} parameter needs values = {example}")
+            continue
+        if p.values:
+            probe[path] = p.values[0]
+            ends = list(p.values)
+        else:
+            lo, hi = p.support()
+            if kind is int:
+                lo, hi = round(lo), round(hi)
+            probe[path] = int(round((lo + hi) / 2)) if kind is int else (lo + hi) / 2
+            ends = [lo, hi]
+            for leaf in matches:
+                span = _allowed(leaf.allowed)
+                if span and not (span[0] <= lo and hi <= span[1]):
+                    unit = f" {leaf.unit}" if leaf.unit else ""
+                    out.append(f"{where}: the range {lo:g} .. {hi:g} reaches outside the allowed "
+                               f"range {leaf.allowed}{unit}")
+                    ends = []
+                    break
+        for value in ends:  # each end must load: consistency checks depend on values
+            if kind is int and not isinstance(value, bool):
+                value = int(value)
+            try:
+                load_scenario(ref.file, overlays=ref.overlays, overrides={path: value})
+            except ScenarioError as exc:
+                out += [f"{where} = {value!r}: {line}" for line in exc.problems]
+                break
+    if not out:
+        try:
+            load_scenario(ref.file, overlays=ref.overlays, overrides=probe)
+        except ScenarioError as exc:
+            out += [f"{name}: sensitivity: {line}" for line in exc.problems]
+    return out
+
+
+def _allowed(text: str) -> tuple[float, float] | None:
+    if ".." not in text:
+        return None
+    lo, hi = (t.strip() for t in text.split("..", 1))
+    return (float(lo) if lo else -math.inf, float(hi) if hi else math.inf)
+
+
+def _kpi_problems(spec: SensitivitySpec, name: str) -> list[str]:
+    """Probe the model once (one month, few residents) to learn the KPI names."""
+    s = spec.sensitivity
+    mid = {k: _plain(p.to_values(np.array([0.5]))[0]) for k, p in s.parameters.items()}
+    for k in _int_paths(spec):
+        mid[k] = int(round(mid[k]))
+    try:
+        if spec.experiment.model == ALLIANCE:
+            from sim.api import run
+
+            ref = spec.scenarios[0]
+            overrides = {**s.fixed, **mid, "world.residents.simulated_agents": 100}
+            names = set(run(ref.file, overlays=ref.overlays, seed=0, months=1,
+                            overrides=overrides).kpis)
+        else:
+            names = set(resolve_model(spec.experiment.model)({**s.fixed, **mid}, 0))
+    except Exception as exc:  # the probe itself fails: the runs would too
+        return [f"{name}: the model fails at the middle of the ranges: "
+                f"{type(exc).__name__}: {exc}"]
+    out = []
+    for kpi in s.kpis:
+        if kpi not in names:
+            near = difflib.get_close_matches(kpi, sorted(names), n=1)
+            hint = f"did you mean '{near[0]}'? " if near else ""
+            out.append(f"{name}: sensitivity.kpis: {kpi!r} is not a KPI of the model; {hint}"
+                       f"known: {', '.join(sorted(names)[:12])}...")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _int_paths(spec: SensitivitySpec) -> set[str]:
+    """Analysed paths that take integers: ``integer = true`` or an int schema field."""
+    s = spec.sensitivity
+    out = {k for k, p in s.parameters.items() if p.integer}
+    if spec.experiment.model != ALLIANCE or not spec.scenarios:
+        return out
+    ref = spec.scenarios[0]
+    leaves = {p.path: p.value for p in parameters(load_scenario(ref.file,
+                                                                overlays=ref.overlays))}
+    for k, p in s.parameters.items():
+        if p.values:
+            continue
+        if any(isinstance(v, int) and not isinstance(v, bool)
+               for leaf, v in leaves.items() if fnmatch.fnmatchcase(leaf, k)):
+            out.add(k)
+    return out

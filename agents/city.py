@@ -209,7 +209,7 @@ class City(Treasury, mesa.Agent):
             project.next_event = t + procurement.duration(
                 mode, m.scenario.world.procurement, p.governance, m.rng_market)
             self.projects.append(project)
-            m.projects.append(project)
+            m.add_project(project)
             m.record(project, "procurement_start", mode=mode)
             active += 1
 

@@ -365,7 +365,7 @@ class Residents(mesa.Agent):
         """
         super().__init__(model)
         self.pop = population
-        self.services = [d for d, t in model.scenario.world.technology.items() if t.user_facing]
+        self.services = model.services
         self.income0 = population.income_month.copy()
         self.fees = np.zeros((len(self.services), population.n_groups))
         self.users = np.zeros((len(self.services), population.n_districts))

@@ -311,6 +311,7 @@ def stakeholder_panel(summary: pd.DataFrame, base: Path) -> list[Path]:
     Returns:
         Files written.
     """
+    from experiments.compare import direction
     from sim.metrics import format_value
 
     ref = summary.scenario.iloc[0]
@@ -318,7 +319,7 @@ def stakeholder_panel(summary: pd.DataFrame, base: Path) -> list[Path]:
     rows = summary.dropna(subset=["diff"]).copy()
     rows = rows[rows.kpi.isin(spread.index)]
     scenarios = list(dict.fromkeys(rows.scenario))
-    sign = rows.kpi.map(lambda k: _direction(k))
+    sign = rows.kpi.map(direction)
     scale = rows.kpi.map(spread).where(lambda x: x > 0, other=np.nan)
     effect = rows["diff"] / scale
     effect = effect.where(scale.notna(), np.sign(rows["diff"]) * 0.05)
@@ -354,12 +355,6 @@ def stakeholder_panel(summary: pd.DataFrame, base: Path) -> list[Path]:
     ax.set_title(f"Scorecard by stakeholder: {', '.join(scenarios)} against {ref}", fontsize=13)
     _style(ax)
     return save(fig, base)
-
-
-def _direction(kpi: str) -> int:
-    from sim.metrics import KPI_INFO
-
-    return KPI_INFO.get(kpi, ("", "", 0))[2]
 
 
 def waterfall(runs: pd.DataFrame, scenario: str, base: Path) -> list[Path]:

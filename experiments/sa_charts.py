@@ -45,14 +45,10 @@ METHOD_TITLES = {"sobol": "Sobol", "morris": "Morris", "fast": "eFAST", "rbd_fas
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    """Write a figure atomically (temporary name, then rename) and close it."""
-    from experiments.store import atomic
+    """Write a figure as PNG atomically and close it (:func:`experiments.charts.save`)."""
+    from experiments.charts import save
 
-    try:
-        atomic(Path(path), lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return save(fig, Path(path).with_suffix(""), ("png",))[0]
 
 
 def _safe(name: str) -> str:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from experiments.spec import ALLIANCE, Experiment, ScenarioRef, read_spec, resolve_model
 from sim.config import ScenarioError, load_scenario, parameters, validate
+from sim.schema import Strict
 from sim.schema import field as schema_field
 
 METHODS = ("sobol", "morris", "fast", "rbd_fast", "delta", "pawn")
@@ -32,11 +33,7 @@ METHOD_NAMES = {"sobol": "Sobol", "morris": "Morris elementary effects", "fast":
 TAIL = 0.001
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class ParameterSpec(_Strict):
+class ParameterSpec(Strict):
     """One analysed parameter: a range with a distribution, or categorical values."""
 
     bounds: list[float] = Field(default_factory=list, description="[low, high]")
@@ -118,7 +115,7 @@ class ParameterSpec(_Strict):
         return np.round(x).astype(np.int64) if self.integer else x
 
 
-class Sensitivity(_Strict):
+class Sensitivity(Strict):
     """The ``[sensitivity]`` table: method, sample size, KPIs, parameters."""
 
     method: Literal["sobol", "morris", "fast", "rbd_fast", "delta", "pawn"] = "sobol"
@@ -147,7 +144,7 @@ class Sensitivity(_Strict):
         return self.harmonics or (4 if self.method == "fast" else 10)
 
 
-class SensitivitySpec(_Strict):
+class SensitivitySpec(Strict):
     """A whole sensitivity spec: experiment settings, the scenario, the analysis."""
 
     experiment: Experiment = Field(default_factory=Experiment)

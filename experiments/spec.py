@@ -42,20 +42,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from sim.config import ScenarioError, load_scenario, read_toml, validate
-from sim.schema import field
+from sim.schema import Strict, field
 
 ALLIANCE = "alliance"
 SPECS = Path(__file__).resolve().parent / "specs"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Experiment(_Strict):
+class Experiment(Strict):
     """What to run and what to keep."""
 
     name: str = "experiment"
@@ -74,7 +70,7 @@ class Experiment(_Strict):
         10.0, "s", 0.0, 3600.0, "write finished runs at least this often (work at risk)")
 
 
-class ScenarioRef(_Strict):
+class ScenarioRef(Strict):
     """A scenario file or library name, with overlays."""
 
     file: str
@@ -82,7 +78,7 @@ class ScenarioRef(_Strict):
     label: str = ""
 
 
-class Parameter(_Strict):
+class Parameter(Strict):
     """One design parameter: explicit values or a range."""
 
     values: list[Any] = Field(default_factory=list)
@@ -100,7 +96,7 @@ class Parameter(_Strict):
         return self
 
 
-class Design(_Strict):
+class Design(Strict):
     """The design over parameters."""
 
     kind: Literal["none", "grid", "lhs", "list"] = "none"
@@ -123,7 +119,7 @@ class Design(_Strict):
         return self
 
 
-class Spec(_Strict):
+class Spec(Strict):
     """A whole experiment spec."""
 
     experiment: Experiment = Field(default_factory=Experiment)

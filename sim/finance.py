@@ -17,11 +17,10 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
+from sim.schema import RATINGS as RATINGS  # one rating scale, best to worst
+
 ArrayLike = npt.ArrayLike
 FloatOrArray = float | np.ndarray
-
-RATINGS: tuple[str, ...] = ("AAA", "AA", "A", "Baa", "Ba", "B")
-"""Municipal rating grades, ordered best to worst."""
 
 _EPS = 1e-9
 

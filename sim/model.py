@@ -84,6 +84,7 @@ class AllianceModel(mesa.Model):
             yields={r: (w.rates.yields_10y[r], w.rates.yields_20y[r]) for r in RATINGS})
         self.events: list[dict[str, Any]] = []
         self.projects: list[Project] = []
+        self.project_by_id: dict[int, Project] = {}
         self._pid = 0
         self.evidence: dict[tuple, list[float]] = {}
         self.proven_domains = set(w.procurement.framework_domains)
@@ -131,10 +132,10 @@ class AllianceModel(mesa.Model):
 
     # ------------------------------------------------------------------ helpers
 
-    @property
-    def project_by_id(self) -> dict[int, Project]:
-        """Projects by id."""
-        return {p.pid: p for p in self.projects}
+    def add_project(self, project: Project) -> None:
+        """Register a new project (in order and by id)."""
+        self.projects.append(project)
+        self.project_by_id[project.pid] = project
 
     def next_pid(self) -> int:
         """A new project id (ids start at 1; 0 tags program-level flows)."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from sim import finance
+from sim.core import finance
 
 if TYPE_CHECKING:
     from sim.model import AllianceModel

@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.lifecycle import Project
+    from sim.mechanisms.lifecycle import Project
     from sim.model import AllianceModel
 
 

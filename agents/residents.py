@@ -1,4 +1,4 @@
-"""The resident population: a struct of arrays updated by :mod:`sim.kernels`.
+"""The resident population: a struct of arrays updated by :mod:`sim.core.kernels`.
 
 N simulated residents stand for the region's people; resident ``i`` carries
 ``weight[i] = city population / simulated residents of that city`` (MODEL.md,
@@ -19,10 +19,10 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim import kernels
-from sim.lifecycle import DEPLOYED
-from sim.schema import Residents as ResidentParams
-from sim.schema import Technology
+from sim.config.schema import Residents as ResidentParams
+from sim.config.schema import Technology
+from sim.core import kernels
+from sim.mechanisms.lifecycle import DEPLOYED
 
 if TYPE_CHECKING:
     from sim.model import AllianceModel

@@ -1,4 +1,4 @@
-"""Benchmark the resident kernels of ``sim.kernels`` against their plain-Python twins.
+"""Benchmark the resident kernels of ``sim.core.kernels`` against their plain-Python twins.
 
 Usage: ``python benchmarks/kernels.py [--sizes 10000 100000 300000] [--repeats 5]``.
 
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim import kernels  # noqa: E402
+from sim.core import kernels  # noqa: E402
 
 N_DISTRICTS = 20
 N_SERVICES = 3

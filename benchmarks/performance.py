@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.kernels import best_time, calls, make_inputs  # noqa: E402
-from sim import kernels  # noqa: E402
+from sim.core import kernels  # noqa: E402
 
 #: Bytes read or written per resident update, and random draws per update (adopt includes
 #: its affordability pass: read income, write and read affordability; its draws per update

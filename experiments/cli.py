@@ -107,7 +107,7 @@ def kpi_table(results: dict) -> pd.DataFrame:
 
 def format_kpis(table: pd.DataFrame) -> str:
     """Render the main KPIs readably, with a difference column for two or more scenarios."""
-    from sim.metrics import KPI_INFO, format_value
+    from sim.model.kpis import KPI_INFO, format_value
 
     names = list(table.columns)
     rows = [["KPI", *names] + ([f"{names[-1]} - {names[0]}"] if len(names) > 1 else [])]
@@ -139,8 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from experiments.charts import dashboard
     from experiments.store import new_folder, write_csv, write_run
-    from sim.api import run
     from sim.config import parse_assignments
+    from sim.model.api import run
 
     overrides = parse_assignments(args.overrides)
     scenarios = [load_scenario(s, overlays=_overlays(args.overlay), overrides=overrides)

@@ -402,7 +402,7 @@ def format_value(value: float, unit: str) -> str:
 
 
 def kpi_value(kpi: str, value: float) -> str:
-    """A KPI value with its unit from :data:`sim.metrics.KPI_INFO` (``-$30.0M``, ``12 %``).
+    """A KPI value with its unit from :data:`sim.model.kpis.KPI_INFO` (``-$30.0M``, ``12 %``).
 
     Args:
         kpi: The KPI.
@@ -411,7 +411,7 @@ def kpi_value(kpi: str, value: float) -> str:
     Returns:
         The text.
     """
-    from sim.metrics import KPI_INFO
+    from sim.model.kpis import KPI_INFO
 
     unit = KPI_INFO.get(kpi, ("", "", 0))[1]
     if unit == "USD":

@@ -104,7 +104,7 @@ def _base_scenario(file: str, overlays: tuple[str, ...]) -> Any:
 
 def _execute(task: Task, context: Context) -> tuple[dict[str, float], pd.DataFrame | None]:
     if context.model == ALLIANCE:
-        from sim.api import run
+        from sim.model.api import run
 
         result = run(_base_scenario(task.scenario_file, task.overlays), seed=task.seed,
                      months=context.months, overrides=task.params or None)
@@ -159,6 +159,6 @@ def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.
 
 def warm_up() -> None:
     """Load numba's compiled kernels (from its on-disk cache) once per worker."""
-    from sim.api import run
+    from sim.model.api import run
 
     run("alliance", months=1, overrides={"world.residents.simulated_agents": 200})

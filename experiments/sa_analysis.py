@@ -476,7 +476,7 @@ def parameter_labels(spec: SensitivitySpec) -> dict[str, str]:
 
 
 def kpi_units(kpis: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Label and unit of each KPI (from :data:`sim.metrics.KPI_INFO` where known).
+    """Label and unit of each KPI (from :data:`sim.model.kpis.KPI_INFO` where known).
 
     Args:
         kpis: KPI names.
@@ -484,6 +484,6 @@ def kpi_units(kpis: Sequence[str]) -> dict[str, tuple[str, str]]:
     Returns:
         KPI -> (label, unit).
     """
-    from sim.metrics import KPI_INFO
+    from sim.model.kpis import KPI_INFO
 
     return {k: (KPI_INFO[k][0], KPI_INFO[k][1]) if k in KPI_INFO else (k, "") for k in kpis}

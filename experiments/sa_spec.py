@@ -23,8 +23,8 @@ from pydantic import Field, model_validator
 
 from experiments.spec import ALLIANCE, Experiment, ScenarioRef, read_spec, resolve_model
 from sim.config import ScenarioError, load_scenario, parameters, validate
-from sim.schema import Strict
-from sim.schema import field as schema_field
+from sim.config.schema import Strict
+from sim.config.schema import field as schema_field
 
 METHODS = ("sobol", "morris", "fast", "rbd_fast", "delta", "pawn")
 METHOD_NAMES = {"sobol": "Sobol", "morris": "Morris elementary effects", "fast": "eFAST",
@@ -312,7 +312,7 @@ def _kpi_problems(spec: SensitivitySpec, name: str) -> list[str]:
         mid[k] = int(round(mid[k]))
     try:
         if spec.experiment.model == ALLIANCE:
-            from sim.api import run
+            from sim.model.api import run
 
             ref = spec.scenarios[0]
             overrides = {**s.fixed, **mid, "world.residents.simulated_agents": 100}

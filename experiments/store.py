@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from sim.api import RunResult
+    from sim.model.api import RunResult
 
 RESULTS = Path("results")
 

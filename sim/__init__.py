@@ -11,7 +11,7 @@ __all__ = ["run", "evaluate", "RunResult"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from sim import api
+        from sim.model import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -14,7 +14,7 @@ from sim.config import (
     parse_assignments,
     parse_value,
 )
-from sim.schema import Scenario
+from sim.config.schema import Scenario
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

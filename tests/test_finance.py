@@ -1,4 +1,4 @@
-"""Tests for the pure finance engine ``sim.finance`` (MODEL.md F1-F8).
+"""Tests for the pure finance engine ``sim.core.finance`` (MODEL.md F1-F8).
 
 Known values are computed independently inside the tests (plain-Python
 formulas or published figures), never by calling the function under test.
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sim import finance as fin
+from sim.core import finance as fin
 
 SCHEDULE_COLUMNS = ["period", "payment", "interest", "principal", "balance"]
 

@@ -1,4 +1,4 @@
-"""Tests for the resident kernels (``sim.kernels``) and the population (``agents.residents``).
+"""Tests for the resident kernels (``sim.core.kernels``) and the population (``agents.residents``).
 
 Each numba kernel is checked against its plain-Python twin on the same inputs and
 the same seeded generator; behaviour is checked by direction (higher fee, higher q,
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.residents import Population
-from sim import kernels
-from sim.schema import Residents, Technology
+from sim.config.schema import Residents, Technology
+from sim.core import kernels
 
 N = 3_000
 N_DISTRICTS = 6

@@ -1,4 +1,4 @@
-"""Tests for the double-entry ledger in ``sim.ledger``."""
+"""Tests for the double-entry ledger in ``sim.core.ledger``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.ledger import STANDARD_KINDS, Ledger, LedgerImbalance
+from sim.core.ledger import STANDARD_KINDS, Ledger, LedgerImbalance
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.api import resolve
 from sim.model import AllianceModel
+from sim.model.api import resolve
 
 SMALL = {"world.residents.simulated_agents": 4000}
 

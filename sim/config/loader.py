@@ -2,7 +2,7 @@
 
 A scenario file is TOML with up to three tables: ``[scenario]`` (name,
 description, ``extends`` and ``overlays``), ``[world]`` and ``[policy]``
-(see :mod:`sim.schema`). Loading goes in a fixed order::
+(see :mod:`sim.config.schema`). Loading goes in a fixed order::
 
     file --extends chain (parent first)--> overlays (in order) --> --set overrides
          --> schema validation --> consistency checks --> Scenario
@@ -26,10 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.schema import CASH_BENEFITS, RATINGS, REVENUE_BACKED, Scenario
+from sim.config.schema import CASH_BENEFITS, RATINGS, REVENUE_BACKED, Scenario
 
 #: The shipped scenario library (installed with the package as ``scenarios``).
-LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
+LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 OVERLAYS = LIBRARY / "overlays"
 
 SET_SOURCE = "--set"
@@ -472,7 +472,7 @@ def load_scenario(source: str | Path | Mapping[str, Any], *, overlays: Iterable[
         overrides: Dotted-path values applied last (``{"world.rates.shift_bp": 200}``).
 
     Returns:
-        The validated :class:`~sim.schema.Scenario`.
+        The validated :class:`~sim.config.schema.Scenario`.
 
     Raises:
         ScenarioError: With one line per problem found.

@@ -24,7 +24,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from agents.vendor import Vendor
-    from sim.schema import Governance, ProcurementDurations
+    from sim.config.schema import Governance, ProcurementDurations
 
 #: Weight of the interoperability demo's signal of true performance.
 DEMO_REVEAL = 0.5

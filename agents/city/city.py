@@ -7,16 +7,23 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agents.treasury import PROGRAM, Treasury
-from sim import contracts, procurement
-from sim.instruments import DEBT_CAP_INSTRUMENTS, Arrangement, Debt, pv_monthly
-from sim.lifecycle import ACTIVE, DEPLOYED, Project, break_even_performance, posterior, prob_above
-from sim.schema import RATINGS
+from agents.city.treasury import PROGRAM, Treasury
+from sim.config.schema import RATINGS
+from sim.instruments.base import DEBT_CAP_INSTRUMENTS, Arrangement, Debt, pv_monthly
+from sim.mechanisms import contracts, procurement
+from sim.mechanisms.lifecycle import (
+    ACTIVE,
+    DEPLOYED,
+    Project,
+    break_even_performance,
+    posterior,
+    prob_above,
+)
 
 if TYPE_CHECKING:
     from agents.vendor import Vendor
+    from sim.config.schema import Technology
     from sim.model import AllianceModel
-    from sim.schema import Technology
 
 #: Expected share of the market potential that adopts, used in projections.
 EXPECTED_UPTAKE = 0.3

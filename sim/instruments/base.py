@@ -1,6 +1,6 @@
 """Financing instruments as the model uses them: feasibility, set-up and debts owed.
 
-The pure formulas live in :mod:`sim.finance`; this module turns a decision
+The pure formulas live in :mod:`sim.core.finance`; this module turns a decision
 ("finance this tranche with that instrument") into ledger transfers at
 issuance and :class:`Debt` objects whose scheduled payments the city (or a
 project's own account, a TIF fund, a PPP vehicle) must meet each month.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import finance
+from sim.core import finance
 
 #: Instruments the city borrows under (count against its debt-service cap).
 DEBT_CAP_INSTRUMENTS = frozenset({"go_bond", "vendor_loan", "mini_bonds"})
@@ -79,7 +79,7 @@ def monthly_level_payments(principal: float, rate_annual: float, years: int,
         ``years * 12`` monthly payments.
     """
     n = years * 12
-    r = rate_annual / 12  # the nominal convention of sim.finance.level_debt_service
+    r = rate_annual / 12  # the nominal convention of sim.core.finance.level_debt_service
     if serial:  # level principal plus interest on the opening balance
         opening = principal * (1 - np.arange(n) / n)
         return principal / n + opening * r

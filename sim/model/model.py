@@ -36,10 +36,10 @@ from agents.investor import Investor
 from agents.regulator import Regulator
 from agents.residents import Population, Residents
 from agents.vendor import Vendor
-from sim import finance, kernels
-from sim.ledger import Ledger
-from sim.lifecycle import DEPLOYED, Project
-from sim.schema import RATINGS, Scenario
+from sim.config.schema import RATINGS, Scenario
+from sim.core import finance, kernels
+from sim.core.ledger import Ledger
+from sim.mechanisms.lifecycle import DEPLOYED, Project
 
 STREAMS = ("world", "market", "regulator", "residents", "measure", "events")
 OUTSIDE = ("opening", "market", "utility", "economy", "services", "framework")

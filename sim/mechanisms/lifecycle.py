@@ -27,7 +27,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from agents.vendor import Vendor
-    from sim.schema import Technology
+    from sim.config.schema import Technology
 
 STATES = ("procuring", "approval", "pilot", "scale_approval", "scaling", "operating",
           "stopped", "ended")

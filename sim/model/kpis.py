@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.schema import RATINGS
+from sim.config.schema import RATINGS
 
 if TYPE_CHECKING:
-    from sim.model import AllianceModel
+    from sim.model.model import AllianceModel
 
 
 def _discount(rate_annual: float, months: np.ndarray) -> np.ndarray:

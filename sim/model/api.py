@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 
 from sim.config import load_scenario
-from sim.ledger import Ledger
-from sim.metrics import kpis
-from sim.model import AllianceModel
-from sim.schema import Scenario
+from sim.config.schema import Scenario
+from sim.core.ledger import Ledger
+from sim.model.kpis import kpis
+from sim.model.model import AllianceModel
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RATINGS = ("AAA", "AA", "A", "Baa", "Ba", "B")  # best to worst; sim.finance uses this scale
+RATINGS = ("AAA", "AA", "A", "Baa", "Ba", "B")  # best to worst; sim.core.finance uses this scale
 Rating = Literal["AAA", "AA", "A", "Baa", "Ba", "B"]
 
 BenefitType = Literal["energy", "user_fees", "advertising", "leakage", "time_saved"]

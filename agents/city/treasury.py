@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim import contracts, finance
-from sim.instruments import (
+from sim.config.schema import CASH_BENEFITS
+from sim.core import finance
+from sim.instruments.base import (
     PRIVATELY_OWNED,
     Arrangement,
     Debt,
@@ -43,12 +44,12 @@ from sim.instruments import (
     required_fee,
     zero_coupon_payments,
 )
-from sim.schema import CASH_BENEFITS
+from sim.mechanisms import contracts
 
 if TYPE_CHECKING:
     from agents.city import City
     from agents.investor import Investor
-    from sim.lifecycle import Project
+    from sim.mechanisms.lifecycle import Project
 
 PROGRAM = 0  # ledger project id of program-level flows (PMO, framework fees, tax uplift)
 #: Premium a city pays to run orphaned equipment itself.

@@ -1,0 +1,1 @@
+"""Financing instruments: one module per instrument (terms, schedule, recourse, booking)."""

@@ -266,7 +266,7 @@ def kpi_distributions(runs: pd.DataFrame, scenarios: list[str], kpis: list[str],
     Returns:
         Files written.
     """
-    from sim.model.kpis import KPI_INFO
+    from sim.model.outputs import KPI_INFO
 
     col = colours(scenarios)
     n = len(kpis)
@@ -312,7 +312,7 @@ def stakeholder_panel(summary: pd.DataFrame, base: Path) -> list[Path]:
         Files written.
     """
     from experiments.compare import direction
-    from sim.model.kpis import format_value
+    from sim.model.outputs import format_value
 
     ref = summary.scenario.iloc[0]
     spread = summary[summary.scenario == ref].set_index("kpi")["sd"]
@@ -429,7 +429,7 @@ def stress_heatmap(matrix: pd.DataFrame, kpi: str, base: Path) -> list[Path]:
     Returns:
         Files written.
     """
-    from sim.model.kpis import KPI_INFO
+    from sim.model.outputs import KPI_INFO
 
     label, unit, sign = KPI_INFO.get(kpi, (kpi, "", 1))
     scale = 1e6 if unit == "USD" else (0.01 if unit == "fraction" else 1)
@@ -460,7 +460,7 @@ def tornado(table: pd.DataFrame, kpi: str, base_value: float, base: Path) -> lis
     Returns:
         Files written.
     """
-    from sim.model.kpis import KPI_INFO
+    from sim.model.outputs import KPI_INFO
 
     label, unit, _ = KPI_INFO.get(kpi, (kpi, "", 0))
     scale = 1e6 if unit == "USD" else 1.0

@@ -107,7 +107,7 @@ def kpi_table(results: dict) -> pd.DataFrame:
 
 def format_kpis(table: pd.DataFrame) -> str:
     """Render the main KPIs readably, with a difference column for two or more scenarios."""
-    from sim.model.kpis import KPI_INFO, format_value
+    from sim.model.outputs import KPI_INFO, format_value
 
     names = list(table.columns)
     rows = [["KPI", *names] + ([f"{names[-1]} - {names[0]}"] if len(names) > 1 else [])]

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.model.kpis import KPI_INFO, STAKEHOLDERS
+from sim.model.outputs import KPI_INFO, STAKEHOLDERS
 
 #: KPIs shown in stakeholder tables, in order.
 TABLE_KPIS = tuple(k for group in STAKEHOLDERS.values() for k in group)

@@ -411,7 +411,7 @@ def kpi_value(kpi: str, value: float) -> str:
     Returns:
         The text.
     """
-    from sim.model.kpis import KPI_INFO
+    from sim.model.outputs import KPI_INFO
 
     unit = KPI_INFO.get(kpi, ("", "", 0))[1]
     if unit == "USD":

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from experiments.store import atomic  # noqa: E402
-from sim.model.kpis import format_value  # noqa: E402
+from sim.model.outputs import format_value  # noqa: E402
 
 QUESTION = (
     "Does the Alliance Approach (nimble procurement, mixed financing, risk sharing, a champion "

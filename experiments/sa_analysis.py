@@ -484,6 +484,6 @@ def kpi_units(kpis: Sequence[str]) -> dict[str, tuple[str, str]]:
     Returns:
         KPI -> (label, unit).
     """
-    from sim.model.kpis import KPI_INFO
+    from sim.model.outputs import KPI_INFO
 
     return {k: (KPI_INFO[k][0], KPI_INFO[k][1]) if k in KPI_INFO else (k, "") for k in kpis}

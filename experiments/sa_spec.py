@@ -23,8 +23,8 @@ from pydantic import Field, model_validator
 
 from experiments.spec import ALLIANCE, Experiment, ScenarioRef, read_spec, resolve_model
 from sim.config import ScenarioError, load_scenario, parameters, validate
-from sim.config.schema import Strict
-from sim.config.schema import field as schema_field
+from sim.core.fields import Strict
+from sim.core.fields import field as schema_field
 
 METHODS = ("sobol", "morris", "fast", "rbd_fast", "delta", "pawn")
 METHOD_NAMES = {"sobol": "Sobol", "morris": "Morris elementary effects", "fast": "eFAST",

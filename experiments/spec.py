@@ -45,7 +45,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sim.config import ScenarioError, load_scenario, read_toml, validate
-from sim.config.schema import Strict, field
+from sim.core.fields import Strict, field
 
 ALLIANCE = "alliance"
 SPECS = Path(__file__).resolve().parent / "specs"

@@ -1,17 +1,38 @@
-"""Model core and mechanisms: scenario schema, finance engine, ledger, model.
+"""alliance-sim's model: ``sim.run``, ``sim.evaluate`` and the layers beneath them.
 
-``sim.run`` and ``sim.evaluate`` are imported lazily so that ``import sim.config``
+Layers, bottom to top (each imports only from those below it):
+
+- :mod:`sim.core`: fields, the finance library, the ledger, the resident kernels;
+- :mod:`sim.instruments`: one module per financing instrument;
+- :mod:`sim.config`: the scenario schema and loading;
+- :mod:`sim.mechanisms`: lifecycle, procurement, contracts, governance, markets;
+- ``agents/`` (a package of its own): the city, vendors, investors, residents, regulator;
+- :mod:`sim.model`: the Mesa model wiring the agents, the KPIs, ``run`` and ``evaluate``.
+
+The public names below are imported on first use, so that ``import sim.config``
 stays light (importing Mesa sets the multiprocessing start method).
 """
 
-from typing import Any
+from importlib import import_module as _import_module
+from typing import Any as _Any
 
-__all__ = ["run", "evaluate", "RunResult"]
+_PUBLIC = {
+    "run": "sim.model.api",
+    "evaluate": "sim.model.api",
+    "RunResult": "sim.model.api",
+    "AllianceModel": "sim.model.model",
+    "kpi_names": "sim.model.outputs",
+    "load_scenario": "sim.config.loader",
+    "ScenarioError": "sim.config.loader",
+}
+__all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from sim.model import api
-
-        return getattr(api, name)
+def __getattr__(name: str) -> _Any:
+    if name in _PUBLIC:
+        return getattr(_import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -14,7 +14,7 @@ from experiments.cli import main
 from experiments.compare import budget_shortfall, cvar, mean_ci, runs_needed, summarise
 from experiments.report import build_report, stakeholder_rows
 from experiments.studies import compare_study, tornado_study
-from sim.model.kpis import format_value
+from sim.model.outputs import format_value
 
 SMALL = {"world.residents.simulated_agents": 1500}
 

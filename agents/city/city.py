@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 
 from agents.city.treasury import PROGRAM, Treasury
-from sim.config.schema import RATINGS
+from sim.core.fields import RATINGS
 from sim.instruments.base import DEBT_CAP_INSTRUMENTS, Arrangement, Debt, pv_monthly
 from sim.mechanisms import contracts, procurement
 from sim.mechanisms.lifecycle import (

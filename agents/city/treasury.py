@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.config.schema import CASH_BENEFITS
 from sim.core import finance
+from sim.core.fields import CASH_BENEFITS
 from sim.instruments.base import (
     PRIVATELY_OWNED,
     Arrangement,

@@ -26,7 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.config.schema import CASH_BENEFITS, RATINGS, REVENUE_BACKED, Scenario
+from sim.config.schema import REVENUE_BACKED, Scenario
+from sim.core.fields import CASH_BENEFITS, RATINGS
 
 #: The shipped scenario library (installed with the package as ``scenarios``).
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"

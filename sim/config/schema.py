@@ -13,16 +13,11 @@ the municipal yield curve of May 2025; sources are cited field by field.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-RATINGS = ("AAA", "AA", "A", "Baa", "Ba", "B")  # best to worst; sim.core.finance uses this scale
-Rating = Literal["AAA", "AA", "A", "Baa", "Ba", "B"]
-
-BenefitType = Literal["energy", "user_fees", "advertising", "leakage", "time_saved"]
-#: Benefit types that produce cash a revenue bond or a PPP can be repaid from.
-CASH_BENEFITS = frozenset({"energy", "user_fees", "advertising", "leakage"})
+from sim.core.fields import BenefitType, Rating, Strict, field
 
 Instrument = Literal[
     "go_bond",
@@ -43,28 +38,6 @@ REVENUE_BACKED = frozenset({"revenue_bond", "revenue_share", "shared_savings"})
 ProcurementMode = Literal["rfp", "rfi_mou", "framework"]
 PaymentMode = Literal["fixed_price", "pay_for_performance", "value_based"]
 
-
-def field(default: Any, unit: str = "", ge: float | None = None, le: float | None = None,
-          doc: str = "") -> Any:
-    """Declare a schema field with its unit and allowed range.
-
-    Args:
-        default: The default value.
-        unit: Unit of the value ("USD", "fraction", "months", ...), shown in errors.
-        ge: Smallest allowed value (inclusive), if any.
-        le: Largest allowed value (inclusive), if any.
-        doc: One line describing the parameter (and its source).
-
-    Returns:
-        A pydantic ``FieldInfo`` carrying the unit in ``json_schema_extra``.
-    """
-    return Field(default, ge=ge, le=le, description=doc, json_schema_extra={"unit": unit})
-
-
-class Strict(BaseModel):
-    """Base of every schema block: unknown keys and loose types are errors."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # --------------------------------------------------------------------------- world

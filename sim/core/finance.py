@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
-from sim.config.schema import RATINGS as RATINGS  # one rating scale, best to worst
+from sim.core.fields import RATINGS as RATINGS  # one rating scale, best to worst
 
 ArrayLike = npt.ArrayLike
 FloatOrArray = float | np.ndarray

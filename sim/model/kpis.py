@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.config.schema import RATINGS
+from sim.core.fields import RATINGS
 
 if TYPE_CHECKING:
     from sim.model.model import AllianceModel
@@ -173,81 +173,3 @@ def _but_for(model: AllianceModel) -> float:
         num += float(np.sum(model.av_trend[lo:lo + k] - c.tif_base))
         den += float(np.sum(model.av[lo:lo + k] - c.tif_base))
     return float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
-
-
-#: KPI -> (label, unit, direction): +1 when more is better, -1 when less is, 0 neutral.
-KPI_INFO: dict[str, tuple[str, str, int]] = {
-    "fiscal_npv_usd": ("City fiscal NPV vs no projects", "USD", 1),
-    "min_budget_balance_usd": ("Lowest general-fund balance", "USD", 1),
-    "peak_debt_service_ratio": ("Peak debt service / revenue", "fraction", -1),
-    "contingent_liabilities_usd": ("Contingent liabilities (guarantees)", "USD", -1),
-    "guarantee_calls_usd": ("Guarantee calls paid", "USD", -1),
-    "final_rating_index": ("Final rating (0 = AAA)", "notch", -1),
-    "worst_rating_index": ("Worst rating (0 = AAA)", "notch", -1),
-    "rating_downgrades": ("Rating downgrades", "count", -1),
-    "time_to_scale_months": ("Time to scale (pilot start to 50 %)", "months", -1),
-    "projects_started": ("Projects started", "count", 0),
-    "pilots_started": ("Pilots started", "count", 0),
-    "pilots_scaled": ("Pilots scaled", "count", 0),
-    "pilots_stopped": ("Pilots stopped", "count", 0),
-    "projects_scaled": ("Projects scaled", "count", 1),
-    "sunk_cost_stopped_usd": ("Sunk cost of stopped pilots", "USD", -1),
-    "stranded_debt_usd": ("Stranded debt (after equipment stops)", "USD", -1),
-    "savings_usd": ("Energy and water savings", "USD", 1),
-    "co2_avoided_t": ("CO2 avoided", "t", 1),
-    "welfare_usd": ("Resident welfare (time saved, service value)", "USD", 1),
-    "city_net_usd": ("City's net cash from the programme (undiscounted)", "USD", 1),
-    "residents_net_usd": ("Residents' net cash (fees, taxes on uplift, bonds)", "USD", 0),
-    "vendor_net_usd": ("Vendors' net cash from projects", "USD", 0),
-    "vehicles_net_usd": ("PPP vehicles' net cash", "USD", 0),
-    "outside_net_usd": ("Outside world's net cash (utility, market, ...)", "USD", 0),
-    "investor_net_usd": ("Investors' net cash from projects", "USD", 0),
-    "vendor_exits": ("Vendor exits", "count", -1),
-    "defaults": ("Defaults (revenue-backed debt)", "count", -1),
-    "incidents": ("Public incidents", "count", -1),
-    "financing_failures": ("Tranches that found no finance", "count", -1),
-    "ppp_min_dscr": ("Lowest PPP DSCR (0 = no PPP)", "x", 1),
-    "ppp_value_for_money_usd": ("PPP value for money", "USD", 1),
-    "minibond_sold_usd": ("Mini-bonds sold", "USD", 0),
-    "minibond_sellout_hours": ("Mini-bond sell-out time (0 = none)", "hours", -1),
-    "revolving_fund_final_usd": ("Revolving fund at the end", "USD", 1),
-    "tif_but_for_share": ("TIF but-for share", "fraction", 0),
-    "trust_final": ("Resident trust (final)", "fraction", 1),
-    "adoption_gap_top_bottom": ("Adoption gap, top - bottom quintile", "fraction", -1),
-    **{f"adoption_q{q}": (f"Adoption, income quintile {q}", "fraction", 1) for q in range(1, 6)},
-}
-
-#: Whose outcome a KPI measures, for stakeholder tables.
-STAKEHOLDERS: dict[str, tuple[str, ...]] = {
-    "city": ("fiscal_npv_usd", "city_net_usd", "min_budget_balance_usd",
-             "peak_debt_service_ratio", "contingent_liabilities_usd", "guarantee_calls_usd",
-             "worst_rating_index", "rating_downgrades", "stranded_debt_usd",
-             "sunk_cost_stopped_usd", "savings_usd", "co2_avoided_t", "time_to_scale_months",
-             "projects_scaled", "financing_failures"),
-    "residents": ("welfare_usd", "residents_net_usd", "trust_final", "adoption_gap_top_bottom",
-                  *(f"adoption_q{q}" for q in range(1, 6))),
-    "vendors": ("vendor_net_usd", "vendor_exits"),
-    "investors": ("investor_net_usd", "defaults", "ppp_min_dscr"),
-    "regulator": ("incidents",),
-}
-
-
-def format_value(value: float, unit: str) -> str:
-    """Format a KPI value for a terminal table.
-
-    Args:
-        value: The value.
-        unit: Its unit from :data:`KPI_INFO`.
-
-    Returns:
-        A short string such as ``$12.3M``, ``8.1 %`` or ``14``.
-    """
-    if unit == "USD":
-        return f"${value / 1e6:,.1f}M"
-    if unit == "fraction":
-        return f"{value * 100:.1f} %"
-    if unit in ("count", "notch"):
-        return f"{value:,.0f}"
-    if unit == "t":
-        return f"{value:,.0f} t"
-    return f"{value:,.2f}"

@@ -36,8 +36,9 @@ from agents.investor import Investor
 from agents.regulator import Regulator
 from agents.residents import Population, Residents
 from agents.vendor import Vendor
-from sim.config.schema import RATINGS, Scenario
+from sim.config.schema import Scenario
 from sim.core import finance, kernels
+from sim.core.fields import RATINGS
 from sim.core.ledger import Ledger
 from sim.mechanisms.lifecycle import DEPLOYED, Project
 

@@ -9,7 +9,7 @@ import mesa
 from sim.core import finance
 
 if TYPE_CHECKING:
-    from sim.model import AllianceModel
+    from agents.view import ModelView
 
 KINDS = ("bond_fund", "bank", "equity")
 
@@ -25,7 +25,7 @@ class Investor(mesa.Agent):
     risk premium (MODEL.md F8).
     """
 
-    def __init__(self, model: AllianceModel, index: int) -> None:
+    def __init__(self, model: ModelView, index: int) -> None:
         """Open the investor's account with its capital.
 
         Args:
@@ -34,6 +34,8 @@ class Investor(mesa.Agent):
         """
         super().__init__(model)
         w = model.scenario.world
+        self.world = w
+        self.market = model.market
         self.kind = KINDS[index % len(KINDS)]
         self.name = f"investor{index}_{self.kind}"
         self.account = model.ledger.open_account(self.name, "investor", owner=self.name)
@@ -56,16 +58,14 @@ class Investor(mesa.Agent):
         Returns:
             Annual yield.
         """
-        m = self.model
-        base = m.curve.yield_for(rating, years, shift=m.rate_shift(rating))
-        premium = self.premium + (m.scenario.world.rates.revenue_bond_spread_bp / 1e4
+        base = self.market.municipal_yield(rating, years)
+        premium = self.premium + (self.world.rates.revenue_bond_spread_bp / 1e4
                                   if revenue else 0.0)
         return finance.guaranteed_required_return(base, premium, covered_share)
 
     def project_debt_rate(self) -> float:
         """Senior project-debt rate (bank rate, shifted by shocks, plus premium)."""
-        m = self.model
-        return m.scenario.world.rates.bank_rate_annual + m.rate_shift("A") + self.premium
+        return self.world.rates.bank_rate_annual + self.market.rate_shift("A") + self.premium
 
     def equity_return(self, *, demand_risk: bool, covered_share: float = 0.0) -> float:
         """Required equity IRR for a PPP.
@@ -77,10 +77,11 @@ class Investor(mesa.Agent):
         Returns:
             Annual required IRR.
         """
-        w = self.model.scenario.world
-        premium = self.premium + (w.investors.risk_premium_demand if demand_risk else 0.0)
+        premium = self.premium + (self.world.investors.risk_premium_demand if demand_risk
+                                  else 0.0)
         return finance.guaranteed_required_return(
-            w.rates.equity_irr_required + self.model.rate_shift("A"), premium, covered_share)
+            self.world.rates.equity_irr_required + self.market.rate_shift("A"), premium,
+            covered_share)
 
     def can_invest(self, amount: float) -> bool:
         """Whether the investor has the capital for ``amount``.
@@ -97,12 +98,12 @@ class Investor(mesa.Agent):
         """Re-price after a default or a vendor exit.
 
         Args:
-            what: What defaulted (for the event log).
+            what: What defaulted.
         """
         self.defaults_seen += 1
-        self.premium += self.model.scenario.world.investors.risk_premium_per_default
+        self.premium += self.world.investors.risk_premium_per_default
 
     def step(self) -> None:
         """Let the memory of defaults fade."""
-        decay = self.model.scenario.world.investors.premium_decay_annual
+        decay = self.world.investors.premium_decay_annual
         self.premium *= (1.0 - decay) ** (1 / 12)

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from agents.outbox import Outbox
+
 if TYPE_CHECKING:
+    from agents.view import ModelView
     from sim.mechanisms.lifecycle import Project
-    from sim.model import AllianceModel
 
 
 class Regulator(mesa.Agent):
@@ -23,22 +25,24 @@ class Regulator(mesa.Agent):
     sandbox) and costs the district's residents trust (social licence).
     """
 
-    def __init__(self, model: AllianceModel) -> None:
-        """Start with an empty queue.
+    def __init__(self, model: ModelView) -> None:
+        """Start with an empty record.
 
         Args:
             model: The model.
         """
         super().__init__(model)
         self.name = "regulator"
+        self.world = model.scenario.world
+        self.stream = model.rng_regulator
+        self.outbox = Outbox()
         self.account = model.ledger.open_account(self.name, "regulator")
         self.incidents = 0
         self.halts = 0
         self.approvals = 0
 
     def _factor(self, city_sandbox: bool) -> float:
-        w = self.model.scenario.world
-        return w.regulator.sandbox_factor if city_sandbox else 1.0
+        return self.world.regulator.sandbox_factor if city_sandbox else 1.0
 
     def approval_delay(self, sandbox: bool) -> int:
         """Months until an approval requested now is granted.
@@ -49,31 +53,31 @@ class Regulator(mesa.Agent):
         Returns:
             Whole months (at least 0).
         """
-        w = self.model.scenario.world
+        w = self.world
         mean = (w.regulator.approval_months_mean * w.stress.approval_delay_factor
                 * self._factor(sandbox))
         self.approvals += 1
-        return int(np.ceil(self.model.rng_regulator.exponential(mean))) if mean > 0 else 0
+        return int(np.ceil(self.stream.exponential(mean))) if mean > 0 else 0
 
-    def check_incident(self, project: Project, sandbox: bool) -> bool:
+    def check_incident(self, project: Project, sandbox: bool, month: int) -> bool:
         """Draw this month's incident for an operating project; halt it if one happens.
 
         Args:
             project: A project with deployed units.
             sandbox: The city runs a regulatory sandbox.
+            month: The month.
 
         Returns:
             True when an incident happened.
         """
-        m = self.model
-        w = m.scenario.world
+        w = self.world
         hazard = (project.tech.incident_hazard_monthly * w.stress.incident_hazard_factor
                   * min(1.0, project.coverage * 2.0))
-        if m.rng_regulator.random() >= hazard:
+        if self.stream.random() >= hazard:
             return False
         self.incidents += 1
         self.halts += 1
-        project.halted_until = m.month + int(np.ceil(w.regulator.halt_months
-                                                     * self._factor(sandbox)))
-        m.record(project, "incident_halt", until=project.halted_until)
+        project.halted_until = month + int(np.ceil(w.regulator.halt_months
+                                                   * self._factor(sandbox)))
+        self.outbox.note(project, "incident_halt", until=project.halted_until)
         return True

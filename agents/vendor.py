@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from agents.outbox import Outbox
+
 if TYPE_CHECKING:
-    from sim.model import AllianceModel
+    from agents.view import ModelView
 
 
 class Vendor(mesa.Agent):
@@ -21,7 +23,7 @@ class Vendor(mesa.Agent):
     and exits when insolvent or hit by the background default hazard.
     """
 
-    def __init__(self, model: AllianceModel, index: int, rng: np.random.Generator) -> None:
+    def __init__(self, model: ModelView, index: int, rng: np.random.Generator) -> None:
         """Draw the vendor's hidden traits from the world stream.
 
         Args:
@@ -34,6 +36,10 @@ class Vendor(mesa.Agent):
         v = w.vendors
         self.index = index
         self.name = f"vendor{index}"
+        self.outbox = Outbox()
+        self.technology = w.technology
+        self.ledger = model.ledger
+        self.market = model.accounts["market"]
         self.account = model.ledger.open_account(self.name, "vendor", owner=self.name)
         domains = list(w.technology)
         # every domain has at least two vendors: round-robin plus random extras
@@ -52,11 +58,12 @@ class Vendor(mesa.Agent):
                                                 v.interoperability_sd), 0.0, 1.0))
         self.appetite = float(np.clip(rng.normal(v.partnership_appetite_mean, 0.15), 0.0, 1.0))
         self.margin = v.margin
+        self.hazard_month = 1.0 - (1.0 - v.default_hazard_annual) ** (1 / 12)
         self.units_built: dict[str, float] = dict.fromkeys(domains, 0.0)
         self.solvent = True
         self.exit_month = -1
         self.credit_line = v.cash_usd  # may run cash negative this far before insolvency
-        model.ledger.transfer(0, model.accounts["market"], self.account, v.cash_usd, "equity")
+        model.ledger.transfer(0, self.market, self.account, v.cash_usd, "equity")
 
     def unit_cost(self, domain: str) -> float:
         """Current capex per unit after learning (Wright's law).
@@ -67,7 +74,7 @@ class Vendor(mesa.Agent):
         Returns:
             Cost per unit in USD.
         """
-        t = self.model.scenario.world.technology[domain]
+        t = self.technology[domain]
         doublings = np.log2(1.0 + self.units_built[domain] / 1000.0)
         return t.capex_per_unit_usd * (1.0 - t.learning_rate) ** doublings
 
@@ -88,7 +95,7 @@ class Vendor(mesa.Agent):
     @property
     def cash(self) -> float:
         """Cash on hand (ledger balance)."""
-        return self.model.ledger.balance(self.account)
+        return self.ledger.balance(self.account)
 
     def can_fund(self, amount: float) -> bool:
         """Whether the vendor can put up ``amount`` of its own capital.
@@ -101,38 +108,38 @@ class Vendor(mesa.Agent):
         """
         return self.solvent and self.cash + self.credit_line >= amount
 
-    def build(self, domain: str, units: float, project: int, overrun: float = 1.0) -> float:
+    def build(self, domain: str, units: float, project: int, month: int,
+              overrun: float = 1.0) -> float:
         """Pay suppliers for ``units`` of equipment and learn from building them.
 
         Args:
             domain: Technology domain.
             units: Units built.
             project: Project id for the ledger.
+            month: The month.
             overrun: Capex overrun multiplier of this project.
 
         Returns:
             What the equipment cost the vendor.
         """
-        m = self.model
         cost = self.unit_cost(domain) * units * overrun
-        m.ledger.transfer(m.month, self.account, m.accounts["market"], cost, "capex", project)
+        self.ledger.transfer(month, self.account, self.market, cost, "capex", project)
         self.units_built[domain] += units
         return cost
 
     def step(self) -> None:
         """Background default hazard and insolvency check; exit if either hits."""
-        m = self.model
         if not self.solvent:
             return
-        hazard = 1.0 - (1.0 - m.scenario.world.vendors.default_hazard_annual) ** (1 / 12)
-        if self.cash < -self.credit_line or m.rng_events.random() < hazard:
-            self.exit()
+        if self.cash < -self.credit_line or self.model.rng_events.random() < self.hazard_month:
+            self.exit(self.model.month)
 
-    def exit(self) -> None:
-        """Leave the market: contracts stop, investors take note."""
-        m = self.model
+    def exit(self, month: int) -> None:
+        """Leave the market: contracts stop (the model tells the investors).
+
+        Args:
+            month: The month.
+        """
         self.solvent = False
-        self.exit_month = m.month
-        m.record(None, "vendor_exit", vendor=self.name, cash=self.cash)
-        for inv in m.investors:
-            inv.observe_default("vendor")
+        self.exit_month = month
+        self.outbox.note(None, "vendor_exit", vendor=self.name, cash=self.cash)

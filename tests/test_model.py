@@ -182,14 +182,14 @@ def test_consortium_shares_pilot_evidence():
     data["world"]["cities"] = {k.split(".")[-1]: v for k, v in cities.items()}
     shared = AllianceModel(resolve(data), seed=1, months=30)
     shared.run()
-    keys = {k for k in shared.evidence if isinstance(k[0], str) and k[0] in shared.scenario
-            .world.technology}
+    domains = shared.scenario.world.technology
+    keys = {k for k in shared.consortium.evidence.keys() if k[0] in domains}
     assert keys, "consortium evidence is keyed by domain, not by city"
     data["world"]["cities"] = {k: {**v, "consortium_member": False} for k, v in
                                data["world"]["cities"].items()}
     alone = AllianceModel(resolve(data), seed=1, months=30)
     alone.run()
-    assert all(k[0] in alone.scenario.world.cities for k in alone.evidence)
+    assert all(k[0] in alone.scenario.world.cities for k in alone.consortium.evidence.keys())
 
 
 # --------------------------------------------------------------------------- finance

@@ -26,8 +26,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.config.schema import REVENUE_BACKED, Scenario
-from sim.core.fields import CASH_BENEFITS, RATINGS
+from sim.config.schema import Scenario
+from sim.core.fields import CASH_BENEFITS, RATINGS, SAVINGS_BENEFITS
+from sim.instruments.catalogue import REVENUE_BACKED, SAVINGS_BACKED
 
 #: The shipped scenario library (installed with the package as ``scenarios``).
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
@@ -420,8 +421,8 @@ def check_consistency(scn: Scenario) -> list[tuple[str, str]]:
             if inst in REVENUE_BACKED and t.benefit_type not in CASH_BENEFITS:
                 out.append((path, f"{inst} needs a revenue stream, but {domain!r} has "
                             f"benefit_type {t.benefit_type!r} (no cash)"))
-            if inst == "shared_savings" and t.benefit_type not in ("energy", "leakage"):
-                out.append((path, f"shared_savings needs verified savings; {domain!r} has "
+            if inst in SAVINGS_BACKED and t.benefit_type not in SAVINGS_BENEFITS:
+                out.append((path, f"{inst} needs verified savings; {domain!r} has "
                             f"benefit_type {t.benefit_type!r}"))
             if inst == "ppp" and fin.ppp.payment == "user_fees" and not t.user_facing:
                 out.append((path, f"ppp with user_fees payment needs a user-facing domain; "

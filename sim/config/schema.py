@@ -18,27 +18,18 @@ from typing import Literal
 from pydantic import Field
 
 from sim.core.fields import BenefitType, Rating, Strict, field
-
-Instrument = Literal[
-    "go_bond",
-    "revenue_bond",
-    "vendor_loan",
-    "as_a_service",
-    "revenue_share",
-    "revolving_fund",
-    "mini_bonds",
-    "ppp",
-    "tif",
-    "shared_savings",
-]
-INSTRUMENTS: tuple[str, ...] = Instrument.__args__  # type: ignore[attr-defined]
-#: Instruments repaid only from the project's own cash benefits.
-REVENUE_BACKED = frozenset({"revenue_bond", "revenue_share", "shared_savings"})
+from sim.instruments.catalogue import Instrument
+from sim.instruments.go_bond import GOBond
+from sim.instruments.guarantees import Guarantee
+from sim.instruments.mini_bonds import MiniBonds
+from sim.instruments.ppp import PPP
+from sim.instruments.revenue_bond import RevenueBond
+from sim.instruments.revolving_fund import RevolvingFund
+from sim.instruments.tif import TIF
+from sim.instruments.vendor_finance import VendorFinance
 
 ProcurementMode = Literal["rfp", "rfi_mou", "framework"]
 PaymentMode = Literal["fixed_price", "pay_for_performance", "value_based"]
-
-
 
 # --------------------------------------------------------------------------- world
 
@@ -365,80 +356,6 @@ class Pilot(Strict):
     prior_sd: float = field(0.25, "fraction of claim", 0.01, 2.0)
     tranches: int = field(4, "tranches", 1, 20, "scale-up tranches")
     tranche_months: int = field(6, "months", 1, 60)
-
-
-class GOBond(Strict):
-    """F1 general-obligation bond."""
-
-    term_years: int = field(20, "years", 1, 40)
-    serial: bool = False
-
-
-class RevenueBond(Strict):
-    """F2 revenue bond."""
-
-    term_years: int = field(15, "years", 1, 40)
-    dscr_covenant: float = field(1.25, "x", 1.0, 5.0, "coverage covenant")
-    reserve_share: float = field(0.1, "fraction of principal", 0.0, 1.0, "debt service reserve")
-
-
-class VendorFinance(Strict):
-    """F3 vendor financing: loan, as-a-service, revenue share."""
-
-    loan_margin: float = field(0.02, "fraction/yr", 0.0, 0.3, "over vendor cost of capital")
-    term_years: int = field(10, "years", 1, 30)
-    service_margin: float = field(0.12, "fraction", 0.0, 2.0, "as-a-service margin")
-    end_of_term: Literal["return", "purchase", "upgrade"] = "purchase"
-    revenue_share: float = field(0.4, "fraction", 0.0, 1.0, "vendor's share of revenues")
-    revenue_share_years: int = field(10, "years", 1, 40)
-
-
-class RevolvingFund(Strict):
-    """F4 revolving innovation fund."""
-
-    initial_usd: float = field(0.0, "USD", 0.0, 1e11, "seed appropriation")
-    recycle_share: float = field(0.5, "fraction", 0.0, 1.0, "verified savings paid back")
-    max_loan_share: float = field(0.5, "fraction", 0.0, 1.0, "largest loan / fund balance")
-
-
-class MiniBonds(Strict):
-    """F5 citizen mini-bonds (Denver 2014)."""
-
-    issue_size_usd: float = field(12e6, "USD", 0.0, 1e10)
-    price_usd: float = field(500.0, "USD", 1.0, 1e6)
-    maturity_value_usd: float = field(750.0, "USD", 1.0, 1e7)
-    term_years: int = field(9, "years", 1, 40)
-    max_per_person: int = field(40, "bonds", 1, 10_000)
-    offering_days: int = field(30, "days", 1, 365, "how long the offering stays open")
-
-
-class PPP(Strict):
-    """F6 public-private partnership (DBFOM)."""
-
-    payment: Literal["availability", "user_fees"] = "availability"
-    term_years: int = field(20, "years", 3, 50)
-    dscr_target: float = field(1.2, "x", 1.0, 5.0, "1.15-1.2 availability; 1.5-2.0 demand")
-    gearing_max: float = field(0.85, "fraction", 0.0, 0.99)
-    kpi_deduction_rate: float = field(
-        1.0, "x", 0.0, 10.0, "availability deduction per unit of KPI shortfall")
-    min_revenue_guarantee_share: float = field(
-        0.0, "fraction", 0.0, 1.0, "city tops user fees up to this share of the base case")
-    contract_management_share: float = field(0.02, "fraction", 0.0, 0.5, "of capex, PV")
-
-
-class TIF(Strict):
-    """F7 land-value capture / tax-increment financing."""
-
-    districts: int = field(2, "districts", 1, 100, "districts in the TIF area")
-    term_years: int = field(20, "years", 1, 50)
-
-
-class Guarantee(Strict):
-    """F8 city guarantees (contingent liabilities)."""
-
-    savings_floor_share: float = field(
-        0.0, "fraction", 0.0, 1.0, "city guarantees this share of the base-case savings")
-    revenue_floor_share: float = field(0.0, "fraction", 0.0, 1.0)
 
 
 class Financing(Strict):

@@ -1,28 +1,37 @@
-"""Financing instruments as the model uses them: feasibility, set-up and debts owed.
+"""What every financing instrument shares: debts, arrangements and the desk that books them.
 
-The pure formulas live in :mod:`sim.core.finance`; this module turns a decision
-("finance this tranche with that instrument") into ledger transfers at
-issuance and :class:`Debt` objects whose scheduled payments the city (or a
-project's own account, a TIF fund, a PPP vehicle) must meet each month.
+An instrument module (``go_bond``, ``revenue_bond``, ``vendor_finance``,
+``revolving_fund``, ``mini_bonds``, ``ppp``, ``tif``, ``guarantees``,
+``performance``) holds one instrument's terms (the schema block of
+``policy.financing``), its schedule (built on :mod:`sim.core.finance`), its
+recourse and its booking (the ledger transfers it causes). It talks to the
+city's treasury through :class:`Desk` and to projects through :class:`Deal`,
+so it knows no agent and no model.
 
-Recourse is explicit: a ``general`` debt is paid from the general fund even if
-that drives it negative; a ``project`` debt (revenue bond) and a ``tif`` debt
-are paid only from their own account, drawing the reserve first and then
-defaulting, never touching the general fund (MODEL.md F2, F7).
+Recourse is explicit on every :class:`Debt`: a ``general`` debt is paid from
+the general fund even if that drives it negative; a ``project`` debt (revenue
+bond), a ``tif`` debt and a ``vehicle`` debt (PPP senior debt) are paid only
+from their own account, defaulting on what it cannot pay, never touching the
+general fund (MODEL.md F2, F6, F7).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from sim.core import finance
+from sim.core.ledger import Ledger
+from sim.core.parties import LenderLike, VendorLike
 
-#: Instruments the city borrows under (count against its debt-service cap).
-DEBT_CAP_INSTRUMENTS = frozenset({"go_bond", "vendor_loan", "mini_bonds"})
-#: Instruments where the vendor (or a vehicle) owns and runs the equipment for a term.
-PRIVATELY_OWNED = frozenset({"as_a_service", "revenue_share", "shared_savings", "ppp"})
+#: Recourse of a debt paid from the general fund whatever its balance.
+GENERAL = "general"
+#: Ledger project id of programme-level flows (PMO, framework fees, tax uplift, fund seed).
+PROGRAM = 0
+#: ``term_end`` of an arrangement without a term.
+NO_TERM = 10**9
 
 
 @dataclass
@@ -37,14 +46,12 @@ class Debt:
     payments: np.ndarray
     principal: float
     rate_annual: float
-    recourse: str = "general"
+    recourse: str = GENERAL
     kind: str = "debt_service"
     defaulted: bool = False
     unpaid: float = 0.0
     paid: float = 0.0
     principal_service: float = 0.0  # level-equivalent annual service (zero coupons, the cap)
-    split_accounts: np.ndarray | None = None  # several payees (mini-bond holders' groups)
-    split: np.ndarray | None = None
 
     def due(self, month: int) -> float:
         """Payment scheduled for ``month`` (0 outside the schedule)."""
@@ -64,9 +71,185 @@ class Debt:
         i = max(0, month - self.start)
         return float(np.sum(self.payments[i:i + 12]))
 
+    def cap_service(self, month: int) -> float:
+        """What the debt counts against the debt-service cap over the next 12 months."""
+        return self.annual_service(month)
 
-def monthly_level_payments(principal: float, rate_annual: float, years: int,
-                           serial: bool = False) -> np.ndarray:
+    def pay(self, ledger: Ledger, t: int, payee: int) -> float:
+        """Pay this month's instalment by the debt's recourse; returns the shortfall.
+
+        A general-recourse debt is paid in full from the payer. Any other debt is
+        paid from its own account up to the balance; what is missing is unpaid and
+        the debt is in default from then on (no recourse to the general fund).
+
+        Args:
+            ledger: The ledger.
+            t: Month.
+            payee: Where the payment goes (an exited vendor's claim goes to the market).
+
+        Returns:
+            The unpaid part of the instalment (0 when paid in full).
+        """
+        due = self.due(t)
+        if due <= 0:
+            return 0.0
+        if self.recourse == GENERAL:
+            ledger.transfer(t, self.payer, payee, due, self.kind, self.project)
+            self.paid += due
+            return 0.0
+        paid = min(due, max(ledger.balance(self.payer), 0.0))
+        ledger.transfer(t, self.payer, payee, paid, self.kind, self.project)
+        self.paid += paid
+        if due - paid > 1e-6:
+            self.unpaid += due - paid
+            return due - paid
+        return 0.0
+
+
+@dataclass
+class Arrangement:
+    """How a project is financed and who owns it: set at the first tranche.
+
+    The fields are read by the instrument named in brackets.
+    """
+
+    instrument: str
+    owner: str = "city"  # city | vendor | vehicle
+    term_end: int = NO_TERM
+    vendor_share: float = 0.0  # share of cash benefits paid to the vendor (revenue/shared savings)
+    fee_per_unit_month: float = 0.0  # as-a-service fee or PPP availability payment
+    revolving_outstanding: float = 0.0  # (revolving_fund)
+    reserve_target: float = 0.0  # debt-service reserve kept in the project fund (revenue_bond)
+    base_case_cash_month: float = 0.0  # (guarantees)
+    guarantee_floor_month: float = 0.0  # (guarantees)
+    vehicle: int = -1  # PPP vehicle account (ppp)
+    equity_investor: int = -1  # (ppp)
+    equity: float = 0.0  # (ppp)
+    min_dscr: float = np.inf  # lowest rolling 12-month DSCR of the vehicle (ppp)
+    cfads_12: list[float] = field(default_factory=list)  # (ppp)
+    ds_12: list[float] = field(default_factory=list)  # (ppp)
+
+    def to_city(self) -> None:
+        """Ownership passes to the city at the end of the term (hand-back)."""
+        self.owner, self.vendor_share, self.fee_per_unit_month = "city", 0.0, 0.0
+        self.term_end = NO_TERM
+
+
+class Raised(NamedTuple):
+    """Money raised by a city-funded instrument for a tranche."""
+
+    account: int
+    """The account holding it until the vendor is paid."""
+    amount: float
+
+
+class TechLike(Protocol):
+    """What an instrument reads of a technology domain."""
+
+    benefit_type: str
+    opex_per_unit_month_usd: float
+    lifetime_years: float
+    user_facing: bool
+
+
+class Deal(Protocol):
+    """What an instrument reads and writes of a project."""
+
+    pid: int
+    domain: str
+    tech: Any  # a TechLike
+    units: float
+    price_per_unit: float
+    claim: float
+    overrun: float
+    instrument: str
+    capex_total: float
+    arrangements: list[Any]  # [Arrangement]
+    account: int
+
+
+class Desk(Protocol):
+    """The city's treasury as an instrument sees it."""
+
+    name: str
+    ledger: Ledger
+    general: int
+    revolving: int
+    tif: int
+    market: int
+    debts: list[Debt]
+
+    @property
+    def rating(self) -> str:
+        """The city's credit rating."""
+        ...
+
+    def lender(self, kind: str, amount: float) -> LenderLike | None:
+        """The cheapest lender of a kind with the capital for ``amount``."""
+        ...
+
+    def under_cap(self, new_annual: float, t: int) -> bool:
+        """Whether new annual debt service fits under the debt-service cap."""
+        ...
+
+    def add_debt(self, debt: Debt) -> Debt:
+        """Put a debt on the city's book."""
+        ...
+
+    def arrangement(self, deal: Deal, instrument: str, owner: str = "city",
+                    term_end: int = NO_TERM) -> Arrangement:
+        """The project's arrangement (created by its first tranche)."""
+        ...
+
+    def project_account(self, deal: Deal) -> int:
+        """The project's own fund (opened on first use)."""
+        ...
+
+    def vendor_for(self, deal: Deal) -> VendorLike | None:
+        """The partner that gets paid."""
+        ...
+
+    def note(self, deal: Deal | None, event: str, **info: Any) -> None:
+        """Record an event for the run's log."""
+        ...
+
+    def add_contingent(self, amount: float) -> None:
+        """Add to the city's contingent liabilities (expected cost of guarantees)."""
+        ...
+
+
+def new_debt(deal: Deal, instrument: str, payer: int, payee: int, t: int, payments: np.ndarray,
+             principal: float, rate: float, recourse: str, kind: str = "debt_service") -> Debt:
+    """A debt whose first instalment falls the month after issue.
+
+    ``principal_service`` is the level annual service of the principal at the
+    debt's rate over its term: what a zero-coupon debt counts against the cap.
+
+    Args:
+        deal: The project.
+        instrument: Instrument name.
+        payer: Paying account.
+        payee: Receiving account.
+        t: Month of issue.
+        payments: Monthly schedule.
+        principal: Amount borrowed.
+        rate: Annual rate.
+        recourse: ``general``, ``project``, ``tif`` or ``vehicle``.
+        kind: Ledger kind of the instalments.
+
+    Returns:
+        The debt.
+    """
+    debt = Debt(deal.pid, instrument, payer, payee, t + 1, payments, principal, rate,
+                recourse, kind)
+    years = max(len(payments) // 12, 1)
+    debt.principal_service = 12 * float(finance.annuity_payment(
+        principal, (1 + rate) ** (1 / 12) - 1, years * 12))
+    return debt
+
+
+def level_payments(principal: float, rate_annual: float, years: int,
+                   serial: bool = False) -> np.ndarray:
     """Monthly debt service of a bond or loan (level, or level-principal serial).
 
     Args:
@@ -86,61 +269,6 @@ def monthly_level_payments(principal: float, rate_annual: float, years: int,
     return np.full(n, float(finance.annuity_payment(principal, r, n)))
 
 
-def zero_coupon_payments(maturity_value: float, years: int) -> np.ndarray:
-    """One payment of ``maturity_value`` at the end of ``years`` (mini-bonds).
-
-    Args:
-        maturity_value: Total repaid.
-        years: Term.
-
-    Returns:
-        Monthly schedule with a single non-zero last payment.
-    """
-    out = np.zeros(years * 12)
-    out[-1] = maturity_value
-    return out
-
-
-@dataclass
-class Arrangement:
-    """How a project is financed and who owns it: set at the first tranche."""
-
-    instrument: str
-    owner: str = "city"  # city | vendor | vehicle
-    term_end: int = 10**9
-    vendor_share: float = 0.0  # share of cash benefits paid to the vendor
-    fee_per_unit_month: float = 0.0  # as-a-service fee or PPP availability payment
-    revolving_outstanding: float = 0.0
-    reserve_target: float = 0.0
-    base_case_cash_month: float = 0.0
-    guarantee_floor_month: float = 0.0
-    vehicle: int = -1  # PPP vehicle account
-    equity_investor: int = -1
-    debts: list[Debt] = field(default_factory=list)
-    equity: float = 0.0
-    min_dscr: float = np.inf
-    cfads_12: list[float] = field(default_factory=list)
-    ds_12: list[float] = field(default_factory=list)
-
-
-def required_fee(price_per_unit: float, opex_per_unit_month: float, term_months: int,
-                 rate_annual: float, margin: float) -> float:
-    """As-a-service fee per unit per month (MODEL.md F3).
-
-    Args:
-        price_per_unit: Equipment price.
-        opex_per_unit_month: Running cost.
-        term_months: Contract term.
-        rate_annual: Vendor's cost of capital.
-        margin: Service margin.
-
-    Returns:
-        Monthly fee per unit.
-    """
-    return finance.as_a_service_fee(price_per_unit, opex_per_unit_month, term_months,
-                                    rate_annual, margin)
-
-
 def pv_monthly(amount_month: float, rate_annual: float, months: int) -> float:
     """PV of a level monthly amount.
 
@@ -154,28 +282,3 @@ def pv_monthly(amount_month: float, rate_annual: float, months: int) -> float:
     """
     r = (1 + rate_annual) ** (1 / 12) - 1
     return float(amount_month * finance.pv_annuity_factor(r, months))
-
-
-def ppp_availability_payment(price_per_unit: float, opex_per_unit_month: float,
-                             term_years: int, debt_rate: float, equity_rate: float,
-                             gearing: float) -> float:
-    """Availability payment per unit per month that remunerates PPP capital.
-
-    Capex is recovered as an annuity at the vehicle's weighted cost of capital
-    (gearing x debt rate + (1 - gearing) x equity target), plus operating cost.
-
-    Args:
-        price_per_unit: Capex per unit.
-        opex_per_unit_month: Running cost per unit.
-        term_years: Concession term.
-        debt_rate: Senior debt rate.
-        equity_rate: Required equity IRR.
-        gearing: Debt share of capex.
-
-    Returns:
-        Monthly availability payment per unit.
-    """
-    wacc = gearing * debt_rate + (1 - gearing) * equity_rate
-    r = (1 + wacc) ** (1 / 12) - 1
-    return float(finance.annuity_payment(price_per_unit, r, term_years * 12)
-                 + opex_per_unit_month)

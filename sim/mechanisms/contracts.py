@@ -79,3 +79,25 @@ def savings_shortfall(verified: float, guaranteed: float) -> float:
         max(guaranteed - verified, 0).
     """
     return max(guaranteed - verified, 0.0)
+
+
+#: KPI measurement noise (sd of measured / true performance).
+KPI_NOISE = 0.05
+
+
+def measure_kpi(history: list[float], theta: float, target: float, noise: float,
+                lag_months: int) -> float:
+    """Record this month's KPI and return the one the contract pays on (measured with a lag).
+
+    Args:
+        history: The project's KPI history (appended to).
+        theta: Performance delivered this month.
+        target: Performance the contract pays in full for.
+        noise: A standard normal draw (measurement error).
+        lag_months: Measurement lag.
+
+    Returns:
+        The KPI measured ``lag_months`` ago (1 before there is one).
+    """
+    history.append(theta / max(target, 1e-9) * (1 + KPI_NOISE * noise))
+    return history[-1 - lag_months] if len(history) > lag_months else 1.0

@@ -11,8 +11,7 @@
 - ``framework``: a call-off in weeks from a regional purchasing framework, only
   for domains already proven in a member city, at a volume discount.
 
-Governance scales the durations: a champion multiplies them by its factor;
-with neither champion nor PMO, silos add delay.
+Governance scales the durations (:func:`sim.mechanisms.governance.delay`).
 """
 
 from __future__ import annotations
@@ -22,32 +21,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.core.parties import VendorLike
+from sim.mechanisms import governance
+
 if TYPE_CHECKING:
-    from agents.vendor import Vendor
     from sim.config.schema import Governance, ProcurementDurations
 
 #: Weight of the interoperability demo's signal of true performance.
 DEMO_REVEAL = 0.5
 #: Performance lost by a k-vendor system per unit of missing interoperability.
 INTEROP_PENALTY = 0.3
-
-
-def governance_delay(months: float, gov: Governance, durations: ProcurementDurations) -> float:
-    """Scale a procurement or decision delay by the city's governance.
-
-    Args:
-        months: The delay before governance.
-        gov: The policy's governance block.
-        durations: The world's procurement durations (for the silo delay).
-
-    Returns:
-        Months after the champion factor and the silo delay.
-    """
-    if gov.champion:
-        months *= gov.champion_delay_factor
-    if not gov.champion and not gov.pmo:
-        months += durations.silo_delay_months
-    return months
 
 
 def duration(mode: str, durations: ProcurementDurations, gov: Governance,
@@ -71,15 +54,15 @@ def duration(mode: str, durations: ProcurementDurations, gov: Governance,
         months = durations.rfi_mou_months * (0.75 + 0.5 * u)
     else:
         months = durations.framework_months * (0.75 + 0.5 * u)
-    return max(1, int(round(governance_delay(months, gov, durations))))
+    return max(1, int(round(governance.delay(months, gov, durations))))
 
 
 @dataclass(frozen=True)
 class Award:
     """The outcome of a procurement."""
 
-    vendors: tuple[Vendor, ...]
-    integrator: Vendor | None
+    vendors: tuple[VendorLike, ...]
+    integrator: VendorLike | None
     price_per_unit: float
     claim: float
     system_factor: float
@@ -100,7 +83,7 @@ def system_factor(partners: int, interop: float) -> float:
     return 1.0 - INTEROP_PENALTY * (1.0 - interop) * (partners - 1) / partners
 
 
-def award(mode: str, domain: str, vendors: list[Vendor], *, partners: int, interop_min: float,
+def award(mode: str, domain: str, vendors: list[VendorLike], *, partners: int, interop_min: float,
           integrator: bool, discount: float, rng: np.random.Generator) -> Award | None:
     """Select vendors for a domain.
 
@@ -130,7 +113,7 @@ def award(mode: str, domain: str, vendors: list[Vendor], *, partners: int, inter
         return Award((best,), None, best.price(domain, discount), best.claim[domain], 1.0)
     screened = [v for v in bidders if v.interop >= interop_min] or bidders
 
-    def demo_score(v: Vendor) -> float:
+    def demo_score(v: VendorLike) -> float:
         shown = (1 - DEMO_REVEAL) * v.claim[domain] + DEMO_REVEAL * v.true_perf[domain]
         return shown * (0.5 + 0.5 * v.interop) * (0.8 + 0.2 * v.appetite) / noise[v.unique_id]
 

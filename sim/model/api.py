@@ -74,7 +74,7 @@ def run(scenario: ScenarioLike = "alliance", *, seed: int = 0, months: int | Non
                                                  "info"])
     events["info"] = events["info"].map(lambda d: ", ".join(f"{k}={_fmt(v)}"
                                                             for k, v in d.items()))
-    return RunResult(scn, seed, kpis(model), pd.DataFrame(model.series.data), events,
+    return RunResult(scn, seed, kpis(model.record()), pd.DataFrame(model.series.data), events,
                      model.ledger)
 
 

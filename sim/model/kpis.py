@@ -5,68 +5,90 @@ the project's id (program-level flows, PMO, framework fees and the property
 tax uplift that services bring, carry id 0), so the city's fiscal NPV against
 a no-project baseline is the discounted net of the city's flows on entries
 with a project id, less the PV of general-recourse debt still owed at the
-horizon. KPIs that would be undefined are given a stated value instead of NaN
+horizon. KPIs that are undefined by construction are given a stated value
 (``time_to_scale_months`` is the horizon when nothing scaled;
-``ppp_min_dscr`` is 0 without a PPP), so outputs never hold NaN or inf.
+``ppp_min_dscr`` is 0 without a PPP); any other non-finite KPI fails the run
+(:class:`NonFiniteKPI`) rather than being hidden.
+
+Every function here reads a :class:`~sim.model.record.RunRecord`, plain data
+the model hands over at the end of a run, never the model itself.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
 
 import numpy as np
 
 from sim.core.fields import RATINGS
+from sim.instruments import tif
+from sim.instruments.base import GENERAL
+from sim.model.record import RunRecord
 
-if TYPE_CHECKING:
-    from sim.model.model import AllianceModel
+
+class NonFiniteKPI(ValueError):
+    """A KPI came out NaN or infinite: the run failed (the message names the KPIs)."""
 
 
 def _discount(rate_annual: float, months: np.ndarray) -> np.ndarray:
     return (1 + rate_annual) ** (-months / 12.0)
 
 
-def fiscal_npv(model: AllianceModel) -> float:
+def fiscal_npv(rec: RunRecord) -> float:
     """City fiscal NPV of the programme against doing nothing (all cities).
 
     Args:
-        model: A finished model.
+        rec: The run's record.
 
     Returns:
         USD, discounted at ``world.macro.discount_rate_annual``.
     """
-    a = model.ledger.to_arrays()
-    city_accounts = set(model.ledger.accounts_where(stakeholder="city").tolist())
-    is_city = np.zeros(model.ledger.n_accounts, dtype=bool)
-    is_city[list(city_accounts)] = True
+    led = rec.ledger
+    a = led.to_arrays()
+    is_city = np.zeros(led.n_accounts, dtype=bool)
+    is_city[led.accounts_where(stakeholder="city")] = True
     tagged = a["project"] >= 0
     net = np.where(is_city[a["debit"]], a["amount"], 0.0) - np.where(
         is_city[a["credit"]], a["amount"], 0.0)
-    rate = model.scenario.world.macro.discount_rate_annual
+    rate = rec.scenario.world.macro.discount_rate_annual
     pv = float(np.sum(net[tagged] * _discount(rate, a["step"][tagged].astype(float))))
-    owed = sum(d.outstanding(model.horizon - 1) for c in model.cities for d in c.debts
-               if d.recourse == "general")
-    return pv - owed * float(_discount(rate, np.array([model.horizon]))[0])
+    owed = sum(d.outstanding(rec.horizon - 1) for c in rec.cities for d in c.debts
+               if d.recourse == GENERAL)
+    return pv - owed * float(_discount(rate, np.array([rec.horizon]))[0])
 
 
-def _net_of(model: AllianceModel, stakeholder: str) -> float:
-    """Undiscounted net cash a stakeholder group gained from the programme (tagged flows)."""
-    led = model.ledger
+def net_of(rec: RunRecord, stakeholder: str) -> float:
+    """Undiscounted net cash a stakeholder group gained from the programme (tagged flows).
+
+    Args:
+        rec: The run's record.
+        stakeholder: A ledger stakeholder label (``city``, ``vendor``, ...).
+
+    Returns:
+        USD.
+    """
+    led = rec.ledger
     a = led.to_arrays()
-    ids = led.accounts_where(stakeholder=stakeholder)
     member = np.zeros(led.n_accounts, dtype=bool)
-    member[ids] = True
+    member[led.accounts_where(stakeholder=stakeholder)] = True
     tagged = a["project"] >= 0
     inflow = a["amount"][tagged & member[a["debit"]]].sum()
     outflow = a["amount"][tagged & member[a["credit"]]].sum()
     return float(inflow - outflow)
 
 
-def stranded_debt(model: AllianceModel) -> float:
-    """Debt service still scheduled after its project stopped or ended (USD, undiscounted)."""
+def stranded_debt(rec: RunRecord) -> float:
+    """Debt service still scheduled after its project stopped or ended (USD, undiscounted).
+
+    Args:
+        rec: The run's record.
+
+    Returns:
+        USD.
+    """
     total = 0.0
-    by_id = model.project_by_id
-    for city in model.cities:
+    by_id = {p.pid: p for p in rec.projects}
+    for city in rec.cities:
         for d in city.debts:
             pr = by_id.get(d.project)
             if pr is not None and pr.end_month >= 0:
@@ -75,33 +97,53 @@ def stranded_debt(model: AllianceModel) -> float:
     return total
 
 
-def kpis(model: AllianceModel) -> dict[str, float]:
+def kpis(rec: RunRecord) -> dict[str, float]:
     """All KPIs of a finished run as a flat dict of floats.
 
     Args:
-        model: A finished model.
+        rec: The run's record.
 
     Returns:
-        KPI name -> value (no NaN, no inf).
+        KPI name -> value, in the order of :func:`sim.model.outputs.kpi_names`.
+
+    Raises:
+        NonFiniteKPI: When a KPI is NaN or infinite (the run failed).
     """
-    s = model.series.data
-    w = model.scenario.world
-    names = [c.name for c in model.cities]
-    ev = [e["event"] for e in model.events]
-    projects = model.projects
-    scaled = [p.scaled_month - p.pilot_start for p in projects if p.scaled_month >= 0]
-    out: dict[str, float] = {
-        "fiscal_npv_usd": fiscal_npv(model),
+    out = {**_budget(rec), **_lifecycle(rec), **_flows(rec), **_instruments(rec),
+           "trust_final": float(rec.series["trust_mean"][-1]),
+           "ledger_imbalance_usd": float(abs(rec.ledger.balances().sum())),
+           **_services(rec)}
+    bad = sorted(k for k, v in out.items() if not math.isfinite(v))
+    if bad:
+        raise NonFiniteKPI(f"non-finite KPI(s): {', '.join(f'{k} = {out[k]}' for k in bad)}")
+    return out
+
+
+def _budget(rec: RunRecord) -> dict[str, float]:
+    """The city's finances: NPV, budget floor, debt burden, guarantees, rating."""
+    s = rec.series
+    names = [c.name for c in rec.cities]
+    return {
+        "fiscal_npv_usd": fiscal_npv(rec),
         "min_budget_balance_usd": float(min(s[f"{n}.general_fund"].min() for n in names)),
         "peak_debt_service_ratio": float(max(s[f"{n}.debt_service_ratio"].max() for n in names)),
-        "contingent_liabilities_usd": float(sum(c.contingent for c in model.cities)),
-        "guarantee_calls_usd": float(sum(c.guarantee_calls for c in model.cities)),
-        "final_rating_index": float(max(c.rating_index for c in model.cities)),
+        "contingent_liabilities_usd": float(sum(c.contingent for c in rec.cities)),
+        "guarantee_calls_usd": float(sum(c.guarantee_calls for c in rec.cities)),
+        "final_rating_index": float(max(c.rating_index for c in rec.cities)),
         "worst_rating_index": float(max(s[f"{n}.rating"].max() for n in names)),
-        "rating_downgrades": float(sum(1 for e in model.events if e["event"] == "rating_change"
+        "rating_downgrades": float(sum(1 for e in rec.events if e["event"] == "rating_change"
                                        and RATINGS.index(e["info"]["rating"])
                                        > RATINGS.index(e["info"]["was"]))),
-        "time_to_scale_months": float(np.mean(scaled)) if scaled else float(model.horizon),
+    }
+
+
+def _lifecycle(rec: RunRecord) -> dict[str, float]:
+    """Projects and pilots: how many, how fast, what stopping them cost."""
+    ev = [e["event"] for e in rec.events]
+    projects = rec.projects
+    scaled = [p.scaled_month - p.pilot_start for p in projects if p.scaled_month >= 0]
+    return {
+        "time_to_scale_months": float(np.mean(scaled)) if scaled else float(rec.horizon),
         "projects_started": float(len(projects)),
         "pilots_started": float(ev.count("pilot_start")),
         "pilots_scaled": float(ev.count("pilot_scale")),
@@ -109,67 +151,65 @@ def kpis(model: AllianceModel) -> dict[str, float]:
         "projects_scaled": float(len(scaled)),
         "sunk_cost_stopped_usd": float(sum(p.capex_total for p in projects
                                            if p.state == "stopped")),
-        "stranded_debt_usd": stranded_debt(model),
-        "savings_usd": float(model.savings_usd),
-        "co2_avoided_t": float(model.kwh_saved / 1000 * w.macro.grid_emissions_t_per_mwh),
-        "welfare_usd": float(model.welfare_usd),
-        "city_net_usd": _net_of(model, "city"),
-        "residents_net_usd": _net_of(model, "resident"),
-        "vendor_net_usd": _net_of(model, "vendor"),
-        "vehicles_net_usd": _net_of(model, "vehicle"),
-        "outside_net_usd": _net_of(model, "outside"),
-        "investor_net_usd": _net_of(model, "investor"),
+        "stranded_debt_usd": stranded_debt(rec),
+    }
+
+
+def _flows(rec: RunRecord) -> dict[str, float]:
+    """Outcomes and every stakeholder's net cash; exits, defaults, incidents, failures."""
+    w = rec.scenario.world
+    ev = [e["event"] for e in rec.events]
+    return {
+        "savings_usd": float(rec.totals["savings_usd"]),
+        "co2_avoided_t": float(rec.totals["kwh_saved"] / 1000 * w.macro.grid_emissions_t_per_mwh),
+        "welfare_usd": float(rec.totals["welfare_usd"]),
+        "city_net_usd": net_of(rec, "city"),
+        "residents_net_usd": net_of(rec, "resident"),
+        "vendor_net_usd": net_of(rec, "vendor"),
+        "vehicles_net_usd": net_of(rec, "vehicle"),
+        "outside_net_usd": net_of(rec, "outside"),
+        "investor_net_usd": net_of(rec, "investor"),
         "vendor_exits": float(ev.count("vendor_exit")),
         "defaults": float(ev.count("default")),
-        "incidents": float(model.regulator.incidents),
-        "financing_failures": float(sum(c.financing_failures for c in model.cities)),
-        "ppp_min_dscr": _ppp_min_dscr(model),
-        "ppp_value_for_money_usd": float(sum(model.ppp_vfm)),
-        "minibond_sold_usd": float(sum(c.minibond_sale.amount_usd for c in model.cities
-                                       if c.minibond_sale is not None)),
-        "minibond_sellout_hours": _sellout(model),
-        "revolving_fund_final_usd": float(sum(model.ledger.balance(c.revolving)
-                                              for c in model.cities)),
-        "tif_but_for_share": _but_for(model),
-        "trust_final": float(s["trust_mean"][-1]),
-        "ledger_imbalance_usd": float(abs(model.ledger.balances().sum())),
+        "incidents": float(rec.incidents),
+        "financing_failures": float(sum(c.financing_failures for c in rec.cities)),
     }
-    for domain in w.technology:
-        out[f"coverage.{domain}"] = float(s[f"coverage.{domain}"][-1])
+
+
+def _instruments(rec: RunRecord) -> dict[str, float]:
+    """PPP cover and value for money, mini-bonds, the revolving fund, TIF."""
+    dscr = [arr.min_dscr for p in rec.projects for arr in p.arrangements
+            if arr.instrument == "ppp" and np.isfinite(arr.min_dscr)]
+    sales = [c.minibond_sale for c in rec.cities if c.minibond_sale is not None]
+    d = rec.districts
+    areas = [(c.tif_area, rec.av[c.index * d:(c.index + 1) * d],
+              rec.av_trend[c.index * d:(c.index + 1) * d])
+             for c in rec.cities if c.tif_area is not None]
+    return {
+        "ppp_min_dscr": float(min(dscr)) if dscr else 0.0,
+        "ppp_value_for_money_usd": float(sum(rec.ppp_vfm)),
+        "minibond_sold_usd": float(sum(s.amount_usd for s in sales)),
+        "minibond_sellout_hours": float(min(s.sellout_hours for s in sales)) if sales else 0.0,
+        "revolving_fund_final_usd": float(sum(c.revolving_balance for c in rec.cities)),
+        "tif_but_for_share": tif.but_for(areas),
+    }
+
+
+def _services(rec: RunRecord) -> dict[str, float]:
+    """Coverage by domain, adoption by service and income quintile, the adoption gap."""
+    out: dict[str, float] = {}
+    for domain in rec.scenario.world.technology:
+        out[f"coverage.{domain}"] = float(rec.series[f"coverage.{domain}"][-1])
     gaps, quintiles = [], []
-    for i, domain in enumerate(model.services):
-        by_q = model.population.adoption_by_quintile(i)
-        out[f"adoption.{domain}"] = float(model.population.adoption_share(i))
-        for q, share in enumerate(by_q, start=1):
-            out[f"adoption.{domain}.q{q}"] = float(share)
-        if domain in model.scenario.policy.domains:
+    for domain, (share, by_q) in rec.adoption.items():
+        out[f"adoption.{domain}"] = float(share)
+        for q, value in enumerate(by_q, start=1):
+            out[f"adoption.{domain}.q{q}"] = float(value)
+        if domain in rec.scenario.policy.domains:
             gaps.append(float(by_q[-1] - by_q[0]))
             quintiles.append(by_q)
     out["adoption_gap_top_bottom"] = float(np.mean(gaps)) if gaps else 0.0
     mean_q = np.mean(quintiles, axis=0) if quintiles else np.zeros(5)
     for q, share in enumerate(mean_q, start=1):
         out[f"adoption_q{q}"] = float(share)
-    return {k: float(np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)) for k, v in out.items()}
-
-
-def _ppp_min_dscr(model: AllianceModel) -> float:
-    values = [arr.min_dscr for p in model.projects for arr in p.arrangements
-              if arr.instrument == "ppp" and np.isfinite(arr.min_dscr)]
-    return float(min(values)) if values else 0.0
-
-
-def _sellout(model: AllianceModel) -> float:
-    sales = [c.minibond_sale for c in model.cities if c.minibond_sale is not None]
-    return float(min(s.sellout_hours for s in sales)) if sales else 0.0
-
-
-def _but_for(model: AllianceModel) -> float:
-    num = den = 0.0
-    for c in model.cities:
-        if c.tif_base is None:
-            continue
-        k = c.tif_base.size
-        lo = c.index * model.districts
-        num += float(np.sum(model.av_trend[lo:lo + k] - c.tif_base))
-        den += float(np.sum(model.av[lo:lo + k] - c.tif_base))
-    return float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
+    return out

@@ -2,30 +2,32 @@
 
 Step order (one step = one month ``t``), deterministic for a seed:
 
-1. markets: rate shift (curve shift, rate shock, spread widening) and the
-   revenue / property indices (trend growth, recession);
+1. market: rate shift (curve shift, rate shock, spread widening) and the
+   revenue / property / income indices (trend growth, recession);
 2. regulator: incident draws for every deployed project (halts, trust loss);
 3. residents (one Mesa agent over arrays): adoption of each user-facing
-   service (Bass diffusion with churn, numba kernel), fees owed, satisfaction
-   and trust, district land values;
-4. cities (Mesa AgentSet, creation order): revenue (property tax from land values, TIF
-   increments), spending, project operations and payments, debt service,
-   lifecycle decisions (award, approval, pilot, evaluation, scale-up, end),
-   new procurements, annual rating review;
+   service (Bass diffusion with churn, numba kernel) where projects cover
+   districts, fees owed, satisfaction and trust; then district land values;
+4. cities (Mesa AgentSet, creation order): budget, project operations and
+   payments, debt service, lifecycle decisions (award, approval, pilot,
+   evaluation, scale-up, end), new procurements, annual rating review;
 5. vendors (AgentSet; the vendor-default overlay first removes the vendor
    leading the most deployed units): default hazard and insolvency (exit);
+   investors re-price after every exit;
 6. investors (AgentSet): premia decay;
 7. record the month's series.
 
-Randomness: the seed becomes a ``SeedSequence`` with one stream per purpose
-(world, market, regulator, residents, measurement, events). The world stream
-draws only the world (vendors' hidden traits, residents), so two policies run
-with the same seed face the same world: common random numbers for paired
-comparisons.
+Agents return what they noted (events, new projects, tallies); the model
+records it. Randomness: the seed becomes a ``SeedSequence`` with one stream
+per purpose (world, market, regulator, residents, measurement, events). The
+world stream draws only the world (vendors' hidden traits, residents), so two
+policies run with the same seed face the same world: common random numbers
+for paired comparisons.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import mesa
@@ -33,26 +35,25 @@ import numpy as np
 
 from agents.city import City
 from agents.investor import Investor
+from agents.outbox import Report
+from agents.population import Population
 from agents.regulator import Regulator
-from agents.residents import Population, Residents
+from agents.residents import Residents
 from agents.vendor import Vendor
 from sim.config.schema import Scenario
-from sim.core import finance, kernels
-from sim.core.fields import RATINGS
+from sim.core import kernels
 from sim.core.ledger import Ledger
-from sim.mechanisms.lifecycle import DEPLOYED, Project
+from sim.mechanisms import services
+from sim.mechanisms.consortium import Consortium
+from sim.mechanisms.land import DistrictMap, LandValues, tax_shares
+from sim.mechanisms.lifecycle import Project
+from sim.mechanisms.markets import Market
+from sim.model.record import CityRecord, RunRecord
+from sim.model.series import Series
 
 STREAMS = ("world", "market", "regulator", "residents", "measure", "events")
 OUTSIDE = ("opening", "market", "utility", "economy", "services", "framework")
-
-
-def _cycle_factor(t: int, start: int, length: int, drop: float) -> float:
-    """1 - drop during [start, start + length), recovering linearly over as long again."""
-    if start < 0 or t < start or drop <= 0:
-        return 1.0
-    if t < start + length:
-        return 1.0 - drop
-    return 1.0 - drop * max(0.0, 1.0 - (t - start - length) / length)
+TALLIES = ("kwh_saved", "savings_usd", "welfare_usd")
 
 
 class AllianceModel(mesa.Model):
@@ -80,142 +81,101 @@ class AllianceModel(mesa.Model):
         self.ledger = Ledger(capacity=1 << 16)
         self.accounts = {name: self.ledger.open_account(f"outside:{name}", "outside",
                                                         external=True) for name in OUTSIDE}
-        self.curve = finance.YieldCurve(
-            tenors_years=(10.0, 20.0),
-            yields={r: (w.rates.yields_10y[r], w.rates.yields_20y[r]) for r in RATINGS})
+        self.market = Market(w)
         self.events: list[dict[str, Any]] = []
         self.projects: list[Project] = []
-        self.project_by_id: dict[int, Project] = {}
-        self._pid = 0
-        self.evidence: dict[tuple, list[float]] = {}
-        self.proven_domains = set(w.procurement.framework_domains)
+        self._ids = itertools.count(1)
         members = [c for c in w.cities.values() if c.consortium_member]
-        self.consortium = len(members) > 1
-        self.kwh_saved = self.savings_usd = self.welfare_usd = 0.0
+        self.consortium = Consortium(active=len(members) > 1,
+                                     proven=set(w.procurement.framework_domains))
+        self.totals = dict.fromkeys(TALLIES, 0.0)
         self.ppp_vfm: list[float] = []
-        self.revenue_index = self.revenue_trend = self.property_index = self.income_index = 1.0
-        # --- residents (world stream) and their ledger groups
+        self._populate(w)
+        self.vendors = [Vendor(self, i, self.rng_world) for i in range(w.vendors.count)]
+        self.investors = [Investor(self, i) for i in range(w.investors.count)]
+        self.regulator = Regulator(self)
+        self.cities = [City(self, i, n) for i, n in enumerate(w.cities)]
+        summary = self.population.district_summary()
+        self.land = LandValues.assess(
+            [c.spec.property_tax_share * c.spec.general_revenue_annual_usd
+             / max(c.spec.property_tax_rate, 1e-9) for c in self.cities],
+            (summary["population"] * summary["income_month"]).to_numpy(), self.layout.districts)
+        self.series = Series(self)
+
+    def _populate(self, w: Any) -> None:
+        """Draw the residents (world stream) and open their groups' ledger accounts."""
         self.services = [d for d, t in w.technology.items() if t.user_facing]
-        self.districts = w.region.districts_per_city
         names = list(w.cities)
-        self.population = Population.create(
+        pop = Population.create(
             self.rng_world, city_populations=[w.cities[n].population for n in names],
-            districts_per_city=self.districts, params=w.residents, n_services=len(self.services))
-        pop = self.population
-        self.group_accounts = np.array([
+            districts_per_city=w.region.districts_per_city, params=w.residents,
+            n_services=len(self.services))
+        self.population = pop
+        accounts = np.array([
             self.ledger.open_account(f"residents:{names[c]}:d{d}:q{q + 1}", "resident",
                                      owner=names[c])
             for c, d, q in pop.group_labels()], dtype=np.int64)
-        per_city = self.districts * 5
-        self.city_groups = [np.arange(i * per_city, (i + 1) * per_city) for i in range(len(names))]
         income = kernels.group_sums(pop.income_month, pop.group_id, pop.weight, pop.n_groups)
-        by_district = income.reshape(-1, 5).sum(axis=1)
-        self.group_tax_share = income / np.repeat(np.where(by_district > 0, by_district, 1), 5)
-        self.residents = Residents(self, pop)
-        # --- institutions
-        self.vendors = [Vendor(self, i, self.rng_world) for i in range(w.vendors.count)]
-        self.investors = [Investor(self, i) for i in range(w.investors.count)]
-        self.bondholder = self.investors[0].account
-        self._vendor_of_account = {v.account: v for v in self.vendors}
-        self.regulator = Regulator(self)
-        self.cities = [City(self, i, n) for i, n in enumerate(names)]
-        # --- land values: each city's assessed value split by district income
-        summary = pop.district_summary()
-        weight = (summary["population"] * summary["income_month"]).to_numpy()
-        self.av0 = np.zeros(pop.n_districts)
-        for c in self.cities:
-            sl = slice(c.index * self.districts, (c.index + 1) * self.districts)
-            total = c.property_base0 / max(c.spec.property_tax_rate, 1e-9)
-            self.av0[sl] = total * weight[sl] / weight[sl].sum()
-        self.av_trend = self.av0.copy()
-        self.av = self.av0.copy()
-        self.series = _Series(self)
+        self.layout = DistrictMap(w.region.districts_per_city, accounts, tax_shares(income))
+        self.residents = Residents(self, pop, self.services)
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ the view agents use
 
-    def add_project(self, project: Project) -> None:
-        """Register a new project (in order and by id)."""
-        self.projects.append(project)
-        self.project_by_id[project.pid] = project
+    def new_project_id(self) -> int:
+        """A new project id (ids start at 1; 0 tags programme-level flows)."""
+        return next(self._ids)
 
-    def next_pid(self) -> int:
-        """A new project id (ids start at 1; 0 tags program-level flows)."""
-        self._pid += 1
-        return self._pid
+    # ------------------------------------------------------------------ recording
 
-    def record(self, project: Project | None, event: str, **info: Any) -> None:
-        """Append to the lifecycle event log.
+    def book(self, report: Report) -> None:
+        """Record what an agent noted: events (stamped with the month), projects, tallies.
 
         Args:
-            project: The project concerned, if any.
-            event: Event name.
-            **info: Details.
+            report: The agent's report.
         """
-        self.events.append({
-            "month": self.month, "event": event,
-            "city": project.city if project else info.pop("city", ""),
-            "project": project.pid if project else -1,
-            "domain": project.domain if project else "", "info": info})
-
-    def live_account(self, account: int) -> int:
-        """Where a payment to ``account`` goes: an exited vendor's claims pass to the market."""
-        vendor = self._vendor_of_account.get(account)
-        if vendor is not None and not vendor.solvent:
-            return self.accounts["market"]
-        return account
-
-    def rate_shift(self, rating: str) -> float:
-        """Yield shift for a rating this month: curve shift, rate shock, spread widening."""
-        s = self.scenario.world.stress
-        bp = self.scenario.world.rates.shift_bp
-        if s.rate_shock_bp > 0 and self.month >= s.rate_shock_month:
-            bp += s.rate_shock_bp + s.spread_widening_bp * max(0, RATINGS.index(rating) - 1)
-        return bp / 1e4
-
-    def district_slice(self, city: int) -> slice:
-        """Global district indices of a city."""
-        return slice(city * self.districts, (city + 1) * self.districts)
-
-    def service(self, domain: str) -> int:
-        """Row of a user-facing domain in the residents' arrays."""
-        return self.services.index(domain)
-
-    def fees_of(self, city: int, domain: str) -> np.ndarray:
-        """Fees residents of a city owe this month for a service, per group."""
-        return self.residents.fees[self.service(domain), self.city_groups[city]]
-
-    def users_of(self, city: int, domain: str) -> float:
-        """Users of a service in a city (real people)."""
-        return float(self.residents.users[self.service(domain), self.district_slice(city)].sum())
-
-    def adoption_of_potential(self, city: int, domain: str) -> float:
-        """Users as a share of the service's market potential in a city."""
-        tech = self.scenario.world.technology[domain]
-        people = self.cities[city].spec.population * max(tech.market_potential, 1e-9)
-        return self.users_of(city, domain) / people
+        for e in report.events:
+            self.events.append({"month": self.month, "event": e.event, "city": e.city,
+                                "project": e.project, "domain": e.domain, "info": e.info})
+            if e.event == "vendor_exit":
+                for inv in self.investors:
+                    inv.observe_default("vendor")
+        self.projects.extend(report.projects)
+        for name, amount in report.tallies:
+            if name == "ppp_value_for_money_usd":
+                self.ppp_vfm.append(amount)
+            else:
+                self.totals[name] += amount
 
     # ------------------------------------------------------------------ step
 
-    def _markets(self) -> None:
-        w = self.scenario.world
-        s = w.stress
-        t = self.month
-        income = _cycle_factor(t, s.recession_month, s.recession_months, s.recession_income_drop)
-        prop = _cycle_factor(t, s.recession_month, s.recession_months, s.recession_property_drop)
-        self.revenue_trend = (1 + w.macro.revenue_growth_annual) ** (t / 12)
-        self.revenue_index = self.revenue_trend * income
-        self.property_index = (1 + w.macro.property_growth_annual) ** (t / 12) * prop
-        self.income_index = (1 + w.macro.income_growth_annual) ** (t / 12) * income
-
     def _incidents(self) -> None:
-        loss = self.scenario.world.residents.incident_trust_loss
         sandbox = self.scenario.policy.governance.sandbox
         for city in self.cities:
             for pr in city.projects:
-                if pr.units > 0 and pr.state in DEPLOYED and self.month >= pr.halted_until:
-                    if self.regulator.check_incident(pr, sandbox):
-                        covered = pr.coverage_by_district(self.districts) > 0
-                        self.residents.shock[self.district_slice(city.index)] += loss * covered
+                if pr.deployed and not pr.halted(self.month):
+                    if self.regulator.check_incident(pr, sandbox, self.month):
+                        self.residents.incident(self.layout.district_slice(city.index),
+                                                pr.coverage_by_district(self.layout.districts)
+                                                > 0)
+        self.book(self.regulator.outbox.drain())
+
+    def _deliveries(self) -> list[services.CityProjects]:
+        return [(self.layout.district_slice(c.index), c.projects) for c in self.cities]
+
+    def _residents_and_land(self) -> None:
+        """Residents respond to the services delivered; land values follow."""
+        w = self.scenario.world
+        factor = w.stress.performance_factor
+        cities = self._deliveries()
+        n = self.population.n_districts
+        delivered = [services.coverage_and_quality(cities, d, n, self.layout.districts,
+                                                   self.month, factor) for d in self.services]
+        self.residents.step([c for c, _ in delivered], np.array([q for _, q in delivered]),
+                            self.market.income_index)
+        uplift = services.land_uplift(cities, n, self.layout.districts, len(self.services),
+                                      self.month, factor)
+        self.land.update(self.market.property_index, uplift,
+                         w.macro.land_value_uplift_per_coverage)
 
     def _key_vendor_exits(self) -> None:
         """Vendor-default overlay: the vendor with the most deployed units leaves."""
@@ -225,18 +185,23 @@ class AllianceModel(mesa.Model):
                 units[v.unique_id] = units.get(v.unique_id, 0.0) + pr.units
         live = [v for v in self.vendors if v.solvent]
         if live:
-            max(live, key=lambda v: (units.get(v.unique_id, 0.0), -v.index)).exit()
+            vendor = max(live, key=lambda v: (units.get(v.unique_id, 0.0), -v.index))
+            vendor.exit(self.month)
+            self.book(vendor.outbox.drain())
 
     def step(self) -> None:
         """Advance the model by one month (see the module docstring for the order)."""
         self.month = self.steps - 1
-        self._markets()
+        self.market.advance(self.month)
         self._incidents()
-        self.residents.step()
+        self._residents_and_land()
         if self.month == self.scenario.world.stress.vendor_default_month:
             self._key_vendor_exits()
-        self.agents_by_type[City].do("step")
-        self.agents_by_type[Vendor].do("step")
+        for report in self.agents_by_type[City].map("step"):
+            self.book(report)
+        for vendor in self.agents_by_type[Vendor]:
+            vendor.step()
+            self.book(vendor.outbox.drain())
         self.agents_by_type[Investor].do("step")
         self.series.record(self.month)
 
@@ -251,47 +216,28 @@ class AllianceModel(mesa.Model):
             if progress is not None:
                 progress(1)
 
+    # ------------------------------------------------------------------ the run's record
 
-class _Series:
-    """Monthly model-level series in preallocated arrays (a lean DataCollector)."""
+    def record(self) -> RunRecord:
+        """Everything the KPIs are computed from, as plain data.
 
-    def __init__(self, model: AllianceModel) -> None:
-        self.model = model
-        n = model.horizon
-        names = ["month", "vendors_solvent", "investor_premium", "trust_mean",
-                 "satisfaction_mean"]
-        for c in model.cities:
-            names += [f"{c.name}.{k}" for k in ("general_fund", "debt_service_ratio", "rating",
-                                                 "revenue", "revolving_fund", "tif_fund")]
-        names += [f"coverage.{d}" for d in model.scenario.world.technology]
-        for d in model.services:
-            names += [f"adoption.{d}"] + [f"adoption.{d}.q{q}" for q in range(1, 6)]
-        self.data = {k: np.zeros(n) for k in names}
-
-    def record(self, t: int) -> None:
-        m = self.model
-        if t >= len(self.data["month"]):
-            return
-        d = self.data
-        d["month"][t] = t
-        d["vendors_solvent"][t] = sum(v.solvent for v in m.vendors)
-        d["investor_premium"][t] = float(np.mean([i.premium for i in m.investors]))
-        pop = m.population
-        d["trust_mean"][t] = pop.weighted_mean(pop.trust)
-        d["satisfaction_mean"][t] = pop.weighted_mean(pop.satisfaction)
-        led = m.ledger
-        for c in m.cities:
-            d[f"{c.name}.general_fund"][t] = led.balance(c.general)
-            d[f"{c.name}.debt_service_ratio"][t] = c.debt_service_ratio(t)
-            d[f"{c.name}.rating"][t] = c.rating_index
-            d[f"{c.name}.revenue"][t] = c.revenue_month
-            d[f"{c.name}.revolving_fund"][t] = led.balance(c.revolving)
-            d[f"{c.name}.tif_fund"][t] = led.balance(c.tif)
-        for domain in m.scenario.world.technology:
-            cov = [pr.coverage for pr in m.projects
-                   if pr.domain == domain and pr.state in DEPLOYED]
-            d[f"coverage.{domain}"][t] = float(np.sum(cov)) / max(len(m.cities), 1)
-        for s, domain in enumerate(m.services):
-            d[f"adoption.{domain}"][t] = pop.adoption_share(s)
-            for q, share in enumerate(pop.adoption_by_quintile(s), start=1):
-                d[f"adoption.{domain}.q{q}"][t] = share
+        Returns:
+            The run's record.
+        """
+        led = self.ledger
+        cities = [CityRecord(
+            name=c.name, index=c.index, rating_index=c.treasury.rating_index,
+            contingent=c.treasury.contingent, guarantee_calls=c.treasury.guarantee_calls,
+            financing_failures=c.treasury.financing_failures,
+            revolving_balance=led.balance(c.funds.revolving), debts=list(c.treasury.debts),
+            minibond_sale=c.treasury.minibond_sale, tif_area=c.funds.tif_area)
+            for c in self.cities]
+        pop = self.population
+        adoption = {d: (pop.adoption_share(i), pop.adoption_by_quintile(i))
+                    for i, d in enumerate(self.services)}
+        return RunRecord(
+            scenario=self.scenario, horizon=self.horizon, ledger=led, series=self.series.data,
+            events=self.events, projects=self.projects, cities=cities,
+            districts=self.layout.districts, adoption=adoption, totals=dict(self.totals),
+            ppp_vfm=list(self.ppp_vfm), incidents=self.regulator.incidents,
+            av=self.land.av, av_trend=self.land.trend)

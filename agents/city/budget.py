@@ -1,0 +1,145 @@
+"""A city's funds and its general budget: taxes in, spending out, month by month.
+
+Revenue: property tax on each district's assessed value (its trend part and
+the uplift services bring, split across the district's resident groups by
+income) plus other revenue that follows the economy. Inside a TIF area during
+its term the increment goes to the TIF fund instead
+(:mod:`sim.instruments.tif`). Spending follows the *trend* budget, so a
+recession opens a gap that projects do not close; the existing debt book is
+rolled over with the budget. A PMO and framework membership cost a fee a
+year; the revolving fund's idle cash earns interest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agents.city.debt_book import DebtBook
+from sim.core.ledger import Ledger
+from sim.instruments import revolving_fund, tif
+from sim.instruments.base import PROGRAM
+from sim.mechanisms.land import N_QUINTILES
+
+if TYPE_CHECKING:
+    from agents.view import ModelView
+    from sim.config.schema import City as CitySpec
+
+
+@dataclass
+class Funds:
+    """A city's ledger accounts and its TIF area."""
+
+    general: int
+    revolving: int
+    tif: int
+    tif_area: tif.TIFDistrict | None = None
+
+    @classmethod
+    def open(cls, ledger: Ledger, name: str) -> Funds:
+        """Open the general, revolving and TIF funds of city ``name``."""
+        return cls(*(ledger.open_account(f"{name}:{fund}", "city", owner=name)
+                     for fund in ("general", "revolving", "tif")))
+
+
+class Budget:
+    """Collects a city's revenue and pays its running spending each month."""
+
+    def __init__(self, model: ModelView, index: int, spec: CitySpec, funds: Funds,
+                 debts: DebtBook) -> None:
+        """Set the budget at month-0 values.
+
+        Args:
+            model: The model.
+            index: The city's position (its districts and resident groups).
+            spec: The city's block of the scenario.
+            funds: Its funds.
+            debts: Its debt book (the existing book is serviced from the budget).
+        """
+        self.model = model
+        self.spec = spec
+        self.funds = funds
+        self.debts = debts
+        self.districts = model.layout.district_slice(index)
+        self.groups = model.layout.city_groups(index)
+        self.revenue_annual0 = spec.general_revenue_annual_usd
+        self.property_base0 = spec.property_tax_share * spec.general_revenue_annual_usd
+        self.revenue_month = self.revenue_annual0 / 12
+
+    @property
+    def annual_revenue(self) -> float:
+        """Current general revenue, annualised."""
+        return self.revenue_month * 12
+
+    def run_month(self, t: int) -> None:
+        """Collect the month's revenue, pay its spending, fees and the existing debt service.
+
+        Args:
+            t: Month.
+        """
+        m = self.model
+        led, acc = m.ledger, m.accounts
+        rate = self.spec.property_tax_rate / 12
+        trend = m.land.trend[self.districts]
+        tax_trend, uplift, captured = self._property_tax(t, rate)
+        other = (self.revenue_annual0 - self.property_base0) / 12 * m.market.revenue_index
+        led.transfer(t, acc["economy"], self.funds.general, other, "tax")
+        self.revenue_month = float(other + tax_trend.sum() + uplift.sum() + captured)
+        # spending follows the trend budget: a recession opens a gap, projects do not move it
+        trend_rev = (self.revenue_annual0 - self.property_base0) / 12 * m.market.revenue_trend \
+            + float((trend * rate).sum())
+        existing = self.debts.existing_service(m.market.revenue_trend)
+        led.transfer(t, self.funds.general, acc["services"], trend_rev - existing, "spending")
+        led.transfer(t, self.funds.general, m.investors[0].account, existing, "debt_service")
+        self._annual_fees(t)
+        revolving_fund.earn_interest(led, self.funds.revolving, acc["market"],
+                                     m.scenario.world.rates.revolving_fund_deposit_rate_annual, t)
+
+    def _property_tax(self, t: int, rate: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Book property tax by district: trend part and services' uplift, less any TIF capture.
+
+        Returns:
+            (trend tax, uplift tax) per district after the capture, and the capture's total.
+        """
+        m = self.model
+        led = m.ledger
+        accounts = m.layout.group_accounts[self.groups]
+        shares = m.layout.group_tax_share[self.groups]
+        av, trend = m.land.av[self.districts], m.land.trend[self.districts]
+        tax_trend = trend * rate
+        uplift = np.maximum(av - trend, 0.0) * rate
+        area = self.funds.tif_area
+        captured = 0.0
+        if area is not None and area.capturing(t):  # the increment goes to the TIF fund
+            k = area.size
+            inc = tif.increment(area, av, rate)
+            share = np.divide(inc, tax_trend[:k] + uplift[:k], out=np.zeros(k),
+                              where=(tax_trend[:k] + uplift[:k]) > 0)
+            led.transfer_many(t, accounts[: k * N_QUINTILES], self.funds.tif,
+                              np.repeat(inc, N_QUINTILES) * shares[: k * N_QUINTILES],
+                              "tif_increment")
+            tax_trend, uplift = tax_trend.copy(), uplift.copy()
+            tax_trend[:k] *= 1 - share
+            uplift[:k] *= 1 - share
+            captured = inc.sum()
+        led.transfer_many(t, accounts, self.funds.general,
+                          np.repeat(tax_trend, N_QUINTILES) * shares, "tax")
+        led.transfer_many(t, accounts, self.funds.general,
+                          np.repeat(uplift, N_QUINTILES) * shares, "tax_uplift", PROGRAM)
+        return tax_trend, uplift, captured
+
+    def _annual_fees(self, t: int) -> None:
+        """Programme costs billed once a year: the PMO and framework membership."""
+        if t % 12 != 0:
+            return
+        m = self.model
+        p = m.scenario.policy
+        if p.governance.pmo:
+            m.ledger.transfer(t, self.funds.general, m.accounts["services"],
+                              p.governance.pmo_cost_annual_usd, "opex", PROGRAM)
+        if p.procurement.mode == "framework":
+            m.ledger.transfer(t, self.funds.general, m.accounts["framework"],
+                              m.scenario.world.procurement.framework_member_fee_annual_usd,
+                              "member_fee", PROGRAM)

@@ -1,0 +1,115 @@
+"""A city's procurement office: it starts projects from the queue and awards them.
+
+Projects start in the order of ``policy.domains`` while the city has capacity
+(:func:`sim.mechanisms.governance.capacity`). Each is procured in the policy's
+mode (framework call-off only for domains the consortium's framework lists;
+otherwise an RFP) and awarded by :func:`sim.mechanisms.procurement.award`; the
+award sets the price, the vendors' claim, the city's prior on performance and
+where the pilot's evidence is pooled, and the project waits for approval.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agents.city.economics import Economics
+from agents.outbox import Outbox
+from sim.instruments import performance
+from sim.mechanisms import governance, procurement
+from sim.mechanisms.lifecycle import ACTIVE, Project
+
+if TYPE_CHECKING:
+    from agents.view import ModelView
+    from sim.config.schema import City as CitySpec
+
+#: Months before a procurement without bidders is tried again.
+RETRY_MONTHS = 6
+
+
+class ProcurementOffice:
+    """Starts and awards a city's projects."""
+
+    def __init__(self, model: ModelView, name: str, spec: CitySpec, projects: list[Project],
+                 economics: Economics, outbox: Outbox) -> None:
+        """Set up the queue of domains the policy pursues.
+
+        Args:
+            model: The model.
+            name: The city's name.
+            spec: Its block of the scenario.
+            projects: The city's projects (new ones are appended).
+            economics: Its projections.
+            outbox: Where events and new projects go.
+        """
+        self.model = model
+        self.name, self.spec = name, spec
+        self.projects, self.economics, self.outbox = projects, economics, outbox
+        self.queue = list(model.scenario.policy.domains)
+
+    def start_projects(self, t: int) -> None:
+        """Start procurements from the queue while the city has capacity.
+
+        Args:
+            t: Month.
+        """
+        m = self.model
+        p = m.scenario.policy
+        active = sum(1 for pr in self.projects if pr.state in ACTIVE)
+        while self.queue and active < governance.capacity(p.governance):
+            domain = self.queue.pop(0)
+            tech = m.scenario.world.technology[domain]
+            mode = p.procurement.mode
+            if mode == "framework" and domain not in m.consortium.proven:
+                mode = "rfp"  # the framework only lists technologies proven in a member city
+            project = Project(m.new_project_id(), self.name, domain, tech,
+                              self.economics.units_for(tech), mode=mode, started=t)
+            project.next_event = t + procurement.duration(
+                mode, m.scenario.world.procurement, p.governance, m.rng_market)
+            self.projects.append(project)
+            self.outbox.started(project)
+            self.outbox.note(project, "procurement_start", mode=mode)
+            active += 1
+
+    def requeue(self, domain: str, t: int) -> None:
+        """Procure a domain again after its project ended (unless the horizon is near).
+
+        Args:
+            domain: The domain.
+            t: Month.
+        """
+        if t < self.model.horizon - 24 and domain not in self.queue:
+            self.queue.append(domain)
+
+    def award(self, pr: Project, t: int) -> None:
+        """Select the partners; the project then waits for regulatory approval.
+
+        Args:
+            pr: A project whose procurement has run its course.
+            t: Month.
+        """
+        m = self.model
+        pol, w = m.scenario.policy, m.scenario.world
+        result = procurement.award(
+            pr.mode, pr.domain, list(m.vendors), partners=pol.procurement.technology_partners,
+            interop_min=pol.procurement.interoperability_min,
+            integrator=pol.procurement.integrator, discount=w.procurement.framework_discount,
+            rng=m.rng_market)
+        if result is None:
+            self.outbox.note(pr, "no_bidder")
+            pr.next_event = t + RETRY_MONTHS
+            return
+        pr.vendors, pr.integrator = list(result.vendors), result.integrator
+        pr.price_per_unit, pr.claim = result.price_per_unit, result.claim
+        pr.system_factor = result.system_factor
+        alpha = w.stress.cost_overrun_alpha
+        pr.overrun = float((1 - m.rng_market.random()) ** (-1 / alpha)) if alpha > 0 else 1.0
+        if performance.guarantees_savings(pol.contracts.energy_contract, pr.tech.benefit_type):
+            pr.price_per_unit *= performance.PRICE_PREMIUM  # the vendor prices the guarantee
+        pr.mu = pr.claim * (1 - pol.pilot.optimism_haircut)
+        pr.sd = pol.pilot.prior_sd
+        pr.evidence_key = m.consortium.evidence_key(self.name, self.spec.consortium_member,
+                                                    pr.domain, pr.lead.unique_id)
+        pr.state = "approval"
+        pr.next_event = t + m.regulator.approval_delay(pol.governance.sandbox)
+        self.outbox.note(pr, "award", vendors=[v.name for v in pr.vendors],
+                         price=pr.price_per_unit, claim=pr.claim)

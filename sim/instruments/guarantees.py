@@ -1,0 +1,84 @@
+"""F8 city guarantees: a savings or revenue floor that lowers investors' price.
+
+Terms: ``policy.financing.guarantee``. A floor at share ``g`` of the base-case
+cash of a revenue-bond project (savings floor for energy and water, revenue
+floor otherwise) or of a PPP on user fees (a minimum revenue guarantee, the
+larger of ``ppp.min_revenue_guarantee_share`` and the revenue floor) removes
+that share of the investors' risk premium
+(:func:`sim.core.finance.guaranteed_required_return`). In return the city
+carries a contingent liability, booked at its expected cost
+``E[max(floor - X, 0)]`` per month over the term
+(:func:`sim.core.finance.guarantee_expected_cost`), and pays a call whenever a
+month's cash falls below the floor: into the project's fund (revenue bond) or
+the vehicle (PPP), from the general fund.
+"""
+
+from __future__ import annotations
+
+from sim.core import finance
+from sim.core.fields import Strict, field
+from sim.instruments.base import Arrangement, Desk
+
+#: Standard deviation of a PPP's monthly user-fee cash, as a share of its base case.
+PPP_CASH_SD_SHARE = 0.3
+
+
+class Guarantee(Strict):
+    """F8 city guarantees (contingent liabilities)."""
+
+    savings_floor_share: float = field(
+        0.0, "fraction", 0.0, 1.0, "city guarantees this share of the base-case savings")
+    revenue_floor_share: float = field(0.0, "fraction", 0.0, 1.0)
+
+
+def cover_bond(desk: Desk, arr: Arrangement, floor_share: float, gross_month: float, mu: float,
+               sd: float, term_years: int) -> None:
+    """Guarantee a floor on a revenue-bond tranche's cash; book its expected cost.
+
+    Args:
+        desk: The city's treasury.
+        arr: The project's arrangement (its floor and base case grow by the tranche).
+        floor_share: Share of the base case guaranteed.
+        gross_month: Nominal monthly cash of the tranche at full performance.
+        mu: Expected performance (the base case is ``gross_month * mu``).
+        sd: Standard deviation of performance.
+        term_years: Term over which the floor holds.
+    """
+    arr.guarantee_floor_month += floor_share * gross_month * mu
+    arr.base_case_cash_month += gross_month * mu
+    desk.add_contingent(12 * term_years * finance.guarantee_expected_cost(
+        floor_share * gross_month * mu, gross_month * mu, gross_month * sd))
+
+
+def cover_ppp(desk: Desk, arr: Arrangement, years: int) -> None:
+    """Book the expected cost of a PPP's minimum revenue guarantee over its remaining term.
+
+    Args:
+        desk: The city's treasury.
+        arr: The PPP's arrangement (floor and base case already set).
+        years: Years of the guarantee.
+    """
+    desk.add_contingent(12 * years * finance.guarantee_expected_cost(
+        arr.guarantee_floor_month, arr.base_case_cash_month,
+        PPP_CASH_SD_SHARE * arr.base_case_cash_month))
+
+
+def call(desk: Desk, arr: Arrangement, cash: float, into: int, t: int, project: int) -> float:
+    """Pay the floor's shortfall from the general fund when this month's cash is below it.
+
+    Args:
+        desk: The city's treasury.
+        arr: The guaranteed arrangement.
+        cash: This month's cash.
+        into: The account topped up (project fund or vehicle).
+        t: Month.
+        project: Project id.
+
+    Returns:
+        The call paid (0 when cash reached the floor).
+    """
+    if arr.guarantee_floor_month <= cash:
+        return 0.0
+    amount = arr.guarantee_floor_month - cash
+    desk.ledger.transfer(t, desk.general, into, amount, "guarantee_call", project)
+    return amount

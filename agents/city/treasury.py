@@ -29,6 +29,7 @@ from agents.city.budget import Budget, Funds
 from agents.city.debt_book import DebtBook
 from agents.city.economics import Economics
 from agents.outbox import Outbox
+from sim.core import finance
 from sim.core.fields import RATINGS
 from sim.core.parties import LenderLike, VendorLike
 from sim.instruments import (
@@ -153,7 +154,8 @@ class Treasury:
 
     def debt_service_ratio(self, month: int) -> float:
         """Debt service over general revenue (both annual)."""
-        return self.annual_debt_service(month) / max(self.budget.annual_revenue, 1.0)
+        return finance.debt_service_ratio(self.annual_debt_service(month),
+                                          max(self.budget.annual_revenue, 1.0))
 
     def pay_debts(self, t: int) -> None:
         """Pay every instalment due; revenue-backed debts default when their fund is short."""

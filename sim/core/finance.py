@@ -1,16 +1,21 @@
-"""Pure finance engine for the financing instruments F1-F8 of MODEL.md.
+"""The finance library: the formulas of the financing instruments F1-F8 of MODEL.md.
 
-Every function is pure (no I/O, no hidden state) and typed. Rates are decimal
-fractions (0.05 = 5 %). Unless stated otherwise, a cash-flow array holds one
-value per period with element ``k`` falling at the end of period ``k + 1``
-(ordinary annuity timing, Brealey-Myers-Allen, *Principles of Corporate
-Finance*, ch. 2); ``npv``/``irr`` instead place ``flows[0]`` at t = 0.
+Every function is pure (no I/O, no hidden state), typed, tested on known
+values, and called by the model: the instruments (:mod:`sim.instruments`) book
+what these functions compute, so the tested formulas are the ones the model
+runs. Rates are decimal fractions (0.05 = 5 %). Unless stated otherwise, a
+cash-flow array holds one value per period with element ``k`` falling at the
+end of period ``k + 1`` (ordinary annuity timing, Brealey-Myers-Allen,
+*Principles of Corporate Finance*, ch. 2); ``npv``/``irr`` instead place
+``flows[0]`` at t = 0. Functions of one period (a month's waterfall, a month's
+share) take and return plain floats.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -89,20 +94,6 @@ def annual_to_monthly(rate_annual: float) -> float:
     """
     _check_rate(rate_annual, "rate_annual")
     return float(math.expm1(math.log1p(rate_annual) / 12.0))
-
-
-def monthly_to_annual(rate_monthly: float) -> float:
-    """Convert an effective monthly rate to the effective annual rate.
-
-    Args:
-        rate_monthly: Effective monthly rate (decimal, > -1).
-
-    Returns:
-        Effective annual rate (1 + r_m)^12 - 1.
-
-    """
-    _check_rate(rate_monthly, "rate_monthly")
-    return float(math.expm1(12.0 * math.log1p(rate_monthly)))
 
 
 def pv_annuity_factor(rate: ArrayLike, n: ArrayLike) -> FloatOrArray:
@@ -208,20 +199,33 @@ def irr(flows: ArrayLike) -> float:
 # --------------------------------------------------------------------------
 # F1 General-obligation bonds
 # --------------------------------------------------------------------------
-_COLUMNS = ["period", "payment", "interest", "principal", "balance"]
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """An amortisation table as arrays, one value per period (``frame()`` for pandas)."""
 
+    payment: np.ndarray
+    interest: np.ndarray
+    principal: np.ndarray
+    balance: np.ndarray
+    """Balance after the period's payment."""
 
-def _schedule_frame(opening: np.ndarray, closing: np.ndarray,
-                    rate_period: float) -> pd.DataFrame:
-    interest = rate_period * opening
-    principal = opening - closing
-    return pd.DataFrame({
-        "period": np.arange(1, opening.size + 1),
-        "payment": interest + principal,
-        "interest": interest,
-        "principal": principal,
-        "balance": closing,
-    }, columns=_COLUMNS)
+    @classmethod
+    def from_balances(cls, opening: np.ndarray, closing: np.ndarray,
+                      rate_period: float) -> Schedule:
+        """Build the table from opening and closing balances at a per-period rate."""
+        interest = rate_period * opening
+        principal = opening - closing
+        return cls(interest + principal, interest, principal, closing)
+
+    def __len__(self) -> int:
+        """Number of periods."""
+        return self.payment.size
+
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame: period (from 1), payment, interest, principal, balance."""
+        return pd.DataFrame({"period": np.arange(1, len(self) + 1), "payment": self.payment,
+                             "interest": self.interest, "principal": self.principal,
+                             "balance": self.balance})
 
 
 def _check_loan(principal: float, rate: float, years: int,
@@ -234,7 +238,7 @@ def _check_loan(principal: float, rate: float, years: int,
 
 
 def level_debt_service(principal: float, rate: float, years: int,
-                       periods_per_year: int = 1) -> pd.DataFrame:
+                       periods_per_year: int = 1) -> Schedule:
     """Amortisation table of a level-payment (annuity) bond or loan (F1).
 
     Nominal convention: ``rate`` is the annual coupon and the per-period rate
@@ -248,8 +252,7 @@ def level_debt_service(principal: float, rate: float, years: int,
         periods_per_year: Payments per year.
 
     Returns:
-        DataFrame with columns period, payment, interest, principal, balance
-        (balance after the period's payment).
+        The schedule (payment, interest, principal, balance per period).
 
     """
     _check_loan(principal, rate, years, periods_per_year)
@@ -261,11 +264,11 @@ def level_debt_service(principal: float, rate: float, years: int,
     closing[np.abs(closing) < _EPS * max(principal, 1.0)] = 0.0
     closing = np.maximum(np.minimum.accumulate(closing), 0.0)
     opening = np.concatenate([[float(principal)], closing[:-1]])
-    return _schedule_frame(opening, closing, r)
+    return Schedule.from_balances(opening, closing, r)
 
 
 def serial_bond_schedule(principal: float, rate: float, years: int,
-                         periods_per_year: int = 1) -> pd.DataFrame:
+                         periods_per_year: int = 1) -> Schedule:
     """Serial-bond table: equal principal each period, interest on balance (F1).
 
     Source: standard serial (level-principal) municipal bond structure; the
@@ -278,7 +281,7 @@ def serial_bond_schedule(principal: float, rate: float, years: int,
         periods_per_year: Payments per year.
 
     Returns:
-        DataFrame with columns period, payment, interest, principal, balance.
+        The schedule (payment, interest, principal, balance per period).
 
     """
     _check_loan(principal, rate, years, periods_per_year)
@@ -286,8 +289,8 @@ def serial_bond_schedule(principal: float, rate: float, years: int,
     closing = principal * (1.0 - np.arange(1, n + 1, dtype=float) / n)
     closing[-1] = 0.0
     opening = np.concatenate([[float(principal)], closing[:-1]])
-    return _schedule_frame(opening, np.maximum(closing, 0.0),
-                           rate / periods_per_year)
+    return Schedule.from_balances(opening, np.maximum(closing, 0.0),
+                                  rate / periods_per_year)
 
 
 def _default_yields() -> dict[str, tuple[float, ...]]:
@@ -392,108 +395,50 @@ def debt_service_ratio(debt_service: ArrayLike,
                             / np.asarray(general_revenue, dtype=float))
 
 
-def debt_capacity(general_revenue: float, existing_debt_service: float,
-                  cap_share: float, rate: float, years: int) -> float:
-    """Largest new level-debt principal keeping debt service under a cap (F1).
-
-    Solves (existing + P / a(n, r)) / revenue <= cap_share for P, i.e.
-    P = (cap_share * revenue - existing) * a(n, r) (MODEL.md: cap 15-20 %,
-    often 8-12 %); annual level debt service.
-
-    Args:
-        general_revenue: Annual general revenue (> 0).
-        existing_debt_service: Annual debt service already owed (>= 0).
-        cap_share: Maximum debt-service ratio, in [0, 1].
-        rate: Annual interest rate of the new debt.
-        years: Term of the new debt in years (> 0).
-
-    Returns:
-        Maximum new principal; 0.0 if the city is already at or over the cap.
-
-    """
-    _check_positive(general_revenue, "general_revenue")
-    _check_nonneg(existing_debt_service, "existing_debt_service")
-    _check_share(cap_share, "cap_share")
-    _check_positive(years, "years")
-    headroom = cap_share * general_revenue - existing_debt_service
-    return max(headroom, 0.0) * float(pv_annuity_factor(rate, years))
-
-
 # --------------------------------------------------------------------------
 # F2 Revenue bonds
 # --------------------------------------------------------------------------
-def revenue_bond_schedule(principal: float, rate: float, years: int,
-                          revenues: ArrayLike, reserve_initial: float,
-                          dscr_covenant: float = 1.25,
-                          periods_per_year: int = 1) -> pd.DataFrame:
-    """Waterfall of a revenue bond repaid only from project revenues (F2).
+class RevenueBondMonth(NamedTuple):
+    """One month of a revenue bond's waterfall."""
 
-    Level debt service (nominal convention). Each period revenue pays debt
-    service; a shortfall draws the debt-service reserve; surplus revenue
-    refills the reserve only up to ``reserve_initial`` (the rest is released
-    to the project). Whatever revenue plus reserve cannot pay is a shortfall,
-    and ``default`` is True from the first shortfall onwards. There is no
-    recourse to any general fund (MODEL.md F2).
-
-    Args:
-        principal: Bond principal (>= 0).
-        rate: Annual coupon rate.
-        years: Term in years.
-        revenues: Pledged revenue per period (scalar or one value per period).
-        reserve_initial: Opening debt-service reserve (>= 0).
-        dscr_covenant: Coverage covenant; breach when revenue / DS < it.
-        periods_per_year: Payments per year.
-
-    Returns:
-        DataFrame with columns period, revenue, debt_service, dscr,
-        reserve_draw, reserve_refill, reserve_balance, paid, shortfall,
-        covenant_breach, default.
-
-    """
-    ds = level_debt_service(principal, rate, years, periods_per_year)
-    debt_service = ds["payment"].to_numpy()
-    n = debt_service.size
-    rev = np.asarray(revenues, dtype=float)
-    rev = np.full(n, float(rev)) if rev.ndim == 0 else _as_1d(rev, "revenues")
-    _check_len(rev, n, "revenues")
-    _check_nonneg(reserve_initial, "reserve_initial")
-    _check_positive(dscr_covenant, "dscr_covenant")
-    draw, refill, balance, paid = (np.zeros(n) for _ in range(4))
-    reserve = float(reserve_initial)
-    available = np.maximum(rev, 0.0)
-    for t in range(n):
-        need = debt_service[t] - available[t]
-        if need > 0.0:
-            draw[t] = min(need, reserve)
-        else:
-            refill[t] = min(-need, reserve_initial - reserve)
-        reserve += refill[t] - draw[t]
-        balance[t] = reserve
-        paid[t] = min(available[t], debt_service[t]) + draw[t]
-    shortfall = debt_service - paid
-    shortfall[shortfall < _EPS * max(principal, 1.0)] = 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dscr = np.where(debt_service > 0.0, rev / debt_service, np.inf)
-    return pd.DataFrame({
-        "period": np.arange(1, n + 1), "revenue": rev,
-        "debt_service": debt_service, "dscr": dscr, "reserve_draw": draw,
-        "reserve_refill": refill, "reserve_balance": balance, "paid": paid,
-        "shortfall": shortfall, "covenant_breach": dscr < dscr_covenant,
-        "default": np.logical_or.accumulate(shortfall > 0.0),
-    })
+    paid: float
+    """Debt service paid to the bondholders."""
+    shortfall: float
+    """Debt service the fund could not pay (a default: no recourse beyond the fund)."""
+    released: float
+    """Cash above the reserve target, released to the issuer."""
 
 
-def revenue_bond_defaults(schedule: pd.DataFrame) -> bool:
-    """Whether a revenue-bond schedule ever defaults.
+def revenue_bond_month(available: float, debt_service: float,
+                       reserve_target: float) -> RevenueBondMonth:
+    """Waterfall of a revenue bond's fund for one period (F2).
+
+    The fund holds the debt-service reserve plus the period's net pledged
+    revenue (``available``, negative when operating costs exceeded revenue).
+    It pays the debt service as far as it can, drawing the reserve when
+    revenue falls short; what it cannot pay is a shortfall (a default: there
+    is no recourse to any general fund, MODEL.md F2); cash above the reserve
+    target after paying is released. Over many periods, with the reserve
+    refilled up to its target from surpluses, the bond defaults exactly when a
+    shortfall of revenue exceeds what the reserve holds.
 
     Args:
-        schedule: Output of :func:`revenue_bond_schedule`.
+        available: Cash in the fund before debt service (reserve + net revenue).
+        debt_service: Debt service due (>= 0).
+        reserve_target: Reserve the fund keeps (>= 0).
 
     Returns:
-        True if any period is in default.
+        (paid, shortfall, released).
 
     """
-    return bool(schedule["default"].any())
+    _check(math.isfinite(available), "available", available, "finite")
+    _check(debt_service >= 0.0 and math.isfinite(debt_service), "debt_service",
+           debt_service, "finite and >= 0")
+    _check(reserve_target >= 0.0 and math.isfinite(reserve_target), "reserve_target",
+           reserve_target, "finite and >= 0")
+    paid = min(debt_service, max(available, 0.0))
+    return RevenueBondMonth(paid, debt_service - paid,
+                            max(available - paid - reserve_target, 0.0))
 
 
 # --------------------------------------------------------------------------
@@ -547,101 +492,63 @@ def as_a_service_fee(capex_per_unit: float, opex_per_unit_month: float,
     return (capex + opex_per_unit_month) * (1.0 + margin)
 
 
-def revenue_share_payments(revenues: ArrayLike, share: float,
-                           term_periods: int) -> np.ndarray:
-    """Vendor revenue share: share s of revenue for T periods, no fixed fee (F3).
+def revenue_share_payment(revenue: float, share: float) -> float:
+    """Vendor revenue share for one period: share s of revenue, no fixed fee (F3).
 
-    Negative revenue (a loss) yields no payment.
+    The term T is the contract's: the share is paid while it runs. A loss
+    (negative revenue) yields no payment.
 
     Args:
-        revenues: Revenue per period.
+        revenue: The period's revenue.
         share: Vendor share s in [0, 1].
-        term_periods: Number of periods T the share applies (>= 0).
 
     Returns:
-        Payment to the vendor per period.
+        Payment to the vendor; the issuer keeps ``revenue`` less it.
 
     """
-    rev = _as_1d(revenues, "revenues")
     _check_share(share, "share")
-    _check_nonneg(term_periods, "term_periods")
-    active = np.arange(rev.size) < term_periods
-    return np.where(active, share * np.maximum(rev, 0.0), 0.0)
+    return share * max(revenue, 0.0)
 
 
 # --------------------------------------------------------------------------
 # F4 Revolving innovation fund
 # --------------------------------------------------------------------------
-def revolving_fund_path(initial: float, loans: ArrayLike, savings: ArrayLike,
-                        recycle_share: float, interest_rate_per_period: float,
-                        *, allow_negative: bool = False) -> pd.DataFrame:
-    """Balance path of a revolving fund (F4).
+def revolving_fund_repayment(savings: float, recycle_share: float,
+                             outstanding: float) -> float:
+    """A project's repayment to a revolving fund for one period (F4).
 
-    F(t+1) = F(t) - loans(t) + recycle_share * savings(t) + i * F(t): the
-    interest accrues on the opening balance. A loan may not exceed the
-    opening balance unless ``allow_negative`` (then a negative balance
-    accrues interest at the same rate, i.e. it is borrowed).
+    The project pays ``recycle_share`` of its verified savings until its loan
+    is repaid: repayment = min(outstanding, recycle_share x max(savings, 0)).
+    With :func:`revolving_fund_interest` this is the fund's law of motion
+    F(t+1) = F(t) - loans + repayments + interest (MODEL.md F4).
 
     Args:
-        initial: Opening capital (>= 0).
-        loans: Loans disbursed per period (>= 0).
-        savings: Verified savings per period.
+        savings: The period's verified savings.
         recycle_share: Share of savings repaid to the fund, in [0, 1].
-        interest_rate_per_period: Interest earned per period.
-        allow_negative: Permit loans beyond the available balance.
+        outstanding: Loan still owed (>= 0).
 
     Returns:
-        DataFrame with columns period, opening, loans, repayments, interest,
-        closing.
+        The repayment.
 
     """
-    _check_nonneg(initial, "initial")
-    out_loans = _as_1d(loans, "loans")
-    _check_nonneg(out_loans, "loans")
-    sav = _as_1d(savings, "savings")
-    _check_len(sav, out_loans.size, "savings")
     _check_share(recycle_share, "recycle_share")
-    _check_rate(interest_rate_per_period, "interest_rate_per_period")
-    n = out_loans.size
-    opening, interest, closing = np.zeros(n), np.zeros(n), np.zeros(n)
-    repay = recycle_share * sav
-    fund = float(initial)
-    for t in range(n):
-        if out_loans[t] > fund * (1 + _EPS) + _EPS and not allow_negative:
-            raise ValueError(f"loans[{t}] = {float(out_loans[t])!r} exceeds the "
-                             f"available balance {float(fund)!r}")
-        opening[t] = fund
-        interest[t] = interest_rate_per_period * fund
-        fund = fund - out_loans[t] + repay[t] + interest[t]
-        closing[t] = fund
-    return pd.DataFrame({"period": np.arange(1, n + 1), "opening": opening,
-                         "loans": out_loans, "repayments": repay,
-                         "interest": interest, "closing": closing})
+    _check_nonneg(outstanding, "outstanding")
+    return min(outstanding, recycle_share * max(savings, 0.0))
 
 
-def revolving_fund_return_curve(years: int, start: float = 0.30,
-                                floor: float = 0.17,
-                                decay: float = 0.25) -> np.ndarray:
-    """Median annual portfolio return of a revolving fund by year (F4).
-
-    MODEL.md: ~30 % early, falling toward ~17 % as easy projects are used up.
-    Model assumption: r(t) = floor + (start - floor) exp(-decay t), t = 0, 1,
-    ...; the default decay 0.25/yr closes half the gap in ~2.8 years.
+def revolving_fund_interest(balance: float, rate_per_period: float) -> float:
+    """Interest a revolving fund's idle cash earns in one period (F4).
 
     Args:
-        years: Number of years (>= 0).
-        start: Return in year 0.
-        floor: Long-run return.
-        decay: Exponential decay rate per year (>= 0).
+        balance: The fund's balance at the start of the period.
+        rate_per_period: Deposit rate per period.
 
     Returns:
-        Array of ``years`` annual returns.
+        rate x balance on a positive balance; 0 otherwise.
 
     """
-    _check_nonneg(years, "years")
-    _check_nonneg(decay, "decay")
-    t = np.arange(int(years), dtype=float)
-    return floor + (start - floor) * np.exp(-decay * t)
+    _check_rate(rate_per_period, "rate_per_period")
+    return balance * rate_per_period if balance > 0.0 else 0.0
 
 
 # --------------------------------------------------------------------------
@@ -665,24 +572,6 @@ def zero_coupon_yield(price: float, maturity_value: float, years: float) -> floa
     _check_positive(maturity_value, "maturity_value")
     _check_positive(years, "years")
     return math.expm1(math.log(maturity_value / price) / years)
-
-
-def zero_coupon_maturity_value(price: float, rate: float, years: float) -> float:
-    """Maturity value M = P (1 + r)^n of a zero-coupon bond (F5).
-
-    Args:
-        price: Purchase price (> 0).
-        rate: Effective annual yield.
-        years: Years to maturity (> 0).
-
-    Returns:
-        Redemption value.
-
-    """
-    _check_positive(price, "price")
-    _check_rate(rate)
-    _check_positive(years, "years")
-    return price * math.exp(years * math.log1p(rate))
 
 
 def zero_coupon_price(maturity_value: float, rate: float, years: float) -> float:
@@ -771,19 +660,6 @@ def dscr_series(cfads: ArrayLike, debt_service: ArrayLike) -> np.ndarray:
     _check_len(ds, cf.size, "debt_service")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ds > 0.0, cf / np.where(ds > 0.0, ds, 1.0), np.inf)
-
-
-def equity_irr(flows: ArrayLike) -> float:
-    """Equity IRR of a flow vector (``flows[0]`` at t = 0); see :func:`irr`.
-
-    Args:
-        flows: Equity cash flows, investment first (negative).
-
-    Returns:
-        Per-period IRR, or ``nan`` if undefined.
-
-    """
-    return irr(flows)
 
 
 def value_for_money(psc_cost_pv: float, partner_payments: ArrayLike,
@@ -961,46 +837,39 @@ def guaranteed_required_return(base_required_return: float,
     return base_required_return + risk_premium * (1.0 - covered_share)
 
 
-def guaranteed_savings(verified_savings: ArrayLike,
-                       guaranteed: float) -> tuple[np.ndarray, np.ndarray]:
-    """Guaranteed-savings energy-performance contract (F8).
+def guaranteed_savings(verified: float, guaranteed: float) -> tuple[float, float]:
+    """Guaranteed-savings energy-performance contract for one period (F8).
 
-    The vendor pays any shortfall below the guaranteed level each period.
+    The vendor pays any shortfall below the guaranteed level.
 
     Args:
-        verified_savings: Verified savings per period.
-        guaranteed: Guaranteed savings per period (>= 0).
+        verified: Verified savings of the period.
+        guaranteed: Guaranteed savings of the period (>= 0).
 
     Returns:
-        (city savings = max(verified, guaranteed), vendor payment =
-        max(guaranteed - verified, 0)).
+        (savings the city ends up with = max(verified, guaranteed), the vendor's
+        payment = max(guaranteed - verified, 0)).
 
     """
-    sav = _as_1d(verified_savings, "verified_savings")
     _check_nonneg(guaranteed, "guaranteed")
-    return np.maximum(sav, guaranteed), np.maximum(guaranteed - sav, 0.0)
+    return max(verified, guaranteed), max(guaranteed - verified, 0.0)
 
 
-def shared_savings(verified_savings: ArrayLike, vendor_share: float,
-                   term_periods: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shared-savings contract: vendor takes a share for T periods (F8).
+def shared_savings(verified: float, vendor_share: float) -> tuple[float, float]:
+    """Shared-savings contract for one period: the vendor takes a share (F8).
 
-    MODEL.md: vendor share typically 50-90 % for 5-20 years. The vendor takes
-    its share of positive savings only; the city keeps the rest (including
-    any negative savings) and everything after the term.
+    MODEL.md: vendor share typically 50-90 % for 5-20 years (the term is the
+    contract's). The vendor takes its share of positive savings only; the
+    city keeps the rest, including any negative savings.
 
     Args:
-        verified_savings: Verified savings per period.
+        verified: Verified savings of the period.
         vendor_share: Vendor share in [0, 1].
-        term_periods: Contract term in periods (>= 0).
 
     Returns:
         (city savings, vendor receipts); they sum to the verified savings.
 
     """
-    sav = _as_1d(verified_savings, "verified_savings")
     _check_share(vendor_share, "vendor_share")
-    _check_nonneg(term_periods, "term_periods")
-    active = np.arange(sav.size) < term_periods
-    vendor = np.where(active, vendor_share * np.maximum(sav, 0.0), 0.0)
-    return sav - vendor, vendor
+    vendor = vendor_share * max(verified, 0.0)
+    return verified - vendor, vendor

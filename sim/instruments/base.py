@@ -63,8 +63,7 @@ class Debt:
         rest = self.payments[max(0, month - self.start + 1):]
         if rest.size == 0:
             return 0.0
-        r = (1 + self.rate_annual) ** (1 / 12) - 1
-        return float(np.sum(rest / (1 + r) ** np.arange(1, rest.size + 1)))
+        return finance.npv(finance.annual_to_monthly(self.rate_annual), rest, t0=1)
 
     def annual_service(self, month: int) -> float:
         """Debt service over the 12 months from ``month`` (for the debt-service ratio)."""
@@ -244,7 +243,7 @@ def new_debt(deal: Deal, instrument: str, payer: int, payee: int, t: int, paymen
                 recourse, kind)
     years = max(len(payments) // 12, 1)
     debt.principal_service = 12 * float(finance.annuity_payment(
-        principal, (1 + rate) ** (1 / 12) - 1, years * 12))
+        principal, finance.annual_to_monthly(rate), years * 12))
     return debt
 
 
@@ -280,5 +279,5 @@ def pv_monthly(amount_month: float, rate_annual: float, months: int) -> float:
     Returns:
         Present value.
     """
-    r = (1 + rate_annual) ** (1 / 12) - 1
-    return float(amount_month * finance.pv_annuity_factor(r, months))
+    return float(amount_month * finance.pv_annuity_factor(finance.annual_to_monthly(rate_annual),
+                                                           months))

@@ -78,9 +78,8 @@ def availability_payment(price_per_unit: float, opex_per_unit_month: float, term
         Monthly availability payment per unit.
     """
     wacc = gearing * debt_rate + (1 - gearing) * equity_rate
-    r = (1 + wacc) ** (1 / 12) - 1
-    return float(finance.annuity_payment(price_per_unit, r, term_years * 12)
-                 + opex_per_unit_month)
+    return float(finance.annuity_payment(price_per_unit, finance.annual_to_monthly(wacc),
+                                         term_years * 12) + opex_per_unit_month)
 
 
 def open_vehicle(desk: Desk, deal: Deal, t: int, terms: PPP) -> Arrangement | None:
@@ -164,7 +163,7 @@ def raise_tranche(desk: Desk, deal: Deal, arr: Arrangement, units: float, t: int
     deal.capex_total += capex
     psc = capex + pv_monthly(units * om_per_unit, discount_rate, years * 12)
     paid = np.full(years * 12, units * (arr.fee_per_unit_month if not demand else 0.0))
-    return finance.value_for_money(psc, paid, (1 + discount_rate) ** (1 / 12) - 1, 0.0,
+    return finance.value_for_money(psc, paid, finance.annual_to_monthly(discount_rate), 0.0,
                                    terms.contract_management_share * capex)
 
 

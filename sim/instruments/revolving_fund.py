@@ -11,6 +11,7 @@ an internal transfer between the city's own funds: no debt, no cap.
 
 from __future__ import annotations
 
+from sim.core import finance
 from sim.core.fields import Strict, field
 from sim.core.ledger import Ledger
 from sim.instruments.base import PROGRAM, Arrangement, Deal, Desk, Raised
@@ -86,7 +87,6 @@ def earn_interest(ledger: Ledger, fund: int, market: int, deposit_rate_annual: f
         deposit_rate_annual: Annual deposit rate.
         t: Month.
     """
-    balance = ledger.balance(fund)
-    if balance > 0:
-        r = (1 + deposit_rate_annual) ** (1 / 12) - 1
-        ledger.transfer(t, market, fund, balance * r, "interest")
+    interest = finance.revolving_fund_interest(ledger.balance(fund),
+                                               finance.annual_to_monthly(deposit_rate_annual))
+    ledger.transfer(t, market, fund, interest, "interest")

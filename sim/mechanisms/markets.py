@@ -93,4 +93,4 @@ class Market:
         Returns:
             Annual yield.
         """
-        return self.curve.yield_for(rating, years, shift=self.rate_shift(rating))
+        return finance.bond_yield(rating, years, self.curve, shift=self.rate_shift(rating))

@@ -249,7 +249,11 @@ def new_debt(deal: Deal, instrument: str, payer: int, payee: int, t: int, paymen
 
 def level_payments(principal: float, rate_annual: float, years: int,
                    serial: bool = False) -> np.ndarray:
-    """Monthly debt service of a bond or loan (level, or level-principal serial).
+    """Monthly debt service of a bond or loan: level, or serial (level principal).
+
+    :func:`sim.core.finance.level_debt_service` or
+    :func:`~sim.core.finance.serial_bond_schedule` at 12 payments a year (the
+    nominal convention: the monthly rate is the annual coupon / 12).
 
     Args:
         principal: Amount borrowed.
@@ -260,12 +264,8 @@ def level_payments(principal: float, rate_annual: float, years: int,
     Returns:
         ``years * 12`` monthly payments.
     """
-    n = years * 12
-    r = rate_annual / 12  # the nominal convention of sim.core.finance.level_debt_service
-    if serial:  # level principal plus interest on the opening balance
-        opening = principal * (1 - np.arange(n) / n)
-        return principal / n + opening * r
-    return np.full(n, float(finance.annuity_payment(principal, r, n)))
+    schedule = finance.serial_bond_schedule if serial else finance.level_debt_service
+    return schedule(principal, rate_annual, years, 12).payment
 
 
 def pv_monthly(amount_month: float, rate_annual: float, months: int) -> float:

@@ -34,7 +34,6 @@ from sim.instruments.base import (
     Deal,
     Desk,
     Raised,
-    level_payments,
     new_debt,
     pv_monthly,
 )
@@ -75,7 +74,8 @@ def issue_loan(desk: Desk, deal: Deal, amount: float, t: int, terms: VendorFinan
     if vendor is None or not vendor.can_fund(amount):
         return None
     rate = cost_of_capital + terms.loan_margin
-    pay = level_payments(amount, rate, terms.term_years)
+    pay = finance.vendor_loan_schedule(amount, cost_of_capital, terms.loan_margin,
+                                       terms.term_years).payment
     if not desk.under_cap(pay[:12].sum(), t):
         return None
     desk.ledger.transfer(t, vendor.account, desk.general, amount, "loan", deal.pid)

@@ -55,19 +55,23 @@ class DebtBook:
         """The debts of one project under one instrument."""
         return [d for d in self.debts if d.project == pid and d.instrument == instrument]
 
-    def pay(self, ledger: Ledger, t: int, payee_of: dict[int, int]) -> list[tuple[Debt, float]]:
+    def pay(self, ledger: Ledger, t: int, payee_of: dict[int, int], *,
+            exclude: str = "") -> list[tuple[Debt, float]]:
         """Pay every instalment due this month by its recourse.
 
         Args:
             ledger: The ledger.
             t: Month.
             payee_of: Where a payee's payments go instead (an exited vendor's to the market).
+            exclude: An instrument whose debts are serviced by their own waterfall.
 
         Returns:
             (debt, shortfall) of every debt that defaulted for the first time this month.
         """
         defaults = []
         for debt in self.debts:
+            if debt.instrument == exclude:
+                continue
             was = debt.defaulted
             short = debt.pay(ledger, t, payee_of.get(debt.payee, debt.payee))
             if short > 0 and not was:

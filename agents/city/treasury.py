@@ -158,9 +158,19 @@ class Treasury:
                                           max(self.budget.annual_revenue, 1.0))
 
     def pay_debts(self, t: int) -> None:
-        """Pay every instalment due; revenue-backed debts default when their fund is short."""
+        """Pay every instalment due; revenue-backed debts default when their fund is short.
+
+        Revenue bonds are paid project by project by their waterfall, which also
+        releases each fund's cash above its reserve.
+
+        Args:
+            t: Month.
+        """
         gone = {acc: self.market for acc, v in self._vendor_of_account.items() if not v.solvent}
-        defaults = self.book.pay(self.ledger, t, gone)
+        defaults = self.book.pay(self.ledger, t, gone, exclude=revenue_bond.NAME)
+        for pr in self.projects:
+            if pr.account >= 0:
+                defaults += revenue_bond.service(self, pr, t, gone)
         if not defaults:
             return
         by_id = {pr.pid: pr for pr in self.projects}
@@ -350,9 +360,8 @@ class Treasury:
     def sweep(self, t: int) -> None:
         """Release surpluses each month.
 
-        TIF cash beyond a year of TIF debt service and revenue-bond funds above their
-        reserve go to the general fund; a PPP vehicle's cash above next month's debt
-        service goes to its equity.
+        TIF cash beyond a year of TIF debt service goes to the general fund; a PPP
+        vehicle's cash above next month's debt service goes to its equity.
 
         Args:
             t: Month.
@@ -363,8 +372,6 @@ class Treasury:
             if not pr.arrangements:
                 continue
             arr = pr.arrangements[0]
-            if pr.account >= 0:
-                revenue_bond.release_surplus(self, pr, t)
             if arr.vehicle >= 0 and arr.equity_investor >= 0:
                 ppp.pay_dividends(self, pr, arr, t)
 

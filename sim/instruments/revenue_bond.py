@@ -9,15 +9,18 @@ projected net cash, at the city's posterior mean performance, covers the
 project's revenue-bond debt service by the coverage covenant (DSCR).
 
 Recourse: ``project``. The project's cash benefits go to its fund, which pays
-the debt service; a shortfall draws the reserve and then defaults, and
-anything above the reserve is released to the general fund each month.
+its O&M and, once a month, the debt service of all its revenue-bond tranches
+by the waterfall of :func:`sim.core.finance.revenue_bond_month`: a shortfall
+draws the reserve and then defaults (no recourse to the general fund), and
+cash above the reserve is released to the general fund.
 """
 
 from __future__ import annotations
 
+from sim.core import finance
 from sim.core.fields import CASH_BENEFITS, SAVINGS_BENEFITS, Strict, field
 from sim.instruments import guarantees
-from sim.instruments.base import Deal, Desk, Raised, level_payments, new_debt
+from sim.instruments.base import Deal, Debt, Desk, Raised, level_payments, new_debt
 from sim.instruments.guarantees import Guarantee
 
 NAME = "revenue_bond"
@@ -79,14 +82,36 @@ def issue(desk: Desk, deal: Deal, amount: float, units: float, t: int, terms: Re
     return Raised(account, amount)
 
 
-def release_surplus(desk: Desk, deal: Deal, t: int) -> None:
-    """Release the project fund's cash above its reserve to the general fund.
+def service(desk: Desk, deal: Deal, t: int, payee_of: dict[int, int]
+            ) -> list[tuple[Debt, float]]:
+    """Pay the month's instalments of a project's revenue bonds from its fund; release the rest.
 
     Args:
         desk: The city's treasury.
         deal: A project with its own fund.
         t: Month.
+        payee_of: Where a payee's payments go instead (an exited vendor's to the market).
+
+    Returns:
+        (tranche, shortfall) of every tranche that defaulted for the first time.
     """
-    surplus = desk.ledger.balance(deal.account) - deal.arrangements[0].reserve_target
-    if surplus > 0:
-        desk.ledger.transfer(t, deal.account, desk.general, surplus, "transfer", deal.pid)
+    tranches = [d for d in desk.debts if d.project == deal.pid and d.instrument == NAME]
+    due = [d.due(t) for d in tranches]
+    month = finance.revenue_bond_month(desk.ledger.balance(deal.account), sum(due),
+                                       deal.arrangements[0].reserve_target)
+    left, defaults = month.paid, []
+    for debt, owed in zip(tranches, due, strict=True):
+        if owed <= 0:
+            continue
+        paid = owed if month.shortfall <= 0 else min(owed, left)
+        left -= paid
+        desk.ledger.transfer(t, deal.account, payee_of.get(debt.payee, debt.payee), paid,
+                             debt.kind, deal.pid)
+        debt.paid += paid
+        if owed - paid > 1e-6:
+            debt.unpaid += owed - paid
+            if not debt.defaulted:
+                debt.defaulted = True
+                defaults.append((debt, owed - paid))
+    desk.ledger.transfer(t, deal.account, desk.general, month.released, "transfer", deal.pid)
+    return defaults

@@ -13,6 +13,7 @@ of services to their users) are tallied for the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from agents.city.economics import Economics
@@ -21,7 +22,7 @@ from agents.outbox import Outbox
 from sim.core.fields import SAVINGS_BENEFITS
 from sim.core.parties import VendorLike
 from sim.instruments import guarantees, performance, ppp, revolving_fund, vendor_finance
-from sim.instruments.base import Arrangement
+from sim.instruments.base import Arrangement, Cash
 from sim.mechanisms import contracts
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class Operations:
         g = contracts.payment_factor(pol.contracts.payment, pr.measured_kpi,
                                      pol.contracts.kpi_threshold)
         vendor = self.treasury.vendor_for(pr)
-        cash = self._benefits(pr, theta, self._receivers(pr, arr, vendor), t)
+        cash = self._benefits(pr, theta, self._payees(pr, arr, vendor), t)
         if pr.tech.user_facing:
             self.outbox.tally("welfare_usd", pr.tech.welfare_per_user_month_usd
                               * m.residents.users_in(self.districts, pr.domain)
@@ -91,29 +92,42 @@ class Operations:
                 self.treasury, pr, arr, vendor, cash, opex, w.vendors.margin, pr.measured_kpi,
                 t, pol.financing.ppp)
 
-    def _receivers(self, pr: Project, arr: Arrangement, vendor: VendorLike | None
-                   ) -> list[tuple[int, float]]:
-        """Who receives the project's cash benefits, and in what shares."""
-        pol = self.model.scenario.policy
-        general = self.treasury.general
-        found = ppp.receivers(arr, pol.financing.ppp)
-        if found is None and arr.owner == "city" and pr.account >= 0:  # revenue-bond fund
-            found = [(pr.account, 1.0)]
-        if found is None:
-            found = vendor_finance.receivers(arr, pr, vendor, general,
-                                             pol.contracts.gain_share_city)
-        return found if found is not None else [(general, 1.0)]
+    def _payees(self, pr: Project, arr: Arrangement, vendor: VendorLike | None
+                ) -> Callable[[Cash], list[tuple[int, Cash]]]:
+        """Who receives the project's cash benefits: ``cash -> [(account, amount)]``.
 
-    def _benefits(self, pr: Project, theta: float, receivers: list[tuple[int, float]],
-                  t: int) -> float:
+        The owner of the cash (the general fund, the revenue-bond fund, a
+        demand-risk PPP vehicle) keeps what a partner's take leaves (a revenue
+        share, shared savings, gain sharing of a vendor-run service).
+        """
+        pol = self.model.scenario.policy
+        owner = ppp.receiver(arr, pol.financing.ppp)
+        if owner is None and arr.owner == "city" and pr.account >= 0:
+            owner = pr.account  # the revenue-bond fund
+        take = None
+        if owner is None and vendor is not None:
+            take = (vendor_finance.partner_take(arr, pr, pol.contracts.gain_share_city)
+                    or performance.partner_take(arr))
+        owner = self.treasury.general if owner is None else owner
+        if take is None:
+            return lambda cash: [(owner, cash)]
+
+        def split(cash: Cash) -> list[tuple[int, Cash]]:
+            part = take(cash)
+            return [(vendor.account, part), (owner, cash - part)]
+
+        return split
+
+    def _benefits(self, pr: Project, theta: float,
+                  payees: Callable[[Cash], list[tuple[int, Cash]]], t: int) -> float:
         """Book the month's cash benefits to their receivers; returns the cash."""
         m = self.model
         led, acc, tech, units = m.ledger, m.accounts, pr.tech, pr.units
         cash = 0.0
         if tech.benefit_type in SAVINGS_BENEFITS:
             cash = units * tech.benefit_per_unit_month_usd * theta
-            for account, share in receivers:
-                led.transfer(t, acc["utility"], account, cash * share, "savings", pr.pid)
+            for account, amount in payees(cash):
+                led.transfer(t, acc["utility"], account, amount, "savings", pr.pid)
             self.outbox.tally("kwh_saved", units * tech.kwh_saved_per_unit_month * theta)
             self.outbox.tally("savings_usd", cash)
         elif tech.benefit_type == "advertising":
@@ -121,15 +135,15 @@ class Operations:
             adoption = m.residents.users_in(self.districts, pr.domain) / people
             reach = min(1.0, adoption / EXPECTED_REACH)
             cash = units * tech.benefit_per_unit_month_usd * theta * reach
-            for account, share in receivers:
-                led.transfer(t, acc["market"], account, cash * share, "advertising", pr.pid)
+            for account, amount in payees(cash):
+                led.transfer(t, acc["market"], account, amount, "advertising", pr.pid)
         elif tech.benefit_type == "user_fees":
             fees = m.residents.fees_of(self.groups, pr.domain)
             cash = float(fees.sum())
             if cash > 0:
-                for account, share in receivers:
-                    led.transfer_many(t, m.layout.group_accounts[self.groups], account,
-                                      fees * share, "user_fee", pr.pid)
+                for account, amount in payees(fees):
+                    led.transfer_many(t, m.layout.group_accounts[self.groups], account, amount,
+                                      "user_fee", pr.pid)
         else:
             self.outbox.tally("welfare_usd", units * tech.benefit_per_unit_month_usd * theta)
         return cash

@@ -492,14 +492,14 @@ def as_a_service_fee(capex_per_unit: float, opex_per_unit_month: float,
     return (capex + opex_per_unit_month) * (1.0 + margin)
 
 
-def revenue_share_payment(revenue: float, share: float) -> float:
+def revenue_share_payment(revenue: ArrayLike, share: float) -> FloatOrArray:
     """Vendor revenue share for one period: share s of revenue, no fixed fee (F3).
 
     The term T is the contract's: the share is paid while it runs. A loss
     (negative revenue) yields no payment.
 
     Args:
-        revenue: The period's revenue.
+        revenue: The period's revenue (a scalar, or one value per payer).
         share: Vendor share s in [0, 1].
 
     Returns:
@@ -507,7 +507,7 @@ def revenue_share_payment(revenue: float, share: float) -> float:
 
     """
     _check_share(share, "share")
-    return share * max(revenue, 0.0)
+    return _scalar_or_array(share * np.maximum(revenue, 0.0))
 
 
 # --------------------------------------------------------------------------
@@ -855,7 +855,7 @@ def guaranteed_savings(verified: float, guaranteed: float) -> tuple[float, float
     return max(verified, guaranteed), max(guaranteed - verified, 0.0)
 
 
-def shared_savings(verified: float, vendor_share: float) -> tuple[float, float]:
+def shared_savings(verified: ArrayLike, vendor_share: float) -> tuple[FloatOrArray, FloatOrArray]:
     """Shared-savings contract for one period: the vendor takes a share (F8).
 
     MODEL.md: vendor share typically 50-90 % for 5-20 years (the term is the
@@ -863,7 +863,7 @@ def shared_savings(verified: float, vendor_share: float) -> tuple[float, float]:
     city keeps the rest, including any negative savings.
 
     Args:
-        verified: Verified savings of the period.
+        verified: Verified savings of the period (a scalar, or one value per payer).
         vendor_share: Vendor share in [0, 1].
 
     Returns:
@@ -871,5 +871,5 @@ def shared_savings(verified: float, vendor_share: float) -> tuple[float, float]:
 
     """
     _check_share(vendor_share, "vendor_share")
-    vendor = vendor_share * max(verified, 0.0)
+    vendor = _scalar_or_array(vendor_share * np.maximum(verified, 0.0))
     return verified - vendor, vendor

@@ -134,6 +134,10 @@ class Arrangement:
         self.term_end = NO_TERM
 
 
+#: A cash amount: a float, or one value per payer (user fees by resident group).
+Cash = float | np.ndarray
+
+
 class Raised(NamedTuple):
     """Money raised by a city-funded instrument for a tranche."""
 

@@ -17,9 +17,12 @@ water leakage).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sim.core import finance
 from sim.core.fields import SAVINGS_BENEFITS
 from sim.core.parties import VendorLike
-from sim.instruments.base import Arrangement, Deal, Desk
+from sim.instruments.base import Arrangement, Cash, Deal, Desk
 from sim.instruments.vendor_finance import share_pays
 
 NAME = "shared_savings"
@@ -56,8 +59,22 @@ def shortfall_penalty(desk: Desk, deal: Deal, vendor: VendorLike, verified: floa
         t: Month.
     """
     guaranteed = deal.units * nominal_per_unit * deal.claim * GUARANTEED_SHARE
-    desk.ledger.transfer(t, vendor.account, desk.general, max(guaranteed - verified, 0.0),
-                         "penalty", deal.pid)
+    _, penalty = finance.guaranteed_savings(verified, guaranteed)
+    desk.ledger.transfer(t, vendor.account, desk.general, penalty, "penalty", deal.pid)
+
+
+def partner_take(arr: Arrangement) -> Callable[[Cash], Cash] | None:
+    """The ESCO's take of a shared-savings project's verified savings, or None.
+
+    Args:
+        arr: The arrangement.
+
+    Returns:
+        ``savings -> the ESCO's part`` (:func:`sim.core.finance.shared_savings`).
+    """
+    if arr.instrument != NAME or arr.vendor_share <= 0:
+        return None
+    return lambda cash: finance.shared_savings(cash, arr.vendor_share)[1]
 
 
 def open_shared(desk: Desk, deal: Deal, vendor: VendorLike, t: int, share: float, years: int,

@@ -185,7 +185,7 @@ def _close(desk: Desk, deal: Deal, arr: Arrangement, bank: LenderLike, eq: Lende
                                RECOURSE))
 
 
-def receivers(arr: Arrangement, terms: PPP) -> list[tuple[int, float]] | None:
+def receiver(arr: Arrangement, terms: PPP) -> int | None:
     """A demand-risk vehicle receives the users' fees; otherwise not decided here.
 
     Args:
@@ -193,10 +193,10 @@ def receivers(arr: Arrangement, terms: PPP) -> list[tuple[int, float]] | None:
         terms: PPP terms.
 
     Returns:
-        ``[(vehicle, 1.0)]`` or None.
+        The vehicle's account, or None.
     """
     if arr.owner == "vehicle" and terms.payment == "user_fees":
-        return [(arr.vehicle, 1.0)]
+        return arr.vehicle
     return None
 
 

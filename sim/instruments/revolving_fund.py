@@ -70,10 +70,10 @@ def repay(desk: Desk, arr: Arrangement, cash: float, t: int, project: int,
         project: Project id.
         terms: Revolving-fund terms.
     """
-    if arr.revolving_outstanding > 0 and cash > 0:
-        amount = min(arr.revolving_outstanding, terms.recycle_share * cash)
-        desk.ledger.transfer(t, desk.general, desk.revolving, amount, "loan_repayment", project)
-        arr.revolving_outstanding -= amount
+    amount = finance.revolving_fund_repayment(cash, terms.recycle_share,
+                                              arr.revolving_outstanding)
+    desk.ledger.transfer(t, desk.general, desk.revolving, amount, "loan_repayment", project)
+    arr.revolving_outstanding -= amount
 
 
 def earn_interest(ledger: Ledger, fund: int, market: int, deposit_rate_annual: float,

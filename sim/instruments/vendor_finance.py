@@ -23,6 +23,7 @@ as-a-service, revenue share).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from sim.core import finance
@@ -31,6 +32,7 @@ from sim.core.parties import VendorLike
 from sim.instruments.base import (
     GENERAL,
     Arrangement,
+    Cash,
     Deal,
     Desk,
     Raised,
@@ -157,27 +159,30 @@ def open_share(desk: Desk, deal: Deal, vendor: VendorLike, t: int, terms: Vendor
     return arr
 
 
-def receivers(arr: Arrangement, deal: Deal, vendor: VendorLike | None, general: int,
-              gain_share_city: float) -> list[tuple[int, float]] | None:
-    """Who receives a vendor-financed project's cash benefits, or None if not decided here.
+def partner_take(arr: Arrangement, deal: Deal, gain_share_city: float
+                 ) -> Callable[[Cash], Cash] | None:
+    """The vendor's take of a vendor-financed project's cash benefits, or None.
+
+    Under a revenue share the vendor takes ``revenue_share`` of the cash; under
+    as-a-service it shares the revenue of the service it runs (gain sharing:
+    the city keeps ``gain_share_city``). Both are
+    :func:`sim.core.finance.revenue_share_payment`.
 
     Args:
         arr: The arrangement.
         deal: The project.
-        vendor: The paid partner (None when gone).
-        general: The city's general fund.
         gain_share_city: The city's share of a vendor-run service's revenue.
 
     Returns:
-        ``(account, share)`` pairs.
+        ``cash -> the vendor's part``, or None when the vendor takes nothing.
     """
-    if vendor is None:
+    if arr.instrument == SHARE and arr.vendor_share > 0:
+        share = arr.vendor_share
+    elif arr.instrument == SERVICE and deal.tech.benefit_type in SHARED_REVENUE:
+        share = 1 - gain_share_city
+    else:
         return None
-    if arr.vendor_share > 0:
-        return [(vendor.account, arr.vendor_share), (general, 1 - arr.vendor_share)]
-    if arr.instrument == SERVICE and deal.tech.benefit_type in SHARED_REVENUE:
-        return [(general, gain_share_city), (vendor.account, 1 - gain_share_city)]
-    return None
+    return lambda cash: finance.revenue_share_payment(cash, share)
 
 
 def pay_month(desk: Desk, deal: Deal, arr: Arrangement, vendor: VendorLike, opex: float,

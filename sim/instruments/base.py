@@ -124,9 +124,8 @@ class Arrangement:
     vehicle: int = -1  # PPP vehicle account (ppp)
     equity_investor: int = -1  # (ppp)
     equity: float = 0.0  # (ppp)
-    min_dscr: float = np.inf  # lowest rolling 12-month DSCR of the vehicle (ppp)
-    cfads_12: list[float] = field(default_factory=list)  # (ppp)
-    ds_12: list[float] = field(default_factory=list)  # (ppp)
+    cfads: list[float] = field(default_factory=list)  # the vehicle's monthly CFADS (ppp)
+    debt_service: list[float] = field(default_factory=list)  # and its debt service (ppp)
 
     def to_city(self) -> None:
         """Ownership passes to the city at the end of the term (hand-back)."""

@@ -14,12 +14,13 @@ only from the vehicle's cash (recourse ``vehicle``). The vehicle earns either
   (:mod:`sim.instruments.guarantees`). Equity invests only if its flows are
   worth their cost at its required return.
 
-Each month the vehicle pays O&M, then its debt service (by recourse, with the
+Each month the vehicle pays O&M, then its senior debt service (the sculpted
+annual service of the structure in twelve monthly parts, by recourse, with the
 city's other debts), and its cash above next month's debt service goes to the
-equity as dividends. Value for money is the public sector comparator less the
-PV of payments to the partner and the contract-management cost. At the end of
-the term the vehicle's remaining cash goes to equity and the city takes the
-equipment over.
+equity as dividends; its lowest DSCR over any twelve months is reported.
+Value for money is the public sector comparator less the PV of payments to
+the partner and the contract-management cost. At the end of the term the
+vehicle's remaining cash goes to equity and the city takes the equipment over.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from sim.instruments.base import (
     Arrangement,
     Deal,
     Desk,
-    level_payments,
     new_debt,
     pv_monthly,
 )
@@ -179,8 +179,8 @@ def _close(desk: Desk, deal: Deal, arr: Arrangement, bank: LenderLike, eq: Lende
     eq.invested += s.equity
     arr.equity += s.equity
     arr.equity_investor = eq.account
-    if s.debt > 0:
-        pay = level_payments(s.debt, debt_rate, years)
+    if s.debt > 0:  # the sculpted annual service, paid in twelve monthly parts
+        pay = np.repeat(s.debt_service / 12, 12)
         desk.add_debt(new_debt(deal, NAME, arr.vehicle, bank.account, t, pay, s.debt, debt_rate,
                                RECOURSE))
 
@@ -235,12 +235,27 @@ def operate_month(desk: Desk, deal: Deal, arr: Arrangement, vendor: VendorLike |
                  "opex", deal.pid)
     if vendor is not None:
         led.transfer(t, vendor.account, desk.market, opex, "opex", deal.pid)
-    due = sum(d.due(t) for d in desk.debts if d.payer == arr.vehicle)
-    arr.cfads_12 = (arr.cfads_12 + [inflow - om])[-12:]
-    arr.ds_12 = (arr.ds_12 + [due])[-12:]
-    if len(arr.ds_12) == 12 and sum(arr.ds_12) > 0:
-        arr.min_dscr = min(arr.min_dscr, sum(arr.cfads_12) / sum(arr.ds_12))
+    arr.cfads.append(inflow - om)
+    arr.debt_service.append(sum(d.due(t) for d in desk.debts if d.payer == arr.vehicle))
     return call
+
+
+def min_dscr(arr: Arrangement) -> float:
+    """Lowest DSCR of the vehicle over any 12 consecutive months of operation.
+
+    Args:
+        arr: A PPP arrangement.
+
+    Returns:
+        min over windows of CFADS / debt service (:func:`sim.core.finance.dscr_series`);
+        ``inf`` when no window had debt service.
+    """
+    n = len(arr.cfads)
+    if n < 12:
+        return np.inf
+    cfads = [sum(arr.cfads[i - 11:i + 1]) for i in range(11, n)]
+    service = [sum(arr.debt_service[i - 11:i + 1]) for i in range(11, n)]
+    return float(np.min(finance.dscr_series(cfads, service)))
 
 
 def pay_dividends(desk: Desk, deal: Deal, arr: Arrangement, t: int, keep_next: bool = True

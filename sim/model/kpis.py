@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from sim.core.fields import RATINGS
-from sim.instruments import tif
+from sim.instruments import ppp, tif
 from sim.instruments.base import GENERAL
 from sim.model.record import RunRecord
 
@@ -178,8 +178,8 @@ def _flows(rec: RunRecord) -> dict[str, float]:
 
 def _instruments(rec: RunRecord) -> dict[str, float]:
     """PPP cover and value for money, mini-bonds, the revolving fund, TIF."""
-    dscr = [arr.min_dscr for p in rec.projects for arr in p.arrangements
-            if arr.instrument == "ppp" and np.isfinite(arr.min_dscr)]
+    dscr = [v for p in rec.projects for arr in p.arrangements if arr.instrument == ppp.NAME
+            for v in [ppp.min_dscr(arr)] if np.isfinite(v)]
     sales = [c.minibond_sale for c in rec.cities if c.minibond_sale is not None]
     d = rec.districts
     areas = [(c.tif_area, rec.av[c.index * d:(c.index + 1) * d],

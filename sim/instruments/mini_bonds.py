@@ -90,6 +90,13 @@ class MiniBondDebt(Debt):
             self.paid += due
         return 0.0
 
+    def outstanding(self, month: int) -> float:
+        """Price at the bond's yield of the redemption still to come after ``month``."""
+        left = self.start + len(self.payments) - 1 - month
+        if left <= 0:
+            return 0.0
+        return finance.zero_coupon_price(float(self.payments[-1]), self.rate_annual, left / 12)
+
     def cap_service(self, month: int) -> float:
         """What the debt counts against the cap: the level annual service of its principal."""
         return self.principal_service

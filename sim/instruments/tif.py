@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.core import finance
 from sim.core.fields import Strict, field
 from sim.core.ledger import Ledger
 from sim.instruments.base import Deal, Debt, Desk, Raised, level_payments, new_debt
@@ -90,10 +91,10 @@ def issue(desk: Desk, deal: Deal, amount: float, t: int, terms: TIF, area: TIFDi
     rate = inv.bond_yield(desk.rating, terms.term_years, revenue=True)
     pay = level_payments(amount, rate, terms.term_years)
     growth = (1 + growth_annual) ** (terms.term_years / 2)
-    k = area.size
-    increment = float(np.sum(av_trend[:k] * growth - area.base)) * (tax_rate_annual / 12)
+    projected = float(np.sum(finance.tif_increment(av_trend[:area.size] * growth, area.base,
+                                                   tax_rate_annual / 12)))
     existing = sum(d.due(t + 1) for d in desk.debts if d.instrument == NAME)
-    if increment < existing + pay[0]:
+    if projected < existing + pay[0]:
         return None
     desk.ledger.transfer(t, inv.account, desk.tif, amount, "bond_proceeds", deal.pid)
     inv.invested += amount
@@ -112,7 +113,7 @@ def increment(area: TIFDistrict, av: np.ndarray, tax_rate_month: float) -> np.nd
     Returns:
         Increment per district (USD).
     """
-    return np.maximum(av[:area.size] - area.base, 0.0) * tax_rate_month
+    return finance.tif_increment(av[:area.size], area.base, tax_rate_month)
 
 
 def release_surplus(ledger: Ledger, fund: int, general: int, debts: list[Debt], t: int) -> None:
@@ -138,11 +139,12 @@ def but_for(areas: list[tuple[TIFDistrict, np.ndarray, np.ndarray]]) -> float:
         areas: (area, assessed values, trend values) of each city with a TIF area.
 
     Returns:
-        ``sum(trend - AV0) / sum(AV - AV0)`` clipped to [0, 1]; 0 with no increment.
+        :func:`sim.core.finance.but_for_share` of the areas' total values: ``(sum trend -
+        sum AV0) / (sum AV - sum AV0)`` clipped to [0, 1]; 0 with no increment.
     """
-    num = den = 0.0
-    for area, av, trend in areas:
-        k = area.size
-        num += float(np.sum(trend[:k] - area.base))
-        den += float(np.sum(av[:k] - area.base))
-    return float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 0.0
+    if not areas:
+        return 0.0
+    with_services = sum(float(np.sum(av[:area.size])) for area, av, _ in areas)
+    trend_only = sum(float(np.sum(trend[:area.size])) for area, _, trend in areas)
+    base = sum(float(np.sum(area.base)) for area, _, _ in areas)
+    return float(finance.but_for_share(with_services, trend_only, base))

@@ -68,19 +68,6 @@ def capex_upfront_share(mode: str, retention_share: float) -> float:
     return 1.0 - retention_share if mode == "pay_for_performance" else 1.0
 
 
-def savings_shortfall(verified: float, guaranteed: float) -> float:
-    """What the vendor owes under a guaranteed-savings contract this period (F8).
-
-    Args:
-        verified: Savings measured.
-        guaranteed: Savings the vendor guaranteed.
-
-    Returns:
-        max(guaranteed - verified, 0).
-    """
-    return max(guaranteed - verified, 0.0)
-
-
 #: KPI measurement noise (sd of measured / true performance).
 KPI_NOISE = 0.05
 

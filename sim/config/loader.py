@@ -390,20 +390,51 @@ def check_consistency(scn: Scenario) -> list[tuple[str, str]]:
     Returns:
         ``(dotted path, problem)`` pairs; empty when consistent.
     """
+    return _domains(scn) + _financing(scn) + _world(scn)
+
+
+def _unknown_domain(domain: str, tech: Mapping[str, Any]) -> str:
+    return f"{domain!r} is not in world.technology ({', '.join(tech)})"
+
+
+def _domains(scn: Scenario) -> list[tuple[str, str]]:
+    """Domains the policy and the framework name must be in the catalogue, once each."""
     w, p = scn.world, scn.policy
-    fin = p.financing
-    out: list[tuple[str, str]] = []
     tech = w.technology
-    for i, domain in enumerate(p.domains):
-        if domain not in tech:
-            out.append((f"policy.domains.{i}", f"{domain!r} is not in world.technology "
-                        f"({', '.join(tech)})"))
-    for i, domain in enumerate(w.procurement.framework_domains):
-        if domain not in tech:
-            out.append((f"world.procurement.framework_domains.{i}",
-                        f"{domain!r} is not in world.technology ({', '.join(tech)})"))
+    out = [(f"policy.domains.{i}", _unknown_domain(d, tech))
+           for i, d in enumerate(p.domains) if d not in tech]
+    out += [(f"world.procurement.framework_domains.{i}", _unknown_domain(d, tech))
+            for i, d in enumerate(w.procurement.framework_domains) if d not in tech]
     if len(set(p.domains)) != len(p.domains):
         out.append(("policy.domains", "a domain is listed twice"))
+    if p.pilot.stop_probability >= p.pilot.scale_probability:
+        out.append(("policy.pilot.stop_probability",
+                    f"{p.pilot.stop_probability:g} must be below scale_probability "
+                    f"{p.pilot.scale_probability:g}"))
+    if p.procurement.mode == "framework" and not any(
+            c.consortium_member for c in w.cities.values()):
+        out.append(("policy.procurement.mode",
+                    "framework call-off needs a consortium: no city has consortium_member"))
+    return out
+
+
+def _instrument_fits(inst: str, domain: str, t: Any, ppp_payment: str) -> str | None:
+    """Why an instrument cannot finance a domain, or None when it can."""
+    if inst in REVENUE_BACKED and t.benefit_type not in CASH_BENEFITS:
+        return (f"{inst} needs a revenue stream, but {domain!r} has "
+                f"benefit_type {t.benefit_type!r} (no cash)")
+    if inst in SAVINGS_BACKED and t.benefit_type not in SAVINGS_BENEFITS:
+        return f"{inst} needs verified savings; {domain!r} has benefit_type {t.benefit_type!r}"
+    if inst == "ppp" and ppp_payment == "user_fees" and not t.user_facing:
+        return (f"ppp with user_fees payment needs a user-facing domain; "
+                f"{domain!r} has user_facing = false")
+    return None
+
+
+def _financing(scn: Scenario) -> list[tuple[str, str]]:
+    """Preference lists, instruments that fit their domains, and instruments' terms."""
+    w, fin = scn.world, scn.policy.financing
+    out: list[tuple[str, str]] = []
     lists = {"policy.financing.preference": fin.preference}
     lists.update({f"policy.financing.by_domain.{d}": v for d, v in fin.by_domain.items()})
     for path, instruments in lists.items():
@@ -413,20 +444,12 @@ def check_consistency(scn: Scenario) -> list[tuple[str, str]]:
             out.append((path, "empty: name at least one instrument"))
     for domain, instruments in fin.by_domain.items():
         path = f"policy.financing.by_domain.{domain}"
-        if domain not in tech:
-            out.append((path, f"{domain!r} is not in world.technology ({', '.join(tech)})"))
+        if domain not in w.technology:
+            out.append((path, _unknown_domain(domain, w.technology)))
             continue
-        t = tech[domain]
-        for inst in instruments:
-            if inst in REVENUE_BACKED and t.benefit_type not in CASH_BENEFITS:
-                out.append((path, f"{inst} needs a revenue stream, but {domain!r} has "
-                            f"benefit_type {t.benefit_type!r} (no cash)"))
-            if inst in SAVINGS_BACKED and t.benefit_type not in SAVINGS_BENEFITS:
-                out.append((path, f"{inst} needs verified savings; {domain!r} has "
-                            f"benefit_type {t.benefit_type!r}"))
-            if inst == "ppp" and fin.ppp.payment == "user_fees" and not t.user_facing:
-                out.append((path, f"ppp with user_fees payment needs a user-facing domain; "
-                            f"{domain!r} has user_facing = false"))
+        out += [(path, why) for inst in instruments
+                if (why := _instrument_fits(inst, domain, w.technology[domain],
+                                            fin.ppp.payment)) is not None]
     used = set(fin.preference).union(*fin.by_domain.values())
     mb = fin.mini_bonds
     if mb.maturity_value_usd <= mb.price_usd:
@@ -440,14 +463,13 @@ def check_consistency(scn: Scenario) -> list[tuple[str, str]]:
         out.append(("policy.financing.tif.districts",
                     f"{fin.tif.districts} exceeds world.region.districts_per_city "
                     f"{w.region.districts_per_city}"))
-    if p.pilot.stop_probability >= p.pilot.scale_probability:
-        out.append(("policy.pilot.stop_probability",
-                    f"{p.pilot.stop_probability:g} must be below scale_probability "
-                    f"{p.pilot.scale_probability:g}"))
-    if p.procurement.mode == "framework" and not any(
-            c.consortium_member for c in w.cities.values()):
-        out.append(("policy.procurement.mode",
-                    "framework call-off needs a consortium: no city has consortium_member"))
+    return out
+
+
+def _world(scn: Scenario) -> list[tuple[str, str]]:
+    """Cities, simulated residents and the yield curve."""
+    w = scn.world
+    out: list[tuple[str, str]] = []
     if not w.cities:
         out.append(("world.cities", "no city: define at least one [world.cities.NAME]"))
     population = sum(c.population for c in w.cities.values())

@@ -10,7 +10,7 @@ __all__ = ["load"]
 
 def __getattr__(name: str) -> Any:
     if name == "load":
-        from experiments.store import load
+        from experiments.engine.store import load
 
         return load
     raise AttributeError(f"module 'experiments' has no attribute {name!r}")

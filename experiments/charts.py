@@ -173,7 +173,7 @@ def save(fig: plt.Figure, base: Path, formats: tuple[str, ...] = FORMATS) -> lis
     Returns:
         The files written.
     """
-    from experiments.store import atomic
+    from experiments.engine.store import atomic
 
     base.parent.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.progress import progress_bar
+from experiments.engine.progress import progress_bar
 from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from experiments.charts import dashboard
-    from experiments.store import new_folder, write_csv, write_run
+    from experiments.engine.store import new_folder, write_csv, write_run
     from sim.config import parse_assignments
     from sim.model.api import run
 
@@ -172,8 +172,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run an experiment spec (replications, designs) on an engine into a run store."""
-    from experiments.batch import ExperimentError, run_experiment
-    from experiments.spec import load_spec
+    from experiments.engine.batch import ExperimentError, run_experiment
+    from experiments.engine.spec import load_spec
 
     spec = load_spec(args.spec)
     if args.command == "sweep" and spec.design.kind == "none":
@@ -202,7 +202,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print done / failed / pending of an experiment folder."""
-    from experiments.batch import status
+    from experiments.engine.batch import status
 
     try:
         st = status(args.folder)
@@ -225,7 +225,7 @@ def _print_rows(rows: list[list[str]]) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired comparison (and stress test) of designs, with charts and the report."""
-    from experiments.batch import ExperimentError
+    from experiments.engine.batch import ExperimentError
     from experiments.report import build_report, stakeholder_rows
     from experiments.studies import compare_study
     from sim.config import parse_assignments

@@ -636,7 +636,7 @@ def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
     Raises:
         DiscoveryError: For bad input.
     """
-    from experiments.store import load, write_csv, write_json
+    from experiments.engine.store import load, write_csv, write_json
 
     try:
         runs = load(folder)

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from experiments.store import atomic  # noqa: E402
+from experiments.engine.store import atomic  # noqa: E402
 from sim.model.outputs import format_value  # noqa: E402
 
 QUESTION = (

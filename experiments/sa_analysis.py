@@ -341,7 +341,7 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     """
     import pandas as pd
 
-    from experiments.store import load, write_csv, write_json, write_parquet
+    from experiments.engine.store import load, write_csv, write_json, write_parquet
 
     folder = Path(folder)
     meta_path = folder / "sensitivity.json"

@@ -35,8 +35,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     Returns:
         The exit status (2 for invalid input).
     """
-    from experiments.batch import ExperimentError
-    from experiments.progress import progress_bar
+    from experiments.engine.batch import ExperimentError
+    from experiments.engine.progress import progress_bar
 
     try:
         spec = load_sensitivity_spec(args.spec)

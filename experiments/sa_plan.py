@@ -4,7 +4,7 @@
 (Saltelli for Sobol, Morris trajectories, eFAST curves, Latin hypercube for
 RBD-FAST, delta and PAWN) and maps every column through its parameter's inverse
 CDF; :func:`experiment_spec` turns the plan into an explicit list design for
-:func:`experiments.batch.run_experiment`.
+:func:`experiments.engine.batch.run_experiment`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from experiments.engine.spec import Spec
 from experiments.sa_spec import SensitivitySpec, _int_paths, _plain
-from experiments.spec import Spec
 
 # --------------------------------------------------------------------------- design
 
@@ -121,7 +121,7 @@ def experiment_spec(spec: SensitivitySpec, plan: Plan) -> Spec:
         plan: Its plan.
 
     Returns:
-        A :class:`experiments.spec.Spec` with ``design.kind = "list"``.
+        A :class:`experiments.engine.spec.Spec` with ``design.kind = "list"``.
     """
     exp = spec.experiment.model_dump()
     if exp["kpis"]:  # keep what the analysis needs

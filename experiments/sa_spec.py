@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from experiments.spec import ALLIANCE, Experiment, ScenarioRef, read_spec, resolve_model
+from experiments.engine.spec import ALLIANCE, Experiment, ScenarioRef, read_spec, resolve_model
 from sim.config import ScenarioError, load_scenario, parameters, validate
 from sim.core.fields import Strict
 from sim.core.fields import field as schema_field

@@ -3,7 +3,7 @@
 ``alliance sensitivity SPEC`` reads a sensitivity spec (an experiment spec
 plus a ``[sensitivity]`` table), samples the parameter space with the chosen
 method's SALib sampler, turns the sample into an explicit list design, runs it
-with :func:`experiments.batch.run_experiment` (any engine, resumable, the
+with :func:`experiments.engine.batch.run_experiment` (any engine, resumable, the
 crash-safe run store) and analyses every KPI from that one set of runs::
 
     [experiment]

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 import experiments
-from experiments.batch import run_experiment
 from experiments.discovery import (
     Box,
     DiscoveryError,
@@ -20,9 +19,10 @@ from experiments.discovery import (
     rule_lines,
     schema_info,
 )
+from experiments.engine.batch import run_experiment
+from experiments.engine.spec import load_spec
+from experiments.engine.store import RunStore
 from experiments.sensitivity import main
-from experiments.spec import load_spec
-from experiments.store import RunStore
 
 
 def uniform(n: int = 2000, d: int = 3, seed: int = 0) -> pd.DataFrame:

@@ -13,18 +13,18 @@ import pandas as pd
 import pytest
 
 import experiments
-from experiments.batch import ExperimentError, plan, run_experiment, status
 from experiments.cli import main
-from experiments.runner import replication_seed
-from experiments.spec import design_points, load_spec
+from experiments.engine.batch import ExperimentError, plan, run_experiment, status
+from experiments.engine.runner import replication_seed
+from experiments.engine.spec import design_points, load_spec
 from sim.config import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def linear_spec(n_x: int, replications: int = 1, **experiment) -> dict:
-    return {"experiment": {"name": "linear", "model": "experiments.models:linear", "seed": 3,
-                           "replications": replications, **experiment},
+    return {"experiment": {"name": "linear", "model": "experiments.engine.analytic:linear",
+                           "seed": 3, "replications": replications, **experiment},
             "design": {"kind": "grid", "parameters": {"x": {"values": list(range(n_x))}}}}
 
 
@@ -122,7 +122,7 @@ def test_designs_grid_lhs_list():
     """Grids multiply values; LHS stays in range and stratifies; lists are taken as given."""
     grid = load_spec(linear_spec(3)).design
     assert design_points(grid, 0) == [{"x": 0}, {"x": 1}, {"x": 2}]
-    spec = load_spec({"experiment": {"model": "experiments.models:linear"},
+    spec = load_spec({"experiment": {"model": "experiments.engine.analytic:linear"},
                       "design": {"kind": "lhs", "samples": 10, "parameters": {
                           "a": {"range": [0.0, 1.0]}, "b": {"range": [10.0, 20.0],
                                                            "integer": True}}}})
@@ -132,7 +132,7 @@ def test_designs_grid_lhs_list():
     assert sorted(np.floor(a * 10).astype(int)) == list(range(10))  # one point per stratum
     assert all(isinstance(p["b"], int) and 10 <= p["b"] <= 20 for p in points)
     assert design_points(spec.design, 5) == points
-    listed = load_spec({"experiment": {"model": "experiments.models:linear"},
+    listed = load_spec({"experiment": {"model": "experiments.engine.analytic:linear"},
                         "design": {"kind": "list", "points": [{"x": 1}, {"x": 5}]}})
     assert design_points(listed.design, 0) == [{"x": 1}, {"x": 5}]
 
@@ -142,7 +142,8 @@ def test_designs_grid_lhs_list():
 
 def test_failing_runs_are_recorded_and_the_rest_complete(tmp_path):
     """A run that raises is a row with its error; every other run completes."""
-    spec = load_spec({"experiment": {"model": "experiments.models:flaky", "replications": 2},
+    spec = load_spec({"experiment": {"model": "experiments.engine.analytic:flaky",
+                                     "replications": 2},
                       "design": {"kind": "list", "points": [{"x": 1}, {"x": -1}, {"x": 2}]}})
     summary = run_experiment(spec, tmp_path / "e")
     table = experiments.load(tmp_path / "e")
@@ -172,7 +173,7 @@ def test_kill_and_resume_gives_every_run_exactly_once(tmp_path):
     spec.write_text("""
 [experiment]
 name = "slow"
-model = "experiments.models:linear"
+model = "experiments.engine.analytic:linear"
 seed = 5
 replications = 3
 chunk_size = 4
@@ -249,7 +250,8 @@ def test_same_results_on_serial_processes_and_dask(tmp_path):
 def test_a_dead_worker_is_retried(tmp_path):
     """A worker process that dies mid-chunk is replaced and its chunk retried."""
     marker = tmp_path / "crashed"
-    spec = load_spec({"experiment": {"model": "experiments.models:crash_once", "chunk_size": 1},
+    spec = load_spec({"experiment": {"model": "experiments.engine.analytic:crash_once",
+                                     "chunk_size": 1},
                       "design": {"kind": "grid", "parameters": {
                           "x": {"values": [1, 2, 3, 4, 5, 6]},
                           "marker": {"values": [str(marker)]}}}})

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import experiments
-from experiments.models import ishigami_indices
+from experiments.engine.analytic import ishigami_indices
 from experiments.sensitivity import (
     analyse,
     build_plan,
@@ -35,8 +35,9 @@ def noisy_model(params: dict, seed: int) -> dict:
 def ishigami_spec(method: str, n: int, replications: int = 1, **extra) -> dict:
     sens = {"method": method, "n": n, "kpis": ["y"], "bootstrap": 50,
             "parameters": {f"x{i}": {"bounds": [-PI, PI]} for i in range(1, 5)}, **extra}
-    return {"experiment": {"name": f"ishigami_{method}", "model": "experiments.models:ishigami",
-                           "seed": 7, "replications": replications},
+    return {"experiment": {"name": f"ishigami_{method}",
+                           "model": "experiments.engine.analytic:ishigami", "seed": 7,
+                           "replications": replications},
             "sensitivity": sens}
 
 
@@ -160,8 +161,8 @@ def test_noise_share_end_to_end(tmp_path):
 
 
 def test_failed_runs_drop_their_saltelli_blocks(tmp_path):
-    """experiments.models:flaky raises for x < 0: those blocks go, the analysis goes on."""
-    d = {"experiment": {"name": "flaky", "model": "experiments.models:flaky", "seed": 3},
+    """experiments.engine.analytic:flaky raises for x < 0: those blocks go, the analysis goes on."""
+    d = {"experiment": {"name": "flaky", "model": "experiments.engine.analytic:flaky", "seed": 3},
          "sensitivity": {"method": "sobol", "n": 32, "second_order": False, "kpis": ["y"],
                          "parameters": {"x": {"bounds": [-0.1, 1.0]},
                                         "z": {"bounds": [0.0, 1.0]}}}}

@@ -48,7 +48,7 @@ from sim.config import ScenarioError, load_scenario, read_toml, validate
 from sim.core.fields import Strict, field
 
 ALLIANCE = "alliance"
-SPECS = Path(__file__).resolve().parent / "specs"
+SPECS = Path(__file__).resolve().parents[1] / "specs"
 
 
 class Experiment(Strict):

@@ -25,10 +25,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from experiments.engines import make_engine
-from experiments.runner import Context, Task, replication_seed, run_chunk, run_id
-from experiments.spec import ALLIANCE, Spec, design_points
-from experiments.store import RunStore
+from experiments.engine.engines import make_engine
+from experiments.engine.runner import Context, Task, replication_seed, run_chunk, run_id
+from experiments.engine.spec import ALLIANCE, Spec, design_points
+from experiments.engine.store import RunStore
 
 PACKAGES = ("alliance-sim", "mesa", "numpy", "pandas", "scipy", "numba", "pyarrow", "SALib",
             "dask", "distributed", "pydantic")

@@ -4,7 +4,7 @@
 pipeline on known answers (the Ishigami function's Sobol indices are known in
 closed form) and exercise the engine (a model that raises for some inputs, one
 that kills its worker process once). Use them in a spec with
-``model = "experiments.models:ishigami"``.
+``model = "experiments.engine.analytic:ishigami"``.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from experiments.runner import warm_up
+from experiments.engine.runner import warm_up
 
 ENGINES = ("serial", "processes", "dask")
 #: One BLAS / OpenMP thread per worker process: workers are the parallelism.

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.spec import ALLIANCE, resolve_model
+from experiments.engine.spec import ALLIANCE, resolve_model
 
 try:
     MODEL_VERSION = version("alliance-sim")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import experiments
-from experiments.cli import main
+from experiments.cli.main import main
 from experiments.engine.batch import ExperimentError, plan, run_experiment, status
 from experiments.engine.runner import replication_seed
 from experiments.engine.spec import design_points, load_spec

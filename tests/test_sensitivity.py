@@ -8,15 +8,12 @@ import pandas as pd
 import pytest
 
 import experiments
+from experiments.cli.main import main
 from experiments.engine.analytic import ishigami_indices
-from experiments.sensitivity import (
-    analyse,
-    build_plan,
-    load_sensitivity_spec,
-    main,
-    noise_stats,
-    run_sensitivity,
-)
+from experiments.sensitivity.analysis import analyse, noise_stats
+from experiments.sensitivity.plan import build_plan
+from experiments.sensitivity.spec import load_sensitivity_spec
+from experiments.sensitivity.study import run_sensitivity
 from sim.config import ScenarioError, read_toml
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from experiments.engine.spec import Spec
-from experiments.sa_spec import SensitivitySpec, _int_paths, _plain
+from experiments.sensitivity.spec import SensitivitySpec, _int_paths, _plain
 
 # --------------------------------------------------------------------------- design
 

@@ -17,9 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from experiments.sa_analysis import MAIN_INDEX, Analysis, analyse, kpi_units, parameter_labels
-from experiments.sa_plan import build_plan, experiment_spec
-from experiments.sa_spec import METHOD_NAMES, SensitivitySpec
+from experiments.sensitivity.analysis import (
+    MAIN_INDEX,
+    Analysis,
+    analyse,
+    kpi_units,
+    parameter_labels,
+)
+from experiments.sensitivity.plan import build_plan, experiment_spec
+from experiments.sensitivity.spec import METHOD_NAMES, SensitivitySpec
 
 # --------------------------------------------------------------------------- running
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from experiments import charts
-from experiments.compare import TABLE_KPIS, regret, stress_matrix, summarise
 from experiments.engine.batch import Summary, run_experiment
 from experiments.engine.spec import load_spec
 from experiments.engine.store import load, write_csv, write_json, write_parquet
+from experiments.workshop import charts
+from experiments.workshop.compare import TABLE_KPIS, regret, stress_matrix, summarise
 from sim.config import load_scenario
 
 #: KPIs shown as distributions and in the stress matrix.

@@ -1,7 +1,7 @@
 """The analysis of a sensitivity study: indices, noise share, convergence, tidy tables.
 
 :func:`analyse` reads an experiment folder written by
-:func:`experiments.sa_study.run_sensitivity`, averages the replications per
+:func:`experiments.sensitivity.study.run_sensitivity`, averages the replications per
 design point, runs the method's SALib analyzer on every KPI (at N and at N/2),
 estimates how much of the variance is replication noise (:func:`noise_stats`),
 compares the two sample sizes (:func:`convergence_table`) and writes
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from experiments.sa_plan import Plan, build_plan
-from experiments.sa_spec import SensitivitySpec
+from experiments.sensitivity.plan import Plan, build_plan
+from experiments.sensitivity.spec import SensitivitySpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -427,9 +427,9 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     result = Analysis(folder, s.method, indices, convergence, verdict_df, noise, notes, files,
                       labels)
     if charts and len(indices):
-        from experiments import sa_charts
+        from experiments.sensitivity.charts import draw_all
 
-        files += sa_charts.draw_all(result, kpi_units(s.kpis))
+        files += draw_all(folder, s.method, indices, convergence, labels, kpi_units(s.kpis))
     summary = {"method": s.method, "n": plan.n, "kpis": s.kpis,
                "replications": spec.experiment.replications, "points": n_points,
                "verdicts": verdict_df.to_dict(orient="records"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from experiments.cli.common import EXIT_FAILED, EXIT_INVALID
 from experiments.sensitivity.analysis import AnalysisError
-from experiments.sensitivity.spec import METHOD_NAMES, load_sensitivity_spec
+from experiments.sensitivity.spec import METHOD_NAMES, kpi_check_note, load_sensitivity_spec
 from experiments.sensitivity.study import report_lines, run_sensitivity
 from sim.config import ScenarioError
 
@@ -35,6 +35,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_INVALID
+    note = kpi_check_note(spec)
+    if note:  # a model without declared outputs: its KPI names are checked by the analysis
+        print(note, file=sys.stderr)
     out = Path(args.out) if args.out else Path("results") / spec.experiment.name
     workers = "" if args.engine == "serial" else f" ({args.workers} workers)"
     progress, close = progress_bar(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from experiments.discovery.prim import DiscoveryError
 from experiments.discovery.rules import kpi_value
+from experiments.engine.runner import RUN_COLUMNS
 
 
 @dataclass
@@ -49,9 +50,7 @@ def failure_data(runs: pd.DataFrame, kpi: str, threshold: float | None = None, *
         raise DiscoveryError(f"direction {direction!r}: expected 'below' or 'above'")
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
     if kpi not in ok.columns:
-        known = [c for c in ok.columns if not c.startswith("param.") and c not in (
-            "run_id", "index", "scenario", "point", "replication", "seed", "status", "error",
-            "duration_s", "worker")]
+        known = [c for c in ok.columns if not c.startswith("param.") and c not in RUN_COLUMNS]
         import difflib
 
         near = difflib.get_close_matches(kpi, known, n=1)

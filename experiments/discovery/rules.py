@@ -12,9 +12,11 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from experiments.engine.spec import Spec, bind_models
 from sim.config import ScenarioError
 
 
@@ -96,31 +98,17 @@ def rule_lines(limits: pd.DataFrame, info: Mapping[str, tuple[str, str]] | None 
 
 
 def schema_info(folder: str | Path | None, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Unit and a short description of each parameter path, from the experiment's scenario.
+    """Unit and a short description of each parameter path, from the experiment's model.
 
     Args:
-        folder: The experiment folder (its manifest names the scenario), or None.
+        folder: The experiment folder (its manifest names the model), or None (then the
+            built-in model on the ``alliance`` scenario describes the paths).
         paths: Dotted paths.
 
     Returns:
-        Path -> (unit, description); paths without schema information are left out.
+        Path -> (unit, description); paths the model does not describe are left out.
     """
-    from sim.config import load_scenario, parameters
-
-    scenario, overlays = None, []
-    if folder is not None:
-        manifest = Path(folder) / "manifest.json"
-        if manifest.is_file():
-            spec = json.loads(manifest.read_text()).get("spec", {})
-            if spec.get("experiment", {}).get("model", "alliance") != "alliance":
-                return {}
-            refs = spec.get("scenarios") or []
-            if refs:
-                scenario, overlays = refs[0]["file"], refs[0].get("overlays", [])
-    try:
-        leaves = parameters(load_scenario(scenario or "alliance", overlays=overlays))
-    except ScenarioError:
-        return {}
+    leaves = _declared_parameters(folder)
     out = {}
     for path in paths:
         for leaf in leaves:
@@ -132,3 +120,17 @@ def schema_info(folder: str | Path | None, paths: Sequence[str]) -> dict[str, tu
                 break
     return out
 
+
+def _declared_parameters(folder: str | Path | None) -> list[Any]:
+    """The parameters the experiment's first model declares (none for a plain function)."""
+    data: dict[str, Any] = {}
+    manifest = Path(folder) / "manifest.json" if folder is not None else None
+    if manifest is not None and manifest.is_file():
+        data = json.loads(manifest.read_text()).get("spec", {})
+    try:
+        spec = Spec.model_validate(data or {"scenarios": [{"file": "alliance"}]}, strict=False)
+        declared = getattr(bind_models(spec.experiment, spec.scenarios)[0].model,
+                           "parameters", None)
+        return list(declared()) if declared is not None else []
+    except (ScenarioError, ValueError):  # an unknown model or scenario: nothing to describe
+        return []

@@ -25,9 +25,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from experiments.engine.design import design_points, replication_seed
 from experiments.engine.engines import make_engine
-from experiments.engine.runner import Context, Task, replication_seed, run_chunk, run_id
-from experiments.engine.spec import ALLIANCE, Spec, design_points
+from experiments.engine.runner import Context, Task, run_chunk, run_id, warm_up
+from experiments.engine.spec import Spec, bind_models
 from experiments.engine.store import RunStore
 
 PACKAGES = ("alliance-sim", "mesa", "numpy", "pandas", "scipy", "numba", "pyarrow", "SALib",
@@ -73,43 +74,42 @@ def plan(spec: Spec) -> tuple[Context, list[Task]]:
 def iter_tasks(spec: Spec) -> tuple[Context, int, Iterator[Task]]:
     """The experiment's runs as a generator, so planning a million runs takes no memory.
 
+    Every model of the spec (:func:`experiments.engine.spec.bind_models`) runs
+    every design point and replication, the built-in model and a function alike.
+
     Args:
         spec: A validated spec.
 
     Returns:
         (shared context, number of runs, tasks in a fixed order).
-    """
-    from sim.config import load_scenario
 
+    Raises:
+        ExperimentError: When two models share a label.
+    """
     exp = spec.experiment
-    refs = spec.scenarios if exp.model == ALLIANCE else []
-    labels, hashes = [], {}
-    for ref in refs:
-        label = ref.label or "+".join([Path(ref.file).stem, *ref.overlays])
-        labels.append(label)
-        scn = load_scenario(ref.file, overlays=ref.overlays)
-        hashes[label] = hashlib.sha256(scn.model_dump_json().encode()).hexdigest()[:16]
+    bindings = bind_models(exp, spec.scenarios)
+    labels = [b.label for b in bindings]
     if len(set(labels)) != len(labels):
         raise ExperimentError("two [[scenarios]] share a label: give each a distinct label")
-    context = Context(model=exp.model, months=exp.months, kpis=tuple(exp.kpis),
+    fingerprints = {b.label: getattr(b.model, "fingerprint", None) or b.label for b in bindings}
+    context = Context(models={b.label: b.model for b in bindings}, kpis=tuple(exp.kpis),
                       timeseries=exp.timeseries, stride=exp.timeseries_stride,
-                      columns=tuple(exp.timeseries_columns), scenario_hashes=hashes)
+                      columns=tuple(exp.timeseries_columns))
     points = design_points(spec.design, exp.seed)
-    scenarios = list(zip(labels, refs, strict=True)) or [("model", None)]
 
     def generate() -> Iterator[Task]:
         index = 0
         for r in range(exp.replications):
             seed = replication_seed(exp.seed, r)
             for p, point in enumerate(points):
-                for label, ref in scenarios:
-                    yield Task(index=index, run_id=run_id(context, label, point, seed),
-                               scenario=label, scenario_file=ref.file if ref else "",
-                               overlays=tuple(ref.overlays) if ref else (), point=p,
-                               params=point, replication=r, seed=seed)
+                for label in labels:
+                    yield Task(index=index, scenario=label, point=p, params=point,
+                               replication=r, seed=seed,
+                               run_id=run_id(exp.model, fingerprints[label], point, seed,
+                                             exp.months))
                     index += 1
 
-    return context, exp.replications * len(points) * len(scenarios), generate()
+    return context, exp.replications * len(points) * len(labels), generate()
 
 
 def _spec_hash(spec: Spec) -> str:
@@ -194,7 +194,8 @@ def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", worke
     if progress is not None:
         progress("start", {"planned": planned, "skipped": planned - n_todo})
     t_start = time.perf_counter()
-    with make_engine(engine, workers=workers, scheduler=scheduler) as eng:
+    prepare = partial(warm_up, tuple(context.models.values()))
+    with make_engine(engine, workers=workers, scheduler=scheduler, initializer=prepare) as eng:
         t0 = time.perf_counter()  # throughput is measured once the workers are up
         for chunk, result in eng.imap(partial(run_chunk, context=context),
                                       _chunks(todo, n_todo, spec.experiment.chunk_size,

@@ -1,8 +1,10 @@
 """Tasks and the worker-side function that runs a chunk of them.
 
 Everything here is importable and picklable, so the same ``run_chunk`` runs
-in-process, in a spawned process pool and on Dask workers. A run that raises
-becomes a row with ``status = "error"`` and the message; the chunk goes on.
+in-process, in a spawned process pool and on Dask workers. Every task runs the
+same way, whatever the model (:mod:`experiments.engine.model`): call it with the
+design point and the seed, keep its KPIs and, if asked, its series. A run that
+raises becomes a row with ``status = "error"`` and the message; the chunk goes on.
 """
 
 from __future__ import annotations
@@ -14,49 +16,32 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from experiments.engine.spec import ALLIANCE, resolve_model
+from experiments.engine.model import Model, split_outcome
 
 try:
     MODEL_VERSION = version("alliance-sim")
 except PackageNotFoundError:  # running from a source tree without installing
     MODEL_VERSION = "0+source"
 
-
-def replication_seed(experiment_seed: int, replication: int) -> int:
-    """Seed of replication ``r``: the same for every scenario and design point.
-
-    Replication r of any design point uses the same world random stream in every
-    policy (common random numbers), so comparisons across scenarios are paired.
-
-    Args:
-        experiment_seed: The spec's seed.
-        replication: Replication number.
-
-    Returns:
-        A 63-bit integer seed, from ``SeedSequence(seed, spawn_key=(r,))``.
-    """
-    state = np.random.SeedSequence(experiment_seed, spawn_key=(replication,)).generate_state(
-        1, dtype=np.uint64)
-    return int(state[0] >> np.uint64(1))
+#: Columns of a runs row that are not design values (``param.*``) or KPIs.
+RUN_COLUMNS = ("run_id", "index", "scenario", "point", "replication", "seed", "status", "error",
+               "duration_s", "worker")
 
 
 @dataclass(frozen=True)
 class Task:
-    """One run: a scenario, a design point, a replication."""
+    """One run: a model (by its label), a design point, a replication."""
 
     index: int
     run_id: str
-    scenario: str  # label
-    scenario_file: str
-    overlays: tuple[str, ...]
+    scenario: str  # the model's label
     point: int
     params: dict[str, Any]
     replication: int
@@ -65,59 +50,65 @@ class Task:
 
 @dataclass(frozen=True)
 class Context:
-    """What every task of an experiment shares."""
+    """What every task of an experiment shares: the models by label and what to keep."""
 
-    model: str = ALLIANCE
-    months: int | None = None
+    models: dict[str, Model] = field(default_factory=dict)
     kpis: tuple[str, ...] = ()
     timeseries: bool = False
     stride: int = 12
     columns: tuple[str, ...] = ()
-    scenario_hashes: dict[str, str] = field(default_factory=dict)
 
 
-def run_id(context: Context, scenario: str, params: dict[str, Any], seed: int) -> str:
-    """Content hash naming a run: model, scenario content, overrides, seed, horizon, version.
+def run_id(model: str, fingerprint: str, params: dict[str, Any], seed: int,
+           months: int | None) -> str:
+    """Content hash naming a run: model, its content, the design values, seed, horizon, version.
 
     Args:
-        context: The experiment context (model and scenario hashes).
-        scenario: Scenario label.
+        model: The spec's model reference (``alliance`` or ``package.module:function``).
+        fingerprint: The model's ``fingerprint`` (the built-in: its scenario's content),
+            or its label when it has none.
         params: The design point's values.
         seed: The run's seed.
+        months: The spec's horizon.
 
     Returns:
         16 hex digits.
     """
-    blob = json.dumps({"model": context.model, "version": MODEL_VERSION,
-                       "scenario": context.scenario_hashes.get(scenario, scenario),
-                       "params": params, "seed": seed, "months": context.months},
+    blob = json.dumps({"model": model, "version": MODEL_VERSION, "scenario": fingerprint,
+                       "params": params, "seed": seed, "months": months},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-@lru_cache(maxsize=32)
-def _base_scenario(file: str, overlays: tuple[str, ...]) -> Any:
-    from sim.config import load_scenario
+def thin_series(ts: pd.DataFrame, stride: int, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Keep every ``stride``-th month and the chosen columns of a run's series.
 
-    return load_scenario(file, overlays=list(overlays))
+    Args:
+        ts: The series, one row per month (rows are counted when there is no ``month``).
+        stride: Keep months that are multiples of it.
+        columns: Names or shell patterns (``"*.general_fund"``, ``"coverage.*"``); empty: all.
+
+    Returns:
+        The kept rows and columns, ``month`` first, with a fresh index.
+    """
+    if "month" in ts.columns:
+        ts = ts[ts["month"] % stride == 0]
+    else:
+        ts = ts.iloc[::stride]
+    if columns:
+        lead = ["month"] if "month" in ts.columns else []
+        ts = ts[[*lead, *[c for c in ts.columns if c != "month" and any(
+            fnmatch.fnmatchcase(c, pattern) for pattern in columns)]]]
+    return ts.reset_index(drop=True)
 
 
-def _execute(task: Task, context: Context) -> tuple[dict[str, float], pd.DataFrame | None]:
-    if context.model == ALLIANCE:
-        from sim.model.api import run
-
-        result = run(_base_scenario(task.scenario_file, task.overlays), seed=task.seed,
-                     months=context.months, overrides=task.params or None)
-        series = None
-        if context.timeseries:
-            ts = result.timeseries
-            ts = ts[ts["month"] % context.stride == 0]
-            if context.columns:  # names or shell patterns ("*.general_fund", "coverage.*")
-                ts = ts[["month", *[c for c in ts.columns if c != "month" and any(
-                    fnmatch.fnmatchcase(c, pattern) for pattern in context.columns)]]]
-            series = ts.reset_index(drop=True)
-        return result.kpis, series
-    return resolve_model(context.model)(dict(task.params), task.seed), None
+def _run_one(task: Task, context: Context) -> tuple[dict[str, float], pd.DataFrame | None]:
+    kpis, series = split_outcome(context.models[task.scenario](dict(task.params), task.seed))
+    keep = context.kpis or tuple(kpis)
+    values = {k: float(kpis[k]) for k in keep if k in kpis}
+    if not context.timeseries or series is None:
+        return values, None
+    return values, thin_series(series, context.stride, context.columns)
 
 
 def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.DataFrame]]:
@@ -139,9 +130,8 @@ def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.
             "point": task.point, "replication": task.replication, "seed": task.seed,
             **{f"param.{k}": v for k, v in task.params.items()}}
         try:
-            kpis, series = _execute(task, context)
-            keep = context.kpis or tuple(kpis)
-            row.update({k: float(kpis[k]) for k in keep if k in kpis})
+            kpis, series = _run_one(task, context)
+            row.update(kpis)
             row.update(status="ok", error="")
             if series is not None:
                 series.insert(0, "run_id", task.run_id)
@@ -157,8 +147,13 @@ def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.
     return rows, frames
 
 
-def warm_up() -> None:
-    """Load numba's compiled kernels (from its on-disk cache) once per worker."""
-    from sim.model.api import run
+def warm_up(models: Iterable[Model]) -> None:
+    """Let each model prepare a worker process (``warm_up()``, where a model has one).
 
-    run("alliance", months=1, overrides={"world.residents.simulated_agents": 200})
+    Args:
+        models: The experiment's models.
+    """
+    for model in models:
+        prepare = getattr(model, "warm_up", None)
+        if prepare is not None:
+            prepare()

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from experiments.engine.runner import RUN_COLUMNS
+from experiments.engine.spec import kpi_problems
 from experiments.sensitivity.plan import Plan, build_plan
 from experiments.sensitivity.spec import SensitivitySpec
 
@@ -326,7 +328,9 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     Replications are averaged per design point before the analysis (with common
     random numbers, replication r has the same seed at every point). A point
     with any failed run is dropped, and with it its whole Saltelli block (Sobol)
-    or trajectory (Morris); eFAST cannot drop rows and stops with an error.
+    or trajectory (Morris); eFAST cannot drop rows and stops with an error. A
+    requested KPI the runs did not return (possible only for a model that
+    declares no outputs) is named in a warning and skipped.
 
     Args:
         folder: The experiment folder written by :func:`run_sensitivity`.
@@ -347,30 +351,16 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     meta_path = folder / "sensitivity.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"{folder}: no sensitivity.json: not a sensitivity study")
-    meta = json.loads(meta_path.read_text())
-    spec, plan = _stored_plan(folder, meta)
+    spec, plan = _stored_plan(folder, json.loads(meta_path.read_text()))
     runs = load(folder)
     s = spec.sensitivity
     labels = parameter_labels(spec)
-    notes: list[str] = []
-    failed = runs[runs["status"] != "ok"]
-    if len(failed):
-        bad_points = failed["point"].nunique()
-        first = str(failed["error"].iloc[0])[:160]
-        notes.append(f"{len(failed)} runs failed at {bad_points} points (first: {first}); "
-                     "their points are dropped")
     twins = _twin_groups(spec, plan)
-    recorded_points = set(runs["point"])
-    for group in twins:  # a point whose identical twin ran counts as recorded
-        if recorded_points & set(group.tolist()):
-            recorded_points |= set(group.tolist())
-    n_points = len(plan.unit)
-    if len(recorded_points) < n_points:
-        notes.append(f"{n_points - len(recorded_points)} of {n_points} points "
-                     "have no runs yet (an interrupted experiment: rerun to finish it)")
+    unknown = _unknown_kpis(runs, s.kpis)
+    notes = _run_notes(runs, twins, len(plan.unit)) + list(unknown.values())
     idx_rows, conv_frames, verdicts, noise_rows = [], [], [], []
-    for kpi in s.kpis:
-        mat, good, reps = point_values(runs, kpi, n_points, twins)
+    for kpi in (k for k in s.kpis if k not in unknown):
+        mat, good, reps = point_values(runs, kpi, len(plan.unit), twins)
         if not good.any():
             notes.append(f"{kpi}: no complete point: skipped")
             continue
@@ -380,17 +370,14 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
         if not np.nanstd(y[good]) > 0:
             notes.append(f"{kpi}: constant over the design ({y[good][0]:g}): no indices")
             continue
-        y_filled = np.where(good, y, 0.0)
-        rows, half, n_full, n_half = _analyse_kpi(plan, spec, y_filled, good)
+        rows, half, n_full, n_half = _analyse_kpi(plan, spec, np.where(good, y, 0.0), good)
         dropped = int((~good).sum())
         if dropped:
             notes.append(f"{kpi}: {dropped} points incomplete; analysed N = {n_full} "
                          f"of {plan.n}")
-        for r in rows:
-            idx_rows.append({"method": s.method, "kpi": kpi, **r})
-        full_df = pd.DataFrame(rows)
-        half_df = pd.DataFrame(half)
-        conv = convergence_table(s.method, kpi, full_df, half_df, s.tolerance)
+        idx_rows += [{"method": s.method, "kpi": kpi, **r} for r in rows]
+        conv = convergence_table(s.method, kpi, pd.DataFrame(rows), pd.DataFrame(half),
+                                 s.tolerance)
         conv_frames.append(conv)
         verdicts.append(_verdict(s.method, kpi, conv))
         share = ns["noise_share"]
@@ -404,20 +391,7 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     convergence = pd.concat(conv_frames, ignore_index=True) if conv_frames else pd.DataFrame()
     verdict_df = pd.DataFrame(verdicts)
     noise = pd.DataFrame(noise_rows)
-    for v in verdicts:
-        if not v["converged"]:
-            why = []
-            if not v["settled"]:
-                why.append(f"{v['unsettled']} of {v['indices']} indices moved by more than "
-                           "their CI")
-            if not v["top3_stable"]:
-                why.append("the top three parameters differ")
-            if not v["precise"]:
-                what = " of the largest mu*" if s.method == "morris" else ""
-                why.append(f"the top three's CIs reach +/- {v['max_top3_ci']:.2f}{what}, "
-                           f"more than {CI_WARN:g}")
-            notes.append(f"{v['kpi']}: not converged between N/2 = {v['n_half']} and "
-                         f"N = {v['n']} ({'; '.join(why)}): double n")
+    notes += _convergence_notes(verdicts, s.method)
     files = [
         write_csv(indices, folder / "indices.csv", index=False),
         write_parquet(indices, folder / "indices.parquet"),
@@ -431,12 +405,69 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
 
         files += draw_all(folder, s.method, indices, convergence, labels, kpi_units(s.kpis))
     summary = {"method": s.method, "n": plan.n, "kpis": s.kpis,
-               "replications": spec.experiment.replications, "points": n_points,
+               "replications": spec.experiment.replications, "points": len(plan.unit),
                "verdicts": verdict_df.to_dict(orient="records"),
                "noise": noise.to_dict(orient="records"), "warnings": notes,
                "top": {k: result.top(k).to_dict(orient="records") for k in s.kpis}}
     files.append(write_json(summary, folder / "analysis.json"))
     return result
+
+
+def _run_notes(runs: pd.DataFrame, twins: Sequence[np.ndarray], n_points: int) -> list[str]:
+    """Warnings about failed runs and points without runs."""
+    notes = []
+    failed = runs[runs["status"] != "ok"]
+    if len(failed):
+        bad_points = failed["point"].nunique()
+        first = str(failed["error"].iloc[0])[:160]
+        notes.append(f"{len(failed)} runs failed at {bad_points} points (first: {first}); "
+                     "their points are dropped")
+    recorded_points = set(runs["point"])
+    for group in twins:  # a point whose identical twin ran counts as recorded
+        if recorded_points & set(group.tolist()):
+            recorded_points |= set(group.tolist())
+    if len(recorded_points) < n_points:
+        notes.append(f"{n_points - len(recorded_points)} of {n_points} points "
+                     "have no runs yet (an interrupted experiment: rerun to finish it)")
+    return notes
+
+
+def _unknown_kpis(runs: pd.DataFrame, kpis: Sequence[str]) -> dict[str, str]:
+    """The check of the requested KPIs after the runs: against what the runs returned.
+
+    Specs of a model with declared ``outputs`` were checked before the runs; for
+    the others this is the first place the names can be checked.
+
+    Returns:
+        KPI -> a warning naming it, for each KPI no successful run returned.
+    """
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty:
+        return {}
+    returned = {c for c in ok.columns if c not in RUN_COLUMNS and not c.startswith("param.")}
+    return {k: f"{kpi_problems([k], returned, 'sensitivity.kpis')[0]}; skipped"
+            for k in kpis if k not in returned}
+
+
+def _convergence_notes(verdicts: list[dict[str, Any]], method: str) -> list[str]:
+    """Why each KPI that did not converge did not."""
+    notes = []
+    for v in verdicts:
+        if v["converged"]:
+            continue
+        why = []
+        if not v["settled"]:
+            why.append(f"{v['unsettled']} of {v['indices']} indices moved by more than "
+                       "their CI")
+        if not v["top3_stable"]:
+            why.append("the top three parameters differ")
+        if not v["precise"]:
+            what = " of the largest mu*" if method == "morris" else ""
+            why.append(f"the top three's CIs reach +/- {v['max_top3_ci']:.2f}{what}, "
+                       f"more than {CI_WARN:g}")
+        notes.append(f"{v['kpi']}: not converged between N/2 = {v['n_half']} and "
+                     f"N = {v['n']} ({'; '.join(why)}): double n")
+    return notes
 
 
 def _stored_plan(folder: Path, meta: dict[str, Any]) -> tuple[SensitivitySpec, Plan]:

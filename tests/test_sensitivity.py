@@ -11,7 +11,8 @@ import experiments
 from experiments.cli.main import main
 from experiments.engine.analytic import ishigami_indices
 from experiments.engine.spec import load_spec
-from experiments.sensitivity.analysis import analyse, noise_stats
+from experiments.sensitivity.analysis import analyse
+from experiments.sensitivity.indices import noise_stats
 from experiments.sensitivity.plan import build_plan
 from experiments.sensitivity.spec import kpi_check_note, load_sensitivity_spec
 from experiments.sensitivity.study import run_sensitivity

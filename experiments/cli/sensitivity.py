@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from experiments.cli.common import EXIT_FAILED, EXIT_INVALID
-from experiments.sensitivity.analysis import AnalysisError
+from experiments.sensitivity.indices import AnalysisError
 from experiments.sensitivity.spec import METHOD_NAMES, kpi_check_note, load_sensitivity_spec
 from experiments.sensitivity.study import report_lines, run_sensitivity
 from sim.config import ScenarioError

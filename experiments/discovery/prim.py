@@ -167,6 +167,38 @@ def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05
                              "discover; change --threshold")
     x = x.reset_index(drop=True)
     values = {c: x[c].to_numpy(dtype=float) for c in x.columns if _is_numeric(x[c])}
+    boxes, rows = _peel(x, y, values, alpha, min_mass)
+    trajectory = pd.DataFrame(rows)
+    chosen, how = _select(trajectory, min_density)
+    selected = chosen
+    final = boxes[chosen]
+    changes = []
+    if paste:
+        changes.append((_paste(final, x, y, values, alpha), "paste", ", then pasted"))
+        final = changes[-1][0]
+    if prune is not None:
+        changes.append((_prune(final, x, y, prune), "prune",
+                        f", weak limits (quasi-p >= {prune:g}) dropped"))
+        final = changes[-1][0]
+    previous = boxes[chosen]
+    for box, kind, note in changes:
+        if box is previous:  # pasting or pruning changed nothing
+            continue
+        boxes.append(box)
+        trajectory = pd.concat([trajectory, pd.DataFrame([{
+            "step": len(trajectory), "kind": kind, **_stats(box.contains(x), y),
+            "restricted": len(_restricted(box, x))}])], ignore_index=True)
+        chosen = len(boxes) - 1
+        how += note
+        previous = box
+    mask = final.contains(x)
+    return PrimResult(x, y, trajectory, boxes, chosen, final, _stats(mask, y),
+                      box_limits(final, x, y), how, selected)
+
+
+def _peel(x: pd.DataFrame, y: np.ndarray, values: Mapping[str, np.ndarray], alpha: float,
+          min_mass: float) -> tuple[list[Box], list[dict[str, Any]]]:
+    """Peel from the full box while the box keeps ``min_mass``: (boxes, trajectory rows)."""
     box = _full_box(x)
     inside = np.ones(len(y), dtype=bool)
     boxes, rows = [box], [{"step": 0, "kind": "peel", **_stats(inside, y), "restricted": 0}]
@@ -199,40 +231,17 @@ def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05
         boxes.append(box)
         rows.append({"step": len(rows), "kind": "peel", **_stats(inside, y),
                      "restricted": len(_restricted(box, x))})
-    trajectory = pd.DataFrame(rows)
-    chosen, how = _select(trajectory, min_density)
-    selected = chosen
-    final = boxes[chosen]
-    if paste:
-        pasted = _paste(final, x, y, values, alpha)
-        if pasted is not final:
-            final = pasted
-            boxes.append(final)
-            mask = final.contains(x)
-            trajectory = pd.concat([trajectory, pd.DataFrame([{
-                "step": len(trajectory), "kind": "paste", **_stats(mask, y),
-                "restricted": len(_restricted(final, x))}])], ignore_index=True)
-            chosen = len(boxes) - 1
-            how += ", then pasted"
-    if prune is not None:
-        pruned = final
-        while True:
-            limits = box_limits(pruned, x, y)
-            if limits.empty or limits["qp"].iloc[-1] < prune:
-                break
-            pruned = pruned.without(limits["parameter"].iloc[-1])
-        if pruned is not final:
-            final = pruned
-            boxes.append(final)
-            mask = final.contains(x)
-            trajectory = pd.concat([trajectory, pd.DataFrame([{
-                "step": len(trajectory), "kind": "prune", **_stats(mask, y),
-                "restricted": len(_restricted(final, x))}])], ignore_index=True)
-            chosen = len(boxes) - 1
-            how += f", weak limits (quasi-p >= {prune:g}) dropped"
-    mask = final.contains(x)
-    return PrimResult(x, y, trajectory, boxes, chosen, final, _stats(mask, y),
-                      box_limits(final, x, y), how, selected)
+    return boxes, rows
+
+
+def _prune(box: Box, x: pd.DataFrame, y: np.ndarray, prune: float) -> Box:
+    """Drop, weakest first, every limit whose quasi-p-value is at least ``prune``."""
+    pruned = box
+    while True:
+        limits = box_limits(pruned, x, y)
+        if limits.empty or limits["qp"].iloc[-1] < prune:
+            return pruned
+        pruned = pruned.without(limits["parameter"].iloc[-1])
 
 
 def _select(trajectory: pd.DataFrame, min_density: float | None) -> tuple[int, str]:

@@ -167,51 +167,29 @@ def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", worke
         ExperimentError: When the folder holds another experiment (or, without
             ``resume``, any results).
     """
-    store = RunStore(out, flush_seconds=spec.experiment.flush_seconds)
-    manifest = store.manifest()
-    spec_hash = _spec_hash(spec)
-    if manifest and manifest.get("spec_hash") != spec_hash:
-        raise ExperimentError(f"{out}: holds another experiment ({manifest.get('name')}); "
-                              "choose a new --out")
-    recorded = store.recorded()
-    if len(recorded) and not resume:
-        raise ExperimentError(f"{out}: already holds {len(recorded)} runs; "
-                              "pass --resume to finish it or choose a new --out")
+    store, manifest, done = _open_store(spec, out, resume)
     context, planned, tasks = iter_tasks(spec)
-    done = set(recorded["run_id"])
     todo = (t for t in tasks if t.run_id not in done)
     n_todo = planned - len(done)
     started = time.time()
     store.write_manifest({
         **manifest, "name": spec.experiment.name, "spec": json.loads(spec.model_dump_json()),
-        "spec_hash": spec_hash, "spec_file": spec_source or manifest.get("spec_file", ""),
+        "spec_hash": _spec_hash(spec),
+        "spec_file": spec_source or manifest.get("spec_file", ""),
         "git_commit": _git_commit(), "packages": _versions(), "python": sys.version.split()[0],
         "host": platform.node(), "user": getpass.getuser(), "engine": engine,
         "workers": workers, "planned": planned, "status": "running",
         "started": manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
         "resumed": manifest.get("resumed", -1) + 1})
-    ran = failed = 0
     if progress is not None:
         progress("start", {"planned": planned, "skipped": planned - n_todo})
     t_start = time.perf_counter()
     prepare = partial(warm_up, tuple(context.models.values()))
     with make_engine(engine, workers=workers, scheduler=scheduler, initializer=prepare) as eng:
         t0 = time.perf_counter()  # throughput is measured once the workers are up
-        for chunk, result in eng.imap(partial(run_chunk, context=context),
-                                      _chunks(todo, n_todo, spec.experiment.chunk_size,
-                                              eng.workers)):
-            if isinstance(result, BaseException):  # the chunk's worker kept dying
-                rows = [_failed_row(t, f"worker lost: {type(result).__name__}: {result}")
-                        for t in chunk]
-                frames = []
-            else:
-                rows, frames = result
-            store.add(rows, frames)
-            ran += len(rows)
-            bad = sum(r["status"] != "ok" for r in rows)
-            failed += bad
-            if progress is not None:
-                progress("chunk", {"runs": len(rows), "failed": bad})
+        chunks = _chunks(todo, n_todo, spec.experiment.chunk_size, eng.workers)
+        ran, failed = _record(eng.imap(partial(run_chunk, context=context), chunks), store,
+                              progress)
         seconds = time.perf_counter() - t0
     store.flush()
     startup = t0 - t_start
@@ -226,6 +204,40 @@ def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", worke
                             "runs_per_second": round(ran / seconds, 3) if seconds else 0},
         "wall_seconds": round(time.time() - started, 3)})
     return Summary(planned, planned - n_todo, ran, failed, seconds, engine, workers, startup)
+
+
+def _open_store(spec: Spec, out: str | Path, resume: bool) -> tuple[RunStore, dict, set[str]]:
+    """The run store of ``out``, its manifest and the run ids it holds; refuse a mismatch."""
+    store = RunStore(out, flush_seconds=spec.experiment.flush_seconds)
+    manifest = store.manifest()
+    if manifest and manifest.get("spec_hash") != _spec_hash(spec):
+        raise ExperimentError(f"{out}: holds another experiment ({manifest.get('name')}); "
+                              "choose a new --out")
+    recorded = store.recorded()
+    if len(recorded) and not resume:
+        raise ExperimentError(f"{out}: already holds {len(recorded)} runs; "
+                              "pass --resume to finish it or choose a new --out")
+    return store, manifest, set(recorded["run_id"])
+
+
+def _record(results: Iterator[tuple[list[Task], Any]], store: RunStore,
+            progress: Callable[[str, dict], Any] | None) -> tuple[int, int]:
+    """Store each finished chunk's rows and series as it comes: (runs, failed runs)."""
+    ran = failed = 0
+    for chunk, result in results:
+        if isinstance(result, BaseException):  # the chunk's worker kept dying
+            rows = [_failed_row(t, f"worker lost: {type(result).__name__}: {result}")
+                    for t in chunk]
+            frames = []
+        else:
+            rows, frames = result
+        store.add(rows, frames)
+        ran += len(rows)
+        bad = sum(r["status"] != "ok" for r in rows)
+        failed += bad
+        if progress is not None:
+            progress("chunk", {"runs": len(rows), "failed": bad})
+    return ran, failed
 
 
 def _failed_row(task: Task, error: str) -> dict:

@@ -47,9 +47,11 @@ Modules, bottom to top:
 - :mod:`~experiments.sensitivity.plan`: the SALib sample and the experiment that runs it
   (:func:`~experiments.sensitivity.plan.build_plan`,
   :func:`~experiments.sensitivity.plan.experiment_spec`);
+- :mod:`~experiments.sensitivity.indices`: one KPI's indices at N and N/2 (SALib),
+  noise share, convergence;
 - :mod:`~experiments.sensitivity.charts`: the charts of an analysis;
-- :mod:`~experiments.sensitivity.analysis`: indices, noise share, convergence, tidy tables
-  (:func:`~experiments.sensitivity.analysis.analyse`);
+- :mod:`~experiments.sensitivity.analysis`: a study folder analysed, tidy tables and
+  warnings (:func:`~experiments.sensitivity.analysis.analyse`);
 - :mod:`~experiments.sensitivity.study`: a study end to end and its closing note
   (:func:`~experiments.sensitivity.study.run_sensitivity`,
   :func:`~experiments.sensitivity.study.report_lines`).

@@ -44,7 +44,7 @@ def format_value(value: float, unit: str) -> str:
 
 
 def kpi_value(kpi: str, value: float) -> str:
-    """A KPI value with its unit from :data:`sim.model.kpis.KPI_INFO` (``-$30.0M``, ``12 %``).
+    """A KPI value with its unit from :data:`sim.model.outputs.KPI_INFO` (``-$30.0M``, ``12 %``).
 
     Args:
         kpi: The KPI.

@@ -91,7 +91,8 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     declares no outputs) is named in a warning and skipped.
 
     Args:
-        folder: The experiment folder written by :func:`run_sensitivity`.
+        folder: The experiment folder written by
+            :func:`experiments.sensitivity.study.run_sensitivity`.
         charts: Also draw the PNG charts.
 
     Returns:
@@ -278,7 +279,7 @@ def parameter_labels(spec: SensitivitySpec) -> dict[str, str]:
 
 
 def kpi_units(kpis: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Label and unit of each KPI (from :data:`sim.model.kpis.KPI_INFO` where known).
+    """Label and unit of each KPI (from :data:`sim.model.outputs.KPI_INFO` where known).
 
     Args:
         kpis: KPI names.

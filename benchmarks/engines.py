@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import experiments  # noqa: E402
-from experiments.batch import run_experiment  # noqa: E402
-from experiments.spec import load_spec  # noqa: E402
+from experiments.engine.batch import run_experiment  # noqa: E402
+from experiments.engine.spec import load_spec  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,13 @@
-"""Experiments: batch runs, sweeps, sensitivity, comparison, charts, engines, the CLI.
+"""Experiments on the model: batch runs, sweeps, sensitivity, discovery, workshops, the CLI.
+
+Layers, bottom to top (each imports only those below it):
+
+- :mod:`experiments.engine`: specs, the model interface, designs and seeds, the
+  runner, the engines, the Parquet run store, batch runs;
+- :mod:`experiments.sensitivity`, :mod:`experiments.discovery`,
+  :mod:`experiments.workshop`: studies built on the engine (they do not import
+  each other);
+- :mod:`experiments.cli`: the ``alliance`` command.
 
 ``experiments.load(folder)`` reads an experiment's runs table into pandas.
 """
@@ -10,7 +19,7 @@ __all__ = ["load"]
 
 def __getattr__(name: str) -> Any:
     if name == "load":
-        from experiments.store import load
+        from experiments.engine.store import load
 
         return load
     raise AttributeError(f"module 'experiments' has no attribute {name!r}")

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from experiments.cli import main
+from experiments.cli.main import main
 
 
 def test_validate_library_passes(capsys):

@@ -10,10 +10,10 @@ import pytest
 from scipy import stats
 
 import experiments
-from experiments.cli import main
-from experiments.compare import budget_shortfall, cvar, mean_ci, runs_needed, summarise
-from experiments.report import build_report, stakeholder_rows
-from experiments.studies import compare_study, tornado_study
+from experiments.cli.main import main
+from experiments.workshop.compare import budget_shortfall, cvar, mean_ci, runs_needed, summarise
+from experiments.workshop.report import build_report, stakeholder_rows
+from experiments.workshop.studies import compare_study, tornado_study
 from sim.model.outputs import format_value
 
 SMALL = {"world.residents.simulated_agents": 1500}

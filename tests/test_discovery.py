@@ -9,20 +9,14 @@ import pandas as pd
 import pytest
 
 import experiments
-from experiments.batch import run_experiment
-from experiments.discovery import (
-    Box,
-    DiscoveryError,
-    discover,
-    failure_data,
-    format_value,
-    prim,
-    rule_lines,
-    schema_info,
-)
-from experiments.sensitivity import main
-from experiments.spec import load_spec
-from experiments.store import RunStore
+from experiments.cli.main import main
+from experiments.discovery.failures import failure_data
+from experiments.discovery.prim import Box, DiscoveryError, prim
+from experiments.discovery.rules import format_value, rule_lines, schema_info
+from experiments.discovery.study import discover
+from experiments.engine.batch import run_experiment
+from experiments.engine.spec import load_spec
+from experiments.engine.store import RunStore
 
 
 def uniform(n: int = 2000, d: int = 3, seed: int = 0) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """The experiment engine: specs, seeds, engines, the crash-safe run store, resume."""
 
+import ast
 import os
 import signal
 import subprocess
@@ -13,18 +14,21 @@ import pandas as pd
 import pytest
 
 import experiments
-from experiments.batch import ExperimentError, plan, run_experiment, status
-from experiments.cli import main
-from experiments.runner import replication_seed
-from experiments.spec import design_points, load_spec
+import sim
+from experiments.cli.main import main
+from experiments.engine.batch import ExperimentError, plan, run_experiment, status
+from experiments.engine.design import design_points, replication_seed
+from experiments.engine.model import Outcome, ScenarioModel
+from experiments.engine.runner import Context, Task, run_chunk
+from experiments.engine.spec import bind_models, load_spec
 from sim.config import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def linear_spec(n_x: int, replications: int = 1, **experiment) -> dict:
-    return {"experiment": {"name": "linear", "model": "experiments.models:linear", "seed": 3,
-                           "replications": replications, **experiment},
+    return {"experiment": {"name": "linear", "model": "experiments.engine.analytic:linear",
+                           "seed": 3, "replications": replications, **experiment},
             "design": {"kind": "grid", "parameters": {"x": {"values": list(range(n_x))}}}}
 
 
@@ -122,7 +126,7 @@ def test_designs_grid_lhs_list():
     """Grids multiply values; LHS stays in range and stratifies; lists are taken as given."""
     grid = load_spec(linear_spec(3)).design
     assert design_points(grid, 0) == [{"x": 0}, {"x": 1}, {"x": 2}]
-    spec = load_spec({"experiment": {"model": "experiments.models:linear"},
+    spec = load_spec({"experiment": {"model": "experiments.engine.analytic:linear"},
                       "design": {"kind": "lhs", "samples": 10, "parameters": {
                           "a": {"range": [0.0, 1.0]}, "b": {"range": [10.0, 20.0],
                                                            "integer": True}}}})
@@ -132,7 +136,7 @@ def test_designs_grid_lhs_list():
     assert sorted(np.floor(a * 10).astype(int)) == list(range(10))  # one point per stratum
     assert all(isinstance(p["b"], int) and 10 <= p["b"] <= 20 for p in points)
     assert design_points(spec.design, 5) == points
-    listed = load_spec({"experiment": {"model": "experiments.models:linear"},
+    listed = load_spec({"experiment": {"model": "experiments.engine.analytic:linear"},
                         "design": {"kind": "list", "points": [{"x": 1}, {"x": 5}]}})
     assert design_points(listed.design, 0) == [{"x": 1}, {"x": 5}]
 
@@ -142,7 +146,8 @@ def test_designs_grid_lhs_list():
 
 def test_failing_runs_are_recorded_and_the_rest_complete(tmp_path):
     """A run that raises is a row with its error; every other run completes."""
-    spec = load_spec({"experiment": {"model": "experiments.models:flaky", "replications": 2},
+    spec = load_spec({"experiment": {"model": "experiments.engine.analytic:flaky",
+                                     "replications": 2},
                       "design": {"kind": "list", "points": [{"x": 1}, {"x": -1}, {"x": 2}]}})
     summary = run_experiment(spec, tmp_path / "e")
     table = experiments.load(tmp_path / "e")
@@ -172,7 +177,7 @@ def test_kill_and_resume_gives_every_run_exactly_once(tmp_path):
     spec.write_text("""
 [experiment]
 name = "slow"
-model = "experiments.models:linear"
+model = "experiments.engine.analytic:linear"
 seed = 5
 replications = 3
 chunk_size = 4
@@ -249,7 +254,8 @@ def test_same_results_on_serial_processes_and_dask(tmp_path):
 def test_a_dead_worker_is_retried(tmp_path):
     """A worker process that dies mid-chunk is replaced and its chunk retried."""
     marker = tmp_path / "crashed"
-    spec = load_spec({"experiment": {"model": "experiments.models:crash_once", "chunk_size": 1},
+    spec = load_spec({"experiment": {"model": "experiments.engine.analytic:crash_once",
+                                     "chunk_size": 1},
                       "design": {"kind": "grid", "parameters": {
                           "x": {"values": [1, 2, 3, 4, 5, 6]},
                           "marker": {"values": [str(marker)]}}}})
@@ -257,3 +263,78 @@ def test_a_dead_worker_is_retried(tmp_path):
     assert marker.exists(), "the worker must really have died"
     table = experiments.load(tmp_path / "e")
     assert summary.failed == 0 and len(table) == 6 and (table.status == "ok").all()
+
+
+# --------------------------------------------------------------------------- one model interface
+
+
+def alliance_as_function(params: dict, seed: int):
+    """The built-in model on the alliance scenario, written as a user's own function."""
+    return sim.run("alliance", seed=seed, months=12, overrides=params)
+
+
+def test_the_built_in_model_and_a_function_take_the_same_path(tmp_path):
+    """A function returning what the built-in returns gives the same KPIs and series."""
+    design = {"kind": "list", "points": [
+        {"world.residents.simulated_agents": 300, "world.rates.shift_bp": 0.0},
+        {"world.residents.simulated_agents": 300, "world.rates.shift_bp": 150.0}]}
+    keep = {"seed": 4, "replications": 2, "months": 12, "timeseries": True,
+            "timeseries_stride": 3, "timeseries_columns": ["*.general_fund", "coverage.*"]}
+    built_in = load_spec({"experiment": {"name": "b", **keep}, "design": design,
+                          "scenarios": [{"file": "alliance", "label": "model"}]})
+    function = load_spec({"experiment": {"name": "f", **keep, "model":
+                                         "test_experiments:alliance_as_function"},
+                          "design": design})
+    (b,), (f,) = bind_models(built_in.experiment, built_in.scenarios), \
+        bind_models(function.experiment, function.scenarios)
+    assert isinstance(b.model, ScenarioModel) and f.model is alliance_as_function
+    assert b.label == f.label == "model"
+    tables, series = [], []
+    for spec, out in ((built_in, tmp_path / "b"), (function, tmp_path / "f")):
+        assert run_experiment(spec, out).failed == 0
+        tables.append(stable(experiments.load(out)).drop(columns="run_id"))
+        series.append(experiments.load(out, timeseries=True).drop(columns="run_id"))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    pd.testing.assert_frame_equal(series[0], series[1])
+    kpis = [c for c in tables[0].columns if c not in ("index", "scenario", "point", "replication",
+                                                      "seed", "status", "error")
+            and not c.startswith("param.")]
+    assert set(kpis) == set(b.model.outputs)  # the declared outputs are what a run returns
+
+
+def test_one_chunk_runs_any_mix_of_models():
+    """The worker runs every model alike: a mapping, an Outcome or a RunResult."""
+    def with_series(params, seed):
+        frame = pd.DataFrame({"month": range(6), "level": [float(seed)] * 6})
+        return Outcome({"y": 1.0}, frame)
+
+    context = Context(models={"built-in": ScenarioModel("alliance", (), 6),
+                              "function": with_series, "plain": lambda params, seed: {"y": 2.0}},
+                      timeseries=True, stride=2)
+    tasks = [Task(i, f"r{i}", label, 0, {"world.residents.simulated_agents": 200}
+                  if label == "built-in" else {}, 0, 5)
+             for i, label in enumerate(context.models)]
+    rows, frames = run_chunk(tasks, context)
+    assert [r["status"] for r in rows] == ["ok"] * 3, rows
+    assert rows[1]["y"] == 1.0 and rows[2]["y"] == 2.0 and "fiscal_npv_usd" in rows[0]
+    assert [f["scenario"].iloc[0] for f in frames] == ["built-in", "function"]
+    assert list(frames[1]["month"]) == [0, 2, 4] and (frames[1]["level"] == 5.0).all()
+
+
+def test_only_the_resolver_knows_the_built_in_model():
+    """No 'alliance' branch in the engine or the spec validators: one resolver binds models."""
+    files = sorted((ROOT / "experiments" / "engine").glob("*.py")) + [
+        ROOT / "experiments" / "sensitivity" / "spec.py"]
+    for path in files:
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef) and n.body
+                and isinstance(n.body[0], ast.Expr)}
+        named = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                 and [getattr(t, "id", "") for t in n.targets] == ["BUILT_IN"]}
+        found = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                 and n.value == "alliance" and id(n) not in docs | named]
+        assert found == [], (path, found)
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            uses = [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == "BUILT_IN"]
+            assert not uses or fn.name == "bind_models", (path, fn.name)

@@ -8,15 +8,14 @@ import pandas as pd
 import pytest
 
 import experiments
-from experiments.models import ishigami_indices
-from experiments.sensitivity import (
-    analyse,
-    build_plan,
-    load_sensitivity_spec,
-    main,
-    noise_stats,
-    run_sensitivity,
-)
+from experiments.cli.main import main
+from experiments.engine.analytic import ishigami_indices
+from experiments.engine.spec import load_spec
+from experiments.sensitivity.analysis import analyse
+from experiments.sensitivity.indices import noise_stats
+from experiments.sensitivity.plan import build_plan
+from experiments.sensitivity.spec import kpi_check_note, load_sensitivity_spec
+from experiments.sensitivity.study import run_sensitivity
 from sim.config import ScenarioError, read_toml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,8 +34,9 @@ def noisy_model(params: dict, seed: int) -> dict:
 def ishigami_spec(method: str, n: int, replications: int = 1, **extra) -> dict:
     sens = {"method": method, "n": n, "kpis": ["y"], "bootstrap": 50,
             "parameters": {f"x{i}": {"bounds": [-PI, PI]} for i in range(1, 5)}, **extra}
-    return {"experiment": {"name": f"ishigami_{method}", "model": "experiments.models:ishigami",
-                           "seed": 7, "replications": replications},
+    return {"experiment": {"name": f"ishigami_{method}",
+                           "model": "experiments.engine.analytic:ishigami", "seed": 7,
+                           "replications": replications},
             "sensitivity": sens}
 
 
@@ -160,8 +160,8 @@ def test_noise_share_end_to_end(tmp_path):
 
 
 def test_failed_runs_drop_their_saltelli_blocks(tmp_path):
-    """experiments.models:flaky raises for x < 0: those blocks go, the analysis goes on."""
-    d = {"experiment": {"name": "flaky", "model": "experiments.models:flaky", "seed": 3},
+    """experiments.engine.analytic:flaky raises for x < 0: those blocks go, the analysis goes on."""
+    d = {"experiment": {"name": "flaky", "model": "experiments.engine.analytic:flaky", "seed": 3},
          "sensitivity": {"method": "sobol", "n": 32, "second_order": False, "kpis": ["y"],
                          "parameters": {"x": {"bounds": [-0.1, 1.0]},
                                         "z": {"bounds": [0.0, 1.0]}}}}
@@ -330,3 +330,83 @@ def test_shipped_sensitivity_specs_are_not_plain_experiment_specs():
         data = read_toml(path)
         if path.stem in ("sobol_alliance", "morris_alliance", "ishigami_sobol"):
             assert "sensitivity" in data
+
+
+# ------------------------------------------------------------------ KPIs from declared outputs
+
+
+def test_validation_never_runs_the_built_in_model(monkeypatch):
+    """KPI names come from the model's declared outputs, not from a probe run."""
+    import sim.model.api
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("spec validation ran the model")
+
+    monkeypatch.setattr(sim.model.api, "run", refuse)
+    monkeypatch.setattr(sim.model.api, "evaluate", refuse)
+    for name in ("sobol_alliance", "morris_alliance"):
+        spec = load_sensitivity_spec(name)
+        assert kpi_check_note(spec) is None  # the built-in declares its outputs
+    load_spec("rates_and_pilots")
+    d = {"experiment": {"name": "bad_kpi"}, "scenarios": [{"file": "alliance"}],
+         "sensitivity": {"n": 4, "kpis": ["fiscal_npv_usd", "fiscal_npv"], "parameters": {
+             "world.rates.shift_bp": {"bounds": [0.0, 100.0]},
+             "world.stress.performance_factor": {"bounds": [0.5, 1.0]}}}}
+    with pytest.raises(ScenarioError) as info:
+        load_sensitivity_spec(d)
+    assert len(info.value.problems) == 1
+
+
+def test_requested_but_undeclared_kpis_are_refused_in_one_line():
+    """A KPI the model does not declare: one line naming it, before anything runs."""
+    d = {"experiment": {"name": "bad_kpi"}, "scenarios": [{"file": "alliance"}],
+         "sensitivity": {"n": 4, "kpis": ["fiscal_npv_usd", "fiscal_npv"], "parameters": {
+             "world.rates.shift_bp": {"bounds": [0.0, 100.0]},
+             "world.stress.performance_factor": {"bounds": [0.5, 1.0]}}}}
+    with pytest.raises(ScenarioError) as info:
+        load_sensitivity_spec(d)
+    (line,) = info.value.problems
+    assert line.startswith("<spec>: sensitivity.kpis: 'fiscal_npv' is not a KPI of the model; "
+                           "did you mean 'fiscal_npv_usd'?")
+    d = ishigami_spec("sobol", 16)
+    d["sensitivity"]["kpis"] = ["y", "z"]
+    with pytest.raises(ScenarioError) as info:
+        load_sensitivity_spec(d)
+    assert info.value.problems == ["<spec>: sensitivity.kpis: 'z' is not a KPI of the model; "
+                                   "known: y"]
+    with pytest.raises(ScenarioError) as info:
+        load_spec({"experiment": {"model": "experiments.engine.analytic:linear",
+                                  "kpis": ["y", "nosie"]},
+                   "design": {"kind": "list", "points": [{"x": 1}]}})
+    assert info.value.problems == ["<spec>: experiment.kpis: 'nosie' is not a KPI of the model; "
+                                   "did you mean 'noise'? known: noise, y"]
+
+
+def test_undeclared_outputs_are_checked_after_the_runs(tmp_path, capsys):
+    """A function without ``outputs``: the spec says so, the analysis names the unknown KPI."""
+    spec_file = tmp_path / "noisy.toml"
+    spec_file.write_text("""
+[experiment]
+name = "noisy"
+model = "test_sensitivity:noisy_model"
+seed = 3
+[sensitivity]
+method = "sobol"
+n = 8
+kpis = ["y", "yy"]
+[sensitivity.parameters.x1]
+bounds = [0.0, 1.0]
+[sensitivity.parameters.x2]
+bounds = [0.0, 1.0]
+""")
+    spec = load_sensitivity_spec(spec_file)
+    note = kpi_check_note(spec)
+    assert "test_sensitivity:noisy_model declares no outputs" in note and "y, yy" in note
+    assert main(["sensitivity", str(spec_file), "--engine", "serial", "--no-chart",
+                 "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert note in captured.err
+    assert "warning: sensitivity.kpis: 'yy' is not a KPI of the model; did you mean 'y'? " \
+           "known: y; skipped" in captured.out
+    indices = pd.read_csv(tmp_path / "out" / "indices.csv")
+    assert set(indices["kpi"]) == {"y"}

@@ -25,10 +25,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from experiments.engines import make_engine
-from experiments.runner import Context, Task, replication_seed, run_chunk, run_id
-from experiments.spec import ALLIANCE, Spec, design_points
-from experiments.store import RunStore
+from experiments.engine.design import design_points, replication_seed
+from experiments.engine.engines import make_engine
+from experiments.engine.runner import Context, Task, run_chunk, run_id, warm_up
+from experiments.engine.spec import Spec, bind_models
+from experiments.engine.store import RunStore
 
 PACKAGES = ("alliance-sim", "mesa", "numpy", "pandas", "scipy", "numba", "pyarrow", "SALib",
             "dask", "distributed", "pydantic")
@@ -73,43 +74,42 @@ def plan(spec: Spec) -> tuple[Context, list[Task]]:
 def iter_tasks(spec: Spec) -> tuple[Context, int, Iterator[Task]]:
     """The experiment's runs as a generator, so planning a million runs takes no memory.
 
+    Every model of the spec (:func:`experiments.engine.spec.bind_models`) runs
+    every design point and replication, the built-in model and a function alike.
+
     Args:
         spec: A validated spec.
 
     Returns:
         (shared context, number of runs, tasks in a fixed order).
-    """
-    from sim.config import load_scenario
 
+    Raises:
+        ExperimentError: When two models share a label.
+    """
     exp = spec.experiment
-    refs = spec.scenarios if exp.model == ALLIANCE else []
-    labels, hashes = [], {}
-    for ref in refs:
-        label = ref.label or "+".join([Path(ref.file).stem, *ref.overlays])
-        labels.append(label)
-        scn = load_scenario(ref.file, overlays=ref.overlays)
-        hashes[label] = hashlib.sha256(scn.model_dump_json().encode()).hexdigest()[:16]
+    bindings = bind_models(exp, spec.scenarios)
+    labels = [b.label for b in bindings]
     if len(set(labels)) != len(labels):
         raise ExperimentError("two [[scenarios]] share a label: give each a distinct label")
-    context = Context(model=exp.model, months=exp.months, kpis=tuple(exp.kpis),
+    fingerprints = {b.label: getattr(b.model, "fingerprint", None) or b.label for b in bindings}
+    context = Context(models={b.label: b.model for b in bindings}, kpis=tuple(exp.kpis),
                       timeseries=exp.timeseries, stride=exp.timeseries_stride,
-                      columns=tuple(exp.timeseries_columns), scenario_hashes=hashes)
+                      columns=tuple(exp.timeseries_columns))
     points = design_points(spec.design, exp.seed)
-    scenarios = list(zip(labels, refs, strict=True)) or [("model", None)]
 
     def generate() -> Iterator[Task]:
         index = 0
         for r in range(exp.replications):
             seed = replication_seed(exp.seed, r)
             for p, point in enumerate(points):
-                for label, ref in scenarios:
-                    yield Task(index=index, run_id=run_id(context, label, point, seed),
-                               scenario=label, scenario_file=ref.file if ref else "",
-                               overlays=tuple(ref.overlays) if ref else (), point=p,
-                               params=point, replication=r, seed=seed)
+                for label in labels:
+                    yield Task(index=index, scenario=label, point=p, params=point,
+                               replication=r, seed=seed,
+                               run_id=run_id(exp.model, fingerprints[label], point, seed,
+                                             exp.months))
                     index += 1
 
-    return context, exp.replications * len(points) * len(scenarios), generate()
+    return context, exp.replications * len(points) * len(labels), generate()
 
 
 def _spec_hash(spec: Spec) -> str:
@@ -167,50 +167,29 @@ def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", worke
         ExperimentError: When the folder holds another experiment (or, without
             ``resume``, any results).
     """
-    store = RunStore(out, flush_seconds=spec.experiment.flush_seconds)
-    manifest = store.manifest()
-    spec_hash = _spec_hash(spec)
-    if manifest and manifest.get("spec_hash") != spec_hash:
-        raise ExperimentError(f"{out}: holds another experiment ({manifest.get('name')}); "
-                              "choose a new --out")
-    recorded = store.recorded()
-    if len(recorded) and not resume:
-        raise ExperimentError(f"{out}: already holds {len(recorded)} runs; "
-                              "pass --resume to finish it or choose a new --out")
+    store, manifest, done = _open_store(spec, out, resume)
     context, planned, tasks = iter_tasks(spec)
-    done = set(recorded["run_id"])
     todo = (t for t in tasks if t.run_id not in done)
     n_todo = planned - len(done)
     started = time.time()
     store.write_manifest({
         **manifest, "name": spec.experiment.name, "spec": json.loads(spec.model_dump_json()),
-        "spec_hash": spec_hash, "spec_file": spec_source or manifest.get("spec_file", ""),
+        "spec_hash": _spec_hash(spec),
+        "spec_file": spec_source or manifest.get("spec_file", ""),
         "git_commit": _git_commit(), "packages": _versions(), "python": sys.version.split()[0],
         "host": platform.node(), "user": getpass.getuser(), "engine": engine,
         "workers": workers, "planned": planned, "status": "running",
         "started": manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
         "resumed": manifest.get("resumed", -1) + 1})
-    ran = failed = 0
     if progress is not None:
         progress("start", {"planned": planned, "skipped": planned - n_todo})
     t_start = time.perf_counter()
-    with make_engine(engine, workers=workers, scheduler=scheduler) as eng:
+    prepare = partial(warm_up, tuple(context.models.values()))
+    with make_engine(engine, workers=workers, scheduler=scheduler, initializer=prepare) as eng:
         t0 = time.perf_counter()  # throughput is measured once the workers are up
-        for chunk, result in eng.imap(partial(run_chunk, context=context),
-                                      _chunks(todo, n_todo, spec.experiment.chunk_size,
-                                              eng.workers)):
-            if isinstance(result, BaseException):  # the chunk's worker kept dying
-                rows = [_failed_row(t, f"worker lost: {type(result).__name__}: {result}")
-                        for t in chunk]
-                frames = []
-            else:
-                rows, frames = result
-            store.add(rows, frames)
-            ran += len(rows)
-            bad = sum(r["status"] != "ok" for r in rows)
-            failed += bad
-            if progress is not None:
-                progress("chunk", {"runs": len(rows), "failed": bad})
+        chunks = _chunks(todo, n_todo, spec.experiment.chunk_size, eng.workers)
+        ran, failed = _record(eng.imap(partial(run_chunk, context=context), chunks), store,
+                              progress)
         seconds = time.perf_counter() - t0
     store.flush()
     startup = t0 - t_start
@@ -225,6 +204,40 @@ def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", worke
                             "runs_per_second": round(ran / seconds, 3) if seconds else 0},
         "wall_seconds": round(time.time() - started, 3)})
     return Summary(planned, planned - n_todo, ran, failed, seconds, engine, workers, startup)
+
+
+def _open_store(spec: Spec, out: str | Path, resume: bool) -> tuple[RunStore, dict, set[str]]:
+    """The run store of ``out``, its manifest and the run ids it holds; refuse a mismatch."""
+    store = RunStore(out, flush_seconds=spec.experiment.flush_seconds)
+    manifest = store.manifest()
+    if manifest and manifest.get("spec_hash") != _spec_hash(spec):
+        raise ExperimentError(f"{out}: holds another experiment ({manifest.get('name')}); "
+                              "choose a new --out")
+    recorded = store.recorded()
+    if len(recorded) and not resume:
+        raise ExperimentError(f"{out}: already holds {len(recorded)} runs; "
+                              "pass --resume to finish it or choose a new --out")
+    return store, manifest, set(recorded["run_id"])
+
+
+def _record(results: Iterator[tuple[list[Task], Any]], store: RunStore,
+            progress: Callable[[str, dict], Any] | None) -> tuple[int, int]:
+    """Store each finished chunk's rows and series as it comes: (runs, failed runs)."""
+    ran = failed = 0
+    for chunk, result in results:
+        if isinstance(result, BaseException):  # the chunk's worker kept dying
+            rows = [_failed_row(t, f"worker lost: {type(result).__name__}: {result}")
+                    for t in chunk]
+            frames = []
+        else:
+            rows, frames = result
+        store.add(rows, frames)
+        ran += len(rows)
+        bad = sum(r["status"] != "ok" for r in rows)
+        failed += bad
+        if progress is not None:
+            progress("chunk", {"runs": len(rows), "failed": bad})
+    return ran, failed
 
 
 def _failed_row(task: Task, error: str) -> dict:

@@ -1,29 +1,24 @@
-"""The analysis of a sensitivity study: indices, noise share, convergence, tidy tables.
+"""The indices of one KPI: SALib at N and at N/2, the noise share, convergence.
 
-:func:`analyse` reads an experiment folder written by
-:func:`experiments.sa_study.run_sensitivity`, averages the replications per
-design point, runs the method's SALib analyzer on every KPI (at N and at N/2),
-estimates how much of the variance is replication noise (:func:`noise_stats`),
-compares the two sample sizes (:func:`convergence_table`) and writes
-``indices.csv/.parquet``, ``convergence.csv``, ``noise.csv``, ``analysis.json``
-and the charts.
+:func:`analyse_kpi` runs the method's SALib analyzer on one KPI's point means
+(dropping whole Saltelli blocks or Morris trajectories with failed runs);
+:func:`noise_stats` estimates how much of the variance is replication noise;
+:func:`convergence_table` and :func:`verdict` compare the indices at N/2 and N.
+:mod:`experiments.sensitivity.analysis` applies them to a study folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from experiments.sa_plan import Plan, build_plan
-from experiments.sa_spec import SensitivitySpec
+from experiments.sensitivity.plan import Plan
+from experiments.sensitivity.spec import SensitivitySpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,43 +29,8 @@ MAIN_INDEX = {"sobol": "ST", "morris": "mu_star", "fast": "ST", "rbd_fast": "S1"
 #: Indices compared at N/2 and N.
 CONVERGENCE_INDICES = {"sobol": ("S1", "ST"), "morris": ("mu_star",), "fast": ("S1", "ST"),
                        "rbd_fast": ("S1",), "delta": ("delta", "S1"), "pawn": ("PAWN_median",)}
-#: Noise share above which a warning is printed.
-NOISE_WARN = 0.10
 #: Confidence half-width of a top-3 normalised index above which a warning is printed.
 CI_WARN = 0.10
-
-
-# --------------------------------------------------------------------------- analysis
-
-
-@dataclass
-class Analysis:
-    """Everything the analysis of a sensitivity folder produced."""
-
-    folder: Path
-    method: str
-    indices: pd.DataFrame
-    convergence: pd.DataFrame
-    verdicts: pd.DataFrame
-    noise: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
-
-    def top(self, kpi: str, k: int = 3) -> pd.DataFrame:
-        """The k most influential parameters for a KPI by the method's main index.
-
-        Args:
-            kpi: The KPI.
-            k: How many.
-
-        Returns:
-            Rows of the indices table (parameter, index, value, ci), largest first.
-        """
-        main = MAIN_INDEX[self.method]
-        t = self.indices
-        t = t[(t["kpi"] == kpi) & (t["index"] == main)]
-        return t.sort_values("value", ascending=False).head(k).reset_index(drop=True)
 
 
 def point_values(runs: pd.DataFrame, kpi: str, n_points: int,
@@ -105,17 +65,6 @@ def point_values(runs: pd.DataFrame, kpi: str, n_points: int,
                                                           axis=0), np.nan)
             mat[group] = np.where(known, block, first[None, :])
     return mat, ~np.isnan(mat).any(axis=1), reps
-
-
-def _twin_groups(spec: SensitivitySpec, plan: Plan) -> list[np.ndarray]:
-    """Groups of design points with identical values (rounding, categorical levels)."""
-    rebuilt = build_plan(spec)
-    if rebuilt.unit.shape != plan.unit.shape or not np.allclose(rebuilt.unit, plan.unit):
-        return []  # another SALib version sampled differently: no twins assumed
-    groups: dict[str, list[int]] = {}
-    for i, point in enumerate(rebuilt.points):
-        groups.setdefault(json.dumps(point, sort_keys=True, default=str), []).append(i)
-    return [np.array(g) for g in groups.values() if len(g) > 1]
 
 
 def noise_stats(mat: np.ndarray) -> dict[str, float]:
@@ -234,9 +183,22 @@ def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n
     return rows
 
 
-def _analyse_kpi(plan: Plan, spec: SensitivitySpec, y_point: np.ndarray, good: np.ndarray
+def analyse_kpi(plan: Plan, spec: SensitivitySpec, y_point: np.ndarray, good: np.ndarray
                  ) -> tuple[list[dict], list[dict], int, int]:
-    """Indices at N and at N/2 for one KPI's point means."""
+    """Indices at N and at N/2 for one KPI's point means.
+
+    Args:
+        plan: The study's plan.
+        spec: Its spec.
+        y_point: The KPI's mean per design point (any value where ``good`` is False).
+        good: Points whose every replication ran.
+
+    Returns:
+        (index rows at N, index rows at N/2, N analysed, N/2 analysed).
+
+    Raises:
+        AnalysisError: When too few samples remain, or eFAST lost a run.
+    """
     keep = _keep_rows(plan, good)
     method = plan.method
     if method == "fast":
@@ -303,7 +265,17 @@ def convergence_table(method: str, kpi: str, full: pd.DataFrame, half: pd.DataFr
               "value", "ci", "change", "settled"]]
 
 
-def _verdict(method: str, kpi: str, conv: pd.DataFrame) -> dict[str, Any]:
+def verdict(method: str, kpi: str, conv: pd.DataFrame) -> dict[str, Any]:
+    """Whether a KPI's indices converged: settled, the same top three, precise enough.
+
+    Args:
+        method: The method.
+        kpi: The KPI.
+        conv: Its rows of the convergence table.
+
+    Returns:
+        The verdict's fields (``converged`` and why not).
+    """
     main = MAIN_INDEX[method]
     m = conv[conv["index"] == main]
     top_full = set(m.nlargest(3, "value")["parameter"])
@@ -320,170 +292,3 @@ def _verdict(method: str, kpi: str, conv: pd.DataFrame) -> dict[str, Any]:
             "converged": settled and stable and precise}
 
 
-def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
-    """Analyse a sensitivity folder: indices, convergence, noise, charts; write them.
-
-    Replications are averaged per design point before the analysis (with common
-    random numbers, replication r has the same seed at every point). A point
-    with any failed run is dropped, and with it its whole Saltelli block (Sobol)
-    or trajectory (Morris); eFAST cannot drop rows and stops with an error.
-
-    Args:
-        folder: The experiment folder written by :func:`run_sensitivity`.
-        charts: Also draw the PNG charts.
-
-    Returns:
-        The analysis (files written are listed in ``files``).
-
-    Raises:
-        FileNotFoundError: When the folder is not a sensitivity study.
-        AnalysisError: When the runs cannot be analysed.
-    """
-    import pandas as pd
-
-    from experiments.store import load, write_csv, write_json, write_parquet
-
-    folder = Path(folder)
-    meta_path = folder / "sensitivity.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{folder}: no sensitivity.json: not a sensitivity study")
-    meta = json.loads(meta_path.read_text())
-    spec, plan = _stored_plan(folder, meta)
-    runs = load(folder)
-    s = spec.sensitivity
-    labels = parameter_labels(spec)
-    notes: list[str] = []
-    failed = runs[runs["status"] != "ok"]
-    if len(failed):
-        bad_points = failed["point"].nunique()
-        first = str(failed["error"].iloc[0])[:160]
-        notes.append(f"{len(failed)} runs failed at {bad_points} points (first: {first}); "
-                     "their points are dropped")
-    twins = _twin_groups(spec, plan)
-    recorded_points = set(runs["point"])
-    for group in twins:  # a point whose identical twin ran counts as recorded
-        if recorded_points & set(group.tolist()):
-            recorded_points |= set(group.tolist())
-    n_points = len(plan.unit)
-    if len(recorded_points) < n_points:
-        notes.append(f"{n_points - len(recorded_points)} of {n_points} points "
-                     "have no runs yet (an interrupted experiment: rerun to finish it)")
-    idx_rows, conv_frames, verdicts, noise_rows = [], [], [], []
-    for kpi in s.kpis:
-        mat, good, reps = point_values(runs, kpi, n_points, twins)
-        if not good.any():
-            notes.append(f"{kpi}: no complete point: skipped")
-            continue
-        y = np.where(good, mat.mean(axis=1), np.nan)
-        ns = noise_stats(mat[good])
-        noise_rows.append({"kpi": kpi, **ns})
-        if not np.nanstd(y[good]) > 0:
-            notes.append(f"{kpi}: constant over the design ({y[good][0]:g}): no indices")
-            continue
-        y_filled = np.where(good, y, 0.0)
-        rows, half, n_full, n_half = _analyse_kpi(plan, spec, y_filled, good)
-        dropped = int((~good).sum())
-        if dropped:
-            notes.append(f"{kpi}: {dropped} points incomplete; analysed N = {n_full} "
-                         f"of {plan.n}")
-        for r in rows:
-            idx_rows.append({"method": s.method, "kpi": kpi, **r})
-        full_df = pd.DataFrame(rows)
-        half_df = pd.DataFrame(half)
-        conv = convergence_table(s.method, kpi, full_df, half_df, s.tolerance)
-        conv_frames.append(conv)
-        verdicts.append(_verdict(s.method, kpi, conv))
-        share = ns["noise_share"]
-        if share == share and share > NOISE_WARN:
-            notes.append(f"{kpi}: replication noise is {share:.0%} of the variance of the "
-                         f"averaged output: total indices below ~{share:.2f} may be noise; "
-                         f"raise replications (now {reps})")
-    cols = ["method", "kpi", "parameter", "parameter2", "index", "value", "ci", "n"]
-    indices = pd.DataFrame(idx_rows, columns=cols)
-    indices["conf_level"] = s.conf_level
-    convergence = pd.concat(conv_frames, ignore_index=True) if conv_frames else pd.DataFrame()
-    verdict_df = pd.DataFrame(verdicts)
-    noise = pd.DataFrame(noise_rows)
-    for v in verdicts:
-        if not v["converged"]:
-            why = []
-            if not v["settled"]:
-                why.append(f"{v['unsettled']} of {v['indices']} indices moved by more than "
-                           "their CI")
-            if not v["top3_stable"]:
-                why.append("the top three parameters differ")
-            if not v["precise"]:
-                what = " of the largest mu*" if s.method == "morris" else ""
-                why.append(f"the top three's CIs reach +/- {v['max_top3_ci']:.2f}{what}, "
-                           f"more than {CI_WARN:g}")
-            notes.append(f"{v['kpi']}: not converged between N/2 = {v['n_half']} and "
-                         f"N = {v['n']} ({'; '.join(why)}): double n")
-    files = [
-        write_csv(indices, folder / "indices.csv", index=False),
-        write_parquet(indices, folder / "indices.parquet"),
-        write_csv(convergence, folder / "convergence.csv", index=False),
-        write_csv(noise, folder / "noise.csv", index=False),
-    ]
-    result = Analysis(folder, s.method, indices, convergence, verdict_df, noise, notes, files,
-                      labels)
-    if charts and len(indices):
-        from experiments import sa_charts
-
-        files += sa_charts.draw_all(result, kpi_units(s.kpis))
-    summary = {"method": s.method, "n": plan.n, "kpis": s.kpis,
-               "replications": spec.experiment.replications, "points": n_points,
-               "verdicts": verdict_df.to_dict(orient="records"),
-               "noise": noise.to_dict(orient="records"), "warnings": notes,
-               "top": {k: result.top(k).to_dict(orient="records") for k in s.kpis}}
-    files.append(write_json(summary, folder / "analysis.json"))
-    return result
-
-
-def _stored_plan(folder: Path, meta: dict[str, Any]) -> tuple[SensitivitySpec, Plan]:
-    """The spec and the design as they were run (JSON sorts keys: restore the order)."""
-    import pandas as pd
-
-    order = list(meta["parameters"])
-    data = meta["spec"]
-    params = data["sensitivity"]["parameters"]
-    data["sensitivity"]["parameters"] = {k: params[k] for k in order}
-    spec = SensitivitySpec.model_validate(data, strict=False)
-    design = pd.read_parquet(folder / "design.parquet")
-    unit = design[[f"u.{k}" for k in order]].to_numpy(dtype=float)
-    plan = Plan(spec.sensitivity.method, order, unit, [], design["block"].to_numpy(),
-                design["half"].to_numpy(dtype=bool), int(meta["n"]), int(meta["n_half"]))
-    return spec, plan
-
-
-def parameter_labels(spec: SensitivitySpec) -> dict[str, str]:
-    """Short labels of the analysed parameters (the spec's ``label`` or the path's tail).
-
-    Args:
-        spec: The spec.
-
-    Returns:
-        Dotted path -> label.
-    """
-    out = {}
-    for path, p in spec.sensitivity.parameters.items():
-        if p.label:
-            out[path] = p.label
-            continue
-        parts = path.split(".")
-        tail = ".".join(parts[1:]) if len(parts) > 1 else path
-        out[path] = tail if len(tail) <= 40 else ".".join(parts[-2:])
-    return out
-
-
-def kpi_units(kpis: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Label and unit of each KPI (from :data:`sim.model.kpis.KPI_INFO` where known).
-
-    Args:
-        kpis: KPI names.
-
-    Returns:
-        KPI -> (label, unit).
-    """
-    from sim.model.outputs import KPI_INFO
-
-    return {k: (KPI_INFO[k][0], KPI_INFO[k][1]) if k in KPI_INFO else (k, "") for k in kpis}

@@ -1,10 +1,12 @@
 """Small analytic models with the experiment engine's model signature.
 
-``f(params: dict, seed: int) -> dict[str, float]``. They validate the
-pipeline on known answers (the Ishigami function's Sobol indices are known in
-closed form) and exercise the engine (a model that raises for some inputs, one
-that kills its worker process once). Use them in a spec with
-``model = "experiments.models:ishigami"``.
+``f(params: dict, seed: int) -> dict[str, float]``, each declaring its
+``outputs`` (the KPI names it returns), as any model may
+(:mod:`experiments.engine.model`). They validate the pipeline on known answers
+(the Ishigami function's Sobol indices are known in closed form) and exercise
+the engine (a model that raises for some inputs, one that kills its worker
+process once). Use them in a spec with
+``model = "experiments.engine.analytic:ishigami"``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def ishigami(params: dict[str, Any], seed: int) -> dict[str, float]:
     return {"y": y}
 
 
+ishigami.outputs = ("y",)
+
+
 def ishigami_indices() -> dict[str, dict[str, float]]:
     """Analytical first-order and total Sobol indices of the Ishigami function.
 
@@ -75,6 +80,9 @@ def linear(params: dict[str, Any], seed: int) -> dict[str, float]:
     return {"y": y + 0.1 * noise, "noise": noise}
 
 
+linear.outputs = ("y", "noise")
+
+
 def flaky(params: dict[str, Any], seed: int) -> dict[str, float]:
     """Like :func:`linear`, but raises when ``x`` is negative.
 
@@ -88,6 +96,9 @@ def flaky(params: dict[str, Any], seed: int) -> dict[str, float]:
     if float(params.get("x", 0.0)) < 0:
         raise ValueError(f"x = {params['x']} is negative")
     return linear(params, seed)
+
+
+flaky.outputs = linear.outputs
 
 
 def crash_once(params: dict[str, Any], seed: int) -> dict[str, float]:
@@ -105,3 +116,6 @@ def crash_once(params: dict[str, Any], seed: int) -> dict[str, float]:
         marker.write_text("crashed")
         os._exit(17)
     return linear({k: v for k, v in params.items() if k != "marker"}, seed)
+
+
+crash_once.outputs = linear.outputs

@@ -4,7 +4,7 @@
 (Saltelli for Sobol, Morris trajectories, eFAST curves, Latin hypercube for
 RBD-FAST, delta and PAWN) and maps every column through its parameter's inverse
 CDF; :func:`experiment_spec` turns the plan into an explicit list design for
-:func:`experiments.batch.run_experiment`.
+:func:`experiments.engine.batch.run_experiment`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.sa_spec import SensitivitySpec, _int_paths, _plain
-from experiments.spec import Spec
+from experiments.engine.spec import Spec
+from experiments.sensitivity.spec import SensitivitySpec, integer_paths, plain_value
 
 # --------------------------------------------------------------------------- design
 
@@ -100,13 +100,13 @@ def build_plan(spec: SensitivitySpec) -> Plan:
             n_half = n // 2
     unit = np.clip(unit, 0.0, 1.0)
     columns = [s.parameters[k].to_values(unit[:, j]) for j, k in enumerate(names)]
-    ints = _int_paths(spec)
-    fixed = {k: _plain(v) for k, v in s.fixed.items()}
+    ints = integer_paths(spec)
+    fixed = {k: plain_value(v) for k, v in s.fixed.items()}
     points = []
     for i in range(len(unit)):
         point = dict(fixed)
         for k, col in zip(names, columns, strict=True):
-            v = _plain(col[i])
+            v = plain_value(col[i])
             point[k] = int(round(v)) if k in ints else v
         points.append(point)
     return Plan(s.method, names, unit, points, block, half, n, n_half)
@@ -121,7 +121,7 @@ def experiment_spec(spec: SensitivitySpec, plan: Plan) -> Spec:
         plan: Its plan.
 
     Returns:
-        A :class:`experiments.spec.Spec` with ``design.kind = "list"``.
+        A :class:`experiments.engine.spec.Spec` with ``design.kind = "list"``.
     """
     exp = spec.experiment.model_dump()
     if exp["kpis"]:  # keep what the analysis needs

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from experiments.store import atomic  # noqa: E402
+from experiments.engine.store import atomic  # noqa: E402
 from sim.model.outputs import format_value  # noqa: E402
 
 QUESTION = (
@@ -187,24 +187,12 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
         raise FileNotFoundError(f"{folder}: no compare.csv: run 'alliance compare ... --out "
                                 f"{folder}' first")
     manifest, study = _json(folder, "manifest.json"), _json(folder, "study.json")
-    stress, regret_t = _read(folder, "stress.csv"), _read(folder, "regret.csv")
-    tornado, indices = _read(folder, "tornado.csv"), _read(folder, "indices.csv")
-    discoveries = sorted(folder.glob("discovery_*.json"))
+    stress = _read(folder, "stress.csv")
     findings = headline_findings(summary)
     designs = _designs(study)
     charts = _charts(folder)
     title = f"alliance-sim workshop report: {' vs '.join(study.get('designs', []))}"
-    reproduce = [
-        f"alliance compare "
-        f"{' '.join(study['scenarios'][d]['file'] for d in study.get('designs', []))} "
-        f"--replications {study.get('replications', '')} --seed {study.get('seed', '')}"
-        + (f" --overlays {','.join(study['overlays'])}" if study.get("overlays") else "")
-        + f" --out {folder}",
-        f"git commit {manifest.get('git_commit', 'unknown')}; alliance-sim "
-        f"{manifest.get('packages', {}).get('alliance-sim', '')}; engine "
-        f"{manifest.get('engine', '')}",
-        f"experiment seed {manifest.get('spec', {}).get('experiment', {}).get('seed', '')}; "
-        f"runs recorded {manifest.get('recorded', '')}, failed {manifest.get('failed', '')}"]
+    reproduce = _reproduce(folder, study, manifest)
     sections: list[tuple[str, str]] = [
         ("The question", f"<p>{html.escape(QUESTION)}</p>"),
         ("The designs", "".join(
@@ -217,6 +205,41 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
          "difference; n.s. marks differences the runs could not separate from zero.</p>"),
         ("Stakeholder table", _html_table(stakeholder_rows(summary))),
     ]
+    sections += _other_studies(folder, stress)
+    sections.append(("Charts", "".join(
+        f"<figure><img alt='{html.escape(p.stem)}' src='data:image/png;base64,"
+        f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{html.escape(p.stem)}"
+        f"</figcaption></figure>" for p in charts)))
+    sections.append(("How to reproduce", "<ul>" + "".join(
+        f"<li><code>{html.escape(x)}</code></li>" for x in reproduce) + "</ul>"))
+    page = _HTML.format(title=html.escape(title), body="".join(
+        f"<section><h2>{html.escape(h)}</h2>{b}</section>" for h, b in sections))
+    html_path = atomic(folder / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
+    pdf_path = atomic(folder / "report.pdf", lambda p: _pdf(
+        p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce))
+    return html_path, pdf_path
+
+
+def _reproduce(folder: Path, study: dict, manifest: dict) -> list[str]:
+    """The command, versions and seed that reproduce the study."""
+    return [
+        f"alliance compare "
+        f"{' '.join(study['scenarios'][d]['file'] for d in study.get('designs', []))} "
+        f"--replications {study.get('replications', '')} --seed {study.get('seed', '')}"
+        + (f" --overlays {','.join(study['overlays'])}" if study.get("overlays") else "")
+        + f" --out {folder}",
+        f"git commit {manifest.get('git_commit', 'unknown')}; alliance-sim "
+        f"{manifest.get('packages', {}).get('alliance-sim', '')}; engine "
+        f"{manifest.get('engine', '')}",
+        f"experiment seed {manifest.get('spec', {}).get('experiment', {}).get('seed', '')}; "
+        f"runs recorded {manifest.get('recorded', '')}, failed {manifest.get('failed', '')}"]
+
+
+def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """Sections of the studies the folder holds besides the comparison (title, HTML)."""
+    regret_t, tornado = _read(folder, "regret.csv"), _read(folder, "tornado.csv")
+    indices = _read(folder, "indices.csv")
+    sections = []
     if stress is not None:
         sections.append(("Stress tests", "<p>Mean change of each KPI under each overlay, "
                          "against the same worlds unstressed.</p>" + _html_table(
@@ -230,7 +253,7 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
         top = top.sort_values("value", ascending=False).groupby("kpi").head(5)
         sections.append(("Sensitivity", "<p>The five most influential parameters per KPI."
                          "</p>" + _html_table(_frame_rows(top))))
-    for path in discoveries:
+    for path in sorted(folder.glob("discovery_*.json")):
         info = json.loads(path.read_text())
         rules = info.get("rules") or info.get("rule") or ""
         if isinstance(rules, list):
@@ -238,18 +261,7 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
         sections.append((f"Scenario discovery: {path.stem.removeprefix('discovery_')}",
                          f"<p>{html.escape(str(rules))}</p><pre>"
                          f"{html.escape(json.dumps(info, indent=1)[:3000])}</pre>"))
-    sections.append(("Charts", "".join(
-        f"<figure><img alt='{html.escape(p.stem)}' src='data:image/png;base64,"
-        f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{html.escape(p.stem)}"
-        f"</figcaption></figure>" for p in charts)))
-    sections.append(("How to reproduce", "<ul>" + "".join(
-        f"<li><code>{html.escape(x)}</code></li>" for x in reproduce) + "</ul>"))
-    page = _HTML.format(title=html.escape(title), body="".join(
-        f"<section><h2>{html.escape(h)}</h2>{b}</section>" for h, b in sections))
-    html_path = atomic(folder / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
-    pdf_path = atomic(folder / "report.pdf", lambda p: _pdf(
-        p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce))
-    return html_path, pdf_path
+    return sections
 
 
 def _text_page(pdf: PdfPages, title: str, paragraphs: list[str]) -> None:

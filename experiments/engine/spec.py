@@ -29,26 +29,29 @@ problem naming the file, the dotted path, the bad value and what is allowed)::
 
 A design point is a set of dotted-path values; every (scenario, design point,
 replication) is one run. ``model = "package.module:function"`` replaces the
-alliance model by any function ``f(params: dict, seed: int) -> dict[str, float]``
-(scenarios are then not used), as the EMA Workbench lets any callable be a model.
+built-in model by any function ``f(params: dict, seed: int) -> dict[str, float]``
+(it takes no ``[[scenarios]]``), as the EMA Workbench lets any callable be a model.
+:func:`bind_models` turns the spec's ``model`` into the model objects the engine
+runs (:mod:`experiments.engine.model`): the built-in bound to each
+``[[scenarios]]`` entry, or the function.
 """
 
 from __future__ import annotations
 
-import importlib
-import itertools
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-import numpy as np
 from pydantic import Field, model_validator
 
-from sim.config import ScenarioError, load_scenario, read_toml, validate
+from experiments.engine.model import Model, ScenarioModel, declared_outputs, import_function
+from sim.config import ScenarioError, read_toml, validate
 from sim.core.fields import Strict, field
 
-ALLIANCE = "alliance"
-SPECS = Path(__file__).resolve().parent / "specs"
+#: The built-in model's reference in a spec (the default).
+BUILT_IN = "alliance"
+SPECS = Path(__file__).resolve().parents[1] / "specs"
 
 
 class Experiment(Strict):
@@ -56,7 +59,7 @@ class Experiment(Strict):
 
     name: str = "experiment"
     description: str = ""
-    model: str = Field(ALLIANCE, description="'alliance' or 'package.module:function'")
+    model: str = Field(BUILT_IN, description=f"'{BUILT_IN}' or 'package.module:function'")
     seed: int = field(0, "", 0, 2**63 - 1, "seeds every run of the experiment")
     replications: int = field(1, "runs", 1, 100_000, "replications per scenario and point")
     months: int | None = field(None, "months", 1, 1200, "horizon (default: the scenario's)")
@@ -127,8 +130,61 @@ class Spec(Strict):
     design: Design = Field(default_factory=Design)
 
 
+class Binding(NamedTuple):
+    """A model of a spec: its label in the runs table, the model, where the spec names it."""
+
+    label: str
+    model: Model
+    where: str
+
+
+def bind_models(experiment: Experiment, scenarios: Sequence[ScenarioRef],
+                name: str = "<spec>") -> list[Binding]:
+    """The models a spec runs: the one place that knows the built-in model by name.
+
+    ``model = "alliance"`` (the default) binds the built-in model to each
+    ``[[scenarios]]`` entry (:class:`~experiments.engine.model.ScenarioModel`:
+    file, overlays, the experiment's horizon), labelled ``label`` or the file's
+    stem and its overlays (``alliance+recession``). ``model =
+    "package.module:function"`` imports the function, labelled ``model``.
+
+    Args:
+        experiment: The ``[experiment]`` table.
+        scenarios: The ``[[scenarios]]`` entries.
+        name: The spec, for messages.
+
+    Returns:
+        One binding per model, in the spec's order.
+
+    Raises:
+        ScenarioError: One line per problem (no scenario, cannot import, ...).
+    """
+    if experiment.model == BUILT_IN:
+        if not scenarios:
+            raise ScenarioError([f"{name}: scenarios: name at least one [[scenarios]] file"])
+        return [Binding(ref.label or "+".join([Path(ref.file).stem, *ref.overlays]),
+                        ScenarioModel(ref.file, tuple(ref.overlays), experiment.months),
+                        f"scenarios ({ref.file})") for ref in scenarios]
+    if scenarios:
+        raise ScenarioError([f"{name}: scenarios: a function model ({experiment.model}) "
+                             "takes no [[scenarios]]"])
+    if ":" not in experiment.model:
+        raise ScenarioError([f"{name}: experiment.model: {experiment.model!r}: expected "
+                             f"'{BUILT_IN}' or 'package.module:function'"])
+    try:
+        fn = import_function(experiment.model)
+    except ScenarioError as exc:
+        raise ScenarioError([f"{name}: experiment.model: {p}" for p in exc.problems]) from None
+    return [Binding("model", fn, "experiment.model")]
+
+
 def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
-    """Read and validate an experiment spec, checking scenarios and parameter paths too.
+    """Read and validate an experiment spec, checking its models, paths and KPIs too.
+
+    Every model that can check a design point (the built-in loads its scenario
+    with the overrides) is given one point with a value for every design
+    parameter, so a misspelt path or a value out of range fails here; KPIs to
+    keep are checked against the models' declared outputs. Nothing runs.
 
     Args:
         source: A TOML file, a name in ``experiments/specs``, or a mapping.
@@ -141,26 +197,64 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
     """
     name, data = read_spec(source, "experiment spec")
     spec = validate(Spec, data, {}, name)
+    bindings = bind_models(spec.experiment, spec.scenarios, name)
+    probe = {k: _probe_value(p) for k, p in spec.design.parameters.items()}
+    for point in spec.design.points:
+        probe.update(point)
     problems = []
-    if spec.experiment.model == ALLIANCE:
-        if not spec.scenarios:
-            problems.append(f"{name}: scenarios: name at least one [[scenarios]] file")
-        probe = {k: _probe_value(p) for k, p in spec.design.parameters.items()}
-        for point in spec.design.points:
-            probe.update(point)
-        for ref in spec.scenarios:
-            try:  # every scenario loads and accepts every design path with a sample value
-                load_scenario(ref.file, overlays=ref.overlays, overrides=probe)
-            except ScenarioError as exc:
-                problems += [f"{name}: scenarios ({ref.file}): {p}" for p in exc.problems]
-    else:
-        try:
-            resolve_model(spec.experiment.model)
-        except ScenarioError as exc:
-            problems += [f"{name}: experiment.model: {p}" for p in exc.problems]
+    for b in bindings:
+        check = getattr(b.model, "check", None)
+        if check is not None:  # every model loads and accepts every design path with a value
+            problems += [f"{name}: {b.where}: {p}" for p in check(probe)]
+    if not problems:
+        problems += unknown_kpis(spec.experiment.kpis, [b.model for b in bindings],
+                                 f"{name}: experiment.kpis")
     if problems:
         raise ScenarioError(problems)
     return spec
+
+
+def unknown_kpis(requested: Sequence[str], models: Sequence[Model], where: str) -> list[str]:
+    """The requested KPIs no model declares as an output, one line each.
+
+    Args:
+        requested: KPI names.
+        models: The models (a model that declares no outputs makes the check impossible:
+            then nothing is reported, and the names are checked after the runs).
+        where: Prefix of every line (spec and field).
+
+    Returns:
+        Lines naming each unknown KPI, with a suggestion.
+    """
+    declared = [declared_outputs(m) for m in models]
+    if not requested or any(d is None for d in declared):
+        return []
+    return kpi_problems(requested, {k for d in declared for k in d}, where)
+
+
+def kpi_problems(requested: Sequence[str], known: Sequence[str] | set[str],
+                 where: str) -> list[str]:
+    """One line per requested KPI that is not among the known names.
+
+    Args:
+        requested: KPI names asked for.
+        known: KPI names the model returns (declared, or found in its runs).
+        where: Prefix of every line.
+
+    Returns:
+        e.g. ``"spec.toml: sensitivity.kpis: 'yy' is not a KPI of the model; did you
+        mean 'y'? known: noise, y"``.
+    """
+    names = sorted(known)
+    more = "..." if len(names) > 12 else ""
+    out = []
+    for kpi in requested:
+        if kpi not in known:
+            near = difflib.get_close_matches(kpi, names, n=1)
+            hint = f"did you mean '{near[0]}'? " if near else ""
+            out.append(f"{where}: {kpi!r} is not a KPI of the model; {hint}"
+                       f"known: {', '.join(names[:12])}{more}")
+    return out
 
 
 def read_spec(source: str | Path | Mapping[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
@@ -192,68 +286,3 @@ def _probe_value(p: Parameter) -> Any:
         return p.values[0]
     mid = (p.range[0] + p.range[1]) / 2
     return int(round(mid)) if p.integer else mid
-
-
-def resolve_model(ref: str) -> Callable[[dict[str, Any], int], dict[str, float]]:
-    """Import a model function from ``package.module:function``.
-
-    Args:
-        ref: The reference.
-
-    Returns:
-        The function.
-
-    Raises:
-        ScenarioError: When it cannot be imported.
-    """
-    module, sep, attr = ref.partition(":")
-    if not sep or not module or not attr:
-        raise ScenarioError([f"{ref!r}: expected 'alliance' or 'package.module:function'"])
-    try:
-        fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ScenarioError([f"{ref!r}: cannot import: {exc}"]) from None
-    if not callable(fn):
-        raise ScenarioError([f"{ref!r}: not callable"])
-    return fn
-
-
-def design_points(design: Design, seed: int) -> list[dict[str, Any]]:
-    """The design's points as dicts of dotted path -> value.
-
-    Args:
-        design: The design.
-        seed: Seed of the Latin hypercube.
-
-    Returns:
-        Points in a fixed order (``[{}]`` when the design is empty).
-    """
-    params = design.parameters
-    if design.kind == "none":
-        return [{}]
-    if design.kind == "list":
-        return [dict(p) for p in design.points]
-    if design.kind == "grid":
-        axes = [p.values or _grid_axis(p) for p in params.values()]
-        return [dict(zip(params, combo, strict=True)) for combo in itertools.product(*axes)]
-    from scipy.stats import qmc  # imported here: every `alliance` command imports this module
-
-    sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
-    unit = sampler.random(design.samples)
-    lows = np.array([p.range[0] for p in params.values()])
-    highs = np.array([p.range[1] for p in params.values()])
-    scaled = qmc.scale(unit, lows, highs)
-    points = []
-    for row in scaled:
-        point = {}
-        for (key, p), value in zip(params.items(), row, strict=True):
-            point[key] = int(round(value)) if p.integer else float(value)
-        points.append(point)
-    return points
-
-
-def _grid_axis(p: Parameter) -> list[float]:
-    """A range in a grid without values: its two ends and the middle."""
-    lo, hi = p.range
-    axis = [lo, (lo + hi) / 2, hi]
-    return [int(round(v)) for v in axis] if p.integer else axis

@@ -1,4 +1,4 @@
-"""Charts of sensitivity analysis and scenario discovery (matplotlib, Agg, PNG).
+"""Charts of a sensitivity analysis (matplotlib, Agg, PNG).
 
 - :func:`index_bars`: first-order vs total indices (or the method's indices)
   per parameter with confidence intervals, one chart per KPI;
@@ -6,32 +6,22 @@
 - :func:`morris_scatter`: Morris mu* against sigma with the usual
   sigma / mu* lines;
 - :func:`convergence_chart`: indices at N/2 and at N side by side;
-- :func:`prim_chart`: PRIM's coverage-density trade-off and the chosen box.
+- :func:`draw_all`: every chart of an analysis.
 
-Colours follow ``experiments/charts.py`` (Okabe-Ito, colour-blind safe).
+Colours follow :mod:`experiments.engine.plots` (Okabe-Ito, colour-blind safe).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import matplotlib
-import matplotlib.ticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from experiments.engine.plots import BLUE, GREEN, PURPLE, SKY, VERMILION, plt
+from experiments.engine.plots import save_png as _save
 
-if TYPE_CHECKING:
-    from experiments.discovery import PrimResult
-    from experiments.sensitivity import Analysis
-
-BLUE, VERMILION, GREEN, PURPLE, ORANGE, SKY = ("#0072B2", "#D55E00", "#009E73", "#CC79A7",
-                                               "#E69F00", "#56B4E9")
 #: Colours of the indices, the same in every chart.
 INDEX_COLOURS = {"S1": BLUE, "ST": VERMILION, "delta": GREEN, "delta_balanced": SKY,
                  "PAWN_median": PURPLE, "mu_star": BLUE}
@@ -42,13 +32,6 @@ BARS = {"sobol": ("S1", "ST"), "fast": ("S1", "ST"), "rbd_fast": ("S1",),
         "delta": ("delta", "S1"), "pawn": ("PAWN_median",)}
 METHOD_TITLES = {"sobol": "Sobol", "morris": "Morris", "fast": "eFAST", "rbd_fast": "RBD-FAST",
                  "delta": "delta moment-independent", "pawn": "PAWN"}
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    """Write a figure as PNG atomically and close it (:func:`experiments.charts.save`)."""
-    from experiments.charts import save
-
-    return save(fig, Path(path).with_suffix(""), ("png",))[0]
 
 
 def _safe(name: str) -> str:
@@ -253,19 +236,21 @@ def convergence_chart(conv: pd.DataFrame, kpi: str, method: str, path: Path,
     return _save(fig, path)
 
 
-def draw_all(analysis: Analysis, units: Mapping[str, tuple[str, str]]) -> list[Path]:
+def draw_all(folder: Path, method: str, t: pd.DataFrame, conv: pd.DataFrame,
+             labels: Mapping[str, str], units: Mapping[str, tuple[str, str]]) -> list[Path]:
     """Every chart of a sensitivity analysis, one set per KPI, into its folder.
 
     Args:
-        analysis: The analysis.
+        folder: The study folder.
+        method: The method.
+        t: The tidy indices table.
+        conv: The convergence table.
+        labels: Parameter path -> short label.
         units: KPI -> (label, unit).
 
     Returns:
         The PNG files written.
     """
-    folder, method, t = analysis.folder, analysis.method, analysis.indices
-    labels = analysis.labels
-    conv = analysis.convergence
     out = []
     for kpi in dict.fromkeys(t["kpi"]):
         k = _safe(kpi)
@@ -279,74 +264,3 @@ def draw_all(analysis: Analysis, units: Mapping[str, tuple[str, str]]) -> list[P
             out.append(convergence_chart(conv, kpi, method, folder / f"convergence_{k}.png",
                                          labels, units))
     return out
-
-
-def prim_chart(result: PrimResult, path: Path, info: Mapping[str, tuple[str, str]],
-               description: str) -> Path:
-    """PRIM's coverage-density trade-off (left) and the chosen box's limits (right).
-
-    Args:
-        result: PRIM's result.
-        path: PNG to write.
-        info: Parameter path -> (unit, description).
-        description: What failing means (for the title).
-
-    Returns:
-        The path.
-    """
-    from experiments.discovery import format_value
-
-    t = result.trajectory
-    limits = result.limits
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.2), constrained_layout=True,
-                                 gridspec_kw={"width_ratios": [1, 1.25]})
-    sc = ax.scatter(t["coverage"], t["density"], c=t["restricted"], cmap="viridis", s=22,
-                    zorder=3)
-    peel = t[t["kind"] == "peel"]
-    ax.plot(peel["coverage"], peel["density"], color="#999999", lw=0.8, zorder=2)
-    c = t.iloc[result.chosen]
-    ax.scatter([c["coverage"]], [c["density"]], s=180, facecolors="none", edgecolors=VERMILION,
-               lw=2, zorder=4, label=f"chosen: coverage {c['coverage']:.0%}, "
-                                     f"density {c['density']:.0%}")
-    ax.set_xlabel("coverage (share of all failures inside the box)")
-    ax.set_ylabel("density (share of the box's runs that fail)")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=9)
-    bar = fig.colorbar(sc, ax=ax, label="parameters restricted")
-    bar.locator = matplotlib.ticker.MaxNLocator(integer=True)
-    bar.update_ticks()
-    ax.set_title("PRIM peeling trajectory", fontsize=10)
-    d = len(limits)
-    for i, r in enumerate(limits.itertuples()):
-        y = d - 1 - i
-        unit, doc = info.get(r.parameter, ("", ""))
-        bx.barh(y, 1.0, color="#EEEEEE", height=0.5)
-        if r.kind == "numeric":
-            span = r.data_max - r.data_min or 1.0
-            lo = 0.0 if r.lower == -math.inf else (r.lower - r.data_min) / span
-            hi = 1.0 if r.upper == math.inf else (r.upper - r.data_min) / span
-            bx.barh(y, hi - lo, left=lo, color=VERMILION, alpha=0.75, height=0.5)
-            text_lo = "" if r.lower == -math.inf else format_value(r.lower, unit)
-            text_hi = "" if r.upper == math.inf else format_value(r.upper, unit)
-            bx.text(lo, y + 0.32, text_lo, ha="center", fontsize=8)
-            bx.text(hi, y + 0.32, text_hi, ha="center", fontsize=8)
-            bx.text(0, y - 0.42, format_value(r.data_min, unit), ha="left", fontsize=7,
-                    color="#777777")
-            bx.text(1, y - 0.42, format_value(r.data_max, unit), ha="right", fontsize=7,
-                    color="#777777")
-        else:
-            bx.text(0.5, y, "levels: " + r.levels, ha="center", va="center", fontsize=8)
-    names = [f"{info[p][1]}\n({p}, quasi-p {q:.1g})" if info.get(p, ("", ""))[1]
-             else f"{p}\n(quasi-p {q:.1g})"
-             for p, q in zip(limits["parameter"], limits["qp"], strict=True)]
-    bx.set_yticks(list(range(d - 1, -1, -1)), names, fontsize=8)
-    bx.set_xlim(-0.05, 1.05)
-    bx.set_ylim(-0.8, max(d, 1) - 0.2)
-    bx.set_xticks([0, 1], ["data min", "data max"])
-    s = result.stats
-    bx.set_title(f"chosen box: {int(s['n'])} runs, {int(s['failures'])} failures "
-                 f"(mass {s['mass']:.0%}); coloured: the box's range", fontsize=10)
-    fig.suptitle(f"Scenario discovery: failure = {description}", fontsize=11)
-    return _save(fig, path)

@@ -1,7 +1,7 @@
 """Running a sensitivity study end to end, and its closing note.
 
 :func:`run_sensitivity` samples the plan, runs (or finishes) it on an engine
-through :func:`experiments.batch.run_experiment`, records the design and
+through :func:`experiments.engine.batch.run_experiment`, records the design and
 analyses every KPI; :func:`report_lines` and :func:`format_indices` turn the
 result into the printed summary (top parameters, convergence, noise, timings).
 """
@@ -17,9 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from experiments.sa_analysis import MAIN_INDEX, Analysis, analyse, kpi_units, parameter_labels
-from experiments.sa_plan import build_plan, experiment_spec
-from experiments.sa_spec import METHOD_NAMES, SensitivitySpec
+from experiments.sensitivity.analysis import (
+    MAIN_INDEX,
+    Analysis,
+    analyse,
+    kpi_units,
+    parameter_labels,
+)
+from experiments.sensitivity.plan import build_plan, experiment_spec
+from experiments.sensitivity.spec import METHOD_NAMES, SensitivitySpec
 
 # --------------------------------------------------------------------------- running
 
@@ -50,7 +56,7 @@ def run_sensitivity(spec: SensitivitySpec, out: str | Path, *, engine: str = "se
         engine: ``serial``, ``processes`` or ``dask``.
         workers: Worker processes.
         scheduler: A running Dask scheduler's address.
-        progress: Passed to :func:`experiments.batch.run_experiment`.
+        progress: Passed to :func:`experiments.engine.batch.run_experiment`.
         spec_source: The spec file, recorded in the manifest.
         charts: Draw the charts.
 
@@ -58,12 +64,12 @@ def run_sensitivity(spec: SensitivitySpec, out: str | Path, *, engine: str = "se
         The study result.
 
     Raises:
-        experiments.batch.ExperimentError: When the folder holds another experiment.
+        experiments.engine.batch.ExperimentError: When the folder holds another experiment.
     """
     import pandas as pd
 
-    from experiments.batch import run_experiment
-    from experiments.store import write_json, write_parquet
+    from experiments.engine.batch import run_experiment
+    from experiments.engine.store import write_json, write_parquet
 
     t0 = time.perf_counter()
     plan = build_plan(spec)

@@ -3,10 +3,12 @@
 A sensitivity spec is an experiment spec plus a ``[sensitivity]`` table (method,
 sample size, KPIs, analysed and fixed parameters); see
 :mod:`experiments.sensitivity` for an example and ``docs/sensitivity.md`` for
-every field. :func:`load_sensitivity_spec` reads and validates one: the file's
-schema, the method's sample-size rules, every parameter path and range against
-the scenario, and the KPI names (by one short probe run). Every problem is one
-line of a :class:`sim.config.ScenarioError`.
+every field. :func:`load_sensitivity_spec` reads and validates one, without
+running the model: the file's schema, the method's sample-size rules, every
+parameter path and range against what the model declares (the built-in: its
+scenario's parameters, loaded at both ends of every range), and the KPI names
+against the model's declared outputs. Every problem is one line of a
+:class:`sim.config.ScenarioError`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from experiments.spec import ALLIANCE, Experiment, ScenarioRef, read_spec, resolve_model
-from sim.config import ScenarioError, load_scenario, parameters, validate
+from experiments.engine.model import declared_outputs
+from experiments.engine.spec import (
+    Binding,
+    Experiment,
+    ScenarioRef,
+    bind_models,
+    kpi_problems,
+    read_spec,
+)
+from sim.config import ScenarioError, validate
 from sim.core.fields import Strict
 from sim.core.fields import field as schema_field
 
@@ -162,13 +172,16 @@ class SensitivitySpec(Strict):
 
 
 def load_sensitivity_spec(source: str | Path | Mapping[str, Any]) -> SensitivitySpec:
-    """Read and validate a sensitivity spec; every problem is one line.
+    """Read and validate a sensitivity spec without running the model; every problem is one line.
 
     Checks the schema of the file, the method's sample-size rules (N a power of
-    two for Sobol, ...), every parameter path against the scenario (unknown
-    paths, types, and the parameter's whole range against the schema's allowed
-    range, by loading the scenario at both ends), and the KPI names (by one
-    one-month probe run).
+    two for Sobol, ...), that the spec names exactly one model, every parameter
+    path against the parameters the model declares (unknown paths, types, and
+    the parameter's whole range against the allowed range; the built-in model
+    also loads its scenario at both ends of every range), and the KPI names
+    against the model's declared ``outputs``. A model that declares no outputs
+    cannot have its KPIs checked here: :func:`kpi_check_note` says so, and the
+    analysis checks them against what the runs returned.
 
     Args:
         source: A TOML file, a name in ``experiments/specs``, or a mapping.
@@ -185,21 +198,42 @@ def load_sensitivity_spec(source: str | Path | Mapping[str, Any]) -> Sensitivity
                              "parameters); for a plain experiment use 'alliance batch'"])
     spec = validate(SensitivitySpec, data, {}, name)
     problems = _method_problems(spec, name)
-    if spec.experiment.model == ALLIANCE:
-        problems += _scenario_problems(spec, name)
+    try:
+        bindings = bind_models(spec.experiment, spec.scenarios, name)
+    except ScenarioError as exc:
+        raise ScenarioError(problems + list(exc.problems)) from None
+    if len(bindings) != 1:
+        problems.append(f"{name}: scenarios: a sensitivity study runs one model, so exactly one "
+                        f"[[scenarios]] file ({len(bindings)} given); compare policies with "
+                        "'alliance sweep' and 'alliance discover --compare-to'")
     else:
-        if spec.scenarios:
-            problems.append(f"{name}: scenarios: a function model "
-                            f"({spec.experiment.model}) takes no [[scenarios]]")
-        try:
-            resolve_model(spec.experiment.model)
-        except ScenarioError as exc:
-            problems += [f"{name}: experiment.model: {p}" for p in exc.problems]
+        problems += _parameter_problems(spec, name, bindings[0])
     if not problems:
-        problems += _kpi_problems(spec, name)
+        outputs = declared_outputs(bindings[0].model)
+        if outputs is not None:  # else: checked after the runs (analysis.py), see kpi_check_note
+            problems += kpi_problems(spec.sensitivity.kpis, set(outputs),
+                                     f"{name}: sensitivity.kpis")
     if problems:
         raise ScenarioError(problems)
     return spec
+
+
+def kpi_check_note(spec: SensitivitySpec) -> str | None:
+    """Why the spec's KPIs could not be checked before the runs, or None when they were.
+
+    Args:
+        spec: A validated spec.
+
+    Returns:
+        A one-line note for a model without declared ``outputs``, else None.
+    """
+    model = bind_models(spec.experiment, spec.scenarios)[0].model
+    if declared_outputs(model) is not None:
+        return None
+    return (f"note: {spec.experiment.model} declares no outputs, so the KPIs "
+            f"{', '.join(spec.sensitivity.kpis)} are checked after the runs, by the analysis "
+            "(give the function an `outputs` attribute, e.g. f.outputs = ('y',), to check "
+            "them before)")
 
 
 def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
@@ -235,66 +269,72 @@ def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
     return out
 
 
-def _scenario_problems(spec: SensitivitySpec, name: str) -> list[str]:
-    if len(spec.scenarios) != 1:
-        return [f"{name}: scenarios: a sensitivity study of the alliance model runs exactly one "
-                f"[[scenarios]] file ({len(spec.scenarios)} given); compare policies with "
-                "'alliance sweep' and 'alliance discover --compare-to'"]
-    ref = spec.scenarios[0]
+def _parameter_problems(spec: SensitivitySpec, name: str, binding: Binding) -> list[str]:
+    """Paths, types and ranges against the model's parameters; each end and the middle loaded.
+
+    Only what the model declares is checked: ``parameters()`` for paths, types and
+    allowed ranges, ``check(params)`` for loading a point. A plain function declares
+    neither: its parameters are its own (a bad one shows in the runs).
+    """
+    model = binding.model
+    check = getattr(model, "check", None)
+    declared = getattr(model, "parameters", None)
+    if check is None and declared is None:
+        return []
+    if check is not None and (base := check({})):
+        return [f"{name}: {binding.where}: {p}" for p in base]
+    leaves = {p.path: p for p in declared()} if declared is not None else {}
     s = spec.sensitivity
-    try:
-        base = load_scenario(ref.file, overlays=ref.overlays)
-    except ScenarioError as exc:
-        return [f"{name}: scenarios ({ref.file}): {p}" for p in exc.problems]
-    leaves = {p.path: p for p in parameters(base)}
     out = []
     probe: dict[str, Any] = dict(s.fixed)
     for path, p in s.parameters.items():
         where = f"{name}: sensitivity.parameters.{path}"
-        matches = [leaves[k] for k in leaves if fnmatch.fnmatchcase(k, path)] if "*" in path \
-            else [leaves[path]] if path in leaves else []
-        if not matches:
-            near = difflib.get_close_matches(path, list(leaves), n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            out.append(f"{where}: unknown parameter path{hint} "
-                       "('alliance params SCENARIO' lists them)")
+        problems, ends, middle = _range_problems(path, p, leaves, where, declared is not None)
+        if problems:
+            out += problems
             continue
-        kind = type(matches[0].value)
-        if kind in (bool, str, list) and not p.values:
-            example = "[false, true]" if kind is bool else "[...]"
-            out.append(f"{where}: a {kind.__name__} parameter needs values = {example}")
-            continue
-        if p.values:
-            probe[path] = p.values[0]
-            ends = list(p.values)
-        else:
-            lo, hi = p.support()
-            if kind is int:
-                lo, hi = round(lo), round(hi)
-            probe[path] = int(round((lo + hi) / 2)) if kind is int else (lo + hi) / 2
-            ends = [lo, hi]
-            for leaf in matches:
-                span = _allowed(leaf.allowed)
-                if span and not (span[0] <= lo and hi <= span[1]):
-                    unit = f" {leaf.unit}" if leaf.unit else ""
-                    out.append(f"{where}: the range {lo:g} .. {hi:g} reaches outside the allowed "
-                               f"range {leaf.allowed}{unit}")
-                    ends = []
-                    break
-        for value in ends:  # each end must load: consistency checks depend on values
-            if kind is int and not isinstance(value, bool):
-                value = int(value)
-            try:
-                load_scenario(ref.file, overlays=ref.overlays, overrides={path: value})
-            except ScenarioError as exc:
-                out += [f"{where} = {value!r}: {line}" for line in exc.problems]
+        probe[path] = middle
+        for value in ends if check is not None else ():  # consistency checks depend on values
+            lines = check({path: value})
+            if lines:
+                out += [f"{where} = {value!r}: {line}" for line in lines]
                 break
-    if not out:
-        try:
-            load_scenario(ref.file, overlays=ref.overlays, overrides=probe)
-        except ScenarioError as exc:
-            out += [f"{name}: sensitivity: {line}" for line in exc.problems]
+    if not out and check is not None:
+        out += [f"{name}: sensitivity: {line}" for line in check(probe)]
     return out
+
+
+def _range_problems(path: str, p: ParameterSpec, leaves: Mapping[str, Any], where: str,
+                    known: bool) -> tuple[list[str], list[Any], Any]:
+    """One parameter against the declared leaves: (problems, values to load, middle value)."""
+    matches = [leaves[k] for k in leaves if fnmatch.fnmatchcase(k, path)] if "*" in path \
+        else [leaves[path]] if path in leaves else []
+    if known and not matches:
+        near = difflib.get_close_matches(path, list(leaves), n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        return [f"{where}: unknown parameter path{hint} "
+                "('alliance params SCENARIO' lists them)"], [], None
+    kind = type(matches[0].value) if matches else None
+    if kind in (bool, str, list) and not p.values:
+        example = "[false, true]" if kind is bool else "[...]"
+        return [f"{where}: a {kind.__name__} parameter needs values = {example}"], [], None
+
+    def typed(value: Any) -> Any:
+        return int(value) if kind is int and not isinstance(value, bool) else value
+
+    if p.values:
+        return [], [typed(v) for v in p.values], p.values[0]
+    lo, hi = p.support()
+    if kind is int:
+        lo, hi = round(lo), round(hi)
+    middle = int(round((lo + hi) / 2)) if kind is int else (lo + hi) / 2
+    for leaf in matches:
+        span = _allowed(leaf.allowed)
+        if span and not (span[0] <= lo and hi <= span[1]):
+            unit = f" {leaf.unit}" if leaf.unit else ""
+            return [f"{where}: the range {lo:g} .. {hi:g} reaches outside the allowed "
+                    f"range {leaf.allowed}{unit}"], [], middle
+    return [], [typed(lo), typed(hi)], middle
 
 
 def _allowed(text: str) -> tuple[float, float] | None:
@@ -304,50 +344,35 @@ def _allowed(text: str) -> tuple[float, float] | None:
     return (float(lo) if lo else -math.inf, float(hi) if hi else math.inf)
 
 
-def _kpi_problems(spec: SensitivitySpec, name: str) -> list[str]:
-    """Probe the model once (one month, few residents) to learn the KPI names."""
-    s = spec.sensitivity
-    mid = {k: _plain(p.to_values(np.array([0.5]))[0]) for k, p in s.parameters.items()}
-    for k in _int_paths(spec):
-        mid[k] = int(round(mid[k]))
-    try:
-        if spec.experiment.model == ALLIANCE:
-            from sim.model.api import run
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as the Python value (other values as they are).
 
-            ref = spec.scenarios[0]
-            overrides = {**s.fixed, **mid, "world.residents.simulated_agents": 100}
-            names = set(run(ref.file, overlays=ref.overlays, seed=0, months=1,
-                            overrides=overrides).kpis)
-        else:
-            names = set(resolve_model(spec.experiment.model)({**s.fixed, **mid}, 0))
-    except Exception as exc:  # the probe itself fails: the runs would too
-        return [f"{name}: the model fails at the middle of the ranges: "
-                f"{type(exc).__name__}: {exc}"]
-    out = []
-    for kpi in s.kpis:
-        if kpi not in names:
-            near = difflib.get_close_matches(kpi, sorted(names), n=1)
-            hint = f"did you mean '{near[0]}'? " if near else ""
-            out.append(f"{name}: sensitivity.kpis: {kpi!r} is not a KPI of the model; {hint}"
-                       f"known: {', '.join(sorted(names)[:12])}...")
-    return out
+    Args:
+        value: A value from a sample.
 
-
-def _plain(value: Any) -> Any:
+    Returns:
+        The plain value.
+    """
     if isinstance(value, np.generic):
         return value.item()
     return value
 
 
-def _int_paths(spec: SensitivitySpec) -> set[str]:
-    """Analysed paths that take integers: ``integer = true`` or an int schema field."""
+def integer_paths(spec: SensitivitySpec) -> set[str]:
+    """Analysed paths that take integers: ``integer = true``, or an int parameter of the model.
+
+    Args:
+        spec: A validated spec.
+
+    Returns:
+        The paths (patterns as written in the spec).
+    """
     s = spec.sensitivity
     out = {k for k, p in s.parameters.items() if p.integer}
-    if spec.experiment.model != ALLIANCE or not spec.scenarios:
+    declared = getattr(bind_models(spec.experiment, spec.scenarios)[0].model, "parameters", None)
+    if declared is None:
         return out
-    ref = spec.scenarios[0]
-    leaves = {p.path: p.value for p in parameters(load_scenario(ref.file,
-                                                                overlays=ref.overlays))}
+    leaves = {p.path: p.value for p in declared()}
     for k, p in s.parameters.items():
         if p.values:
             continue

@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from experiments import charts
-from experiments.batch import Summary, run_experiment
-from experiments.compare import TABLE_KPIS, regret, stress_matrix, summarise
-from experiments.spec import load_spec
-from experiments.store import load, write_csv, write_json, write_parquet
+from experiments.engine.batch import Summary, run_experiment
+from experiments.engine.spec import load_spec
+from experiments.engine.store import load, write_csv, write_json, write_parquet
+from experiments.workshop import charts
+from experiments.workshop.compare import TABLE_KPIS, regret, stress_matrix, summarise
 from sim.config import load_scenario
 
 #: KPIs shown as distributions and in the stress matrix.
@@ -54,7 +54,7 @@ def compare_study(scenarios: Sequence[str], out: str | Path, *, replications: in
         workers: Workers.
         scheduler: Dask scheduler address.
         overrides: Dotted-path values applied to every scenario (a design point).
-        progress: Passed to :func:`experiments.batch.run_experiment`.
+        progress: Passed to :func:`experiments.engine.batch.run_experiment`.
 
     Returns:
         ``{"summary": stakeholder table, "stress": {kpi: matrix}, "regret": {...},

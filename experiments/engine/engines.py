@@ -16,6 +16,11 @@ runs there are.
   or on a running cluster given by ``scheduler="tcp://host:8786"``. The
   scheduler reschedules the chunks of a worker that dies; each is retried up
   to ``retries`` times.
+
+``make_engine(..., initializer=fn)`` calls ``fn()`` once in every worker process
+(in this process for ``serial``) before its first chunk: the experiment's models
+prepare there (the built-in loads numba's compiled kernels), so start-up is
+never billed to the runs.
 """
 
 from __future__ import annotations
@@ -28,8 +33,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from experiments.runner import warm_up
-
 ENGINES = ("serial", "processes", "dask")
 #: One BLAS / OpenMP thread per worker process: workers are the parallelism.
 SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -37,6 +40,10 @@ SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 
 def _noop(_: object) -> None:
+    return None
+
+
+def _nothing() -> None:
     return None
 
 
@@ -60,17 +67,20 @@ class SerialEngine:
 
     name = "serial"
 
-    def __init__(self, workers: int = 1, **_: Any) -> None:
+    def __init__(self, workers: int = 1, initializer: Callable[[], Any] | None = None,
+                 **_: Any) -> None:
         """No workers to start.
 
         Args:
             workers: Ignored (always 1).
+            initializer: Called once on entering.
             **_: Other engines' options, ignored.
         """
         self.workers = 1
+        self.initializer = initializer or _nothing
 
     def __enter__(self) -> SerialEngine:
-        warm_up()  # as every engine does, so start-up is never billed to the runs
+        self.initializer()  # as every engine does, so start-up is never billed to the runs
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -98,28 +108,31 @@ class ProcessEngine:
 
     name = "processes"
 
-    def __init__(self, workers: int = 2, retries: int = 2, **_: Any) -> None:
+    def __init__(self, workers: int = 2, retries: int = 2,
+                 initializer: Callable[[], Any] | None = None, **_: Any) -> None:
         """Configure the pool (started on ``__enter__``).
 
         Args:
             workers: Worker processes.
             retries: Times a chunk is retried after its worker died.
+            initializer: Called once in every worker process (picklable).
             **_: Other engines' options, ignored.
         """
         self.workers = max(1, workers)
         self.retries = retries
+        self.initializer = initializer
         self._pool: ProcessPoolExecutor | None = None
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=warm_up)
+                                   initializer=self.initializer)
 
     def __enter__(self) -> ProcessEngine:
         self._threads = _SingleThreaded()
         self._threads.__enter__()
         self._pool = self._start()
-        # start every worker now (each loads the compiled kernels in its initializer), so
-        # start-up is not billed to the first runs
+        # start every worker now (each prepares the models in its initializer), so start-up
+        # is not billed to the first runs
         list(self._pool.map(_noop, range(self.workers)))
         return self
 
@@ -187,18 +200,20 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, workers: int = 2, retries: int = 2, scheduler: str | None = None,
-                 **_: Any) -> None:
+                 initializer: Callable[[], Any] | None = None, **_: Any) -> None:
         """Configure the cluster (started on ``__enter__``).
 
         Args:
             workers: Workers of the embedded LocalCluster.
             retries: Times a chunk is retried after a failure of its worker.
             scheduler: Address of a running scheduler (no LocalCluster then).
+            initializer: Called once in every worker (picklable).
             **_: Other engines' options, ignored.
         """
         self.workers = max(1, workers)
         self.retries = retries
         self.scheduler = scheduler
+        self.initializer = initializer or _nothing
         self._client: Any = None
         self._cluster: Any = None
         self._scratch: tempfile.TemporaryDirectory | None = None
@@ -221,7 +236,7 @@ class DaskEngine:
                                              local_directory=self._scratch.name,
                                              memory_limit=0)  # no memory-monitor polling
             self._client = Client(self._cluster)
-        self._client.run(warm_up)
+        self._client.run(self.initializer)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -276,7 +291,7 @@ def make_engine(name: str, **options: Any) -> SerialEngine | ProcessEngine | Das
 
     Args:
         name: ``serial``, ``processes`` or ``dask``.
-        **options: ``workers``, ``retries``, ``scheduler``.
+        **options: ``workers``, ``retries``, ``scheduler``, ``initializer``.
 
     Returns:
         The engine (use it as a context manager).

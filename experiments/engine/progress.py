@@ -9,7 +9,7 @@ from typing import Any
 
 def progress_bar(header: Callable[[dict], str]) -> tuple[Callable[[str, dict], None],
                                                          Callable[[], None]]:
-    """A callback for :func:`experiments.batch.run_experiment` that drives a tqdm bar.
+    """A callback for :func:`experiments.engine.batch.run_experiment` that drives a tqdm bar.
 
     Args:
         header: Makes the line printed at the start from ``{"planned", "skipped"}``.

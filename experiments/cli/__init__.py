@@ -1,0 +1,13 @@
+"""The ``alliance`` command line: the top layer of :mod:`experiments`.
+
+:func:`experiments.cli.main.main` is the console script; each module registers
+and runs a group of sub-commands:
+
+- :mod:`~experiments.cli.scenarios`: ``validate``, ``run``, ``scenarios``, ``params``;
+- :mod:`~experiments.cli.batch`: ``batch``, ``sweep``, ``status``;
+- :mod:`~experiments.cli.workshop`: ``compare``, ``stress``, ``tornado``, ``report``;
+- :mod:`~experiments.cli.sensitivity`: ``sensitivity``;
+- :mod:`~experiments.cli.discover`: ``discover``.
+
+``python -m experiments.cli COMMAND ...`` runs the same command.
+"""

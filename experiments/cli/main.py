@@ -1,0 +1,73 @@
+"""The ``alliance`` command: the top layer of :mod:`experiments`.
+
+Every sub-command turns bad input into one line per problem on stderr and a
+non-zero exit (2 for invalid input, 1 for a failure while running); a traceback
+is shown only with ``--traceback`` (or ``ALLIANCE_TRACEBACK=1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from experiments.cli import batch, discover, scenarios, sensitivity, workshop
+from experiments.cli.common import EXIT_FAILED, EXIT_INVALID
+from sim.config import ScenarioError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="alliance",
+        description="Agent-based simulation of smart-city alliance ecosystems.")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the Python traceback on an unexpected error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scenarios.add_validate_and_run(sub)  # validate, run
+    batch.add_batch(sub)  # batch, sweep
+    workshop.add_commands(sub)  # compare, stress, tornado, report
+    batch.add_status(sub)
+    scenarios.add_listings(sub)  # scenarios, params
+    sensitivity.add_commands(sub)
+    discover.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``alliance`` command.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ScenarioError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("alliance: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: one line unless asked
+        if args.traceback or os.environ.get("ALLIANCE_TRACEBACK"):
+            traceback.print_exc()
+        else:
+            print(f"alliance: internal error: {type(exc).__name__}: {exc} "
+                  "(rerun with --traceback for details)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The model's own commands: ``validate``, ``run``, ``scenarios`` and ``params``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from experiments.cli.common import EXIT_INVALID, overlay_names, scenario_args
+from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate scenario and overlay files; print one line per problem."""
+    from sim.config import parse_assignments
+
+    overrides = parse_assignments(args.overrides)
+    bad = 0
+    for name in args.files:
+        try:
+            path = Path(name)
+            if path.is_file() and "overlay" in read_toml(path):
+                load_scenario({}, overlays=[str(path)], overrides=overrides)
+                what = "overlay"
+            else:
+                scn = load_scenario(name, overlays=overlay_names(args.overlay), overrides=overrides)
+                what = f"scenario '{scn.scenario.name}'"
+        except ScenarioError as exc:
+            bad += 1
+            for line in exc.problems:
+                print(line, file=sys.stderr)
+            continue
+        if not args.quiet:
+            print(f"ok  {name}  ({what})")
+    total = len(args.files)
+    print(f"{total - bad} of {total} valid", file=sys.stderr if bad else sys.stdout)
+    return EXIT_INVALID if bad else 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """List the shipped scenarios and overlays."""
+    for title, overlay in (("Scenarios", False), ("Overlays (--overlay NAME)", True)):
+        rows = library(overlay=overlay)
+        print(f"{title}:")
+        width = max((len(n) for n, _, _ in rows), default=0)
+        for name, desc, _ in rows:
+            print(f"  {name:<{width}}  {desc}")
+        print()
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    """Print every parameter of a scenario by dotted path with unit and range."""
+    from sim.config import parse_assignments
+
+    scn = load_scenario(args.scenario, overlays=overlay_names(args.overlay),
+                        overrides=parse_assignments(args.overrides))
+    rows = [p for p in parameters(scn) if not args.grep or args.grep in p.path]
+    width = max((len(p.path) for p in rows), default=0)
+    for p in rows:
+        unit = f" {p.unit}" if p.unit else ""
+        span = f"  [{p.allowed}]" if p.allowed else ""
+        print(f"{p.path:<{width}} = {p.value!r}{unit}{span}")
+    return 0
+
+
+def kpi_table(results: dict) -> pd.DataFrame:
+    """KPIs of one or more runs side by side (rows: KPIs; columns: scenarios).
+
+    Args:
+        results: Scenario name -> RunResult.
+
+    Returns:
+        A DataFrame indexed by KPI key.
+    """
+    import pandas as pd
+
+    return pd.DataFrame({name: res.kpis for name, res in results.items()})
+
+
+def format_kpis(table: pd.DataFrame) -> str:
+    """Render the main KPIs readably, with a difference column for two or more scenarios."""
+    from sim.model.outputs import KPI_INFO, format_value
+
+    names = list(table.columns)
+    rows = [["KPI", *names] + ([f"{names[-1]} - {names[0]}"] if len(names) > 1 else [])]
+    for key, (label, unit, _) in KPI_INFO.items():
+        if key not in table.index:
+            continue
+        values = table.loc[key]
+        row = [label, *(format_value(v, unit) for v in values)]
+        if len(names) > 1:
+            delta = values.iloc[-1] - values.iloc[0]
+            row.append(("+" if delta >= 0 else "-") + format_value(abs(delta), unit))
+        rows.append(row)
+    cover = [k for k in table.index if k.startswith("coverage.")]
+    for key in cover:
+        values = table.loc[key]
+        row = [f"Coverage: {key.split('.', 1)[1]}", *(f"{v * 100:.0f} %" for v in values)]
+        rows.append(row + ([f"{(values.iloc[-1] - values.iloc[0]) * 100:+.0f} pts"]
+                           if len(names) > 1 else []))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one or more scenarios on the same seed; print KPIs, write files and a dashboard."""
+    from tqdm import tqdm
+
+    from experiments.engine.store import new_folder, write_csv, write_run
+    from experiments.workshop.dashboard import dashboard
+    from sim.config import parse_assignments
+    from sim.model.api import run
+
+    overrides = parse_assignments(args.overrides)
+    scenarios = [load_scenario(s, overlays=overlay_names(args.overlay), overrides=overrides)
+                 for s in args.scenarios]  # validate everything before running anything
+    names: list[str] = []
+    for scn in scenarios:
+        name = scn.scenario.name
+        names.append(name if name not in names else f"{name}-{len(names) + 1}")
+    try:
+        folder = new_folder(args.out, "-".join(names) + f"-s{args.seed}")
+    except FileExistsError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    results = {}
+    for name, scn in zip(names, scenarios, strict=True):
+        months = args.months or scn.world.horizon_months
+        with tqdm(total=months, desc=name, unit="month", leave=False, disable=None) as bar:
+            results[name] = run(scn, seed=args.seed, months=args.months, progress=bar.update)
+        write_run(results[name], folder / name if len(scenarios) > 1 else folder)
+    table = kpi_table(results)
+    print(format_kpis(table))
+    write_csv(table, folder / "kpis.csv", index_label="kpi")
+    if not args.no_chart:
+        dashboard(results, folder / "dashboard.png")
+    print(f"\nwrote {folder}/ (kpis.csv, dashboard.png, and per run: kpis.json, "
+          "timeseries/events/ledger .parquet, scenario.json)")
+    return 0
+
+
+def add_validate_and_run(sub: argparse._SubParsersAction) -> None:
+    """Register ``validate`` and ``run``.
+
+    Args:
+        sub: The ``alliance`` command's sub-parsers.
+    """
+    p = sub.add_parser("validate", help="validate scenario / overlay files (exit 2 if invalid)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    scenario_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run scenarios on one seed: KPI table, files, dashboard")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario files or library names; several run on the same world")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--months", type=int, default=None, help="horizon (default: scenario's)")
+    p.add_argument("--out", default=None, help="output folder (default results/runs/...)")
+    p.add_argument("--no-chart", action="store_true", help="skip the dashboard PNG")
+    scenario_args(p)
+    p.set_defaults(func=cmd_run)
+
+
+def add_listings(sub: argparse._SubParsersAction) -> None:
+    """Register ``scenarios`` and ``params``.
+
+    Args:
+        sub: The ``alliance`` command's sub-parsers.
+    """
+    p = sub.add_parser("scenarios", help="list the scenario and overlay library")
+    p.set_defaults(func=cmd_scenarios)
+
+    p = sub.add_parser("params", help="list a scenario's parameters by dotted path")
+    p.add_argument("scenario", help="scenario file or library name")
+    p.add_argument("--grep", "-g", default="", help="only paths containing this text")
+    scenario_args(p)
+    p.set_defaults(func=cmd_params)

@@ -45,8 +45,9 @@ class Investor(mesa.Agent):
         self.invested = 0.0
         model.ledger.transfer(0, model.accounts["market"], self.account, self.capital, "equity")
 
-    def bond_yield(self, rating: str, years: float, *, revenue: bool = False,
-                   covered_share: float = 0.0) -> float:
+    def bond_yield(
+        self, rating: str, years: float, *, revenue: bool = False, covered_share: float = 0.0
+    ) -> float:
         """Yield this investor requires on a municipal bond.
 
         Args:
@@ -59,8 +60,7 @@ class Investor(mesa.Agent):
             Annual yield.
         """
         base = self.market.municipal_yield(rating, years)
-        premium = self.premium + (self.world.rates.revenue_bond_spread_bp / 1e4
-                                  if revenue else 0.0)
+        premium = self.premium + (self.world.rates.revenue_bond_spread_bp / 1e4 if revenue else 0.0)
         return finance.guaranteed_required_return(base, premium, covered_share)
 
     def project_debt_rate(self) -> float:
@@ -77,11 +77,12 @@ class Investor(mesa.Agent):
         Returns:
             Annual required IRR.
         """
-        premium = self.premium + (self.world.investors.risk_premium_demand if demand_risk
-                                  else 0.0)
+        premium = self.premium + (self.world.investors.risk_premium_demand if demand_risk else 0.0)
         return finance.guaranteed_required_return(
-            self.world.rates.equity_irr_required + self.market.rate_shift("A"), premium,
-            covered_share)
+            self.world.rates.equity_irr_required + self.market.rate_shift("A"),
+            premium,
+            covered_share,
+        )
 
     def can_invest(self, amount: float) -> bool:
         """Whether the investor has the capital for ``amount``.

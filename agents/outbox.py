@@ -56,8 +56,11 @@ class Outbox:
             **info: Details.
         """
         city = project.city if project else info.pop("city", "")
-        self.report.events.append(Event(event, city, project.pid if project else -1,
-                                 project.domain if project else "", info))
+        self.report.events.append(
+            Event(
+                event, city, project.pid if project else -1, project.domain if project else "", info
+            )
+        )
 
     def tally(self, name: str, amount: float) -> None:
         """Add to a non-cash tally (``kwh_saved``, ``savings_usd``, ``welfare_usd``, ...).

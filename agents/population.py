@@ -45,10 +45,20 @@ def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
 class Population:
     """Struct of arrays for the simulated residents; build it with :meth:`create`."""
 
-    def __init__(self, *, city: np.ndarray, district: np.ndarray, weight: np.ndarray,
-                 income_month: np.ndarray, savings: np.ndarray, trust: np.ndarray,
-                 quintile: np.ndarray, potential_u: np.ndarray, n_cities: int,
-                 districts_per_city: int) -> None:
+    def __init__(
+        self,
+        *,
+        city: np.ndarray,
+        district: np.ndarray,
+        weight: np.ndarray,
+        income_month: np.ndarray,
+        savings: np.ndarray,
+        trust: np.ndarray,
+        quintile: np.ndarray,
+        potential_u: np.ndarray,
+        n_cities: int,
+        districts_per_city: int,
+    ) -> None:
         self.city = city
         self.district = district
         self.weight = weight
@@ -74,8 +84,15 @@ class Population:
         self.population_city = kernels.group_sums(np.ones(self.n), city, weight, n_cities)
 
     @classmethod
-    def create(cls, rng: np.random.Generator, *, city_populations: list[int],
-               districts_per_city: int, params: ResidentParams, n_services: int) -> Population:
+    def create(
+        cls,
+        rng: np.random.Generator,
+        *,
+        city_populations: list[int],
+        districts_per_city: int,
+        params: ResidentParams,
+        n_services: int,
+    ) -> Population:
         """Draw a population for the region.
 
         ``params.simulated_agents`` are split across cities in proportion to population
@@ -123,15 +140,32 @@ class Population:
             mid = (cum - 0.5 * weight[idx]) / cum[-1]
             quintile[idx] = np.minimum((mid * N_QUINTILES).astype(np.int64), N_QUINTILES - 1)
 
-        return cls(city=city, district=district, weight=weight, income_month=income_month,
-                   savings=savings, trust=trust, quintile=quintile, potential_u=potential_u,
-                   n_cities=n_cities, districts_per_city=d_per)
+        return cls(
+            city=city,
+            district=district,
+            weight=weight,
+            income_month=income_month,
+            savings=savings,
+            trust=trust,
+            quintile=quintile,
+            potential_u=potential_u,
+            n_cities=n_cities,
+            districts_per_city=d_per,
+        )
 
     # ------------------------------------------------------------------ adoption
 
-    def adoption_step(self, rng: np.random.Generator, service: int, coverage_d: np.ndarray,
-                      fee_month: float, quality: float, tech: Technology,
-                      price_sensitivity: float, network_weight_district: float) -> np.ndarray:
+    def adoption_step(
+        self,
+        rng: np.random.Generator,
+        service: int,
+        coverage_d: np.ndarray,
+        fee_month: float,
+        quality: float,
+        tech: Technology,
+        price_sensitivity: float,
+        network_weight_district: float,
+    ) -> np.ndarray:
         """Advance adoption of one service by a month (Bass diffusion with churn).
 
         Args:
@@ -156,27 +190,61 @@ class Population:
             return adopters_d  # no service and no users: nothing can change (no draws spent)
         # Bass: imitation acts on the adopters' share of the residents in the market (the
         # potential), counted in the previous step's pass (one step is a month)
-        afford = kernels.affordability(self.income_month, float(fee_month),
-                                       float(price_sensitivity), out=self._afford)
+        afford = kernels.affordability(
+            self.income_month, float(fee_month), float(price_sensitivity), out=self._afford
+        )
         potential_d = self._potential_d.get(service)
         if potential_d is None:
-            potential_d = kernels.in_market(self.potential_u[service], self.district, afford,
-                                            self.trust, self.weight, float(quality),
-                                            tech.market_potential, self.n_districts)
-        share_d = np.minimum(1.0, np.divide(adopters_d, potential_d,
-                                            out=np.zeros_like(adopters_d),
-                                            where=potential_d > 0))
+            potential_d = kernels.in_market(
+                self.potential_u[service],
+                self.district,
+                afford,
+                self.trust,
+                self.weight,
+                float(quality),
+                tech.market_potential,
+                self.n_districts,
+            )
+        share_d = np.minimum(
+            1.0,
+            np.divide(
+                adopters_d, potential_d, out=np.zeros_like(adopters_d), where=potential_d > 0
+            ),
+        )
         potential_city = np.bincount(self.city_of_district, potential_d, self.n_cities)
         adopters_city = np.bincount(self.city_of_district, adopters_d, self.n_cities)
-        share_city = np.minimum(1.0, np.divide(adopters_city, potential_city,
-                                               out=np.zeros_like(adopters_city),
-                                               where=potential_city > 0))
+        share_city = np.minimum(
+            1.0,
+            np.divide(
+                adopters_city,
+                potential_city,
+                out=np.zeros_like(adopters_city),
+                where=potential_city > 0,
+            ),
+        )
         by_group, potential_d = np.empty(self.n_groups), np.empty(self.n_districts)
-        kernels.adopt(row, self.potential_u[service], self.district, self.city_of_district,
-                      afford, self.trust, coverage_d, share_d, share_city, float(quality),
-                      tech.bass_p_monthly, tech.bass_q_monthly, tech.churn_monthly,
-                      tech.market_potential, float(network_weight_district), rng,
-                      self.weight, self.group_id, by_group, potential_d)
+        kernels.adopt(
+            row,
+            self.potential_u[service],
+            self.district,
+            self.city_of_district,
+            afford,
+            self.trust,
+            coverage_d,
+            share_d,
+            share_city,
+            float(quality),
+            tech.bass_p_monthly,
+            tech.bass_q_monthly,
+            tech.churn_monthly,
+            tech.market_potential,
+            float(network_weight_district),
+            rng,
+            self.weight,
+            self.group_id,
+            by_group,
+            potential_d,
+        )
         adopters_d = by_group.reshape(self.n_districts, N_QUINTILES).sum(axis=1)
         self._by_group[service] = by_group  # only this method changes ``adopted``
         self._adopters_d[service] = adopters_d
@@ -190,8 +258,11 @@ class Population:
 
     def group_labels(self) -> list[tuple[int, int, int]]:
         """(city index, local district, quintile) of every group, in group-id order."""
-        return [(d // self.districts_per_city, d % self.districts_per_city, k)
-                for d in range(self.n_districts) for k in range(N_QUINTILES)]
+        return [
+            (d // self.districts_per_city, d % self.districts_per_city, k)
+            for d in range(self.n_districts)
+            for k in range(N_QUINTILES)
+        ]
 
     def fees_by_group(self, service: int, fee_month: float) -> np.ndarray:
         """Weighted monthly fees paid per (district, quintile) group for one service (USD)."""
@@ -207,11 +278,13 @@ class Population:
         if service in self._by_group:
             users = self._by_group[service].reshape(-1, N_QUINTILES).sum(axis=0)
         else:
-            users = kernels.group_sums(self.adopted[service], self.quintile, self.weight,
-                                       N_QUINTILES)
+            users = kernels.group_sums(
+                self.adopted[service], self.quintile, self.weight, N_QUINTILES
+            )
         if getattr(self, "_people_q", None) is None:  # constant: weights and quintiles never move
-            self._people_q = kernels.group_sums(np.ones(self.n), self.quintile, self.weight,
-                                                N_QUINTILES)
+            self._people_q = kernels.group_sums(
+                np.ones(self.n), self.quintile, self.weight, N_QUINTILES
+            )
         return users / self._people_q
 
     def weighted_mean(self, values: np.ndarray) -> float:
@@ -229,8 +302,13 @@ class Population:
 
     # ------------------------------------------------------------------ satisfaction
 
-    def satisfaction_step(self, quality_by_service: np.ndarray, district_shock: np.ndarray,
-                          rate: float, trust_response: float) -> None:
+    def satisfaction_step(
+        self,
+        quality_by_service: np.ndarray,
+        district_shock: np.ndarray,
+        rate: float,
+        trust_response: float,
+    ) -> None:
         """Move satisfaction toward the quality of adopted services and trust toward it.
 
         Args:
@@ -239,17 +317,33 @@ class Population:
             rate: Monthly speed at which satisfaction follows quality.
             trust_response: Monthly speed at which trust follows satisfaction.
         """
-        kernels.satisfaction(self.satisfaction, self.trust, self.adopted,
-                             np.asarray(quality_by_service, dtype=np.float64), self.district,
-                             np.asarray(district_shock, dtype=np.float64), float(rate),
-                             float(trust_response))
+        kernels.satisfaction(
+            self.satisfaction,
+            self.trust,
+            self.adopted,
+            np.asarray(quality_by_service, dtype=np.float64),
+            self.district,
+            np.asarray(district_shock, dtype=np.float64),
+            float(rate),
+            float(trust_response),
+        )
 
     # ------------------------------------------------------------------ mini-bonds
 
-    def subscribe_minibonds(self, rng: np.random.Generator, *, city_index: int, price: float,
-                            cap: int, supply_bonds: float, yield_premium: float,
-                            interest_share: float, arrival_hours: float,
-                            premium_response: float, offering_hours: float) -> MiniBondSale:
+    def subscribe_minibonds(
+        self,
+        rng: np.random.Generator,
+        *,
+        city_index: int,
+        price: float,
+        cap: int,
+        supply_bonds: float,
+        yield_premium: float,
+        interest_share: float,
+        arrival_hours: float,
+        premium_response: float,
+        offering_hours: float,
+    ) -> MiniBondSale:
         """Sell a mini-bond issue to one city's residents, first come first served (F5).
 
         With ``boost = 1 + premium_response * max(yield_premium, 0)`` (premium = bond yield
@@ -281,28 +375,33 @@ class Population:
         """
         idx = np.flatnonzero(self.city == city_index)
         boost = 1.0 + premium_response * max(yield_premium, 0.0)
-        prob = np.minimum(1.0, interest_share * self.trust[idx] * boost
-                          / (1.0 + premium_response * 0.01))
+        prob = np.minimum(
+            1.0, interest_share * self.trust[idx] * boost / (1.0 + premium_response * 0.01)
+        )
         interested = rng.random(idx.shape[0]) < prob
         arrival = rng.exponential(arrival_hours / boost, idx.shape[0])
         wants = np.minimum(cap, np.floor(0.5 * self.savings[idx] / price)).astype(np.int64)
         wants[~interested] = 0
         candidates = np.flatnonzero((wants > 0) & (arrival <= offering_hours))
         order = candidates[np.argsort(arrival[candidates], kind="stable")]
-        bought_local, _, last = kernels.subscribe(order, wants, int(cap), self.weight[idx],
-                                                  float(price), float(supply_bonds))
+        bought_local, _, last = kernels.subscribe(
+            order, wants, int(cap), self.weight[idx], float(price), float(supply_bonds)
+        )
         bought = np.zeros(self.n, dtype=np.int32)
         bought[idx] = bought_local
         self.bonds += bought
         self.savings -= bought * float(price)
         bonds_sold = float(np.sum(bought * self.weight))
         return MiniBondSale(
-            bonds_sold=bonds_sold, amount_usd=bonds_sold * price,
+            bonds_sold=bonds_sold,
+            amount_usd=bonds_sold * price,
             sellout_hours=float(arrival[order[last]]) if last >= 0 else float(offering_hours),
             sold_out=last >= 0,
-            by_group=kernels.group_sums(bought * float(price), self.group_id, self.weight,
-                                        self.n_groups),
-            buyers=float(self.weight[bought > 0].sum()))
+            by_group=kernels.group_sums(
+                bought * float(price), self.group_id, self.weight, self.n_groups
+            ),
+            buyers=float(self.weight[bought > 0].sum()),
+        )
 
     # ------------------------------------------------------------------ reporting
 
@@ -314,11 +413,14 @@ class Population:
             return kernels.group_sums(x, self.district, self.weight, self.n_districts) / pop
 
         d = np.arange(self.n_districts)
-        return pd.DataFrame({
-            "city": d // self.districts_per_city,
-            "district": d % self.districts_per_city,
-            "population": pop,
-            "income_month": mean(self.income_month),
-            "satisfaction": mean(self.satisfaction),
-            "trust": mean(self.trust),
-        }, index=pd.Index(d, name="global_district"))
+        return pd.DataFrame(
+            {
+                "city": d // self.districts_per_city,
+                "district": d % self.districts_per_city,
+                "population": pop,
+                "income_month": mean(self.income_month),
+                "satisfaction": mean(self.satisfaction),
+                "trust": mean(self.trust),
+            },
+            index=pd.Index(d, name="global_district"),
+        )

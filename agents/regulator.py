@@ -54,8 +54,11 @@ class Regulator(mesa.Agent):
             Whole months (at least 0).
         """
         w = self.world
-        mean = (w.regulator.approval_months_mean * w.stress.approval_delay_factor
-                * self._factor(sandbox))
+        mean = (
+            w.regulator.approval_months_mean
+            * w.stress.approval_delay_factor
+            * self._factor(sandbox)
+        )
         self.approvals += 1
         return int(np.ceil(self.stream.exponential(mean))) if mean > 0 else 0
 
@@ -71,13 +74,15 @@ class Regulator(mesa.Agent):
             True when an incident happened.
         """
         w = self.world
-        hazard = (project.tech.incident_hazard_monthly * w.stress.incident_hazard_factor
-                  * min(1.0, project.coverage * 2.0))
+        hazard = (
+            project.tech.incident_hazard_monthly
+            * w.stress.incident_hazard_factor
+            * min(1.0, project.coverage * 2.0)
+        )
         if self.stream.random() >= hazard:
             return False
         self.incidents += 1
         self.halts += 1
-        project.halted_until = month + int(np.ceil(w.regulator.halt_months
-                                                   * self._factor(sandbox)))
+        project.halted_until = month + int(np.ceil(w.regulator.halt_months * self._factor(sandbox)))
         self.outbox.note(project, "incident_halt", until=project.halted_until)
         return True

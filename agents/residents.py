@@ -48,8 +48,9 @@ class Residents(mesa.Agent):
         """Row of a user-facing domain in the arrays."""
         return self.services.index(domain)
 
-    def step(self, coverage: Sequence[np.ndarray], quality: np.ndarray,
-             income_index: float) -> None:
+    def step(
+        self, coverage: Sequence[np.ndarray], quality: np.ndarray, income_index: float
+    ) -> None:
         """Incomes, adoption, fees, satisfaction and trust for one month.
 
         Args:
@@ -63,11 +64,19 @@ class Residents(mesa.Agent):
             tech = w.technology[domain]
             fee = tech.fee_per_user_month_usd
             self.users[s] = self.pop.adoption_step(
-                self.stream, s, coverage[s], fee, quality[s], tech, w.residents.price_sensitivity,
-                w.residents.network_weight_district)
+                self.stream,
+                s,
+                coverage[s],
+                fee,
+                quality[s],
+                tech,
+                w.residents.price_sensitivity,
+                w.residents.network_weight_district,
+            )
             self.fees[s] = self.pop.fees_by_group(s, fee) if fee > 0 else 0.0
-        self.pop.satisfaction_step(quality, self.shock, w.residents.satisfaction_rate,
-                                   w.residents.trust_response)
+        self.pop.satisfaction_step(
+            quality, self.shock, w.residents.satisfaction_rate, w.residents.trust_response
+        )
         self.shock[:] = 0.0
 
     def incident(self, districts: slice, covered: np.ndarray) -> None:
@@ -103,8 +112,16 @@ class Residents(mesa.Agent):
         """
         return float(self.users[self.service(domain), districts].sum())
 
-    def offer_minibonds(self, *, city_index: int, price: float, cap: int, supply_bonds: float,
-                        bond_yield: float, offering_hours: float) -> MiniBondSale:
+    def offer_minibonds(
+        self,
+        *,
+        city_index: int,
+        price: float,
+        cap: int,
+        supply_bonds: float,
+        bond_yield: float,
+        offering_hours: float,
+    ) -> MiniBondSale:
         """Sell a mini-bond issue to one city's residents (F5).
 
         Args:
@@ -120,7 +137,14 @@ class Residents(mesa.Agent):
         """
         res = self.world.residents
         return self.pop.subscribe_minibonds(
-            self.stream, city_index=city_index, price=price, cap=cap, supply_bonds=supply_bonds,
+            self.stream,
+            city_index=city_index,
+            price=price,
+            cap=cap,
+            supply_bonds=supply_bonds,
             yield_premium=bond_yield - res.savings_rate_annual,
-            interest_share=res.minibond_interest_share, arrival_hours=res.minibond_arrival_hours,
-            premium_response=res.minibond_premium_response, offering_hours=offering_hours)
+            interest_share=res.minibond_interest_share,
+            arrival_hours=res.minibond_arrival_hours,
+            premium_response=res.minibond_premium_response,
+            offering_hours=offering_hours,
+        )

@@ -54,8 +54,9 @@ class Vendor(mesa.Agent):
             theta = max(0.02, rng.normal(t.true_performance_mean, t.true_performance_sd))
             self.true_perf[d] = theta
             self.claim[d] = theta * (1.0 + self.optimism)
-        self.interop = float(np.clip(rng.normal(v.interoperability_mean,
-                                                v.interoperability_sd), 0.0, 1.0))
+        self.interop = float(
+            np.clip(rng.normal(v.interoperability_mean, v.interoperability_sd), 0.0, 1.0)
+        )
         self.appetite = float(np.clip(rng.normal(v.partnership_appetite_mean, 0.15), 0.0, 1.0))
         self.margin = v.margin
         self.hazard_month = 1.0 - (1.0 - v.default_hazard_annual) ** (1 / 12)
@@ -108,8 +109,9 @@ class Vendor(mesa.Agent):
         """
         return self.solvent and self.cash + self.credit_line >= amount
 
-    def build(self, domain: str, units: float, project: int, month: int,
-              overrun: float = 1.0) -> float:
+    def build(
+        self, domain: str, units: float, project: int, month: int, overrun: float = 1.0
+    ) -> float:
         """Pay suppliers for ``units`` of equipment and learn from building them.
 
         Args:

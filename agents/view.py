@@ -43,8 +43,16 @@ class ResidentsLike(Protocol):
         """Users of a service in the given districts (real people)."""
         ...
 
-    def offer_minibonds(self, *, city_index: int, price: float, cap: int, supply_bonds: float,
-                        bond_yield: float, offering_hours: float) -> MiniBondSale:
+    def offer_minibonds(
+        self,
+        *,
+        city_index: int,
+        price: float,
+        cap: int,
+        supply_bonds: float,
+        bond_yield: float,
+        offering_hours: float,
+    ) -> MiniBondSale:
         """Sell a mini-bond issue to one city's residents."""
         ...
 

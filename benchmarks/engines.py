@@ -33,23 +33,33 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--months", type=int, default=240)
     args = ap.parse_args(argv)
-    spec = load_spec({"experiment": {"name": "bench", "seed": 1, "replications": args.runs,
-                                     "months": args.months},
-                      "scenarios": [{"file": "alliance"}]})
-    print(f"alliance-sim engines: {args.runs} runs of the alliance scenario ({args.months} months),"
-          f" python {platform.python_version()}, {os.cpu_count()} cores")
+    spec = load_spec(
+        {
+            "experiment": {
+                "name": "bench",
+                "seed": 1,
+                "replications": args.runs,
+                "months": args.months,
+            },
+            "scenarios": [{"file": "alliance"}],
+        }
+    )
+    print(
+        f"alliance-sim engines: {args.runs} runs of the alliance scenario ({args.months} months),"
+        f" python {platform.python_version()}, {os.cpu_count()} cores"
+    )
     print(f"{'engine':<11}{'workers':>8}{'runs/s':>9}{'start-up s':>12}{'efficiency':>12}")
     tables, serial_rate = {}, None
     with tempfile.TemporaryDirectory() as tmp:
-        for engine, workers in (("serial", 1), ("processes", args.workers),
-                                ("dask", args.workers)):
+        for engine, workers in (("serial", 1), ("processes", args.workers), ("dask", args.workers)):
             summary = run_experiment(spec, Path(tmp) / engine, engine=engine, workers=workers)
             rate = summary.runs_per_second
             serial_rate = serial_rate or rate
             eff = rate / (workers * serial_rate)
             print(f"{engine:<11}{workers:>8}{rate:>9.2f}{summary.startup:>12.1f}{eff:>11.0%}")
             tables[engine] = experiments.load(Path(tmp) / engine).drop(
-                columns=["duration_s", "worker"])
+                columns=["duration_s", "worker"]
+            )
     same = all(tables["serial"].equals(t) for t in tables.values())
     print(f"identical results on every engine: {same}")
 

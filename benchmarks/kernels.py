@@ -49,8 +49,10 @@ def make_inputs(n: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 def calls(x: dict[str, np.ndarray], twin: bool) -> dict[str, Callable[[], object]]:
     """One zero-argument call per kernel; state arrays are updated in place call after call."""
-    k = {name: getattr(kernels, name + ("_py" if twin else ""))
-         for name in ("adopt", "group_sums", "satisfaction", "subscribe")}
+    k = {
+        name: getattr(kernels, name + ("_py" if twin else ""))
+        for name in ("adopt", "group_sums", "satisfaction", "subscribe")
+    }
     cod = np.repeat(np.arange(2), N_DISTRICTS // 2)
     cov = np.linspace(0.2, 1.0, N_DISTRICTS)
     share_d, share_c = np.full(N_DISTRICTS, 0.1), np.full(2, 0.1)
@@ -60,17 +62,34 @@ def calls(x: dict[str, np.ndarray], twin: bool) -> dict[str, Callable[[], object
     supply = float(x["wants"].sum() * 35.0 * 0.5)  # sells out half way
     return {
         "adopt": lambda: k["adopt"](  # the fee's affordability pass is part of the cost
-            x["adopted"], x["potential_u"], x["district"], cod,
-            kernels.affordability(x["income"], 30.0, 1.0, out=afford), x["trust"],
-            cov, share_d, share_c, 0.9, 0.03, 0.38, 0.02, 0.8, 0.5,
-            rng, x["weight"], x["district"], np.zeros(N_DISTRICTS), np.zeros(N_DISTRICTS)),
-        "group_sums": lambda: k["group_sums"](x["satisfaction"], x["groups"], x["weight"],
-                                              N_DISTRICTS * 5),
+            x["adopted"],
+            x["potential_u"],
+            x["district"],
+            cod,
+            kernels.affordability(x["income"], 30.0, 1.0, out=afford),
+            x["trust"],
+            cov,
+            share_d,
+            share_c,
+            0.9,
+            0.03,
+            0.38,
+            0.02,
+            0.8,
+            0.5,
+            rng,
+            x["weight"],
+            x["district"],
+            np.zeros(N_DISTRICTS),
+            np.zeros(N_DISTRICTS),
+        ),
+        "group_sums": lambda: k["group_sums"](
+            x["satisfaction"], x["groups"], x["weight"], N_DISTRICTS * 5
+        ),
         "satisfaction": lambda: k["satisfaction"](
-            x["satisfaction"], x["trust"], x["adopted_2d"], quality,
-            x["district"], shock, 0.1, 0.05),
-        "subscribe": lambda: k["subscribe"](x["order"], x["wants"], 40, x["weight"], 500.0,
-                                            supply),
+            x["satisfaction"], x["trust"], x["adopted_2d"], quality, x["district"], shock, 0.1, 0.05
+        ),
+        "subscribe": lambda: k["subscribe"](x["order"], x["wants"], 40, x["weight"], 500.0, supply),
     }
 
 
@@ -92,12 +111,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--twin-cap", type=int, default=20_000, help="residents for the twin")
     args = ap.parse_args(argv)
 
-    print(f"numba {numba.__version__}, numpy {np.__version__}, python "
-          f"{platform.python_version()}, {os.cpu_count()} cores "
-          f"({numba.config.NUMBA_NUM_THREADS} numba threads; kernels are serial), "
-          f"{platform.machine()}")
-    head = (f"{'kernel':<13}{'N':>9}{'numba s/call':>14}{'numba upd/s':>14}"
-            f"{'python s/call':>15}{'python upd/s':>14}{'speed-up':>10}")
+    print(
+        f"numba {numba.__version__}, numpy {np.__version__}, python "
+        f"{platform.python_version()}, {os.cpu_count()} cores "
+        f"({numba.config.NUMBA_NUM_THREADS} numba threads; kernels are serial), "
+        f"{platform.machine()}"
+    )
+    head = (
+        f"{'kernel':<13}{'N':>9}{'numba s/call':>14}{'numba upd/s':>14}"
+        f"{'python s/call':>15}{'python upd/s':>14}{'speed-up':>10}"
+    )
     print(head)
     print("-" * len(head))
     twin_cache: dict[int, dict[str, float]] = {}
@@ -111,8 +134,10 @@ def main(argv: list[str] | None = None) -> None:
             fn()  # warm-up (compilation or cache load)
             t_numba = best_time(fn, args.repeats)
             t_py = twin_cache[n_twin][name] * n
-            print(f"{name:<13}{n:>9,}{t_numba:>14.2e}{n / t_numba:>14.2e}"
-                  f"{t_py:>15.2e}{n / t_py:>14.2e}{t_py / t_numba:>10.0f}")
+            print(
+                f"{name:<13}{n:>9,}{t_numba:>14.2e}{n / t_numba:>14.2e}"
+                f"{t_py:>15.2e}{n / t_py:>14.2e}{t_py / t_numba:>10.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--months", type=int, default=240)
     args = ap.parse_args(argv)
-    print(f"alliance-sim benchmark: numba {numba.__version__}, numpy {np.__version__}, "
-          f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
+    print(
+        f"alliance-sim benchmark: numba {numba.__version__}, numpy {np.__version__}, "
+        f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    )
     print(f"\nwhole runs ({args.months} months, default scenarios)")
     print(f"{'scenario':<13}{'first run s':>12}{'warm median s':>15}{'warm best s':>13}")
     for scenario in ("traditional", "alliance"):

@@ -43,8 +43,13 @@ from sim.core import kernels  # noqa: E402
 #: Bytes read or written per resident update, and random draws per update (adopt includes
 #: its affordability pass: read income, write and read affordability; its draws per update
 #: are measured on the inputs, see ``adopt_draws``).
-TRAFFIC = {"adopt": (8 * 8 + 2, 1), "group_sums": (24, 0), "satisfaction": (8 * 5 + 3, 0),
-           "subscribe": (28, 0), "in_market": (40, 0)}
+TRAFFIC = {
+    "adopt": (8 * 8 + 2, 1),
+    "group_sums": (24, 0),
+    "satisfaction": (8 * 5 + 3, 0),
+    "subscribe": (28, 0),
+    "in_market": (40, 0),
+}
 N_DISTRICTS = 20
 
 
@@ -129,17 +134,24 @@ def mesa_per_update(n: int) -> dict[str, float]:
     """Seconds per resident update of the per-agent Mesa version (adopt, satisfaction)."""
     town = _Town(make_inputs(n))
     agents = town.agents
-    return {"adopt": best_time(lambda: agents.do("adopt"), 2) / n,
-            "satisfaction": best_time(lambda: agents.do("satisfy"), 2) / n}
+    return {
+        "adopt": best_time(lambda: agents.do("adopt"), 2) / n,
+        "satisfaction": best_time(lambda: agents.do("satisfy"), 2) / n,
+    }
 
 
 # --------------------------------------------------------------------------- whole runs
 
 
 def _child(code: str, env: dict | None = None) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -165,20 +177,37 @@ def whole_runs(repeats: int) -> list[tuple[str, str]]:
         t = time.perf_counter()
         sim.run("alliance", seed=seed)
         times.append(time.perf_counter() - t)
-    rows = [("default alliance run, warm (20k residents, 240 months)",
-             f"{np.median(times):.3f} s median of {repeats} (best {min(times):.3f} s)")]
+    rows = [
+        (
+            "default alliance run, warm (20k residents, 240 months)",
+            f"{np.median(times):.3f} s median of {repeats} (best {min(times):.3f} s)",
+        )
+    ]
     with tempfile.TemporaryDirectory() as cache:
         cold = _child(RUN_CODE.format(months=240, overrides={}), {"NUMBA_CACHE_DIR": cache})
         warm = _child(RUN_CODE.format(months=240, overrides={}), {"NUMBA_CACHE_DIR": cache})
-    rows += [("cold start, empty numba cache (import + first run)",
-              f"{cold['import'] + cold['run']:.2f} s (run {cold['run']:.2f} s)"),
-             ("cold start, warm numba cache (import + first run)",
-              f"{warm['import'] + warm['run']:.2f} s (run {warm['run']:.2f} s)")]
-    big = _child(RUN_CODE.format(months=240, overrides={
-        "world.residents.simulated_agents": 1_000_000,
-        "world.cities.central.population": 1_000_000}))
-    rows.append(("1M residents x 240 months", f"{big['run']:.2f} s, peak memory "
-                                              f"{big['peak_mb']:.0f} MiB"))
+    rows += [
+        (
+            "cold start, empty numba cache (import + first run)",
+            f"{cold['import'] + cold['run']:.2f} s (run {cold['run']:.2f} s)",
+        ),
+        (
+            "cold start, warm numba cache (import + first run)",
+            f"{warm['import'] + warm['run']:.2f} s (run {warm['run']:.2f} s)",
+        ),
+    ]
+    big = _child(
+        RUN_CODE.format(
+            months=240,
+            overrides={
+                "world.residents.simulated_agents": 1_000_000,
+                "world.cities.central.population": 1_000_000,
+            },
+        )
+    )
+    rows.append(
+        ("1M residents x 240 months", f"{big['run']:.2f} s, peak memory {big['peak_mb']:.0f} MiB")
+    )
     return rows
 
 
@@ -191,30 +220,56 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="skip 1M kernels and the sweeps")
     args = ap.parse_args(argv)
     sizes = (10_000, 100_000, 300_000) if args.quick else (10_000, 100_000, 300_000, 1_000_000)
-    print(f"alliance-sim performance: numba {numba.__version__}, numpy {np.__version__}, "
-          f"mesa {mesa.__version__}, python {platform.python_version()}, "
-          f"{os.cpu_count()} cores, {platform.machine()}")
+    print(
+        f"alliance-sim performance: numba {numba.__version__}, numpy {np.__version__}, "
+        f"mesa {mesa.__version__}, python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, {platform.machine()}"
+    )
     bw, draw = copy_bandwidth(), draw_cost()
-    print(f"machine: copy bandwidth {bw / 1e9:.1f} GB/s, rng.random() in numba "
-          f"{draw * 1e9:.2f} ns/draw\n")
+    print(
+        f"machine: copy bandwidth {bw / 1e9:.1f} GB/s, rng.random() in numba "
+        f"{draw * 1e9:.2f} ns/draw\n"
+    )
     cap = 20_000
     twin = {k: best_time(f, 1) / cap for k, f in calls(make_inputs(cap), twin=True).items()}
     xs = make_inputs(cap)
-    twin["in_market"] = best_time(lambda: kernels.in_market_py(
-        xs["potential_u"], xs["district"], kernels.affordability(xs["income"], 30.0, 1.0),
-        xs["trust"], xs["weight"], 0.9, 0.8, N_DISTRICTS), 1) / cap
+    twin["in_market"] = (
+        best_time(
+            lambda: kernels.in_market_py(
+                xs["potential_u"],
+                xs["district"],
+                kernels.affordability(xs["income"], 30.0, 1.0),
+                xs["trust"],
+                xs["weight"],
+                0.9,
+                0.8,
+                N_DISTRICTS,
+            ),
+            1,
+        )
+        / cap
+    )
     mesa_t = mesa_per_update(cap)
     print("1. resident kernels (updates/s per core; ratios measured in this run)")
-    head = (f"{'kernel':<13}{'N':>10}{'numba upd/s':>13}{'x twin':>8}{'x Mesa':>8}"
-            f"{'bound upd/s':>13}{'achieved/bound':>16}")
+    head = (
+        f"{'kernel':<13}{'N':>10}{'numba upd/s':>13}{'x twin':>8}{'x Mesa':>8}"
+        f"{'bound upd/s':>13}{'achieved/bound':>16}"
+    )
     print(head)
     print("-" * len(head))
     for n in sizes:
         fast = calls(make_inputs(n), twin=False)
         x = make_inputs(n)
         fast["in_market"] = lambda x=x: kernels.in_market(
-            x["potential_u"], x["district"], kernels.affordability(x["income"], 30.0, 1.0),
-            x["trust"], x["weight"], 0.9, 0.8, N_DISTRICTS)
+            x["potential_u"],
+            x["district"],
+            kernels.affordability(x["income"], 30.0, 1.0),
+            x["trust"],
+            x["weight"],
+            0.9,
+            0.8,
+            N_DISTRICTS,
+        )
         for name, fn in fast.items():
             fn()
             rate = n / best_time(fn, 5)
@@ -223,8 +278,10 @@ def main(argv: list[str] | None = None) -> None:
                 draws = adopt_draws(x)
             bound = 1.0 / (nbytes / bw + draws * draw)
             vs_mesa = f"{rate * mesa_t[name]:>8.0f}" if name in mesa_t else f"{'-':>8}"
-            print(f"{name:<13}{n:>10,}{rate:>13.3g}{rate * twin[name]:>8.0f}{vs_mesa}"
-                  f"{bound:>13.3g}{rate / bound:>15.0%}")
+            print(
+                f"{name:<13}{n:>10,}{rate:>13.3g}{rate * twin[name]:>8.0f}{vs_mesa}"
+                f"{bound:>13.3g}{rate / bound:>15.0%}"
+            )
     print("\n2. whole runs")
     for label, figure in whole_runs(5):
         print(f"  {label:<58} {figure}")

@@ -36,8 +36,11 @@ def test_figures_match_the_baseline(key):
     if SAME_STACK:
         moved = {k: (want[k], got[k]) for k in want if got[k] != want[k]}
     else:
-        moved = {k: (want[k], got[k]) for k in want
-                 if not math.isclose(got[k], want[k], rel_tol=1e-9, abs_tol=1e-6)}
+        moved = {
+            k: (want[k], got[k])
+            for k in want
+            if not math.isclose(got[k], want[k], rel_tol=1e-9, abs_tol=1e-6)
+        }
     assert not moved, f"{key}: figures moved (stored, now): {moved}"
     if SAME_STACK:
         series = {c: digest(r.timeseries[c].to_numpy()) for c in r.timeseries.columns}

@@ -31,8 +31,9 @@ SEEDS = (0, 1, 2)
 
 
 @cache
-def run(name: str, seed: int, months: int | None = None, overlays: tuple = (),
-        overrides: tuple = ()) -> sim.RunResult:
+def run(
+    name: str, seed: int, months: int | None = None, overlays: tuple = (), overrides: tuple = ()
+) -> sim.RunResult:
     return sim.run(name, seed=seed, months=months, overlays=overlays, overrides=dict(overrides))
 
 
@@ -44,8 +45,14 @@ def info(row_info: str, key: str) -> float:
     return float(re.search(rf"\b{key}=([-0-9.e+]+)", row_info).group(1))
 
 
-def monthly(result, kind: str, *, payer: str | None = None, payee: str | None = None,
-            project: int | None = None) -> np.ndarray:
+def monthly(
+    result,
+    kind: str,
+    *,
+    payer: str | None = None,
+    payee: str | None = None,
+    project: int | None = None,
+) -> np.ndarray:
     """Amount of one ledger kind per month, optionally from / to one account, for one project."""
     e = result.ledger.entries()
     keep = e.kind == kind
@@ -65,8 +72,8 @@ SD = "san_diego_streetlights"
 SD_MONTHS = 240
 SD_GENERAL = "san_diego:general"
 SD_WINDOW = slice(60, 150)  # 2021-2028: after the vendor's exit, before the loan ends
-CLAIMED_USD_YR = 2.4e6      # MODEL.md: GE's claim
-REALISED_USD_YR = 1.0e6     # MODEL.md: what the city saw
+CLAIMED_USD_YR = 2.4e6  # MODEL.md: GE's claim
+REALISED_USD_YR = 1.0e6  # MODEL.md: what the city saw
 
 
 def sd_claimed_and_realised(result) -> tuple[float, float]:
@@ -122,9 +129,9 @@ def test_san_diego_debt_service_goes_on_after_the_vendor_leaves():
         assert events(r, "vendor_exit")["month"].tolist() == [48]
         loan = monthly(r, "loan_repayment", payer=SD_GENERAL)
         savings = monthly(r, "savings", payee=SD_GENERAL)
-        assert np.allclose(loan[SD_WINDOW], loan[47])       # the schedule does not change
+        assert np.allclose(loan[SD_WINDOW], loan[47])  # the schedule does not change
         assert savings[SD_WINDOW].max() <= 0.6 * savings[47]  # the orphaned system saves less
-        assert (loan[SD_WINDOW] > savings[SD_WINDOW]).all()   # the city pays for idle equipment
+        assert (loan[SD_WINDOW] > savings[SD_WINDOW]).all()  # the city pays for idle equipment
         to_market = monthly(r, "loan_repayment", payer=SD_GENERAL, payee="outside:market")
         assert np.allclose(to_market[SD_WINDOW], loan[SD_WINDOW])  # the claim was sold on
 
@@ -136,7 +143,7 @@ def test_san_diego_debt_outlives_the_sensors():
         stopped = events(r, "service_disrupted")
         assert stopped.domain.tolist() == ["sensors"] and stopped.month.iloc[0] <= 49
         repaid = monthly(r, "loan_repayment", payer=SD_GENERAL, project=2)
-        assert repaid[stopped.month.iloc[0] + 1:].sum() > 1e6  # paid for idle equipment
+        assert repaid[stopped.month.iloc[0] + 1 :].sum() > 1e6  # paid for idle equipment
         assert r.kpis["stranded_debt_usd"] > 1e6
         calm = run(SD, seed, SD_MONTHS)
         assert calm.kpis["stranded_debt_usd"] < r.kpis["stranded_debt_usd"]
@@ -149,8 +156,12 @@ DENVER_MONTHS = 60  # the offering comes with the first tranche, months 12-20 he
 
 
 def denver(seed: int, maturity_value: float = 750.0):
-    return run(DENVER, seed, DENVER_MONTHS,
-               overrides=(("policy.financing.mini_bonds.maturity_value_usd", maturity_value),))
+    return run(
+        DENVER,
+        seed,
+        DENVER_MONTHS,
+        overrides=(("policy.financing.mini_bonds.maturity_value_usd", maturity_value),),
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -197,8 +208,8 @@ def test_helsinki_service_stops_when_the_operator_goes_bankrupt():
         assert events(r, "service_disrupted")["month"].between(EXIT, EXIT + 1).all()
         assert ts["coverage.maas"].iloc[EXIT - 1] == 1.0
         assert ts["adoption.maas"].iloc[EXIT - 1] > 0.02
-        assert (ts["coverage.maas"].iloc[EXIT + 2:] == 0).all()
-        assert (ts["adoption.maas"].iloc[EXIT + 2:] == 0).all()
+        assert (ts["coverage.maas"].iloc[EXIT + 2 :] == 0).all()
+        assert (ts["adoption.maas"].iloc[EXIT + 2 :] == 0).all()
         # privately financed: the city paid nothing towards the service
         e = r.ledger.entries()
         assert not ((e.credit_name == "helsinki:general") & (e.project > 0)).any()
@@ -222,8 +233,9 @@ def test_phoenix_framework_call_off_is_much_faster_than_an_rfp():
     """Call-off: weeks (+ the silo delay); RFP: 9-12 months or more (MODEL.md)."""
     for seed in SEEDS[:2]:
         fw = months_between(run(PHOENIX, seed, PHOENIX_MONTHS), "procurement_start", "award")
-        rfp = months_between(run(PHOENIX, seed, PHOENIX_MONTHS, overrides=RFP),
-                             "procurement_start", "award")
+        rfp = months_between(
+            run(PHOENIX, seed, PHOENIX_MONTHS, overrides=RFP), "procurement_start", "award"
+        )
         assert fw.mean() <= 6 and rfp.mean() >= 9
         assert fw.mean() <= 0.5 * rfp.mean()
 
@@ -231,8 +243,10 @@ def test_phoenix_framework_call_off_is_much_faster_than_an_rfp():
 def test_phoenix_members_scale_sooner_and_more_on_the_framework():
     """The same 12 cities reach 50 % coverage sooner, and more of them by month 36."""
     for seed in SEEDS[:2]:
-        fw, rfp = run(PHOENIX, seed, PHOENIX_MONTHS), run(PHOENIX, seed, PHOENIX_MONTHS,
-                                                          overrides=RFP)
+        fw, rfp = (
+            run(PHOENIX, seed, PHOENIX_MONTHS),
+            run(PHOENIX, seed, PHOENIX_MONTHS, overrides=RFP),
+        )
         fw_scaled = (events(fw, "scaled")["month"] <= 36).sum()
         assert fw_scaled >= 6 and fw_scaled > (events(rfp, "scaled")["month"] <= 36).sum()
         to_scale_fw = months_between(fw, "procurement_start", "scaled").mean()
@@ -264,10 +278,10 @@ def test_revolving_fund_recycles_savings_into_new_loans():
         repaid = monthly(r, "loan_repayment", payee="central:revolving")
         balance = r.timeseries["central.revolving_fund"].to_numpy()
         trough = int(balance.argmin())
-        assert lent.sum() > seed_usd                # recycled money lent again
-        assert repaid.sum() > 0.5 * seed_usd        # verified savings flow back
-        assert balance[trough] < 0.5 * seed_usd     # it was really lent out
-        assert balance[trough:].max() >= seed_usd   # and refilled from savings
+        assert lent.sum() > seed_usd  # recycled money lent again
+        assert repaid.sum() > 0.5 * seed_usd  # verified savings flow back
+        assert balance[trough] < 0.5 * seed_usd  # it was really lent out
+        assert balance[trough:].max() >= seed_usd  # and refilled from savings
 
 
 # --------------------------------------------------------------------------- TIF

@@ -50,8 +50,11 @@ def test_params_and_scenarios_listings(capsys):
 
 def test_console_script_never_prints_a_traceback(tmp_path):
     """Run as a process: a missing file is one line on stderr and exit 2."""
-    proc = subprocess.run([sys.executable, "-m", "experiments.cli", "validate",
-                           str(tmp_path / "nope.toml")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "validate", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "no such scenario file" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -22,8 +22,15 @@ SMALL = {"world.residents.simulated_agents": 1500}
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "study"
-    result = compare_study(["traditional", "alliance"], out, replications=6,
-                           overlays=["recession"], months=72, engine="serial", overrides=SMALL)
+    result = compare_study(
+        ["traditional", "alliance"],
+        out,
+        replications=6,
+        overlays=["recession"],
+        months=72,
+        engine="serial",
+        overrides=SMALL,
+    )
     return out, result
 
 
@@ -63,10 +70,15 @@ def test_runs_needed_and_shortfall():
 
 def test_summary_statistics_on_a_known_table():
     """Paired differences, intervals and P(better) come out as computed by hand."""
-    runs = pd.DataFrame({
-        "scenario": ["a"] * 4 + ["b"] * 4, "status": "ok",
-        "point": 0, "replication": [0, 1, 2, 3] * 2,
-        "fiscal_npv_usd": [10.0, 20.0, 30.0, 40.0, 12.0, 19.0, 35.0, 44.0]})
+    runs = pd.DataFrame(
+        {
+            "scenario": ["a"] * 4 + ["b"] * 4,
+            "status": "ok",
+            "point": 0,
+            "replication": [0, 1, 2, 3] * 2,
+            "fiscal_npv_usd": [10.0, 20.0, 30.0, 40.0, 12.0, 19.0, 35.0, 44.0],
+        }
+    )
     table = summarise(runs, ["a", "b"], kpis=["fiscal_npv_usd"])
     b = table[table.scenario == "b"].iloc[0]
     d = np.array([2.0, -1.0, 5.0, 4.0])
@@ -84,8 +96,12 @@ def test_compare_runs_paired_worlds(study):
     """Replication r of every design (and overlay) uses the same seed: the same world."""
     out, _ = study
     runs = experiments.load(out)
-    assert set(runs.scenario) == {"traditional", "alliance", "traditional+recession",
-                                  "alliance+recession"}
+    assert set(runs.scenario) == {
+        "traditional",
+        "alliance",
+        "traditional+recession",
+        "alliance+recession",
+    }
     seeds = runs.groupby("replication").seed.nunique()
     assert (seeds == 1).all()
     assert runs.groupby("scenario").size().eq(6).all()
@@ -105,8 +121,9 @@ def test_report_tables_equal_values_computed_from_the_runs(study):
         m, lo, hi = mean_ci((b - a).to_numpy())
         assert (row.diff_lo, row.diff_hi) == pytest.approx((lo, hi))
     shortfall = budget_shortfall(runs[runs.scenario == "alliance"], 2.1e8)
-    cv = summary[(summary.kpi == "budget_shortfall_cvar95_usd")
-                 & (summary.scenario == "alliance")]["mean"].iloc[0]
+    cv = summary[(summary.kpi == "budget_shortfall_cvar95_usd") & (summary.scenario == "alliance")][
+        "mean"
+    ].iloc[0]
     assert cv == pytest.approx(cvar(shortfall.to_numpy()))
     # the HTML report shows exactly these numbers
     build_report(out)
@@ -124,8 +141,11 @@ def test_stress_matrix_is_the_paired_change_under_each_overlay(study):
     matrix = result["stress"]["min_budget_balance_usd"]
     for design in ("traditional", "alliance"):
         base = runs[runs.scenario == design].set_index("replication").min_budget_balance_usd
-        hit = runs[runs.scenario == f"{design}+recession"].set_index(
-            "replication").min_budget_balance_usd
+        hit = (
+            runs[runs.scenario == f"{design}+recession"]
+            .set_index("replication")
+            .min_budget_balance_usd
+        )
         assert matrix.loc[design, "recession"] == pytest.approx((hit - base).mean())
         assert matrix.loc[design, "recession"] < 0  # a recession drains the general fund
     regret = result["regret"]["fiscal_npv_usd"]
@@ -136,9 +156,17 @@ def test_stress_matrix_is_the_paired_change_under_each_overlay(study):
 def test_every_chart_is_written_in_every_format(study):
     """Each chart exists as non-empty PNG, SVG and PDF."""
     out, _ = study
-    names = ["fan_charts", "kpi_distributions", "stakeholders", "waterfall_traditional",
-             "waterfall_alliance", "adoption_quintiles", "stress_fiscal_npv_usd",
-             "stress_min_budget_balance_usd", "stress_welfare_usd"]
+    names = [
+        "fan_charts",
+        "kpi_distributions",
+        "stakeholders",
+        "waterfall_traditional",
+        "waterfall_alliance",
+        "adoption_quintiles",
+        "stress_fiscal_npv_usd",
+        "stress_min_budget_balance_usd",
+        "stress_welfare_usd",
+    ]
     for name in names:
         for fmt in ("png", "svg", "pdf"):
             path = out / "charts" / f"{name}.{fmt}"
@@ -152,16 +180,28 @@ def test_report_is_self_contained_html_and_a_pdf(study):
     page = html_path.read_text()
     assert page.count("data:image/png;base64,") >= 9
     assert not re.search(r"(src|href)=['\"]https?://", page)
-    for section in ("The question", "The designs", "Headline findings", "Stakeholder table",
-                    "Stress tests", "How to reproduce"):
+    for section in (
+        "The question",
+        "The designs",
+        "Headline findings",
+        "Stakeholder table",
+        "Stress tests",
+        "How to reproduce",
+    ):
         assert section in page
     assert pdf_path.read_bytes()[:5] == b"%PDF-" and pdf_path.stat().st_size > 50_000
 
 
 def test_tornado_changes_one_parameter_at_a_time(tmp_path):
     """Each parameter's low and high runs differ from the base only in that parameter."""
-    table = tornado_study("traditional", {"world.rates.shift_bp": (0.0, 400.0)}, tmp_path / "t",
-                          replications=2, months=36, engine="serial")
+    table = tornado_study(
+        "traditional",
+        {"world.rates.shift_bp": (0.0, 400.0)},
+        tmp_path / "t",
+        replications=2,
+        months=36,
+        engine="serial",
+    )
     row = table.iloc[0]
     assert row.kpi_high < row.kpi_base <= row.kpi_low  # dearer debt lowers the NPV
     assert (tmp_path / "t" / "charts" / "tornado.png").stat().st_size > 1000
@@ -170,9 +210,26 @@ def test_tornado_changes_one_parameter_at_a_time(tmp_path):
 def test_cli_compare_and_report(tmp_path, capsys):
     """`alliance compare` prints the table and writes the report; bad names exit 2."""
     out = tmp_path / "c"
-    assert main(["compare", "traditional", "alliance", "-n", "2", "--months", "12",
-                 "--engine", "serial", "--out", str(out), "--set",
-                 "world.residents.simulated_agents=1000"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "traditional",
+                "alliance",
+                "-n",
+                "2",
+                "--months",
+                "12",
+                "--engine",
+                "serial",
+                "--out",
+                str(out),
+                "--set",
+                "world.residents.simulated_agents=1000",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "City fiscal NPV vs no projects" in text and "report:" in text
     assert (out / "report.html").is_file()
@@ -185,8 +242,10 @@ def test_cli_compare_and_report(tmp_path, capsys):
 
 def test_cli_tornado_rejects_out_of_range_ends(capsys):
     """A tornado end outside the parameter's range is one line, exit 2."""
-    assert main(["tornado", "traditional", "-p", "world.rates.shift_bp=0:5000",
-                 "--engine", "serial"]) == 2
+    assert (
+        main(["tornado", "traditional", "-p", "world.rates.shift_bp=0:5000", "--engine", "serial"])
+        == 2
+    )
     assert "out of range" in capsys.readouterr().err
 
 

@@ -32,8 +32,14 @@ def problems(source, **kwargs) -> list[str]:
 def test_every_library_scenario_and_overlay_is_valid():
     """Every shipped file loads, alone and under every overlay."""
     overlays = [name for name, _, _ in library(overlay=True)]
-    assert {"rate_shock", "recession", "vendor_default", "underperformance",
-            "regulatory_delay", "cost_overrun"} <= set(overlays)
+    assert {
+        "rate_shock",
+        "recession",
+        "vendor_default",
+        "underperformance",
+        "regulatory_delay",
+        "cost_overrun",
+    } <= set(overlays)
     for _name, desc, path in library():
         assert desc, f"{path} has no description"
         scn = load_scenario(path, overlays=overlays)
@@ -51,21 +57,29 @@ def test_alliance_extends_traditional_world_but_not_policy():
 
 def test_child_overrides_parent_and_lists_replace(tmp_path):
     """A child file replaces single values and whole lists, keeping the rest."""
-    write(tmp_path, "parent.toml", """
+    write(
+        tmp_path,
+        "parent.toml",
+        """
 [policy]
 domains = ["water", "maas"]
 [policy.governance]
 champion = true
 pmo = true
-""")
-    child = write(tmp_path, "child.toml", """
+""",
+    )
+    child = write(
+        tmp_path,
+        "child.toml",
+        """
 [scenario]
 extends = "parent.toml"
 [policy]
 domains = ["traffic"]
 [policy.governance]
 pmo = false
-""")
+""",
+    )
     scn = load_scenario(child)
     assert scn.policy.domains == ["traffic"]
     assert scn.policy.governance.champion is True
@@ -76,8 +90,9 @@ def test_overlays_compose_in_order(tmp_path):
     """Overlays apply in order; a later one wins on the same key."""
     write(tmp_path, "a.toml", "[overlay]\nname='a'\n[world.stress]\nrate_shock_bp = 100.0\n")
     write(tmp_path, "b.toml", "[overlay]\nname='b'\n[world.stress]\nrate_shock_bp = 300.0\n")
-    scn = load_scenario("alliance", overlays=["recession", str(tmp_path / "a.toml"),
-                                              str(tmp_path / "b.toml")])
+    scn = load_scenario(
+        "alliance", overlays=["recession", str(tmp_path / "a.toml"), str(tmp_path / "b.toml")]
+    )
     assert scn.world.stress.rate_shock_bp == 300.0
     assert scn.world.stress.recession_property_drop == pytest.approx(0.15)
     assert scn.scenario.overlays == ["recession", "a", "b"]
@@ -85,13 +100,16 @@ def test_overlays_compose_in_order(tmp_path):
 
 def test_overrides_by_dotted_path_and_wildcard():
     """--set reaches any leaf, including keys of free tables and every city at once."""
-    scn = load_scenario("alliance", overrides={
-        "world.rates.shift_bp": 150,
-        "policy.procurement.mode": "framework",
-        "world.cities.*.rating": "Baa",
-        "world.technology.maas.bass_q_monthly": 0.5,
-        "policy.financing.by_domain.traffic": ["go_bond", "ppp"],
-    })
+    scn = load_scenario(
+        "alliance",
+        overrides={
+            "world.rates.shift_bp": 150,
+            "policy.procurement.mode": "framework",
+            "world.cities.*.rating": "Baa",
+            "world.technology.maas.bass_q_monthly": 0.5,
+            "policy.financing.by_domain.traffic": ["go_bond", "ppp"],
+        },
+    )
     assert scn.world.rates.shift_bp == 150.0
     assert scn.policy.procurement.mode == "framework"
     assert {c.rating for c in scn.world.cities.values()} == {"Baa"}
@@ -125,7 +143,10 @@ def test_malformed_toml_is_one_line(tmp_path):
 
 def test_schema_errors_one_line_each_with_file_path_value_and_allowed(tmp_path):
     """Unknown keys, wrong types and out-of-range values each get their own line."""
-    path = write(tmp_path, "bad.toml", """
+    path = write(
+        tmp_path,
+        "bad.toml",
+        """
 [scenario]
 extends = "alliance"
 [world.rates]
@@ -134,7 +155,8 @@ shift_bpp = 10
 population = "lots"
 rating = "AAA+"
 property_tax_rate = 0.5
-""")
+""",
+    )
     lines = problems(path)
     assert len(lines) == 4
     assert all(line.startswith(f"{path}: ") for line in lines)
@@ -154,7 +176,10 @@ def test_error_is_attributed_to_the_overlay_that_caused_it(tmp_path):
 
 def test_inconsistent_combinations_are_rejected(tmp_path):
     """Valid values that contradict each other are errors."""
-    path = write(tmp_path, "incons.toml", """
+    path = write(
+        tmp_path,
+        "incons.toml",
+        """
 [scenario]
 extends = "alliance"
 [policy]
@@ -166,7 +191,8 @@ traffic = ["revenue_bond"]
 [policy.pilot]
 stop_probability = 0.5
 scale_probability = 0.5
-""")
+""",
+    )
     text = "\n".join(problems(path))
     assert "mini_bonds.maturity_value_usd: 400 is not above price_usd 500" in text
     assert "by_domain.traffic: revenue_bond needs a revenue stream" in text
@@ -176,13 +202,18 @@ scale_probability = 0.5
 
 def test_more_inconsistencies():
     """Empty revolving fund, TIF beyond the districts, framework without consortium."""
-    text = "\n".join(problems("traditional", overrides={
-        "policy.financing.preference": ["revolving_fund", "tif"],
-        "policy.financing.tif.districts": 50,
-        "policy.procurement.mode": "framework",
-        "world.cities.central.consortium_member": False,
-        "world.residents.simulated_agents": 800_000,
-    }))
+    text = "\n".join(
+        problems(
+            "traditional",
+            overrides={
+                "policy.financing.preference": ["revolving_fund", "tif"],
+                "policy.financing.tif.districts": 50,
+                "policy.procurement.mode": "framework",
+                "world.cities.central.consortium_member": False,
+                "world.residents.simulated_agents": 800_000,
+            },
+        )
+    )
     assert "revolving_fund.initial_usd" in text
     assert "tif.districts: 50 exceeds" in text
     assert "framework call-off needs a consortium" in text

@@ -111,14 +111,31 @@ def test_values_and_rules_carry_units():
     assert format_value(4.25, "months") == "4.25 months"
     info = schema_info(None, ["world.rates.shift_bp", "world.stress.performance_factor"])
     assert info["world.rates.shift_bp"] == ("bp", "parallel shift of the whole curve")
-    limits = pd.DataFrame([
-        {"parameter": "world.rates.shift_bp", "kind": "numeric", "lower": 151.0,
-         "upper": math.inf, "levels": "", "qp": 1e-5},
-        {"parameter": "world.stress.performance_factor", "kind": "numeric",
-         "lower": -math.inf, "upper": 0.55, "levels": "", "qp": 1e-3}])
+    limits = pd.DataFrame(
+        [
+            {
+                "parameter": "world.rates.shift_bp",
+                "kind": "numeric",
+                "lower": 151.0,
+                "upper": math.inf,
+                "levels": "",
+                "qp": 1e-5,
+            },
+            {
+                "parameter": "world.stress.performance_factor",
+                "kind": "numeric",
+                "lower": -math.inf,
+                "upper": 0.55,
+                "levels": "",
+                "qp": 1e-3,
+            },
+        ]
+    )
     rules = rule_lines(limits, info)
-    assert rules == ["parallel shift of the whole curve (world.rates.shift_bp) > 151 bp",
-                     "realised performance multiplier (world.stress.performance_factor) < 55 %"]
+    assert rules == [
+        "parallel shift of the whole curve (world.rates.shift_bp) > 151 bp",
+        "realised performance multiplier (world.stress.performance_factor) < 55 %",
+    ]
 
 
 # --------------------------------------------------------------------------- experiment folders
@@ -134,10 +151,24 @@ def synthetic_folder(path, n_points: int = 400, reps: int = 2):
         for p in range(n_points):
             for label in ("a", "b"):
                 kpi = x[p, 0] + 0.01 * r if label == "a" else 0.5
-                rows.append({"run_id": f"{label}{p}-{r}", "index": index, "scenario": label,
-                             "point": p, "replication": r, "seed": r, "param.x1": x[p, 0],
-                             "param.x2": x[p, 1], "param.fixed": 1.0, "k": kpi, "status": "ok",
-                             "error": "", "duration_s": 0.0, "worker": ""})
+                rows.append(
+                    {
+                        "run_id": f"{label}{p}-{r}",
+                        "index": index,
+                        "scenario": label,
+                        "point": p,
+                        "replication": r,
+                        "seed": r,
+                        "param.x1": x[p, 0],
+                        "param.x2": x[p, 1],
+                        "param.fixed": 1.0,
+                        "k": kpi,
+                        "status": "ok",
+                        "error": "",
+                        "duration_s": 0.0,
+                        "worker": "",
+                    }
+                )
                 index += 1
     store = RunStore(path)
     store.add(rows, [])
@@ -181,32 +212,57 @@ def test_threshold_and_direction(tmp_path):
 
 def test_discover_command_line(tmp_path, capsys):
     folder = synthetic_folder(tmp_path, n_points=300, reps=1)
-    code = main(["discover", str(folder), "--kpi", "k", "--scenario", "a", "--compare-to", "b",
-                 "--no-chart"])
+    code = main(
+        [
+            "discover",
+            str(folder),
+            "--kpi",
+            "k",
+            "--scenario",
+            "a",
+            "--compare-to",
+            "b",
+            "--no-chart",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert re.search(r"fails when x1 < 0\.(49|5)", out), out
     assert "coverage" in out and "<- chosen" in out
-    assert main(["discover", str(folder), "--kpi", "nope", "--scenario", "a",
-                 "--threshold", "0"]) == 2
+    assert (
+        main(["discover", str(folder), "--kpi", "nope", "--scenario", "a", "--threshold", "0"]) == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--kpi nope: not in the runs table" in err[0]
-    assert main(["discover", str(folder), "--kpi", "k", "--scenario", "a",
-                 "--threshold", "-5"]) == 2
+    assert (
+        main(["discover", str(folder), "--kpi", "k", "--scenario", "a", "--threshold", "-5"]) == 2
+    )
     assert "nothing to discover" in capsys.readouterr().err
     assert main(["discover", str(tmp_path / "missing"), "--kpi", "k", "--threshold", "0"]) == 2
 
 
 def test_discover_on_a_tiny_alliance_experiment(tmp_path):
     """Traditional vs alliance on the same small worlds, paired by point and replication."""
-    spec = load_spec({
-        "experiment": {"name": "tiny_discovery", "seed": 2, "months": 36,
-                       "kpis": ["fiscal_npv_usd"]},
-        "scenarios": [{"file": "traditional"}, {"file": "alliance"}],
-        "design": {"kind": "lhs", "samples": 24, "parameters": {
-            "world.residents.simulated_agents": {"range": [200, 201], "integer": True},
-            "world.rates.shift_bp": {"range": [-100.0, 300.0]},
-            "world.stress.performance_factor": {"range": [0.4, 1.2]}}}})
+    spec = load_spec(
+        {
+            "experiment": {
+                "name": "tiny_discovery",
+                "seed": 2,
+                "months": 36,
+                "kpis": ["fiscal_npv_usd"],
+            },
+            "scenarios": [{"file": "traditional"}, {"file": "alliance"}],
+            "design": {
+                "kind": "lhs",
+                "samples": 24,
+                "parameters": {
+                    "world.residents.simulated_agents": {"range": [200, 201], "integer": True},
+                    "world.rates.shift_bp": {"range": [-100.0, 300.0]},
+                    "world.stress.performance_factor": {"range": [0.4, 1.2]},
+                },
+            },
+        }
+    )
     run_experiment(spec, tmp_path, engine="serial")
     runs = experiments.load(tmp_path)
     data = failure_data(runs, "fiscal_npv_usd", compare_to="traditional", scenario="alliance")
@@ -214,7 +270,15 @@ def test_discover_on_a_tiny_alliance_experiment(tmp_path):
     paired = runs.pivot(index="point", columns="scenario", values="fiscal_npv_usd")
     np.testing.assert_allclose(data.value, (paired["alliance"] - paired["traditional"]).to_numpy())
     median = float(np.median(data.value))
-    d = discover(tmp_path, "fiscal_npv_usd", median, scenario="alliance",
-                 compare_to="traditional", alpha=0.1, min_mass=0.1, chart=False)
+    d = discover(
+        tmp_path,
+        "fiscal_npv_usd",
+        median,
+        scenario="alliance",
+        compare_to="traditional",
+        alpha=0.1,
+        min_mass=0.1,
+        chart=False,
+    )
     assert 0 < d.result.stats["coverage"] <= 1
     assert "world.rates.shift_bp" in d.info  # units come from the experiment's scenario

@@ -42,10 +42,8 @@ def test_annual_monthly_conversion_known_value():
 
 def test_annuity_payment_textbook_value():
     """$1M at 5 % over 10 annual payments costs 129,504.57 a year."""
-    assert fin.annuity_payment(1_000_000, 0.05, 10) == pytest.approx(
-        129_504.57, abs=0.01)
-    assert fin.annuity_payment(1_000_000, 0.05 / 12, 120) == pytest.approx(
-        10_606.55, abs=0.01)
+    assert fin.annuity_payment(1_000_000, 0.05, 10) == pytest.approx(129_504.57, abs=0.01)
+    assert fin.annuity_payment(1_000_000, 0.05 / 12, 120) == pytest.approx(10_606.55, abs=0.01)
 
 
 def test_annuity_payment_zero_rate_and_broadcast():
@@ -67,8 +65,7 @@ def test_pv_annuity_factor_known_value():
 def test_npv_known_value_by_hand():
     """NPV at 8 % with flows[0] at t=0 matches the hand sum (3,065.22)."""
     flows = [-40_000, 5_000, 8_000, 12_000, 30_000]
-    by_hand = (-40_000 + 5_000 / 1.08 + 8_000 / 1.08**2 + 12_000 / 1.08**3
-               + 30_000 / 1.08**4)
+    by_hand = -40_000 + 5_000 / 1.08 + 8_000 / 1.08**2 + 12_000 / 1.08**3 + 30_000 / 1.08**4
     assert by_hand == pytest.approx(3065.22, abs=0.01)
     assert fin.npv(0.08, flows) == pytest.approx(by_hand, rel=1e-12)
     assert fin.npv(0.08, flows, t0=1) == pytest.approx(by_hand / 1.08, rel=1e-12)
@@ -79,8 +76,7 @@ def test_irr_known_value_and_root():
     flows = [-100, 39, 59, 55, 20]
     rate = fin.irr(flows)
     assert rate == pytest.approx(0.28095, abs=1e-5)
-    assert sum(f / (1 + rate) ** k for k, f in enumerate(flows)) == pytest.approx(
-        0.0, abs=1e-8)
+    assert sum(f / (1 + rate) ** k for k, f in enumerate(flows)) == pytest.approx(0.0, abs=1e-8)
 
 
 def test_irr_without_sign_change_is_nan():
@@ -163,8 +159,7 @@ def test_yield_curve_custom_and_validation():
     curve = fin.YieldCurve(tenors_years=(5.0,), yields={"Baa": (0.05,)})
     assert curve.yield_for("Ba", 1) == pytest.approx(0.06)
     assert curve.yield_for("B", 40) == pytest.approx(0.075)
-    assert hash(curve) == hash(
-        fin.YieldCurve(tenors_years=(5.0,), yields={"Baa": (0.05,)}))
+    assert hash(curve) == hash(fin.YieldCurve(tenors_years=(5.0,), yields={"Baa": (0.05,)}))
     with pytest.raises(ValueError, match="yields"):
         fin.YieldCurve(yields={"AAA": (0.03,)})
     with pytest.raises(ValueError, match="tenors_years"):
@@ -228,11 +223,17 @@ def test_revenue_bond_reserve_draw_refill_and_sticky_default():
     assert rows[:, 4].tolist() == [False, False, False, True, True]
 
 
-@pytest.mark.parametrize(("deficit", "reserve_periods", "defaults"), [
-    (0.10, 0.49, True), (0.10, 0.51, False), (0.0, 0.0, False),
-    (0.30, 1.60, False), (0.30, 1.40, True)])
-def test_revenue_bond_defaults_iff_shortfall_exceeds_reserve(
-        deficit, reserve_periods, defaults):
+@pytest.mark.parametrize(
+    ("deficit", "reserve_periods", "defaults"),
+    [
+        (0.10, 0.49, True),
+        (0.10, 0.51, False),
+        (0.0, 0.0, False),
+        (0.30, 1.60, False),
+        (0.30, 1.40, True),
+    ],
+)
+def test_revenue_bond_defaults_iff_shortfall_exceeds_reserve(deficit, reserve_periods, defaults):
     """Constant deficit d over 5 periods defaults iff 5 d > reserve."""
     ds = _debt_service(2e6, 0.045, 5)
     rows = waterfall([(1 - deficit) * ds] * 5, ds, reserve_periods * ds)
@@ -251,8 +252,7 @@ def test_vendor_loan_is_level_debt_at_cost_plus_margin():
     """Monthly level debt service at 7 % + 2 %."""
     sched = fin.vendor_loan_schedule(30.2e6, 0.07, 0.02, 13)
     assert len(sched) == 156
-    np.testing.assert_allclose(sched.payment, hand_payment(30.2e6, 0.09 / 12, 156),
-                               rtol=1e-10)
+    np.testing.assert_allclose(sched.payment, hand_payment(30.2e6, 0.09 / 12, 156), rtol=1e-10)
 
 
 def test_as_a_service_fee_hand_computation():
@@ -260,8 +260,7 @@ def test_as_a_service_fee_hand_computation():
     r_m = 1.08 ** (1 / 12) - 1
     capex_part = 1200 * r_m / (1 - (1 + r_m) ** -60)
     expected = (capex_part + 5.0) * 1.10
-    assert fin.as_a_service_fee(1200, 5.0, 60, 0.08, 0.10) == pytest.approx(
-        expected, rel=1e-12)
+    assert fin.as_a_service_fee(1200, 5.0, 60, 0.08, 0.10) == pytest.approx(expected, rel=1e-12)
     assert fin.as_a_service_fee(1200, 0.0, 60, 0.0, 0.0) == pytest.approx(20.0)
 
 
@@ -397,8 +396,7 @@ def test_but_for_share():
     assert fin.but_for_share(120, 130, 100) == 1.0
     assert fin.but_for_share(120, 90, 100) == 0.0
     assert fin.but_for_share(95, 105, 100) == 0.0
-    np.testing.assert_allclose(
-        fin.but_for_share([100, 140], [130, 110], 100), [0.0, 0.25])
+    np.testing.assert_allclose(fin.but_for_share([100, 140], [130, 110], 100), [0.0, 0.25])
 
 
 # ------------------------------------------------------------- F8 guarantees
@@ -407,8 +405,7 @@ def test_guarantee_expected_cost_matches_monte_carlo():
     rng = np.random.default_rng(20250501)
     draws = rng.normal(100.0, 15.0, size=2_000_000)
     mc = np.maximum(90.0 - draws, 0.0).mean()
-    assert fin.guarantee_expected_cost(90.0, 100.0, 15.0) == pytest.approx(
-        mc, rel=0.01)
+    assert fin.guarantee_expected_cost(90.0, 100.0, 15.0) == pytest.approx(mc, rel=0.01)
 
 
 def test_guarantee_expected_cost_degenerate():
@@ -444,17 +441,20 @@ def test_shared_savings():
 
 
 # --------------------------------------------------------------- validation
-@pytest.mark.parametrize(("call", "name", "value"), [
-    (lambda: fin.level_debt_service(-1.0, 0.05, 10), "principal", "-1.0"),
-    (lambda: fin.level_debt_service(1.0, 0.05, 0), "years", "0"),
-    (lambda: fin.serial_bond_schedule(1.0, 0.05, 2.5), "years", "2.5"),
-    (lambda: fin.annuity_payment(1.0, -1.5, 10), "rate", "-1.5"),
-    (lambda: fin.zero_coupon_yield(0.0, 750, 9), "price", "0.0"),
-    (lambda: fin.zero_coupon_yield(500, 750, -9), "years", "-9"),
-    (lambda: fin.size_debt_by_dscr([1.0], 0.05, 0.0), "dscr", "0.0"),
-    (lambda: fin.revolving_fund_repayment(5.0, 0.5, -1.0), "outstanding", "-1.0"),
-    (lambda: fin.as_a_service_fee(100, 1, 0, 0.05, 0.1), "term_months", "0"),
-])
+@pytest.mark.parametrize(
+    ("call", "name", "value"),
+    [
+        (lambda: fin.level_debt_service(-1.0, 0.05, 10), "principal", "-1.0"),
+        (lambda: fin.level_debt_service(1.0, 0.05, 0), "years", "0"),
+        (lambda: fin.serial_bond_schedule(1.0, 0.05, 2.5), "years", "2.5"),
+        (lambda: fin.annuity_payment(1.0, -1.5, 10), "rate", "-1.5"),
+        (lambda: fin.zero_coupon_yield(0.0, 750, 9), "price", "0.0"),
+        (lambda: fin.zero_coupon_yield(500, 750, -9), "years", "-9"),
+        (lambda: fin.size_debt_by_dscr([1.0], 0.05, 0.0), "dscr", "0.0"),
+        (lambda: fin.revolving_fund_repayment(5.0, 0.5, -1.0), "outstanding", "-1.0"),
+        (lambda: fin.as_a_service_fee(100, 1, 0, 0.05, 0.1), "term_months", "0"),
+    ],
+)
 def test_invalid_inputs_name_argument_and_value(call, name, value):
     """Errors name the offending argument and its value."""
     with pytest.raises(ValueError, match=rf"{name}.*{value}"):
@@ -479,8 +479,7 @@ def test_level_schedule_properties(principal, rate, years, ppy):
     assert (np.diff(bal) <= 1e-9 * principal).all()
     assert bal[-1] == 0.0
     assert sched["principal"].sum() == pytest.approx(principal, rel=1e-9)
-    assert hand_pv(sched["payment"], rate / ppy) == pytest.approx(principal,
-                                                                   rel=1e-9)
+    assert hand_pv(sched["payment"], rate / ppy) == pytest.approx(principal, rel=1e-9)
 
 
 @settings(max_examples=100, deadline=None)
@@ -520,8 +519,7 @@ def _reference_waterfall(revenues, ds, reserve0):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(0.0, 2.0), min_size=6, max_size=6),
-       st.floats(0.0, 2.0))
+@given(st.lists(st.floats(0.0, 2.0), min_size=6, max_size=6), st.floats(0.0, 2.0))
 def test_revenue_bond_default_matches_reference(cover, reserve_multiple):
     """Default flag agrees with an independently coded waterfall."""
     ds = hand_payment(1e6, 0.05, 6)
@@ -536,14 +534,19 @@ def test_revenue_bond_default_matches_reference(cover, reserve_multiple):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.floats(0.0, 1e9), st.lists(st.floats(0.0, 1e7), min_size=1, max_size=30),
-       st.floats(0.0, 1.0), st.floats(0.0, 0.1))
+@given(
+    st.floats(0.0, 1e9),
+    st.lists(st.floats(0.0, 1e7), min_size=1, max_size=30),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 0.1),
+)
 def test_revolving_fund_conservation_property(initial, savings, share, rate):
     """Closing = opening - loans + repayments + interest, and repayments never exceed loans."""
     loans = [initial / 4] + [0.0] * (len(savings) - 1)
     path = fund_path(initial, loans, savings, share, rate)
-    np.testing.assert_allclose(path[:, 4], path[:, 0] - path[:, 1] + path[:, 2] + path[:, 3],
-                               rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(
+        path[:, 4], path[:, 0] - path[:, 1] + path[:, 2] + path[:, 3], rtol=1e-12, atol=1e-6
+    )
     np.testing.assert_allclose(path[1:, 0], path[:-1, 4])
     np.testing.assert_allclose(path[:, 3], rate * np.maximum(path[:, 0], 0.0))
     assert path[:, 2].sum() <= initial / 4 * (1 + 1e-12)

@@ -14,19 +14,27 @@ SMALL = {"world.residents.simulated_agents": 2000}
 #: (scenario, months, overrides): together they use every instrument and term.
 CASES = [
     ("alliance", 120, {"policy.financing.guarantee.savings_floor_share": 0.5}),
-    ("traditional", 60, {"policy.financing.go_bond.serial": True,
-                         "policy.financing.by_domain.streetlights": ["shared_savings", "go_bond"],
-                         "policy.contracts.vendor_savings_share": 0.9,
-                         "policy.contracts.savings_term_years": 20}),
+    (
+        "traditional",
+        60,
+        {
+            "policy.financing.go_bond.serial": True,
+            "policy.financing.by_domain.streetlights": ["shared_savings", "go_bond"],
+            "policy.contracts.vendor_savings_share": 0.9,
+            "policy.contracts.savings_term_years": 20,
+        },
+    ),
     ("helsinki_maas", 120, {"policy.financing.ppp.min_revenue_guarantee_share": 0.3}),
     ("alliance", 120, {"policy.financing.by_domain.traffic": ["ppp"]}),
     ("denver_minibonds", 60, {}),
     ("tif_district", 120, {}),
     ("san_diego_streetlights", 60, {}),
 ]
-PUBLIC = {name: obj for name, obj in vars(finance).items()
-          if inspect.isfunction(obj) and obj.__module__ == finance.__name__
-          and not name.startswith("_")}
+PUBLIC = {
+    name: obj
+    for name, obj in vars(finance).items()
+    if inspect.isfunction(obj) and obj.__module__ == finance.__name__ and not name.startswith("_")
+}
 
 
 def test_every_public_finance_function_runs_in_the_model():

@@ -27,28 +27,61 @@ def adopt_inputs(seed: int, n: int = N) -> dict:
     coverage = r.uniform(0.2, 1.0, N_DISTRICTS)
     coverage[0] = 0.0
     return dict(
-        adopted=(r.random(n) < 0.3).astype(np.uint8), potential_u=r.random(n),
-        district=district, city_of_district=np.array([0, 0, 0, 1, 1, 1]),
+        adopted=(r.random(n) < 0.3).astype(np.uint8),
+        potential_u=r.random(n),
+        district=district,
+        city_of_district=np.array([0, 0, 0, 1, 1, 1]),
         afford=kernels.affordability(r.lognormal(np.log(5_000), 0.7, n), 20.0, 1.0),
-        trust=r.random(n), coverage_d=coverage, share_d=r.uniform(0, 0.5, N_DISTRICTS),
-        share_city=r.uniform(0, 0.5, 2), quality=0.8, p=0.03, q=0.38,
-        churn=0.05, market_potential=0.9, network_weight_district=0.5,
-        weight=np.full(n, 35.0), group_id=district, adopters_out=np.zeros(N_DISTRICTS),
-        potential_out=np.zeros(N_DISTRICTS))
+        trust=r.random(n),
+        coverage_d=coverage,
+        share_d=r.uniform(0, 0.5, N_DISTRICTS),
+        share_city=r.uniform(0, 0.5, 2),
+        quality=0.8,
+        p=0.03,
+        q=0.38,
+        churn=0.05,
+        market_potential=0.9,
+        network_weight_district=0.5,
+        weight=np.full(n, 35.0),
+        group_id=district,
+        adopters_out=np.zeros(N_DISTRICTS),
+        potential_out=np.zeros(N_DISTRICTS),
+    )
 
 
-def make_pop(seed: int = 1, agents: int = 4_000, pops: tuple = (700_000, 300_000),
-             n_services: int = 2, **params) -> Population:
-    return Population.create(np.random.default_rng(seed), city_populations=list(pops),
-                             districts_per_city=5, params=Residents(simulated_agents=agents,
-                                                                    **params),
-                             n_services=n_services)
+def make_pop(
+    seed: int = 1,
+    agents: int = 4_000,
+    pops: tuple = (700_000, 300_000),
+    n_services: int = 2,
+    **params,
+) -> Population:
+    return Population.create(
+        np.random.default_rng(seed),
+        city_populations=list(pops),
+        districts_per_city=5,
+        params=Residents(simulated_agents=agents, **params),
+        n_services=n_services,
+    )
 
 
-def run_adoption(pop: Population, months: int, *, fee: float = 0.0, coverage: float = 1.0,
-                 seed: int = 7, tech: Technology | None = None, sensitivity: float = 1.0):
-    tech = tech or Technology(user_facing=True, bass_p_monthly=0.03, bass_q_monthly=0.4,
-                              churn_monthly=0.01, market_potential=1.0)
+def run_adoption(
+    pop: Population,
+    months: int,
+    *,
+    fee: float = 0.0,
+    coverage: float = 1.0,
+    seed: int = 7,
+    tech: Technology | None = None,
+    sensitivity: float = 1.0,
+):
+    tech = tech or Technology(
+        user_facing=True,
+        bass_p_monthly=0.03,
+        bass_q_monthly=0.4,
+        churn_monthly=0.01,
+        market_potential=1.0,
+    )
     rng = np.random.default_rng(seed)
     cov = np.full(pop.n_districts, coverage)
     for _ in range(months):
@@ -70,11 +103,20 @@ def test_adopt_matches_twin(seed):
         np.testing.assert_allclose(a["adopters_out"], b["adopters_out"], rtol=1e-12)
         np.testing.assert_allclose(a["potential_out"], b["potential_out"], rtol=1e-12)
         # the kernel's per-district tallies are the adopters and the market after the step
-        np.testing.assert_allclose(a["adopters_out"], np.bincount(
-            a["district"], a["adopted"] * a["weight"], N_DISTRICTS))
+        np.testing.assert_allclose(
+            a["adopters_out"], np.bincount(a["district"], a["adopted"] * a["weight"], N_DISTRICTS)
+        )
     assert rng_a.random() == rng_b.random()  # one draw per resident in both
-    tally = kernels.in_market(a["potential_u"], a["district"], a["afford"], a["trust"],
-                              a["weight"], a["quality"], a["market_potential"], N_DISTRICTS)
+    tally = kernels.in_market(
+        a["potential_u"],
+        a["district"],
+        a["afford"],
+        a["trust"],
+        a["weight"],
+        a["quality"],
+        a["market_potential"],
+        N_DISTRICTS,
+    )
     np.testing.assert_allclose(a["potential_out"], tally)
 
 
@@ -96,8 +138,16 @@ def test_in_market_matches_twin_and_counts_the_adoption_test():
     """The Bass potential per district equals the twin's and the adopt kernel's market test."""
     x = adopt_inputs(5)
     weight = np.full(N, 35.0)
-    args = (x["potential_u"], x["district"], x["afford"], x["trust"], weight, x["quality"],
-            x["market_potential"], N_DISTRICTS)
+    args = (
+        x["potential_u"],
+        x["district"],
+        x["afford"],
+        x["trust"],
+        weight,
+        x["quality"],
+        x["market_potential"],
+        N_DISTRICTS,
+    )
     got = kernels.in_market(*args)
     np.testing.assert_allclose(got, kernels.in_market_py(*args), rtol=1e-12)
     mask = x["potential_u"] < x["market_potential"] * x["trust"] * x["quality"] * x["afford"]
@@ -122,8 +172,7 @@ def test_group_sums_matches_twin():
     values, weights = r.random(N), r.uniform(1, 50, N)
     groups = r.integers(0, 17, N)
     got = kernels.group_sums(values, groups, weights, 17)
-    np.testing.assert_allclose(got, kernels.group_sums_py(values, groups, weights, 17),
-                               rtol=1e-12)
+    np.testing.assert_allclose(got, kernels.group_sums_py(values, groups, weights, 17), rtol=1e-12)
     np.testing.assert_allclose(got, np.bincount(groups, values * weights, 17), rtol=1e-12)
 
 
@@ -150,8 +199,9 @@ def subscribe_case(seed: int, n: int = 500):
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), cap=st.integers(1, 50),
-       supply=st.floats(0.0, 5e5, allow_nan=False))
+@given(
+    seed=st.integers(0, 10_000), cap=st.integers(1, 50), supply=st.floats(0.0, 5e5, allow_nan=False)
+)
 def test_subscribe_matches_twin_and_rules(seed, cap, supply):
     order, wants, weight = subscribe_case(seed)
     bought, n_buyers, last = kernels.subscribe(order, wants, cap, weight, 500.0, supply)
@@ -166,7 +216,7 @@ def test_subscribe_matches_twin_and_rules(seed, cap, supply):
     end = last if last >= 0 else len(order)
     np.testing.assert_array_equal(got[:end], full[:end])  # earlier arrivals fully served
     if last >= 0:
-        assert np.all(got[last + 1:] == 0)  # later arrivals get nothing
+        assert np.all(got[last + 1 :] == 0)  # later arrivals get nothing
         left = supply - got[:last] @ weight[order][:last]
         assert left - got[last] * weight[0] < weight[0] * (1 + 1e-9)  # partial fill
 
@@ -206,8 +256,9 @@ def test_zero_coverage_means_no_adopters_and_churn():
 def test_adoption_step_returns_weighted_adopters_per_district():
     pop = make_pop()
     out = run_adoption(pop, 6)
-    np.testing.assert_allclose(out, np.bincount(pop.district, pop.adopted[0] * pop.weight,
-                                                pop.n_districts))
+    np.testing.assert_allclose(
+        out, np.bincount(pop.district, pop.adopted[0] * pop.weight, pop.n_districts)
+    )
     assert out.sum() == pytest.approx(pop.adoption_share(0) * 1e6)
 
 
@@ -269,9 +320,17 @@ def test_minimum_agents_per_district():
 
 def sale(pop: Population, premium: float, supply: float = 24_000):
     return pop.subscribe_minibonds(
-        np.random.default_rng(11), city_index=0, price=500.0, cap=40, supply_bonds=supply,
-        yield_premium=premium, interest_share=0.03, arrival_hours=8.0, premium_response=100.0,
-        offering_hours=720.0)
+        np.random.default_rng(11),
+        city_index=0,
+        price=500.0,
+        cap=40,
+        supply_bonds=supply,
+        yield_premium=premium,
+        interest_share=0.03,
+        arrival_hours=8.0,
+        premium_response=100.0,
+        offering_hours=720.0,
+    )
 
 
 def test_minibonds_sell_faster_with_higher_premium():
@@ -296,14 +355,25 @@ def test_minibond_sale_accounting():
 
 def test_same_seed_same_population_and_steps():
     a, b = make_pop(seed=9), make_pop(seed=9)
-    for name in ("city", "district", "weight", "income_month", "savings", "trust", "quintile",
-                 "potential_u"):
+    for name in (
+        "city",
+        "district",
+        "weight",
+        "income_month",
+        "savings",
+        "trust",
+        "quintile",
+        "potential_u",
+    ):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     np.testing.assert_array_equal(run_adoption(a, 5, fee=5.0), run_adoption(b, 5, fee=5.0))
     np.testing.assert_array_equal(a.adopted, b.adopted)
     sa, sb = sale(a, 0.03), sale(b, 0.03)
-    assert (sa.bonds_sold, sa.sellout_hours, sa.buyers) == (sb.bonds_sold, sb.sellout_hours,
-                                                            sb.buyers)
+    assert (sa.bonds_sold, sa.sellout_hours, sa.buyers) == (
+        sb.bonds_sold,
+        sb.sellout_hours,
+        sb.buyers,
+    )
     np.testing.assert_array_equal(sa.by_group, sb.by_group)
     np.testing.assert_array_equal(a.bonds, b.bonds)
     assert not np.array_equal(make_pop(seed=10).income_month, a.income_month)

@@ -63,8 +63,11 @@ def imports(module: str, path: Path) -> set[str]:
             continue
         for target in targets:
             hit = resolve(target)
-            if hit and hit != module and not (path.name == "__init__.py"
-                                              and hit.startswith(module + ".")):
+            if (
+                hit
+                and hit != module
+                and not (path.name == "__init__.py" and hit.startswith(module + "."))
+            ):
                 found.add(hit)
     return found
 
@@ -115,8 +118,10 @@ def cycles() -> list[list[str]]:
 
 
 def test_the_scan_sees_the_imports():
-    assert "sim.core.finance" in GRAPH["sim.instruments.go_bond"] or \
-        "sim.instruments.base" in GRAPH["sim.instruments.go_bond"]
+    assert (
+        "sim.core.finance" in GRAPH["sim.instruments.go_bond"]
+        or "sim.instruments.base" in GRAPH["sim.instruments.go_bond"]
+    )
     assert "agents.city.treasury" in GRAPH["agents.city.city"]
 
 
@@ -132,6 +137,7 @@ def test_no_import_goes_up(module):
 
 def test_mechanisms_know_no_agent_and_no_model():
     low = [m for m in MODULES if layer(m) <= layer("sim.mechanisms")]
-    offenders = {m: sorted(t for t in GRAPH[m] if t.startswith(("agents", "sim.model")))
-                 for m in low}
+    offenders = {
+        m: sorted(t for t in GRAPH[m] if t.startswith(("agents", "sim.model"))) for m in low
+    }
     assert not {m: t for m, t in offenders.items() if t}

@@ -239,9 +239,7 @@ def test_random_transfers_stay_balanced(n_accounts: int, data: st.DataObject) ->
     ids = st.integers(0, n_accounts - 1)
     amounts = st.floats(0.0, 1e9, allow_nan=False, allow_infinity=False)
     pairs = st.tuples(ids, ids).filter(lambda p: p[0] != p[1])
-    singles = data.draw(
-        st.lists(st.tuples(st.integers(0, 20), pairs, amounts), max_size=40)
-    )
+    singles = data.draw(st.lists(st.tuples(st.integers(0, 20), pairs, amounts), max_size=40))
     for step, (s, d), x in singles:
         led.transfer(step, s, d, x, "fee")
     batch = data.draw(st.lists(st.tuples(pairs, amounts), max_size=60))
@@ -291,9 +289,7 @@ def test_full_run_scale() -> None:
     assert len(led) == steps * (per_step + 1)
     led.check_balanced()
     np.testing.assert_allclose(led.snapshot_balances(), expected, rtol=1e-9)
-    np.testing.assert_allclose(
-        led.net_by_step(city, n_steps=steps), city_net, rtol=1e-9
+    np.testing.assert_allclose(led.net_by_step(city, n_steps=steps), city_net, rtol=1e-9)
+    assert led.flows_by_kind(stakeholder="resident").loc["user_fee", "outflow"] == pytest.approx(
+        -expected[res].sum()
     )
-    assert led.flows_by_kind(stakeholder="resident").loc[
-        "user_fee", "outflow"
-    ] == pytest.approx(-expected[res].sum())

@@ -19,13 +19,19 @@ SMALL = {"world.residents.simulated_agents": 4000}
 
 
 def run(scenario="alliance", seed=0, months=120, overlays=(), **overrides):
-    return sim.run(scenario, seed=seed, months=months, overlays=overlays,
-                   overrides={**SMALL, **{k.replace("__", "."): v for k, v in overrides.items()}})
+    return sim.run(
+        scenario,
+        seed=seed,
+        months=months,
+        overlays=overlays,
+        overrides={**SMALL, **{k.replace("__", "."): v for k, v in overrides.items()}},
+    )
 
 
 def model(scenario="alliance", seed=0, months=120, overlays=(), **overrides):
-    scn = resolve(scenario, {**SMALL, **{k.replace("__", "."): v for k, v in overrides.items()}},
-                  overlays)
+    scn = resolve(
+        scenario, {**SMALL, **{k.replace("__", "."): v for k, v in overrides.items()}}, overlays
+    )
     m = AllianceModel(scn, seed=seed, months=months)
     m.run()
     return m
@@ -60,13 +66,23 @@ def test_no_nan_or_inf_in_any_output():
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31 - 1), shift=st.floats(-100, 400),
-       pilot=st.booleans(), mode=st.sampled_from(["rfp", "rfi_mou", "framework"]),
-       perf=st.floats(0.2, 1.5))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    shift=st.floats(-100, 400),
+    pilot=st.booleans(),
+    mode=st.sampled_from(["rfp", "rfi_mou", "framework"]),
+    perf=st.floats(0.2, 1.5),
+)
 def test_ledger_balances_over_random_worlds(seed, shift, pilot, mode, perf):
     """Debits equal credits and balances sum to zero whatever the parameters."""
-    r = run(seed=seed, months=60, world__rates__shift_bp=shift, policy__pilot__enabled=pilot,
-            policy__procurement__mode=mode, world__stress__performance_factor=perf)
+    r = run(
+        seed=seed,
+        months=60,
+        world__rates__shift_bp=shift,
+        policy__pilot__enabled=pilot,
+        policy__procurement__mode=mode,
+        world__stress__performance_factor=perf,
+    )
     r.ledger.check_balanced()
     assert r.kpis["ledger_imbalance_usd"] < 1e-3
 
@@ -83,6 +99,7 @@ def test_every_money_kpi_comes_from_the_ledger():
 
 def test_champion_shortens_time_to_scale():
     """A champion cuts procurement and decision delays: projects scale sooner."""
+
     def months_to_scale(champion):
         out = []
         for s in range(3):
@@ -105,11 +122,17 @@ def test_pmo_runs_more_projects_at_once():
 
 def test_framework_is_faster_than_rfp():
     """Framework call-off awards in weeks; an RFP takes most of a year."""
+
     def months_to_award(mode):
         out = []
         for s in range(3):
-            ev = run("traditional", seed=s, months=48, policy__procurement__mode=mode,
-                     policy__domains=["streetlights", "water"]).events
+            ev = run(
+                "traditional",
+                seed=s,
+                months=48,
+                policy__procurement__mode=mode,
+                policy__domains=["streetlights", "water"],
+            ).events
             start = ev[ev.event == "procurement_start"].set_index("project").month
             award = ev[ev.event == "award"].set_index("project").month
             out += list((award - start).dropna())
@@ -122,6 +145,7 @@ def test_framework_is_faster_than_rfp():
 
 def test_sandbox_shortens_regulatory_approval():
     """A regulatory sandbox multiplies approval delays by its factor."""
+
     def approval_wait(sandbox):
         waits = []
         for s in range(4):
@@ -149,12 +173,18 @@ def test_incidents_halt_deployments_and_cost_trust():
 
 def test_underperformance_is_stopped_more_often_with_larger_pilots():
     """Larger pilots measure more precisely, so bad technology is caught more often."""
+
     def stop_share(share):
         stopped = started = 0
         for s in range(6):
-            r = run(seed=s, months=36, overlays=("underperformance",),
-                    policy__pilot__share_of_units=share, policy__pilot__max_extensions=0,
-                    policy__pilot__months=4)
+            r = run(
+                seed=s,
+                months=36,
+                overlays=("underperformance",),
+                policy__pilot__share_of_units=share,
+                policy__pilot__max_extensions=0,
+                policy__pilot__months=4,
+            )
             stopped += r.kpis["pilots_stopped"]
             started += r.kpis["pilots_started"]
         return stopped / started
@@ -173,10 +203,15 @@ def test_pilots_stop_bad_technology_that_traditional_rollout_keeps():
 
 def test_consortium_shares_pilot_evidence():
     """In a consortium a pilot's measurements reach every member city's evaluation."""
-    cities = {f"world.cities.c{i}": {"population": 150_000, "general_revenue_annual_usd": 3e8,
-                                     "reserves_usd": 4.5e7,
-                                     "existing_debt_service_annual_usd": 2.4e7}
-              for i in range(3)}
+    cities = {
+        f"world.cities.c{i}": {
+            "population": 150_000,
+            "general_revenue_annual_usd": 3e8,
+            "reserves_usd": 4.5e7,
+            "existing_debt_service_annual_usd": 2.4e7,
+        }
+        for i in range(3)
+    }
     scn = resolve("alliance", {**SMALL, "world.residents.simulated_agents": 3000})
     data = scn.model_dump()
     data["world"]["cities"] = {k.split(".")[-1]: v for k, v in cities.items()}
@@ -185,8 +220,9 @@ def test_consortium_shares_pilot_evidence():
     domains = shared.scenario.world.technology
     keys = {k for k in shared.consortium.evidence.keys() if k[0] in domains}
     assert keys, "consortium evidence is keyed by domain, not by city"
-    data["world"]["cities"] = {k: {**v, "consortium_member": False} for k, v in
-                               data["world"]["cities"].items()}
+    data["world"]["cities"] = {
+        k: {**v, "consortium_member": False} for k, v in data["world"]["cities"].items()
+    }
     alone = AllianceModel(resolve(data), seed=1, months=30)
     alone.run()
     assert all(k[0] in alone.scenario.world.cities for k in alone.consortium.evidence.keys())
@@ -203,15 +239,20 @@ def test_guarantee_lowers_investors_required_return():
     plain = inv.bond_yield("AA", 15, revenue=True)
     guaranteed = inv.bond_yield("AA", 15, revenue=True, covered_share=0.8)
     assert guaranteed < plain
-    assert m.investors[2].equity_return(demand_risk=True, covered_share=0.9) < \
-        m.investors[2].equity_return(demand_risk=True)
+    assert m.investors[2].equity_return(demand_risk=True, covered_share=0.9) < m.investors[
+        2
+    ].equity_return(demand_risk=True)
 
 
 def test_guarantee_is_a_contingent_liability_that_gets_called():
     """Guaranteeing a revenue bond's savings books a contingent liability and calls on it."""
-    kw = dict(overlays=("underperformance",), policy__pilot__enabled=False,
-              policy__financing__by_domain={"water": ["revenue_bond"]},
-              policy__domains=["water"], world__technology__water__benefit_per_unit_month_usd=9.0)
+    kw = dict(
+        overlays=("underperformance",),
+        policy__pilot__enabled=False,
+        policy__financing__by_domain={"water": ["revenue_bond"]},
+        policy__domains=["water"],
+        world__technology__water__benefit_per_unit_month_usd=9.0,
+    )
     plain = run(**kw)
     guaranteed = run(**kw, policy__financing__guarantee__savings_floor_share=0.9)
     assert plain.kpis["contingent_liabilities_usd"] == 0
@@ -221,11 +262,16 @@ def test_guarantee_is_a_contingent_liability_that_gets_called():
 
 def test_revenue_bond_defaults_without_touching_the_general_fund():
     """A revenue bond whose project underdelivers defaults; no debt service from the city."""
-    r = run(seed=2, months=120, policy__pilot__enabled=False,
-            world__stress__performance_factor=0.25,
-            policy__domains=["water"], policy__financing__by_domain={"water": ["revenue_bond"]},
-            policy__contracts__energy_contract="none",
-            world__technology__water__benefit_per_unit_month_usd=6.0)
+    r = run(
+        seed=2,
+        months=120,
+        policy__pilot__enabled=False,
+        world__stress__performance_factor=0.25,
+        policy__domains=["water"],
+        policy__financing__by_domain={"water": ["revenue_bond"]},
+        policy__contracts__energy_contract="none",
+        world__technology__water__benefit_per_unit_month_usd=6.0,
+    )
     assert r.kpis["defaults"] >= 1
     e = r.ledger.entries()
     ds = e[e.kind == "debt_service"]
@@ -237,9 +283,12 @@ def test_revenue_bond_defaults_without_touching_the_general_fund():
 
 def test_revenue_bond_needs_coverage():
     """A revenue bond is only issued when projected cash covers debt service by the covenant."""
-    r = run(policy__pilot__enabled=False, policy__domains=["water"],
-            policy__financing__by_domain={"water": ["revenue_bond"]},
-            policy__financing__revenue_bond__dscr_covenant=5.0)
+    r = run(
+        policy__pilot__enabled=False,
+        policy__domains=["water"],
+        policy__financing__by_domain={"water": ["revenue_bond"]},
+        policy__financing__revenue_bond__dscr_covenant=5.0,
+    )
     assert r.kpis["projects_scaled"] == 0
     assert r.kpis["financing_failures"] > 0
 
@@ -255,8 +304,13 @@ def test_debt_cap_limits_go_borrowing():
 def test_rate_shock_raises_borrowing_costs():
     """+200 bp makes the same GO-financed programme cost the city more."""
     base = mean_kpi("fiscal_npv_usd", scenario="traditional", seeds=range(2), months=240)
-    shocked = mean_kpi("fiscal_npv_usd", scenario="traditional", seeds=range(2), months=240,
-                       overlays=("rate_shock",))
+    shocked = mean_kpi(
+        "fiscal_npv_usd",
+        scenario="traditional",
+        seeds=range(2),
+        months=240,
+        overlays=("rate_shock",),
+    )
     assert shocked < base
 
 
@@ -269,42 +323,58 @@ def test_recession_lowers_the_budget_low_point():
 
 def test_ppp_user_fees_put_demand_risk_on_the_investor():
     """Under user fees a demand shortfall hurts the vehicle; under availability, the city."""
+
     def ppp(payment, demand):
-        return run(seed=4, months=120, policy__pilot__enabled=False, policy__domains=["maas"],
-                   policy__financing__by_domain={"maas": ["ppp"]},
-                   policy__financing__ppp__payment=payment,
-                   policy__financing__ppp__dscr_target=1.5 if payment == "user_fees" else 1.2,
-                   world__technology__maas__market_potential=demand)
+        return run(
+            seed=4,
+            months=120,
+            policy__pilot__enabled=False,
+            policy__domains=["maas"],
+            policy__financing__by_domain={"maas": ["ppp"]},
+            policy__financing__ppp__payment=payment,
+            policy__financing__ppp__dscr_target=1.5 if payment == "user_fees" else 1.2,
+            world__technology__maas__market_potential=demand,
+        )
 
     fees_hi, fees_lo = ppp("user_fees", 0.6), ppp("user_fees", 0.2)
     avail_hi, avail_lo = ppp("availability", 0.6), ppp("availability", 0.2)
     # the investor's take moves with demand under user fees...
     assert fees_lo.kpis["investor_net_usd"] < fees_hi.kpis["investor_net_usd"]
     # ...but not under availability payments, where the city's cash takes the hit
-    assert avail_lo.kpis["investor_net_usd"] == pytest.approx(avail_hi.kpis["investor_net_usd"],
-                                                              rel=0.02)
+    assert avail_lo.kpis["investor_net_usd"] == pytest.approx(
+        avail_hi.kpis["investor_net_usd"], rel=0.02
+    )
     assert avail_lo.kpis["fiscal_npv_usd"] < avail_hi.kpis["fiscal_npv_usd"]
 
 
 def test_minibonds_sell_faster_with_a_higher_yield_premium():
     """A richer mini-bond (higher maturity value) sells out sooner."""
+
     def sellout(maturity):
-        return run(months=24, policy__domains=["buildings"], policy__pilot__enabled=False,
-                   policy__financing__by_domain={"buildings": ["mini_bonds", "go_bond"]},
-                   policy__financing__mini_bonds__maturity_value_usd=maturity
-                   ).kpis["minibond_sellout_hours"]
+        return run(
+            months=24,
+            policy__domains=["buildings"],
+            policy__pilot__enabled=False,
+            policy__financing__by_domain={"buildings": ["mini_bonds", "go_bond"]},
+            policy__financing__mini_bonds__maturity_value_usd=maturity,
+        ).kpis["minibond_sellout_hours"]
 
     assert 0 < sellout(800.0) < sellout(560.0)
 
 
 def test_vendor_exit_disrupts_as_a_service():
     """When the as-a-service vendor exits, the service stops."""
-    kw = dict(policy__pilot__enabled=False, policy__domains=["wifi"],
-              policy__financing__by_domain={"wifi": ["as_a_service"]},
-              policy__procurement__technology_partners=1, policy__procurement__mode="rfp")
+    kw = dict(
+        policy__pilot__enabled=False,
+        policy__domains=["wifi"],
+        policy__financing__by_domain={"wifi": ["as_a_service"]},
+        policy__procurement__technology_partners=1,
+        policy__procurement__mode="rfp",
+    )
     calm = run(**kw, world__vendors__default_hazard_annual=0.0)
-    hit = run(**kw, world__vendors__default_hazard_annual=0.0,
-              world__stress__vendor_default_month=30)
+    hit = run(
+        **kw, world__vendors__default_hazard_annual=0.0, world__stress__vendor_default_month=30
+    )
     lead = events(hit, "award")["info"].iloc[0].split("'")[1]
     exits = events(hit, "vendor_exit")
     assert len(exits) == 1 and lead in exits["info"].iloc[0] and exits.month.iloc[0] == 30
@@ -328,10 +398,14 @@ def test_cost_overruns_fall_on_the_owner():
     kw = dict(policy__pilot__enabled=False, policy__domains=["wifi"])
     city = dict(policy__financing__by_domain={"wifi": ["go_bond"]})
     vendor = dict(policy__financing__by_domain={"wifi": ["as_a_service"]})
-    d_city = (run(**kw, **city, overlays=("cost_overrun",)).kpis["fiscal_npv_usd"]
-              - run(**kw, **city).kpis["fiscal_npv_usd"])
-    d_vendor = (run(**kw, **vendor, overlays=("cost_overrun",)).kpis["fiscal_npv_usd"]
-                - run(**kw, **vendor).kpis["fiscal_npv_usd"])
+    d_city = (
+        run(**kw, **city, overlays=("cost_overrun",)).kpis["fiscal_npv_usd"]
+        - run(**kw, **city).kpis["fiscal_npv_usd"]
+    )
+    d_vendor = (
+        run(**kw, **vendor, overlays=("cost_overrun",)).kpis["fiscal_npv_usd"]
+        - run(**kw, **vendor).kpis["fiscal_npv_usd"]
+    )
     assert d_city < -1e5
     assert abs(d_vendor) < abs(d_city) / 10
 
@@ -339,8 +413,11 @@ def test_cost_overruns_fall_on_the_owner():
 def test_integrator_improves_multi_vendor_performance():
     """An integrator partner raises the multi-vendor system's performance factor."""
     m_with = model(months=12, policy__procurement__integrator=True)
-    m_without = model(months=12, policy__procurement__integrator=False,
-                      policy__procurement__interoperability_min=0.0)
+    m_without = model(
+        months=12,
+        policy__procurement__integrator=False,
+        policy__procurement__interoperability_min=0.0,
+    )
     with_f = [p.system_factor for p in m_with.projects if len(p.vendors) > 1]
     without_f = [p.system_factor for p in m_without.projects if len(p.vendors) > 1]
     assert np.mean(with_f) > np.mean(without_f)
@@ -348,8 +425,11 @@ def test_integrator_improves_multi_vendor_performance():
 
 def test_revolving_fund_recycles_savings():
     """Loans from the revolving fund are repaid from verified savings."""
-    r = run(months=240, policy__domains=["buildings"],
-            policy__financing__by_domain={"buildings": ["revolving_fund", "go_bond"]})
+    r = run(
+        months=240,
+        policy__domains=["buildings"],
+        policy__financing__by_domain={"buildings": ["revolving_fund", "go_bond"]},
+    )
     flows = r.ledger.flows_by_kind(account="central:revolving")
     assert flows.loc["loan_repayment", "inflow"] > 0
     assert flows.loc["capex", "outflow"] > 0
@@ -357,8 +437,12 @@ def test_revolving_fund_recycles_savings():
 
 def test_tif_increment_pays_the_tif_bond():
     """A TIF bond is serviced from the district increment, not the general fund."""
-    r = run(months=120, policy__pilot__enabled=False, policy__domains=["wifi"],
-            policy__financing__by_domain={"wifi": ["tif", "go_bond"]})
+    r = run(
+        months=120,
+        policy__pilot__enabled=False,
+        policy__domains=["wifi"],
+        policy__financing__by_domain={"wifi": ["tif", "go_bond"]},
+    )
     e = r.ledger.entries()
     assert (e.kind == "tif_increment").any()
     tif_ds = e[(e.kind == "debt_service") & (e.credit_name == "central:tif")]
@@ -375,17 +459,20 @@ def test_revenue_share_and_gain_sharing_split_revenue_with_the_vendor():
         ads = e[e.kind == "advertising"]
         return ads[ads.debit_name.str.startswith("vendor")].amount.sum() / ads.amount.sum()
 
-    assert vendor_share_of_ads(policy__financing__by_domain={"wifi": ["revenue_share"]},
-                               policy__financing__vendor__revenue_share=0.8) == \
-        pytest.approx(0.8)
+    assert vendor_share_of_ads(
+        policy__financing__by_domain={"wifi": ["revenue_share"]},
+        policy__financing__vendor__revenue_share=0.8,
+    ) == pytest.approx(0.8)
     service = {"policy__financing__by_domain": {"wifi": ["as_a_service"]}}
-    assert vendor_share_of_ads(**service, policy__contracts__gain_share_city=0.3) == \
-        pytest.approx(0.7)
+    assert vendor_share_of_ads(**service, policy__contracts__gain_share_city=0.3) == pytest.approx(
+        0.7
+    )
     assert vendor_share_of_ads(**service, policy__contracts__gain_share_city=1.0) == 0
 
 
 def test_services_raise_land_values_and_property_tax():
     """Coverage lifts district land values: the tax uplift flows only when the effect is on."""
+
     def uplift(effect):
         r = run(world__macro__land_value_uplift_per_coverage=effect)
         e = r.ledger.entries()
@@ -398,8 +485,13 @@ def test_services_raise_land_values_and_property_tax():
 def test_deficits_downgrade_the_rating():
     """A deep recession that drains reserves costs the city its rating."""
     calm = run("traditional", months=120)
-    hit = run("traditional", months=120, overlays=("recession",),
-              world__stress__recession_income_drop=0.5, world__stress__recession_month=6)
+    hit = run(
+        "traditional",
+        months=120,
+        overlays=("recession",),
+        world__stress__recession_income_drop=0.5,
+        world__stress__recession_month=6,
+    )
     assert calm.kpis["rating_downgrades"] == 0
     assert hit.kpis["rating_downgrades"] >= 1
     assert hit.kpis["worst_rating_index"] > calm.kpis["worst_rating_index"]

@@ -32,20 +32,32 @@ def noisy_model(params: dict, seed: int) -> dict:
 
 
 def ishigami_spec(method: str, n: int, replications: int = 1, **extra) -> dict:
-    sens = {"method": method, "n": n, "kpis": ["y"], "bootstrap": 50,
-            "parameters": {f"x{i}": {"bounds": [-PI, PI]} for i in range(1, 5)}, **extra}
-    return {"experiment": {"name": f"ishigami_{method}",
-                           "model": "experiments.engine.analytic:ishigami", "seed": 7,
-                           "replications": replications},
-            "sensitivity": sens}
+    sens = {
+        "method": method,
+        "n": n,
+        "kpis": ["y"],
+        "bootstrap": 50,
+        "parameters": {f"x{i}": {"bounds": [-PI, PI]} for i in range(1, 5)},
+        **extra,
+    }
+    return {
+        "experiment": {
+            "name": f"ishigami_{method}",
+            "model": "experiments.engine.analytic:ishigami",
+            "seed": 7,
+            "replications": replications,
+        },
+        "sensitivity": sens,
+    }
 
 
 @pytest.fixture(scope="module")
 def ishigami_run(tmp_path_factory):
     """The shipped Ishigami spec via the CLI entry point: spec -> engine -> store -> analysis."""
     out = tmp_path_factory.mktemp("ishigami")
-    code = main(["sensitivity", str(SPECS / "ishigami_sobol.toml"), "--engine", "serial",
-                 "--out", str(out)])
+    code = main(
+        ["sensitivity", str(SPECS / "ishigami_sobol.toml"), "--engine", "serial", "--out", str(out)]
+    )
     assert code == 0
     return out
 
@@ -63,19 +75,36 @@ def test_ishigami_reproduces_the_analytical_indices(ishigami_run, capsys):
             assert abs(row["value"] - expected) <= row["ci"] + 0.02, (kind, name, row.to_dict())
     x4 = table[(table["parameter"] == "x4") & table["index"].isin(["S1", "ST"])]
     assert (x4["value"].abs() < 0.01).all()
-    s2 = table[(table["index"] == "S2") & (table["parameter"] == "x1")
-               & (table["parameter2"] == "x3")]["value"].iloc[0]
+    s2 = table[
+        (table["index"] == "S2") & (table["parameter"] == "x1") & (table["parameter2"] == "x3")
+    ]["value"].iloc[0]
     assert s2 == pytest.approx(truth["ST"]["x3"], abs=0.08)  # all of x3's effect is with x1
-    assert set(table.columns) >= {"method", "kpi", "parameter", "parameter2", "index", "value",
-                                  "ci", "n"}
+    assert set(table.columns) >= {
+        "method",
+        "kpi",
+        "parameter",
+        "parameter2",
+        "index",
+        "value",
+        "ci",
+        "n",
+    }
     assert pd.read_parquet(ishigami_run / "indices.parquet").shape == table.shape
 
 
 def test_outputs_charts_and_convergence_table(ishigami_run):
     """The folder holds the tables, the charts and a convergence table with N/2 and N."""
-    for name in ("indices.csv", "convergence.csv", "noise.csv", "analysis.json",
-                 "design.parquet", "sensitivity.json", "sobol_y.png", "s2_y.png",
-                 "convergence_y.png"):
+    for name in (
+        "indices.csv",
+        "convergence.csv",
+        "noise.csv",
+        "analysis.json",
+        "design.parquet",
+        "sensitivity.json",
+        "sobol_y.png",
+        "s2_y.png",
+        "convergence_y.png",
+    ):
         assert (ishigami_run / name).is_file(), name
     conv = pd.read_csv(ishigami_run / "convergence.csv")
     assert set(conv["n_half"]) == {512} and set(conv["n"]) == {1024}
@@ -115,8 +144,9 @@ def test_morris_ranks_the_ignored_parameter_last(tmp_path):
     assert (tmp_path / "morris_y.png").is_file()
 
 
-@pytest.mark.parametrize("method,n", [("rbd_fast", 256), ("delta", 128), ("pawn", 128),
-                                      ("fast", 258)])
+@pytest.mark.parametrize(
+    "method,n", [("rbd_fast", 256), ("delta", 128), ("pawn", 128), ("fast", 258)]
+)
 def test_other_methods_run_and_find_x4_least_influential(tmp_path, method, n):
     spec = load_sensitivity_spec(ishigami_spec(method, n))
     result = run_sensitivity(spec, tmp_path, engine="serial", charts=False)
@@ -150,21 +180,27 @@ def test_noise_share_end_to_end(tmp_path):
     assert quiet.analysis.noise["noise_share"].iloc[0] < 1e-12
     loud = ishigami_spec("sobol", 16, replications=3)
     loud["experiment"]["model"] = "test_sensitivity:noisy_model"
-    loud["sensitivity"]["parameters"] = {"x1": {"bounds": [0.0, 1.0]},
-                                         "x2": {"bounds": [0.0, 1.0]}}
+    loud["sensitivity"]["parameters"] = {"x1": {"bounds": [0.0, 1.0]}, "x2": {"bounds": [0.0, 1.0]}}
     loud["sensitivity"]["fixed"] = {"noise_sd": 3.0}
-    result = run_sensitivity(load_sensitivity_spec(loud), tmp_path / "loud", engine="serial",
-                             charts=False)
+    result = run_sensitivity(
+        load_sensitivity_spec(loud), tmp_path / "loud", engine="serial", charts=False
+    )
     assert result.analysis.noise["noise_share"].iloc[0] > 0.5
     assert any("replication noise" in w for w in result.analysis.warnings)
 
 
 def test_failed_runs_drop_their_saltelli_blocks(tmp_path):
     """experiments.engine.analytic:flaky raises for x < 0: those blocks go, the analysis goes on."""
-    d = {"experiment": {"name": "flaky", "model": "experiments.engine.analytic:flaky", "seed": 3},
-         "sensitivity": {"method": "sobol", "n": 32, "second_order": False, "kpis": ["y"],
-                         "parameters": {"x": {"bounds": [-0.1, 1.0]},
-                                        "z": {"bounds": [0.0, 1.0]}}}}
+    d = {
+        "experiment": {"name": "flaky", "model": "experiments.engine.analytic:flaky", "seed": 3},
+        "sensitivity": {
+            "method": "sobol",
+            "n": 32,
+            "second_order": False,
+            "kpis": ["y"],
+            "parameters": {"x": {"bounds": [-0.1, 1.0]}, "z": {"bounds": [0.0, 1.0]}},
+        },
+    }
     result = run_sensitivity(load_sensitivity_spec(d), tmp_path, engine="serial", charts=False)
     assert result.failed > 0
     n = result.analysis.indices["n"].iloc[0]
@@ -227,10 +263,13 @@ bounds = [0.3, 0.9]
     assert all("\n" not in line for line in lines)
     text = "\n".join(lines)
     assert "sensitivity.n: 30 is not a power of two" in text and "(e.g. 16 or 32)" in text
-    assert "world.rates.shift_bpp: unknown parameter path; did you mean 'world.rates.shift_bp'" \
-        in text
-    assert "world.rates.shift_bp: the range 0 .. 2000 reaches outside the allowed range " \
-           "-300 .. 1000 bp" in text
+    assert (
+        "world.rates.shift_bpp: unknown parameter path; did you mean 'world.rates.shift_bp'" in text
+    )
+    assert (
+        "world.rates.shift_bp: the range 0 .. 2000 reaches outside the allowed range "
+        "-300 .. 1000 bp" in text
+    )
     assert "policy.pilot.scale_probability: the range 0.3 .. 0.9 reaches outside" in text
     assert main(["sensitivity", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -248,19 +287,27 @@ def test_spec_errors_kpis_methods_and_scenarios(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_sensitivity_spec(d)
     assert "'yy' is not a KPI of the model; did you mean 'y'?" in str(info.value)
-    d = {"experiment": {"name": "two"}, "scenarios": [{"file": "alliance"},
-                                                      {"file": "traditional"}],
-         "sensitivity": {"n": 4, "kpis": ["fiscal_npv_usd"],
-                         "parameters": {"world.rates.shift_bp": {"bounds": [0.0, 1.0]},
-                                        "policy.governance.champion": {"bounds": [0.0, 1.0]}}}}
+    d = {
+        "experiment": {"name": "two"},
+        "scenarios": [{"file": "alliance"}, {"file": "traditional"}],
+        "sensitivity": {
+            "n": 4,
+            "kpis": ["fiscal_npv_usd"],
+            "parameters": {
+                "world.rates.shift_bp": {"bounds": [0.0, 1.0]},
+                "policy.governance.champion": {"bounds": [0.0, 1.0]},
+            },
+        },
+    }
     with pytest.raises(ScenarioError) as info:
         load_sensitivity_spec(d)
     assert "exactly one [[scenarios]]" in str(info.value)
     d["scenarios"] = d["scenarios"][:1]
     with pytest.raises(ScenarioError) as info:
         load_sensitivity_spec(d)
-    assert "policy.governance.champion: a bool parameter needs values = [false, true]" \
-        in str(info.value)
+    assert "policy.governance.champion: a bool parameter needs values = [false, true]" in str(
+        info.value
+    )
     d["sensitivity"]["parameters"]["policy.governance.champion"] = {"dist": "norm", "mean": 1.0}
     with pytest.raises(ScenarioError) as info:
         load_sensitivity_spec(d)
@@ -268,19 +315,28 @@ def test_spec_errors_kpis_methods_and_scenarios(tmp_path):
 
 
 def test_plan_maps_distributions_integers_and_levels():
-    d = {"experiment": {"name": "types", "seed": 1, "months": 12},
-         "scenarios": [{"file": "alliance"}],
-         "sensitivity": {"method": "sobol", "n": 8, "kpis": ["fiscal_npv_usd"],
-                         "fixed": {"world.residents.simulated_agents": 200},
-                         "parameters": {
-                             "policy.pilot.months": {"bounds": [6.0, 24.0]},
-                             "policy.procurement.mode": {"values": ["rfp", "rfi_mou"]},
-                             "policy.governance.pmo": {"values": [False, True]},
-                             "world.stress.performance_factor": {
-                                 "dist": "truncnorm", "bounds": [0.3, 1.3], "mean": 0.8,
-                                 "sd": 0.2},
-                             "world.rates.shift_bp": {"dist": "norm", "mean": 100.0,
-                                                      "sd": 50.0}}}}
+    d = {
+        "experiment": {"name": "types", "seed": 1, "months": 12},
+        "scenarios": [{"file": "alliance"}],
+        "sensitivity": {
+            "method": "sobol",
+            "n": 8,
+            "kpis": ["fiscal_npv_usd"],
+            "fixed": {"world.residents.simulated_agents": 200},
+            "parameters": {
+                "policy.pilot.months": {"bounds": [6.0, 24.0]},
+                "policy.procurement.mode": {"values": ["rfp", "rfi_mou"]},
+                "policy.governance.pmo": {"values": [False, True]},
+                "world.stress.performance_factor": {
+                    "dist": "truncnorm",
+                    "bounds": [0.3, 1.3],
+                    "mean": 0.8,
+                    "sd": 0.2,
+                },
+                "world.rates.shift_bp": {"dist": "norm", "mean": 100.0, "sd": 50.0},
+            },
+        },
+    }
     spec = load_sensitivity_spec(d)
     plan = build_plan(spec)
     assert len(plan.points) == 8 * (2 * 5 + 2)
@@ -300,23 +356,35 @@ def test_plan_maps_distributions_integers_and_levels():
 
 
 def test_tiny_alliance_sobol_writes_table_and_charts(tmp_path):
-    d = {"experiment": {"name": "tiny", "seed": 5, "replications": 2, "months": 12},
-         "scenarios": [{"file": "alliance"}],
-         "sensitivity": {"method": "sobol", "n": 4, "bootstrap": 20,
-                         "kpis": ["fiscal_npv_usd", "min_budget_balance_usd"],
-                         "fixed": {"world.residents.simulated_agents": 200},
-                         "parameters": {
-                             "world.rates.shift_bp": {"bounds": [0.0, 300.0]},
-                             "world.stress.performance_factor": {"bounds": [0.4, 1.2]},
-                             "policy.pilot.share_of_units": {"bounds": [0.01, 0.2]}}}}
+    d = {
+        "experiment": {"name": "tiny", "seed": 5, "replications": 2, "months": 12},
+        "scenarios": [{"file": "alliance"}],
+        "sensitivity": {
+            "method": "sobol",
+            "n": 4,
+            "bootstrap": 20,
+            "kpis": ["fiscal_npv_usd", "min_budget_balance_usd"],
+            "fixed": {"world.residents.simulated_agents": 200},
+            "parameters": {
+                "world.rates.shift_bp": {"bounds": [0.0, 300.0]},
+                "world.stress.performance_factor": {"bounds": [0.4, 1.2]},
+                "policy.pilot.share_of_units": {"bounds": [0.01, 0.2]},
+            },
+        },
+    }
     spec = load_sensitivity_spec(d)
     result = run_sensitivity(spec, tmp_path, engine="serial")
     assert result.planned == 4 * 8 * 2 and result.failed == 0
     t = pd.read_csv(tmp_path / "indices.csv")
     assert set(t["kpi"]) == {"fiscal_npv_usd", "min_budget_balance_usd"}
     assert set(t["index"]) == {"S1", "ST", "S2"}
-    for name in ("sobol_fiscal_npv_usd.png", "s2_fiscal_npv_usd.png",
-                 "convergence_fiscal_npv_usd.png", "noise.csv", "convergence.csv"):
+    for name in (
+        "sobol_fiscal_npv_usd.png",
+        "s2_fiscal_npv_usd.png",
+        "convergence_fiscal_npv_usd.png",
+        "noise.csv",
+        "convergence.csv",
+    ):
         assert (tmp_path / name).is_file(), name
     again = analyse(tmp_path, charts=False)
     pd.testing.assert_frame_equal(again.indices, result.analysis.indices)
@@ -348,10 +416,18 @@ def test_validation_never_runs_the_built_in_model(monkeypatch):
         spec = load_sensitivity_spec(name)
         assert kpi_check_note(spec) is None  # the built-in declares its outputs
     load_spec("rates_and_pilots")
-    d = {"experiment": {"name": "bad_kpi"}, "scenarios": [{"file": "alliance"}],
-         "sensitivity": {"n": 4, "kpis": ["fiscal_npv_usd", "fiscal_npv"], "parameters": {
-             "world.rates.shift_bp": {"bounds": [0.0, 100.0]},
-             "world.stress.performance_factor": {"bounds": [0.5, 1.0]}}}}
+    d = {
+        "experiment": {"name": "bad_kpi"},
+        "scenarios": [{"file": "alliance"}],
+        "sensitivity": {
+            "n": 4,
+            "kpis": ["fiscal_npv_usd", "fiscal_npv"],
+            "parameters": {
+                "world.rates.shift_bp": {"bounds": [0.0, 100.0]},
+                "world.stress.performance_factor": {"bounds": [0.5, 1.0]},
+            },
+        },
+    }
     with pytest.raises(ScenarioError) as info:
         load_sensitivity_spec(d)
     assert len(info.value.problems) == 1
@@ -359,27 +435,46 @@ def test_validation_never_runs_the_built_in_model(monkeypatch):
 
 def test_requested_but_undeclared_kpis_are_refused_in_one_line():
     """A KPI the model does not declare: one line naming it, before anything runs."""
-    d = {"experiment": {"name": "bad_kpi"}, "scenarios": [{"file": "alliance"}],
-         "sensitivity": {"n": 4, "kpis": ["fiscal_npv_usd", "fiscal_npv"], "parameters": {
-             "world.rates.shift_bp": {"bounds": [0.0, 100.0]},
-             "world.stress.performance_factor": {"bounds": [0.5, 1.0]}}}}
+    d = {
+        "experiment": {"name": "bad_kpi"},
+        "scenarios": [{"file": "alliance"}],
+        "sensitivity": {
+            "n": 4,
+            "kpis": ["fiscal_npv_usd", "fiscal_npv"],
+            "parameters": {
+                "world.rates.shift_bp": {"bounds": [0.0, 100.0]},
+                "world.stress.performance_factor": {"bounds": [0.5, 1.0]},
+            },
+        },
+    }
     with pytest.raises(ScenarioError) as info:
         load_sensitivity_spec(d)
     (line,) = info.value.problems
-    assert line.startswith("<spec>: sensitivity.kpis: 'fiscal_npv' is not a KPI of the model; "
-                           "did you mean 'fiscal_npv_usd'?")
+    assert line.startswith(
+        "<spec>: sensitivity.kpis: 'fiscal_npv' is not a KPI of the model; "
+        "did you mean 'fiscal_npv_usd'?"
+    )
     d = ishigami_spec("sobol", 16)
     d["sensitivity"]["kpis"] = ["y", "z"]
     with pytest.raises(ScenarioError) as info:
         load_sensitivity_spec(d)
-    assert info.value.problems == ["<spec>: sensitivity.kpis: 'z' is not a KPI of the model; "
-                                   "known: y"]
+    assert info.value.problems == [
+        "<spec>: sensitivity.kpis: 'z' is not a KPI of the model; known: y"
+    ]
     with pytest.raises(ScenarioError) as info:
-        load_spec({"experiment": {"model": "experiments.engine.analytic:linear",
-                                  "kpis": ["y", "nosie"]},
-                   "design": {"kind": "list", "points": [{"x": 1}]}})
-    assert info.value.problems == ["<spec>: experiment.kpis: 'nosie' is not a KPI of the model; "
-                                   "did you mean 'noise'? known: noise, y"]
+        load_spec(
+            {
+                "experiment": {
+                    "model": "experiments.engine.analytic:linear",
+                    "kpis": ["y", "nosie"],
+                },
+                "design": {"kind": "list", "points": [{"x": 1}]},
+            }
+        )
+    assert info.value.problems == [
+        "<spec>: experiment.kpis: 'nosie' is not a KPI of the model; "
+        "did you mean 'noise'? known: noise, y"
+    ]
 
 
 def test_undeclared_outputs_are_checked_after_the_runs(tmp_path, capsys):
@@ -402,11 +497,25 @@ bounds = [0.0, 1.0]
     spec = load_sensitivity_spec(spec_file)
     note = kpi_check_note(spec)
     assert "test_sensitivity:noisy_model declares no outputs" in note and "y, yy" in note
-    assert main(["sensitivity", str(spec_file), "--engine", "serial", "--no-chart",
-                 "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "sensitivity",
+                str(spec_file),
+                "--engine",
+                "serial",
+                "--no-chart",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert note in captured.err
-    assert "warning: sensitivity.kpis: 'yy' is not a KPI of the model; did you mean 'y'? " \
-           "known: y; skipped" in captured.out
+    assert (
+        "warning: sensitivity.kpis: 'yy' is not a KPI of the model; did you mean 'y'? "
+        "known: y; skipped" in captured.out
+    )
     indices = pd.read_csv(tmp_path / "out" / "indices.csv")
     assert set(indices["kpi"]) == {"y"}

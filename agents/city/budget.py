@@ -40,15 +40,20 @@ class Funds:
     @classmethod
     def open(cls, ledger: Ledger, name: str) -> Funds:
         """Open the general, revolving and TIF funds of city ``name``."""
-        return cls(*(ledger.open_account(f"{name}:{fund}", "city", owner=name)
-                     for fund in ("general", "revolving", "tif")))
+        return cls(
+            *(
+                ledger.open_account(f"{name}:{fund}", "city", owner=name)
+                for fund in ("general", "revolving", "tif")
+            )
+        )
 
 
 class Budget:
     """Collects a city's revenue and pays its running spending each month."""
 
-    def __init__(self, model: ModelView, index: int, spec: CitySpec, funds: Funds,
-                 debts: DebtBook) -> None:
+    def __init__(
+        self, model: ModelView, index: int, spec: CitySpec, funds: Funds, debts: DebtBook
+    ) -> None:
         """Set the budget at month-0 values.
 
         Args:
@@ -88,14 +93,20 @@ class Budget:
         led.transfer(t, acc["economy"], self.funds.general, other, "tax")
         self.revenue_month = float(other + tax_trend.sum() + uplift.sum() + captured)
         # spending follows the trend budget: a recession opens a gap, projects do not move it
-        trend_rev = (self.revenue_annual0 - self.property_base0) / 12 * m.market.revenue_trend \
-            + float((trend * rate).sum())
+        trend_rev = (
+            self.revenue_annual0 - self.property_base0
+        ) / 12 * m.market.revenue_trend + float((trend * rate).sum())
         existing = self.debts.existing_service(m.market.revenue_trend)
         led.transfer(t, self.funds.general, acc["services"], trend_rev - existing, "spending")
         led.transfer(t, self.funds.general, m.investors[0].account, existing, "debt_service")
         self._annual_fees(t)
-        revolving_fund.earn_interest(led, self.funds.revolving, acc["market"],
-                                     m.scenario.world.rates.revolving_fund_deposit_rate_annual, t)
+        revolving_fund.earn_interest(
+            led,
+            self.funds.revolving,
+            acc["market"],
+            m.scenario.world.rates.revolving_fund_deposit_rate_annual,
+            t,
+        )
 
     def _property_tax(self, t: int, rate: float) -> tuple[np.ndarray, np.ndarray, float]:
         """Book property tax by district: trend part and services' uplift, less any TIF capture.
@@ -115,19 +126,34 @@ class Budget:
         if area is not None and area.capturing(t):  # the increment goes to the TIF fund
             k = area.size
             inc = tif.increment(area, av, rate)
-            share = np.divide(inc, tax_trend[:k] + uplift[:k], out=np.zeros(k),
-                              where=(tax_trend[:k] + uplift[:k]) > 0)
-            led.transfer_many(t, accounts[: k * N_QUINTILES], self.funds.tif,
-                              np.repeat(inc, N_QUINTILES) * shares[: k * N_QUINTILES],
-                              "tif_increment")
+            share = np.divide(
+                inc,
+                tax_trend[:k] + uplift[:k],
+                out=np.zeros(k),
+                where=(tax_trend[:k] + uplift[:k]) > 0,
+            )
+            led.transfer_many(
+                t,
+                accounts[: k * N_QUINTILES],
+                self.funds.tif,
+                np.repeat(inc, N_QUINTILES) * shares[: k * N_QUINTILES],
+                "tif_increment",
+            )
             tax_trend, uplift = tax_trend.copy(), uplift.copy()
             tax_trend[:k] *= 1 - share
             uplift[:k] *= 1 - share
             captured = inc.sum()
-        led.transfer_many(t, accounts, self.funds.general,
-                          np.repeat(tax_trend, N_QUINTILES) * shares, "tax")
-        led.transfer_many(t, accounts, self.funds.general,
-                          np.repeat(uplift, N_QUINTILES) * shares, "tax_uplift", PROGRAM)
+        led.transfer_many(
+            t, accounts, self.funds.general, np.repeat(tax_trend, N_QUINTILES) * shares, "tax"
+        )
+        led.transfer_many(
+            t,
+            accounts,
+            self.funds.general,
+            np.repeat(uplift, N_QUINTILES) * shares,
+            "tax_uplift",
+            PROGRAM,
+        )
         return tax_trend, uplift, captured
 
     def _annual_fees(self, t: int) -> None:
@@ -137,9 +163,20 @@ class Budget:
         m = self.model
         p = m.scenario.policy
         if p.governance.pmo:
-            m.ledger.transfer(t, self.funds.general, m.accounts["services"],
-                              p.governance.pmo_cost_annual_usd, "opex", PROGRAM)
+            m.ledger.transfer(
+                t,
+                self.funds.general,
+                m.accounts["services"],
+                p.governance.pmo_cost_annual_usd,
+                "opex",
+                PROGRAM,
+            )
         if p.procurement.mode == "framework":
-            m.ledger.transfer(t, self.funds.general, m.accounts["framework"],
-                              m.scenario.world.procurement.framework_member_fee_annual_usd,
-                              "member_fee", PROGRAM)
+            m.ledger.transfer(
+                t,
+                self.funds.general,
+                m.accounts["framework"],
+                m.scenario.world.procurement.framework_member_fee_annual_usd,
+                "member_fee",
+                PROGRAM,
+            )

@@ -50,23 +50,40 @@ class City(mesa.Agent):
         self.index, self.name, self.spec = index, name, spec
         led = model.ledger
         self.funds = Funds.open(led, name)
-        led.transfer(0, model.accounts["opening"], self.funds.general, spec.reserves_usd,
-                     "transfer")
-        revolving_fund.seed(led, self.funds.general, self.funds.revolving,
-                            model.scenario.policy.financing.revolving_fund)
+        led.transfer(
+            0, model.accounts["opening"], self.funds.general, spec.reserves_usd, "transfer"
+        )
+        revolving_fund.seed(
+            led,
+            self.funds.general,
+            self.funds.revolving,
+            model.scenario.policy.financing.revolving_fund,
+        )
         self.outbox = Outbox()
         self.projects: list[Project] = []
         self.economics = Economics(spec.population, model.scenario.world)
         debts = DebtBook(spec.existing_debt_service_annual_usd / 12)
         self.budget = Budget(model, index, spec, self.funds, debts)
-        self.office = ProcurementOffice(model, name, spec, self.projects, self.economics,
-                                        self.outbox)
-        self.treasury = Treasury(model, index, name, spec, self.funds, debts, self.budget,
-                                 self.economics, self.outbox, self.projects, self._belief)
-        self.operations = Operations(model, index, spec, self.treasury, self.economics,
-                                     self.outbox)
-        self.portfolio = Portfolio(model, self.projects, self.treasury, self.office,
-                                   self.economics, self.outbox)
+        self.office = ProcurementOffice(
+            model, name, spec, self.projects, self.economics, self.outbox
+        )
+        self.treasury = Treasury(
+            model,
+            index,
+            name,
+            spec,
+            self.funds,
+            debts,
+            self.budget,
+            self.economics,
+            self.outbox,
+            self.projects,
+            self._belief,
+        )
+        self.operations = Operations(model, index, spec, self.treasury, self.economics, self.outbox)
+        self.portfolio = Portfolio(
+            model, self.projects, self.treasury, self.office, self.economics, self.outbox
+        )
 
     def _belief(self, pr: Project) -> tuple[float, float]:
         return self.portfolio.belief(pr)

@@ -55,8 +55,9 @@ class DebtBook:
         """The debts of one project under one instrument."""
         return [d for d in self.debts if d.project == pid and d.instrument == instrument]
 
-    def pay(self, ledger: Ledger, t: int, payee_of: dict[int, int], *,
-            exclude: str = "") -> list[tuple[Debt, float]]:
+    def pay(
+        self, ledger: Ledger, t: int, payee_of: dict[int, int], *, exclude: str = ""
+    ) -> list[tuple[Debt, float]]:
         """Pay every instalment due this month by its recourse.
 
         Args:

@@ -73,7 +73,8 @@ class Economics:
         """Performance at which scaling pays (city's view: cash plus public value)."""
         life = int(pr.tech.lifetime_years * 12)
         nominal = self.cash_per_unit(pr.tech) + self.welfare_per_unit(pr.tech)
-        return break_even_performance(pr.price_per_unit,
-                                      pv_monthly(self.om_per_unit(pr.tech), self.discount_rate,
-                                                 life),
-                                      pv_monthly(nominal, self.discount_rate, life))
+        return break_even_performance(
+            pr.price_per_unit,
+            pv_monthly(self.om_per_unit(pr.tech), self.discount_rate, life),
+            pv_monthly(nominal, self.discount_rate, life),
+        )

@@ -39,8 +39,15 @@ EXPECTED_REACH = 0.6
 class Operations:
     """Books a city's deployed projects' monthly benefits and payments."""
 
-    def __init__(self, model: ModelView, index: int, spec: CitySpec, treasury: Treasury,
-                 economics: Economics, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        model: ModelView,
+        index: int,
+        spec: CitySpec,
+        treasury: Treasury,
+        economics: Economics,
+        outbox: Outbox,
+    ) -> None:
         """Attach to the city's treasury.
 
         Args:
@@ -69,31 +76,50 @@ class Operations:
         arr = pr.arrangements[0] if pr.arrangements else Arrangement("none")
         theta = pr.performance(t, w.stress.performance_factor)
         target = pr.kpi_target if pr.kpi_target > 0 else pr.claim
-        pr.measured_kpi = contracts.measure_kpi(pr.kpi_history, theta, target,
-                                                m.rng_measure.standard_normal(),
-                                                pol.contracts.measurement_lag_months)
-        g = contracts.payment_factor(pol.contracts.payment, pr.measured_kpi,
-                                     pol.contracts.kpi_threshold)
+        pr.measured_kpi = contracts.measure_kpi(
+            pr.kpi_history,
+            theta,
+            target,
+            m.rng_measure.standard_normal(),
+            pol.contracts.measurement_lag_months,
+        )
+        g = contracts.payment_factor(
+            pol.contracts.payment, pr.measured_kpi, pol.contracts.kpi_threshold
+        )
         vendor = self.treasury.vendor_for(pr)
         cash = self._benefits(pr, theta, self._payees(pr, arr, vendor), t)
         if pr.tech.user_facing:
-            self.outbox.tally("welfare_usd", pr.tech.welfare_per_user_month_usd
-                              * m.residents.users_in(self.districts, pr.domain)
-                              * min(theta / max(pr.claim, 1e-9), 1.0))
+            self.outbox.tally(
+                "welfare_usd",
+                pr.tech.welfare_per_user_month_usd
+                * m.residents.users_in(self.districts, pr.domain)
+                * min(theta / max(pr.claim, 1e-9), 1.0),
+            )
         opex = pr.units * pr.tech.opex_per_unit_month_usd
         if arr.owner == "city":
             self._city_owned(pr, arr, vendor, cash, opex, g, t)
         elif arr.owner == "vendor":
             if vendor is not None:
-                vendor_finance.pay_month(self.treasury, pr, arr, vendor, opex,
-                                         w.vendors.margin, g, t)
+                vendor_finance.pay_month(
+                    self.treasury, pr, arr, vendor, opex, w.vendors.margin, g, t
+                )
         else:
             self.treasury.guarantee_calls += ppp.operate_month(
-                self.treasury, pr, arr, vendor, cash, opex, w.vendors.margin, pr.measured_kpi,
-                t, pol.financing.ppp)
+                self.treasury,
+                pr,
+                arr,
+                vendor,
+                cash,
+                opex,
+                w.vendors.margin,
+                pr.measured_kpi,
+                t,
+                pol.financing.ppp,
+            )
 
-    def _payees(self, pr: Project, arr: Arrangement, vendor: VendorLike | None
-                ) -> Callable[[Cash], list[tuple[int, Cash]]]:
+    def _payees(
+        self, pr: Project, arr: Arrangement, vendor: VendorLike | None
+    ) -> Callable[[Cash], list[tuple[int, Cash]]]:
         """Who receives the project's cash benefits: ``cash -> [(account, amount)]``.
 
         The owner of the cash (the general fund, the revenue-bond fund, a
@@ -106,8 +132,9 @@ class Operations:
             owner = pr.account  # the revenue-bond fund
         take = None
         if owner is None and vendor is not None:
-            take = (vendor_finance.partner_take(arr, pr, pol.contracts.gain_share_city)
-                    or performance.partner_take(arr))
+            take = vendor_finance.partner_take(
+                arr, pr, pol.contracts.gain_share_city
+            ) or performance.partner_take(arr)
         owner = self.treasury.general if owner is None else owner
         if take is None:
             return lambda cash: [(owner, cash)]
@@ -118,8 +145,9 @@ class Operations:
 
         return split
 
-    def _benefits(self, pr: Project, theta: float,
-                  payees: Callable[[Cash], list[tuple[int, Cash]]], t: int) -> float:
+    def _benefits(
+        self, pr: Project, theta: float, payees: Callable[[Cash], list[tuple[int, Cash]]], t: int
+    ) -> float:
         """Book the month's cash benefits to their receivers; returns the cash."""
         m = self.model
         led, acc, tech, units = m.ledger, m.accounts, pr.tech, pr.units
@@ -142,14 +170,23 @@ class Operations:
             cash = float(fees.sum())
             if cash > 0:
                 for account, amount in payees(fees):
-                    led.transfer_many(t, m.layout.group_accounts[self.groups], account, amount,
-                                      "user_fee", pr.pid)
+                    led.transfer_many(
+                        t, m.layout.group_accounts[self.groups], account, amount, "user_fee", pr.pid
+                    )
         else:
             self.outbox.tally("welfare_usd", units * tech.benefit_per_unit_month_usd * theta)
         return cash
 
-    def _city_owned(self, pr: Project, arr: Arrangement, vendor: VendorLike | None,
-                    cash: float, opex: float, g: float, t: int) -> None:
+    def _city_owned(
+        self,
+        pr: Project,
+        arr: Arrangement,
+        vendor: VendorLike | None,
+        cash: float,
+        opex: float,
+        g: float,
+        t: int,
+    ) -> None:
         """Running costs of city-owned equipment, fund repayment and guarantee calls."""
         m = self.model
         led, market = m.ledger, m.accounts["market"]
@@ -160,10 +197,10 @@ class Operations:
             fee = opex * (1 + m.scenario.world.vendors.margin) * g
             led.transfer(t, payer, vendor.account, fee, "opex", pr.pid)
             led.transfer(t, vendor.account, market, opex, "opex", pr.pid)
-            if performance.guarantees_savings(pol.contracts.energy_contract,
-                                              pr.tech.benefit_type):
-                performance.shortfall_penalty(tr, pr, vendor, cash,
-                                              pr.tech.benefit_per_unit_month_usd, t)
+            if performance.guarantees_savings(pol.contracts.energy_contract, pr.tech.benefit_type):
+                performance.shortfall_penalty(
+                    tr, pr, vendor, cash, pr.tech.benefit_per_unit_month_usd, t
+                )
         else:
             led.transfer(t, payer, market, opex * SELF_PERFORM, "opex", pr.pid)
         revolving_fund.repay(tr, arr, cash, t, pr.pid, pol.financing.revolving_fund)
@@ -187,5 +224,6 @@ class Operations:
                 if vendor is None or pr.state == "stopped":
                     continue
                 g = contracts.payment_factor(terms.payment, pr.measured_kpi, terms.kpi_threshold)
-                m.ledger.transfer(t, self.treasury.general, vendor.account, monthly * g,
-                                  "capex", pr.pid)
+                m.ledger.transfer(
+                    t, self.treasury.general, vendor.account, monthly * g, "capex", pr.pid
+                )

@@ -34,8 +34,15 @@ FINANCING_PATIENCE = 12
 class Portfolio:
     """Moves a city's projects through their lifecycle."""
 
-    def __init__(self, model: ModelView, projects: list[Project], treasury: Treasury,
-                 office: ProcurementOffice, economics: Economics, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        model: ModelView,
+        projects: list[Project],
+        treasury: Treasury,
+        office: ProcurementOffice,
+        economics: Economics,
+        outbox: Outbox,
+    ) -> None:
         """Attach to the city's parts.
 
         Args:
@@ -49,9 +56,14 @@ class Portfolio:
         self.model = model
         self.projects, self.treasury, self.office = projects, treasury, office
         self.economics, self.outbox = economics, outbox
-        self._handlers = {"procuring": self._procuring, "approval": self._approval,
-                          "pilot": self._evaluate, "scale_approval": self._scale_approval,
-                          "scaling": self._scaling, "operating": self._operating}
+        self._handlers = {
+            "procuring": self._procuring,
+            "approval": self._approval,
+            "pilot": self._evaluate,
+            "scale_approval": self._scale_approval,
+            "scaling": self._scaling,
+            "operating": self._operating,
+        }
 
     def belief(self, pr: Project) -> tuple[float, float]:
         """The city's posterior mean and sd of a project's performance."""
@@ -82,9 +94,12 @@ class Portfolio:
         halted = pr.halted(t)
         if pr.state == "pilot" and pr.units > 0 and not halted:
             self.model.consortium.evidence.measure(
-                pr.evidence_key, pr.performance(t, self.model.scenario.world.stress
-                                                .performance_factor),
-                pr.tech.measurement_noise_sd, pr.units, self.model.rng_measure)
+                pr.evidence_key,
+                pr.performance(t, self.model.scenario.world.stress.performance_factor),
+                pr.tech.measurement_noise_sd,
+                pr.units,
+                self.model.rng_measure,
+            )
         if t < pr.next_event or halted:
             return
         self._handlers[pr.state](pr, t)
@@ -132,8 +147,11 @@ class Portfolio:
             self.outbox.note(pr, "pilot_extended", p=p_good, mu=mu, sd=sd)
 
     def _scale_approval(self, pr: Project, t: int) -> None:
-        pr.state, pr.tranches_left, pr.next_event = "scaling", \
-            self.model.scenario.policy.pilot.tranches, t
+        pr.state, pr.tranches_left, pr.next_event = (
+            "scaling",
+            self.model.scenario.policy.pilot.tranches,
+            t,
+        )
         self.advance(pr, t)
 
     def _scaling(self, pr: Project, t: int) -> None:
@@ -142,8 +160,9 @@ class Portfolio:
         if self._fund(pr, units, t):
             pr.tranches_left -= 1
             pr.next_event = t + pilot.tranche_months
-            self.outbox.note(pr, "tranche", units=units, coverage=pr.coverage,
-                             instrument=pr.instrument)
+            self.outbox.note(
+                pr, "tranche", units=units, coverage=pr.coverage, instrument=pr.instrument
+            )
             if pr.deploy_start < 0:
                 pr.deploy_start = t
             if pr.tranches_left <= 0:
@@ -212,9 +231,9 @@ class Portfolio:
         tr = self.treasury
         if arr.instrument == vendor_finance.SERVICE:
             lead = pr.lead if pr.live_vendors() else None
-            choice = vendor_finance.end_of_term(tr, pr, arr, t,
-                                                self.model.scenario.policy.financing.vendor,
-                                                lead, pr.deploy_start)
+            choice = vendor_finance.end_of_term(
+                tr, pr, arr, t, self.model.scenario.policy.financing.vendor, lead, pr.deploy_start
+            )
             if choice == "return":
                 self._end(pr, t, "returned")
                 return

@@ -29,8 +29,15 @@ RETRY_MONTHS = 6
 class ProcurementOffice:
     """Starts and awards a city's projects."""
 
-    def __init__(self, model: ModelView, name: str, spec: CitySpec, projects: list[Project],
-                 economics: Economics, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        model: ModelView,
+        name: str,
+        spec: CitySpec,
+        projects: list[Project],
+        economics: Economics,
+        outbox: Outbox,
+    ) -> None:
         """Set up the queue of domains the policy pursues.
 
         Args:
@@ -61,10 +68,18 @@ class ProcurementOffice:
             mode = p.procurement.mode
             if mode == "framework" and domain not in m.consortium.proven:
                 mode = "rfp"  # the framework only lists technologies proven in a member city
-            project = Project(m.new_project_id(), self.name, domain, tech,
-                              self.economics.units_for(tech), mode=mode, started=t)
+            project = Project(
+                m.new_project_id(),
+                self.name,
+                domain,
+                tech,
+                self.economics.units_for(tech),
+                mode=mode,
+                started=t,
+            )
             project.next_event = t + procurement.duration(
-                mode, m.scenario.world.procurement, p.governance, m.rng_market)
+                mode, m.scenario.world.procurement, p.governance, m.rng_market
+            )
             self.projects.append(project)
             self.outbox.started(project)
             self.outbox.note(project, "procurement_start", mode=mode)
@@ -90,10 +105,15 @@ class ProcurementOffice:
         m = self.model
         pol, w = m.scenario.policy, m.scenario.world
         result = procurement.award(
-            pr.mode, pr.domain, list(m.vendors), partners=pol.procurement.technology_partners,
+            pr.mode,
+            pr.domain,
+            list(m.vendors),
+            partners=pol.procurement.technology_partners,
             interop_min=pol.procurement.interoperability_min,
-            integrator=pol.procurement.integrator, discount=w.procurement.framework_discount,
-            rng=m.rng_market)
+            integrator=pol.procurement.integrator,
+            discount=w.procurement.framework_discount,
+            rng=m.rng_market,
+        )
         if result is None:
             self.outbox.note(pr, "no_bidder")
             pr.next_event = t + RETRY_MONTHS
@@ -107,9 +127,15 @@ class ProcurementOffice:
             pr.price_per_unit *= performance.PRICE_PREMIUM  # the vendor prices the guarantee
         pr.mu = pr.claim * (1 - pol.pilot.optimism_haircut)
         pr.sd = pol.pilot.prior_sd
-        pr.evidence_key = m.consortium.evidence_key(self.name, self.spec.consortium_member,
-                                                    pr.domain, pr.lead.unique_id)
+        pr.evidence_key = m.consortium.evidence_key(
+            self.name, self.spec.consortium_member, pr.domain, pr.lead.unique_id
+        )
         pr.state = "approval"
         pr.next_event = t + m.regulator.approval_delay(pol.governance.sandbox)
-        self.outbox.note(pr, "award", vendors=[v.name for v in pr.vendors],
-                         price=pr.price_per_unit, claim=pr.claim)
+        self.outbox.note(
+            pr,
+            "award",
+            vendors=[v.name for v in pr.vendors],
+            price=pr.price_per_unit,
+            claim=pr.claim,
+        )

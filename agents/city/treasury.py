@@ -55,10 +55,20 @@ if TYPE_CHECKING:
 class Treasury:
     """A city's financing desk, debt book, funds and credit rating."""
 
-    def __init__(self, model: ModelView, index: int, name: str, spec: CitySpec, funds: Funds,
-                 debts: DebtBook, budget: Budget, economics: Economics, outbox: Outbox,
-                 projects: list[Project], belief: Callable[[Project], tuple[float, float]]
-                 ) -> None:
+    def __init__(
+        self,
+        model: ModelView,
+        index: int,
+        name: str,
+        spec: CitySpec,
+        funds: Funds,
+        debts: DebtBook,
+        budget: Budget,
+        economics: Economics,
+        outbox: Outbox,
+        projects: list[Project],
+        belief: Callable[[Project], tuple[float, float]],
+    ) -> None:
         """Open the treasury with the city's starting rating.
 
         Args:
@@ -119,8 +129,9 @@ class Treasury:
         """Put a debt on the book."""
         return self.book.add(debt)
 
-    def arrangement(self, deal: Project, instrument: str, owner: str = "city",
-                    term_end: int = NO_TERM) -> Arrangement:
+    def arrangement(
+        self, deal: Project, instrument: str, owner: str = "city", term_end: int = NO_TERM
+    ) -> Arrangement:
         """The project's arrangement, created by its first tranche."""
         if not deal.arrangements:
             deal.arrangements.append(Arrangement(instrument, owner=owner, term_end=term_end))
@@ -129,8 +140,9 @@ class Treasury:
     def project_account(self, deal: Project) -> int:
         """The project's own fund (opened on first use)."""
         if deal.account < 0:
-            deal.account = self.ledger.open_account(f"{self.name}:project{deal.pid}", "city",
-                                                    owner=self.name)
+            deal.account = self.ledger.open_account(
+                f"{self.name}:project{deal.pid}", "city", owner=self.name
+            )
         return deal.account
 
     def vendor_for(self, deal: Project) -> VendorLike | None:
@@ -154,8 +166,9 @@ class Treasury:
 
     def debt_service_ratio(self, month: int) -> float:
         """Debt service over general revenue (both annual)."""
-        return finance.debt_service_ratio(self.annual_debt_service(month),
-                                          max(self.budget.annual_revenue, 1.0))
+        return finance.debt_service_ratio(
+            self.annual_debt_service(month), max(self.budget.annual_revenue, 1.0)
+        )
 
     def pay_debts(self, t: int) -> None:
         """Pay every instalment due; revenue-backed debts default when their fund is short.
@@ -175,8 +188,7 @@ class Treasury:
             return
         by_id = {pr.pid: pr for pr in self.projects}
         for debt, short in defaults:
-            self.note(by_id[debt.project], "default", instrument=debt.instrument,
-                      shortfall=short)
+            self.note(by_id[debt.project], "default", instrument=debt.instrument, shortfall=short)
             for inv in self.model.investors:
                 inv.observe_default(debt.instrument)
 
@@ -202,8 +214,9 @@ class Treasury:
             return ok
         pol = self.model.scenario.policy
         amount = units * pr.price_per_unit * pr.overrun
-        upfront = amount * contracts.capex_upfront_share(pol.contracts.payment,
-                                                         pol.contracts.retention_share)
+        upfront = amount * contracts.capex_upfront_share(
+            pol.contracts.payment, pol.contracts.retention_share
+        )
         remaining, sources, used = upfront, [], []
         for inst in self._preferences(pr):
             if remaining <= 1e-6:
@@ -226,8 +239,16 @@ class Treasury:
         self.arrangement(pr, used[0])
         return True
 
-    def _pay_vendor(self, pr: Project, vendor: VendorLike, sources: list[Raised], amount: float,
-                    upfront: float, units: float, t: int) -> None:
+    def _pay_vendor(
+        self,
+        pr: Project,
+        vendor: VendorLike,
+        sources: list[Raised],
+        amount: float,
+        upfront: float,
+        units: float,
+        t: int,
+    ) -> None:
         """Pay the vendor from what was raised (a retention later) and have it build."""
         for account, value in sources:
             self.ledger.transfer(t, account, vendor.account, value, "capex", pr.pid)
@@ -243,24 +264,33 @@ class Treasury:
         fin = self.model.scenario.policy.financing
         return list(fin.by_domain.get(pr.domain, fin.preference))
 
-    def _raise(self, pr: Project, inst: str, amount: float, units: float, t: int
-               ) -> Raised | None:
+    def _raise(self, pr: Project, inst: str, amount: float, units: float, t: int) -> Raised | None:
         """Raise ``amount`` with a city-funded instrument."""
         m = self.model
         fin = m.scenario.policy.financing
         if inst == go_bond.NAME:
             return go_bond.issue(self, pr, amount, t, fin.go_bond)
         if inst == vendor_finance.LOAN:
-            return vendor_finance.issue_loan(self, pr, amount, t, fin.vendor,
-                                             m.scenario.world.vendors.cost_of_capital_annual)
+            return vendor_finance.issue_loan(
+                self, pr, amount, t, fin.vendor, m.scenario.world.vendors.cost_of_capital_annual
+            )
         if inst == revolving_fund.NAME:
             return revolving_fund.issue(self, pr, amount, fin.revolving_fund)
         if inst == revenue_bond.NAME:
             mu, sd = self.belief(pr)
             return revenue_bond.issue(
-                self, pr, amount, units, t, fin.revenue_bond, fin.guarantee,
+                self,
+                pr,
+                amount,
+                units,
+                t,
+                fin.revenue_bond,
+                fin.guarantee,
                 cash_month=self.economics.expected_cash_month(pr, pr.units + units, mu),
-                gross_per_unit=self.economics.cash_per_unit(pr.tech), mu=mu, sd=sd)
+                gross_per_unit=self.economics.cash_per_unit(pr.tech),
+                mu=mu,
+                sd=sd,
+            )
         if inst == tif.NAME:
             return self._tif_bond(pr, amount, t)
         if inst == mini_bonds.NAME:
@@ -274,9 +304,17 @@ class Treasury:
         if self.funds.tif_area is None:
             self.funds.tif_area = tif.freeze(m.land.av[districts], t, terms)
             self.note(pr, "tif_base_frozen", base=float(self.funds.tif_area.base.sum()))
-        return tif.issue(self, pr, amount, t, terms, self.funds.tif_area,
-                         m.land.trend[districts], self.spec.property_tax_rate,
-                         m.scenario.world.macro.property_growth_annual)
+        return tif.issue(
+            self,
+            pr,
+            amount,
+            t,
+            terms,
+            self.funds.tif_area,
+            m.land.trend[districts],
+            self.spec.property_tax_rate,
+            m.scenario.world.macro.property_growth_annual,
+        )
 
     def _mini_bonds(self, pr: Project, amount: float, t: int) -> Raised | None:
         if self.minibond_issued:
@@ -286,8 +324,15 @@ class Treasury:
         def offer(**terms: Any) -> mini_bonds.MiniBondSale:
             return m.residents.offer_minibonds(city_index=self.index, **terms)
 
-        raised, sale = mini_bonds.issue(self, pr, amount, t, m.scenario.policy.financing.mini_bonds,
-                                        offer, m.layout.group_accounts)
+        raised, sale = mini_bonds.issue(
+            self,
+            pr,
+            amount,
+            t,
+            m.scenario.policy.financing.mini_bonds,
+            offer,
+            m.layout.group_accounts,
+        )
         if sale is not None:
             self.minibond_issued, self.minibond_sale = True, sale
         return raised
@@ -308,11 +353,24 @@ class Treasury:
         if inst == vendor_finance.SERVICE:
             vendor_finance.open_service(self, pr, t, pol.financing.vendor, coc)
         elif inst == vendor_finance.SHARE:
-            if vendor_finance.open_share(self, pr, vendor, t, pol.financing.vendor, coc,
-                                         cash) is None:
+            if (
+                vendor_finance.open_share(self, pr, vendor, t, pol.financing.vendor, coc, cash)
+                is None
+            ):
                 return False
-        elif performance.open_shared(self, pr, vendor, t, pol.contracts.vendor_savings_share,
-                                     pol.contracts.savings_term_years, coc, cash) is None:
+        elif (
+            performance.open_shared(
+                self,
+                pr,
+                vendor,
+                t,
+                pol.contracts.vendor_savings_share,
+                pol.contracts.savings_term_years,
+                coc,
+                cash,
+            )
+            is None
+        ):
             return False
         vendor.build(pr.domain, units, pr.pid, t, pr.overrun)
         pr.capex_total += units * pr.price_per_unit
@@ -345,11 +403,19 @@ class Treasury:
         m = self.model
         fin = m.scenario.policy.financing
         vfm = ppp.raise_tranche(
-            self, pr, arr, units, t, fin.ppp, revenue_floor_share=fin.guarantee.revenue_floor_share,
-            base_cash_per_unit=self.economics.cash_per_unit(pr.tech) * pr.claim
+            self,
+            pr,
+            arr,
+            units,
+            t,
+            fin.ppp,
+            revenue_floor_share=fin.guarantee.revenue_floor_share,
+            base_cash_per_unit=self.economics.cash_per_unit(pr.tech)
+            * pr.claim
             * (1 - m.scenario.policy.pilot.optimism_haircut),
             om_per_unit=self.economics.om_per_unit(pr.tech),
-            discount_rate=m.scenario.world.macro.discount_rate_annual)
+            discount_rate=m.scenario.world.macro.discount_rate_annual,
+        )
         if vfm is None:
             return False
         self.outbox.tally("ppp_value_for_money_usd", vfm)
@@ -391,11 +457,14 @@ class Treasury:
             move += 1
         if dsr > cap:
             move += 1
-        if move == 0 and reserves > 0.12 and dsr < 0.6 * cap \
-                and self.rating_index > self.initial_rating_index:
+        if (
+            move == 0
+            and reserves > 0.12
+            and dsr < 0.6 * cap
+            and self.rating_index > self.initial_rating_index
+        ):
             move = -1
         new = int(np.clip(self.rating_index + move, 0, len(RATINGS) - 1))
         if new != self.rating_index:
-            self.note(None, "rating_change", city=self.name, rating=RATINGS[new],
-                      was=self.rating)
+            self.note(None, "rating_change", city=self.name, rating=RATINGS[new], was=self.rating)
             self.rating_index = new

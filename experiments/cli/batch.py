@@ -17,25 +17,40 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     if args.command == "sweep" and spec.design.kind == "none":
-        print(f"{args.spec}: design: a sweep needs [design] kind = grid, lhs or list "
-              "(use 'alliance batch' for replications only)", file=sys.stderr)
+        print(
+            f"{args.spec}: design: a sweep needs [design] kind = grid, lhs or list "
+            "(use 'alliance batch' for replications only)",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     out = Path(args.out) if args.out else Path("results") / spec.experiment.name
     progress, close = progress_bar(
-        lambda i: f"{spec.experiment.name}: {i['planned']} runs planned, {i['skipped']} "
-                  f"already stored, engine {args.engine} ({args.workers} workers) -> {out}")
+        lambda i: (
+            f"{spec.experiment.name}: {i['planned']} runs planned, {i['skipped']} "
+            f"already stored, engine {args.engine} ({args.workers} workers) -> {out}"
+        )
+    )
     try:
-        summary = run_experiment(spec, out, engine=args.engine, workers=args.workers,
-                                 scheduler=args.scheduler, resume=True, progress=progress,
-                                 spec_source=str(args.spec))
+        summary = run_experiment(
+            spec,
+            out,
+            engine=args.engine,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=True,
+            progress=progress,
+            spec_source=str(args.spec),
+        )
     except ExperimentError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
     finally:
         close()
-    print(f"{summary.ran} runs in {summary.seconds:.1f} s ({summary.runs_per_second:.2f} runs/s "
-          f"after {summary.startup:.1f} s of engine start-up; {summary.failed} failed; "
-          f"{summary.skipped} were already stored) -> {out}")
+    print(
+        f"{summary.ran} runs in {summary.seconds:.1f} s ({summary.runs_per_second:.2f} runs/s "
+        f"after {summary.startup:.1f} s of engine start-up; {summary.failed} failed; "
+        f"{summary.skipped} were already stored) -> {out}"
+    )
     print(f"load with: experiments.load({str(out)!r})")
     return 0
 
@@ -49,8 +64,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
-    print(f"{st['name']}: {st['done']} done, {st['failed']} failed, {st['pending']} pending "
-          f"of {st['planned']} ({st['status']})")
+    print(
+        f"{st['name']}: {st['done']} done, {st['failed']} failed, {st['pending']} pending "
+        f"of {st['planned']} ({st['status']})"
+    )
     return 0
 
 
@@ -60,15 +77,20 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The ``alliance`` command's sub-parsers.
     """
-    for name, text in (("batch", "run an experiment spec: scenarios x replications (x design)"),
-                       ("sweep", "run an experiment design (grid, lhs, list) x replications")):
+    for name, text in (
+        ("batch", "run an experiment spec: scenarios x replications (x design)"),
+        ("sweep", "run an experiment design (grid, lhs, list) x replications"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("spec", help="experiment spec (TOML) or a name in experiments/specs")
         engine_args(p)
         p.add_argument("--out", default=None, help="experiment folder (default results/NAME)")
-        p.add_argument("--resume", action="store_true",
-                       help="finish an interrupted experiment (rerunning into the same folder "
-                            "always resumes: stored runs are skipped)")
+        p.add_argument(
+            "--resume",
+            action="store_true",
+            help="finish an interrupted experiment (rerunning into the same folder "
+            "always resumes: stored runs are skipped)",
+        )
         p.set_defaults(func=cmd_batch)
 
 

@@ -16,11 +16,23 @@ def scenario_args(parser: argparse.ArgumentParser) -> None:
     Args:
         parser: The sub-command's parser.
     """
-    parser.add_argument("--overlay", "-o", action="append", default=[], metavar="NAME",
-                        help="apply a stress overlay (library name or file); repeatable")
-    parser.add_argument("--set", "-s", dest="overrides", action="append", default=[],
-                        metavar="PATH=VALUE",
-                        help="override one parameter by dotted path; repeatable")
+    parser.add_argument(
+        "--overlay",
+        "-o",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="apply a stress overlay (library name or file); repeatable",
+    )
+    parser.add_argument(
+        "--set",
+        "-s",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override one parameter by dotted path; repeatable",
+    )
 
 
 def overlay_names(values: Sequence[str]) -> list[str]:
@@ -42,7 +54,15 @@ def engine_args(p: argparse.ArgumentParser) -> None:
         p: The sub-command's parser.
     """
     p.add_argument("--engine", choices=("serial", "processes", "dask"), default="processes")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                   help="worker processes (default: CPU count)")
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help="join a running Dask scheduler instead of a LocalCluster")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="worker processes (default: CPU count)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="join a running Dask scheduler instead of a LocalCluster",
+    )

@@ -24,32 +24,48 @@ def cmd_discover(args: argparse.Namespace) -> int:
         The exit status (2 for invalid input).
     """
     try:
-        d = discover(args.folder, args.kpi, args.threshold, direction=args.direction,
-                     scenario=args.scenario, compare_to=args.compare_to, alpha=args.peel_alpha,
-                     min_mass=args.min_mass, min_density=args.min_density,
-                     paste=not args.no_paste, prune=None if args.keep_weak else 0.05,
-                     out=args.out, chart=not args.no_chart)
+        d = discover(
+            args.folder,
+            args.kpi,
+            args.threshold,
+            direction=args.direction,
+            scenario=args.scenario,
+            compare_to=args.compare_to,
+            alpha=args.peel_alpha,
+            min_mass=args.min_mass,
+            min_density=args.min_density,
+            paste=not args.no_paste,
+            prune=None if args.keep_weak else 0.05,
+            out=args.out,
+            chart=not args.no_chart,
+        )
     except DiscoveryError as exc:
         print(f"alliance discover: {exc}", file=sys.stderr)
         return EXIT_INVALID
     r = d.result
     n, fails = len(d.data.y), int(d.data.y.sum())
     print(f"Scenario discovery: failure = {d.data.description}")
-    print(f"{n} runs, {fails} fail ({fails / n:.1%}); PRIM: peel alpha {args.peel_alpha:g}, "
-          f"min mass {args.min_mass:g}; {len(d.data.x.columns)} parameters vary"
-          + (f"; {d.data.dropped} runs without a value dropped" if d.data.dropped else ""))
+    print(
+        f"{n} runs, {fails} fail ({fails / n:.1%}); PRIM: peel alpha {args.peel_alpha:g}, "
+        f"min mass {args.min_mass:g}; {len(d.data.x.columns)} parameters vary"
+        + (f"; {d.data.dropped} runs without a value dropped" if d.data.dropped else "")
+    )
     print()
     for line in trajectory_lines(r):
         print(line)
     s = r.stats
-    print(f"\nchosen box ({r.selection}): coverage {s['coverage']:.1%}, density "
-          f"{s['density']:.1%}, mass {s['mass']:.1%} ({int(s['n'])} runs, "
-          f"{int(s['failures'])} failures; base rate {fails / n:.1%})")
+    print(
+        f"\nchosen box ({r.selection}): coverage {s['coverage']:.1%}, density "
+        f"{s['density']:.1%}, mass {s['mass']:.1%} ({int(s['n'])} runs, "
+        f"{int(s['failures'])} failures; base rate {fails / n:.1%})"
+    )
     if d.rules:
         print("fails when " + " and ".join(d.rules))
     else:
-        print("no limit of the box is significant (quasi-p < 0.05): failures look "
-              "spread over the space")
+        print(
+            "no limit of the box is significant (quasi-p < 0.05): failures look "
+            "spread over the space"
+        )
     for row, text in zip(r.limits.itertuples(), rule_lines(r.limits, d.info), strict=True):
         weak = "; weak" if row.qp >= 0.05 else ""
         print(f"  - {text}   (quasi-p {row.qp:.2g}{weak})")
@@ -63,32 +79,67 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The object returned by ``parser.add_subparsers()``.
     """
-    p = sub.add_parser("discover", help="scenario discovery (PRIM): where in parameter space "
-                                        "a design fails a KPI threshold")
+    p = sub.add_parser(
+        "discover",
+        help="scenario discovery (PRIM): where in parameter space a design fails a KPI threshold",
+    )
     p.add_argument("folder", help="experiment folder (alliance sweep / sensitivity output)")
     p.add_argument("--kpi", required=True, help="KPI column, e.g. fiscal_npv_usd")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="failure threshold (with --compare-to: on the difference; default 0)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="failure threshold (with --compare-to: on the difference; default 0)",
+    )
     side = p.add_mutually_exclusive_group()
-    side.add_argument("--below", dest="direction", action="store_const", const="below",
-                      help="failure = KPI below the threshold (default)")
-    side.add_argument("--above", dest="direction", action="store_const", const="above",
-                      help="failure = KPI above the threshold (e.g. debt-service ratio)")
+    side.add_argument(
+        "--below",
+        dest="direction",
+        action="store_const",
+        const="below",
+        help="failure = KPI below the threshold (default)",
+    )
+    side.add_argument(
+        "--above",
+        dest="direction",
+        action="store_const",
+        const="above",
+        help="failure = KPI above the threshold (e.g. debt-service ratio)",
+    )
     side.add_argument("--direction", choices=("below", "above"))
     p.set_defaults(direction="below")
     p.add_argument("--scenario", default=None, help="the judged scenario (if several)")
-    p.add_argument("--compare-to", default=None, metavar="SCENARIO",
-                   help="failure = worse than this scenario on the same world "
-                        "(same design point and replication)")
-    p.add_argument("--peel-alpha", type=float, default=0.05,
-                   help="share of the box removed per peel (default 0.05)")
-    p.add_argument("--min-mass", type=float, default=0.05,
-                   help="stop peeling below this share of the runs (default 0.05)")
-    p.add_argument("--min-density", type=float, default=None,
-                   help="choose the highest-coverage box with this density (default: knee)")
+    p.add_argument(
+        "--compare-to",
+        default=None,
+        metavar="SCENARIO",
+        help="failure = worse than this scenario on the same world "
+        "(same design point and replication)",
+    )
+    p.add_argument(
+        "--peel-alpha",
+        type=float,
+        default=0.05,
+        help="share of the box removed per peel (default 0.05)",
+    )
+    p.add_argument(
+        "--min-mass",
+        type=float,
+        default=0.05,
+        help="stop peeling below this share of the runs (default 0.05)",
+    )
+    p.add_argument(
+        "--min-density",
+        type=float,
+        default=None,
+        help="choose the highest-coverage box with this density (default: knee)",
+    )
     p.add_argument("--no-paste", action="store_true", help="do not paste the chosen box")
-    p.add_argument("--keep-weak", action="store_true",
-                   help="keep limits whose quasi-p-value is >= 0.05 (default: drop them)")
+    p.add_argument(
+        "--keep-weak",
+        action="store_true",
+        help="keep limits whose quasi-p-value is >= 0.05 (default: drop them)",
+    )
     p.add_argument("--out", default=None, help="where to write (default: the folder)")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG")
     p.set_defaults(func=cmd_discover)

@@ -25,10 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         The parser.
     """
     parser = argparse.ArgumentParser(
-        prog="alliance",
-        description="Agent-based simulation of smart-city alliance ecosystems.")
-    parser.add_argument("--traceback", action="store_true",
-                        help="show the Python traceback on an unexpected error")
+        prog="alliance", description="Agent-based simulation of smart-city alliance ecosystems."
+    )
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the Python traceback on an unexpected error"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     scenarios.add_validate_and_run(sub)  # validate, run
     batch.add_batch(sub)  # batch, sweep
@@ -64,8 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.traceback or os.environ.get("ALLIANCE_TRACEBACK"):
             traceback.print_exc()
         else:
-            print(f"alliance: internal error: {type(exc).__name__}: {exc} "
-                  "(rerun with --traceback for details)", file=sys.stderr)
+            print(
+                f"alliance: internal error: {type(exc).__name__}: {exc} "
+                "(rerun with --traceback for details)",
+                file=sys.stderr,
+            )
         return EXIT_FAILED
 
 

@@ -57,8 +57,11 @@ def cmd_params(args: argparse.Namespace) -> int:
     """Print every parameter of a scenario by dotted path with unit and range."""
     from sim.config import parse_assignments
 
-    scn = load_scenario(args.scenario, overlays=overlay_names(args.overlay),
-                        overrides=parse_assignments(args.overrides))
+    scn = load_scenario(
+        args.scenario,
+        overlays=overlay_names(args.overlay),
+        overrides=parse_assignments(args.overrides),
+    )
     rows = [p for p in parameters(scn) if not args.grep or args.grep in p.path]
     width = max((len(p.path) for p in rows), default=0)
     for p in rows:
@@ -101,11 +104,18 @@ def format_kpis(table: pd.DataFrame) -> str:
     for key in cover:
         values = table.loc[key]
         row = [f"Coverage: {key.split('.', 1)[1]}", *(f"{v * 100:.0f} %" for v in values)]
-        rows.append(row + ([f"{(values.iloc[-1] - values.iloc[0]) * 100:+.0f} pts"]
-                           if len(names) > 1 else []))
+        rows.append(
+            row
+            + ([f"{(values.iloc[-1] - values.iloc[0]) * 100:+.0f} pts"] if len(names) > 1 else [])
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
@@ -120,8 +130,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.model.api import run
 
     overrides = parse_assignments(args.overrides)
-    scenarios = [load_scenario(s, overlays=overlay_names(args.overlay), overrides=overrides)
-                 for s in args.scenarios]  # validate everything before running anything
+    scenarios = [
+        load_scenario(s, overlays=overlay_names(args.overlay), overrides=overrides)
+        for s in args.scenarios
+    ]  # validate everything before running anything
     names: list[str] = []
     for scn in scenarios:
         name = scn.scenario.name
@@ -142,8 +154,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_csv(table, folder / "kpis.csv", index_label="kpi")
     if not args.no_chart:
         dashboard(results, folder / "dashboard.png")
-    print(f"\nwrote {folder}/ (kpis.csv, dashboard.png, and per run: kpis.json, "
-          "timeseries/events/ledger .parquet, scenario.json)")
+    print(
+        f"\nwrote {folder}/ (kpis.csv, dashboard.png, and per run: kpis.json, "
+        "timeseries/events/ledger .parquet, scenario.json)"
+    )
     return 0
 
 
@@ -160,8 +174,12 @@ def add_validate_and_run(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="run scenarios on one seed: KPI table, files, dashboard")
-    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
-                   help="scenario files or library names; several run on the same world")
+    p.add_argument(
+        "scenarios",
+        nargs="+",
+        metavar="SCENARIO",
+        help="scenario files or library names; several run on the same world",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--months", type=int, default=None, help="horizon (default: scenario's)")
     p.add_argument("--out", default=None, help="output folder (default results/runs/...)")

@@ -41,15 +41,25 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / spec.experiment.name
     workers = "" if args.engine == "serial" else f" ({args.workers} workers)"
     progress, close = progress_bar(
-        lambda info: f"{spec.experiment.name}: {METHOD_NAMES[spec.sensitivity.method]}, "
-                     f"{len(spec.sensitivity.parameters)} parameters, n = {spec.sensitivity.n}: "
-                     f"{info['planned']} runs planned, {info['skipped']} already stored, engine "
-                     f"{args.engine}{workers} -> {out}")
+        lambda info: (
+            f"{spec.experiment.name}: {METHOD_NAMES[spec.sensitivity.method]}, "
+            f"{len(spec.sensitivity.parameters)} parameters, n = {spec.sensitivity.n}: "
+            f"{info['planned']} runs planned, {info['skipped']} already stored, engine "
+            f"{args.engine}{workers} -> {out}"
+        )
+    )
 
     try:
-        result = run_sensitivity(spec, out, engine=args.engine, workers=args.workers,
-                                 scheduler=args.scheduler, progress=progress,
-                                 spec_source=str(args.spec), charts=not args.no_chart)
+        result = run_sensitivity(
+            spec,
+            out,
+            engine=args.engine,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=progress,
+            spec_source=str(args.spec),
+            charts=not args.no_chart,
+        )
     except (ExperimentError, AnalysisError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
@@ -57,11 +67,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         close()
     for line in report_lines(result, spec):
         print(line)
-    print(f"wrote {out}/: indices.csv/.parquet, convergence.csv, noise.csv, analysis.json, "
-          "design.parquet, sensitivity.json" + ("" if args.no_chart else ", charts (*.png)"))
+    print(
+        f"wrote {out}/: indices.csv/.parquet, convergence.csv, noise.csv, analysis.json, "
+        "design.parquet, sensitivity.json" + ("" if args.no_chart else ", charts (*.png)")
+    )
     if result.analysis.indices.empty:
-        print(f"alliance sensitivity: no KPI could be analysed (see the warnings; "
-              f"'alliance status {out}' lists failed runs)", file=sys.stderr)
+        print(
+            f"alliance sensitivity: no KPI could be analysed (see the warnings; "
+            f"'alliance status {out}' lists failed runs)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return 0
 
@@ -72,18 +87,31 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The object returned by ``parser.add_subparsers()``.
     """
-    p = sub.add_parser("sensitivity",
-                       help="global sensitivity analysis of a spec (SALib: sobol, morris, fast, "
-                            "rbd_fast, delta, pawn)")
+    p = sub.add_parser(
+        "sensitivity",
+        help="global sensitivity analysis of a spec (SALib: sobol, morris, fast, "
+        "rbd_fast, delta, pawn)",
+    )
     p.add_argument("spec", help="sensitivity spec (TOML) or a name in experiments/specs")
     p.add_argument("--engine", choices=("serial", "processes", "dask"), default="processes")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                   help="worker processes (default: CPU count)")
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help="join a running Dask scheduler instead of a LocalCluster")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="worker processes (default: CPU count)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="join a running Dask scheduler instead of a LocalCluster",
+    )
     p.add_argument("--out", default=None, help="experiment folder (default results/NAME)")
-    p.add_argument("--resume", action="store_true",
-                   help="finish an interrupted study (rerunning into the same folder always "
-                        "resumes: stored runs are skipped, the analysis is redone)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted study (rerunning into the same folder always "
+        "resumes: stored runs are skipped, the analysis is redone)",
+    )
     p.add_argument("--no-chart", action="store_true", help="skip the PNG charts")
     p.set_defaults(func=cmd_sensitivity)

@@ -14,8 +14,12 @@ from sim.config import load_scenario
 def _print_rows(rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for k, r in enumerate(rows):
-        print("  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+        print(
+            "  ".join(
+                c.ljust(w) if i < 3 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
         if k == 0:
             print("-" * (sum(widths) + 2 * len(widths)))
 
@@ -29,22 +33,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     overlays = overlay_names([args.overlays or ""])
     if args.command == "stress" and not overlays:
-        print("--overlays: name at least one overlay, e.g. rate_shock,recession",
-              file=sys.stderr)
+        print("--overlays: name at least one overlay, e.g. rate_shock,recession", file=sys.stderr)
         return EXIT_INVALID
     for scenario in args.scenarios:  # one clear line per bad name before anything runs
         load_scenario(scenario, overlays=overlays[:1])
     labels = "-".join(Path(s).stem for s in args.scenarios)
     out = Path(args.out) if args.out else Path("results") / f"{args.command}-{labels}"
-    progress, close = progress_bar(lambda i: f"{args.command} {labels}: {i['planned']} runs "
-                                   f"planned, {i['skipped']} already stored -> {out}")
+    progress, close = progress_bar(
+        lambda i: (
+            f"{args.command} {labels}: {i['planned']} runs "
+            f"planned, {i['skipped']} already stored -> {out}"
+        )
+    )
     try:
-        result = compare_study(args.scenarios, out, replications=args.replications,
-                               overlays=overlays, seed=args.seed, months=args.months,
-                               engine=args.engine, workers=args.workers,
-                               scheduler=args.scheduler,
-                               overrides=parse_assignments(args.overrides) or None,
-                               progress=progress)
+        result = compare_study(
+            args.scenarios,
+            out,
+            replications=args.replications,
+            overlays=overlays,
+            seed=args.seed,
+            months=args.months,
+            engine=args.engine,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            overrides=parse_assignments(args.overrides) or None,
+            progress=progress,
+        )
     except ExperimentError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
@@ -58,8 +72,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         best = table.index[0]
         print(f"least regret on {kpi}: {best} (max regret {table['max_regret'].iloc[0]:,.4g})")
     run = result["run"]
-    print(f"\n{run.ran} runs in {run.seconds:.1f} s ({run.runs_per_second:.2f} runs/s, "
-          f"{run.failed} failed, {run.skipped} already stored) -> {out}")
+    print(
+        f"\n{run.ran} runs in {run.seconds:.1f} s ({run.runs_per_second:.2f} runs/s, "
+        f"{run.failed} failed, {run.skipped} already stored) -> {out}"
+    )
     if not args.no_report:
         html_path, pdf_path = build_report(out)
         print(f"report: {html_path} and {pdf_path}")
@@ -80,20 +96,33 @@ def cmd_tornado(args: argparse.Namespace) -> int:
         except (TypeError, ValueError):
             sep2 = ""
         if not sep or not sep2:
-            raise ScenarioError([f"--param {item!r}: expected PATH=LOW:HIGH, "
-                                 "e.g. world.rates.shift_bp=0:300"])
+            raise ScenarioError(
+                [f"--param {item!r}: expected PATH=LOW:HIGH, e.g. world.rates.shift_bp=0:300"]
+            )
         ranges[path] = (low, high)
     for path, (low, high) in ranges.items():  # validate both ends before running
         load_scenario(args.scenario, overrides={path: low})
         load_scenario(args.scenario, overrides={path: high})
     out = Path(args.out) if args.out else Path("results") / f"tornado-{Path(args.scenario).stem}"
-    progress, close = progress_bar(lambda i: f"tornado {args.scenario}: {i['planned']} runs "
-                                   f"planned, {i['skipped']} already stored -> {out}")
+    progress, close = progress_bar(
+        lambda i: (
+            f"tornado {args.scenario}: {i['planned']} runs "
+            f"planned, {i['skipped']} already stored -> {out}"
+        )
+    )
     try:
-        table = tornado_study(args.scenario, ranges, out, kpi=args.kpi,
-                              replications=args.replications, seed=args.seed,
-                              months=args.months, engine=args.engine, workers=args.workers,
-                              progress=progress)
+        table = tornado_study(
+            args.scenario,
+            ranges,
+            out,
+            kpi=args.kpi,
+            replications=args.replications,
+            seed=args.seed,
+            months=args.months,
+            engine=args.engine,
+            workers=args.workers,
+            progress=progress,
+        )
     finally:
         close()
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
@@ -120,22 +149,40 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The ``alliance`` command's sub-parsers.
     """
-    for name, text in (("compare", "paired comparison of designs, with charts and a report"),
-                       ("stress", "designs under stress overlays: matrix, regret, robustness")):
+    for name, text in (
+        ("compare", "paired comparison of designs, with charts and a report"),
+        ("stress", "designs under stress overlays: matrix, regret, robustness"),
+    ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
-                       help="designs; the first is the reference")
-        p.add_argument("--replications", "-n", type=int, default=20,
-                       help="paired worlds per design (default 20)")
-        p.add_argument("--overlays", default="" if name == "compare" else None,
-                       required=name == "stress",
-                       help="comma-separated overlays to stress every design with")
+        p.add_argument(
+            "scenarios", nargs="+", metavar="SCENARIO", help="designs; the first is the reference"
+        )
+        p.add_argument(
+            "--replications",
+            "-n",
+            type=int,
+            default=20,
+            help="paired worlds per design (default 20)",
+        )
+        p.add_argument(
+            "--overlays",
+            default="" if name == "compare" else None,
+            required=name == "stress",
+            help="comma-separated overlays to stress every design with",
+        )
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--months", type=int, default=None)
         p.add_argument("--out", default=None, help="study folder (default results/NAME-...)")
         p.add_argument("--no-report", action="store_true", help="skip report.html / .pdf")
-        p.add_argument("--set", "-s", dest="overrides", action="append", default=[],
-                       metavar="PATH=VALUE", help="override a parameter in every design")
+        p.add_argument(
+            "--set",
+            "-s",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="PATH=VALUE",
+            help="override a parameter in every design",
+        )
         engine_args(p)
         p.set_defaults(func=cmd_compare)
 

@@ -24,9 +24,15 @@ class FailureData:
     dropped: int
 
 
-def failure_data(runs: pd.DataFrame, kpi: str, threshold: float | None = None, *,
-                 direction: str = "below", scenario: str | None = None,
-                 compare_to: str | None = None) -> FailureData:
+def failure_data(
+    runs: pd.DataFrame,
+    kpi: str,
+    threshold: float | None = None,
+    *,
+    direction: str = "below",
+    scenario: str | None = None,
+    compare_to: str | None = None,
+) -> FailureData:
     """Mark each run as failing a KPI threshold, or as worse than another policy.
 
     Args:
@@ -57,8 +63,10 @@ def failure_data(runs: pd.DataFrame, kpi: str, threshold: float | None = None, *
     if compare_to is not None:
         table, value = _paired_differences(ok, mine, kpi, scenario, compare_to)
         thr = 0.0 if threshold is None else threshold
-        desc = (f"{scenario}'s {kpi} minus {compare_to}'s on the same world {sign} "
-                f"{kpi_value(kpi, thr)}")
+        desc = (
+            f"{scenario}'s {kpi} minus {compare_to}'s on the same world {sign} "
+            f"{kpi_value(kpi, thr)}"
+        )
     else:
         if threshold is None:
             raise DiscoveryError("--threshold is needed (or --compare-to SCENARIO)")
@@ -73,44 +81,58 @@ def failure_data(runs: pd.DataFrame, kpi: str, threshold: float | None = None, *
     x.columns = [c.removeprefix("param.") for c in params]
     varying = [c for c in x.columns if x[c].astype(str).nunique() > 1]
     if not varying:
-        raise DiscoveryError("no parameter varies across the runs: scenario discovery needs a "
-                             "design (lhs, grid or list) over uncertainties")
+        raise DiscoveryError(
+            "no parameter varies across the runs: scenario discovery needs a "
+            "design (lhs, grid or list) over uncertainties"
+        )
     y = value < thr if direction == "below" else value > thr
     return FailureData(x[varying], y, value, desc, int((~keep).sum()))
 
 
-def _judged_scenario(ok: pd.DataFrame, kpi: str, scenario: str | None,
-                     compare_to: str | None) -> str:
+def _judged_scenario(
+    ok: pd.DataFrame, kpi: str, scenario: str | None, compare_to: str | None
+) -> str:
     """Check the KPI and the scenarios against the runs; the judged scenario."""
     if kpi not in ok.columns:
         known = [c for c in ok.columns if not c.startswith("param.") and c not in RUN_COLUMNS]
         near = difflib.get_close_matches(kpi, known, n=1)
         hint = f"did you mean '{near[0]}'? " if near else ""
-        raise DiscoveryError(f"--kpi {kpi}: not in the runs table; {hint}"
-                             f"known: {', '.join(known[:15])}")
+        raise DiscoveryError(
+            f"--kpi {kpi}: not in the runs table; {hint}known: {', '.join(known[:15])}"
+        )
     labels = sorted(ok["scenario"].unique())
     if scenario is None:
         others = [s for s in labels if s != compare_to]
         if len(others) != 1:
-            raise DiscoveryError(f"the folder holds scenarios {', '.join(labels)}: "
-                                 "name one with --scenario")
+            raise DiscoveryError(
+                f"the folder holds scenarios {', '.join(labels)}: name one with --scenario"
+            )
         scenario = others[0]
     for name, flag in ((scenario, "--scenario"), (compare_to, "--compare-to")):
         if name is not None and name not in labels:
-            raise DiscoveryError(f"{flag} {name}: no such scenario in the folder; "
-                                 f"known: {', '.join(labels)}")
+            raise DiscoveryError(
+                f"{flag} {name}: no such scenario in the folder; known: {', '.join(labels)}"
+            )
     return scenario
 
 
-def _paired_differences(ok: pd.DataFrame, mine: pd.DataFrame, kpi: str, scenario: str,
-                        compare_to: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _paired_differences(
+    ok: pd.DataFrame, mine: pd.DataFrame, kpi: str, scenario: str, compare_to: str
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Each judged run joined with the other scenario's run on the same world: (table, diff)."""
     if compare_to == scenario:
         raise DiscoveryError("--compare-to names the judged scenario itself")
     other = ok[ok["scenario"] == compare_to][["point", "replication", kpi]]
-    merged = mine.merge(other, on=["point", "replication"], suffixes=("", "__other"),
-                        how="inner", validate="one_to_one")
+    merged = mine.merge(
+        other,
+        on=["point", "replication"],
+        suffixes=("", "__other"),
+        how="inner",
+        validate="one_to_one",
+    )
     if merged.empty:
-        raise DiscoveryError(f"no run of {scenario} has a run of {compare_to} on the same "
-                             "design point and replication")
+        raise DiscoveryError(
+            f"no run of {scenario} has a run of {compare_to} on the same "
+            "design point and replication"
+        )
     return merged, (merged[kpi] - merged[f"{kpi}__other"]).to_numpy(dtype=float)

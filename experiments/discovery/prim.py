@@ -22,7 +22,6 @@ class DiscoveryError(Exception):
     """Bad input for scenario discovery (unknown KPI or scenario, nothing fails, ...)."""
 
 
-
 @dataclass(frozen=True)
 class Box:
     """A box: open numeric limits (``-inf`` / ``inf`` = unrestricted) and categorical levels."""
@@ -88,13 +87,18 @@ def _is_numeric(col: pd.Series) -> bool:
 def _stats(mask: np.ndarray, y: np.ndarray) -> dict[str, float]:
     n_in, total_fail = int(mask.sum()), int(y.sum())
     fails = int(y[mask].sum())
-    return {"coverage": fails / total_fail if total_fail else 0.0,
-            "density": fails / n_in if n_in else 0.0, "mass": n_in / len(y), "n": n_in,
-            "failures": fails}
+    return {
+        "coverage": fails / total_fail if total_fail else 0.0,
+        "density": fails / n_in if n_in else 0.0,
+        "mass": n_in / len(y),
+        "n": n_in,
+        "failures": fails,
+    }
 
 
-def _numeric_peels(v: np.ndarray, inside: np.ndarray, alpha: float
-                   ) -> list[tuple[str, float, np.ndarray]]:
+def _numeric_peels(
+    v: np.ndarray, inside: np.ndarray, alpha: float
+) -> list[tuple[str, float, np.ndarray]]:
     """Bottom and top peels of one numeric parameter: (side, new limit, removed rows)."""
     x = v[inside]
     n_in = len(x)
@@ -127,13 +131,23 @@ def _apply(box: Box, name: str, side: str, value: Any) -> Box:
 
 def _full_box(x: pd.DataFrame) -> Box:
     numeric = [c for c in x.columns if _is_numeric(x[c])]
-    return Box({c: -math.inf for c in numeric}, {c: math.inf for c in numeric},
-               {c: frozenset(x[c].unique()) for c in x.columns if c not in numeric})
+    return Box(
+        {c: -math.inf for c in numeric},
+        {c: math.inf for c in numeric},
+        {c: frozenset(x[c].unique()) for c in x.columns if c not in numeric},
+    )
 
 
-def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05,
-         min_mass: float = 0.05, min_density: float | None = None, paste: bool = True,
-         prune: float | None = 0.05) -> PrimResult:
+def prim(
+    x: pd.DataFrame,
+    y: Sequence[bool] | np.ndarray,
+    *,
+    alpha: float = 0.05,
+    min_mass: float = 0.05,
+    min_density: float | None = None,
+    paste: bool = True,
+    prune: float | None = 0.05,
+) -> PrimResult:
     """Patient rule induction: peel, select a box, paste, prune weak limits.
 
     Args:
@@ -163,8 +177,10 @@ def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05
         raise DiscoveryError(f"--min-mass {min_mass}: expected 0 < mass < 1")
     if not y.any() or y.all():
         share = "every" if y.all() else "no"
-        raise DiscoveryError(f"{share} run fails ({int(y.sum())} of {len(y)}): nothing to "
-                             "discover; change --threshold")
+        raise DiscoveryError(
+            f"{share} run fails ({int(y.sum())} of {len(y)}): nothing to "
+            "discover; change --threshold"
+        )
     x = x.reset_index(drop=True)
     values = {c: x[c].to_numpy(dtype=float) for c in x.columns if _is_numeric(x[c])}
     boxes, rows = _peel(x, y, values, alpha, min_mass)
@@ -177,27 +193,52 @@ def prim(x: pd.DataFrame, y: Sequence[bool] | np.ndarray, *, alpha: float = 0.05
         changes.append((_paste(final, x, y, values, alpha), "paste", ", then pasted"))
         final = changes[-1][0]
     if prune is not None:
-        changes.append((_prune(final, x, y, prune), "prune",
-                        f", weak limits (quasi-p >= {prune:g}) dropped"))
+        changes.append(
+            (_prune(final, x, y, prune), "prune", f", weak limits (quasi-p >= {prune:g}) dropped")
+        )
         final = changes[-1][0]
     previous = boxes[chosen]
     for box, kind, note in changes:
         if box is previous:  # pasting or pruning changed nothing
             continue
         boxes.append(box)
-        trajectory = pd.concat([trajectory, pd.DataFrame([{
-            "step": len(trajectory), "kind": kind, **_stats(box.contains(x), y),
-            "restricted": len(_restricted(box, x))}])], ignore_index=True)
+        trajectory = pd.concat(
+            [
+                trajectory,
+                pd.DataFrame(
+                    [
+                        {
+                            "step": len(trajectory),
+                            "kind": kind,
+                            **_stats(box.contains(x), y),
+                            "restricted": len(_restricted(box, x)),
+                        }
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
         chosen = len(boxes) - 1
         how += note
         previous = box
     mask = final.contains(x)
-    return PrimResult(x, y, trajectory, boxes, chosen, final, _stats(mask, y),
-                      box_limits(final, x, y), how, selected)
+    return PrimResult(
+        x,
+        y,
+        trajectory,
+        boxes,
+        chosen,
+        final,
+        _stats(mask, y),
+        box_limits(final, x, y),
+        how,
+        selected,
+    )
 
 
-def _peel(x: pd.DataFrame, y: np.ndarray, values: Mapping[str, np.ndarray], alpha: float,
-          min_mass: float) -> tuple[list[Box], list[dict[str, Any]]]:
+def _peel(
+    x: pd.DataFrame, y: np.ndarray, values: Mapping[str, np.ndarray], alpha: float, min_mass: float
+) -> tuple[list[Box], list[dict[str, Any]]]:
     """Peel from the full box while the box keeps ``min_mass``: (boxes, trajectory rows)."""
     box = _full_box(x)
     inside = np.ones(len(y), dtype=bool)
@@ -229,8 +270,14 @@ def _peel(x: pd.DataFrame, y: np.ndarray, values: Mapping[str, np.ndarray], alph
         box = _apply(box, name, side, limit)
         inside = keep
         boxes.append(box)
-        rows.append({"step": len(rows), "kind": "peel", **_stats(inside, y),
-                     "restricted": len(_restricted(box, x))})
+        rows.append(
+            {
+                "step": len(rows),
+                "kind": "peel",
+                **_stats(inside, y),
+                "restricted": len(_restricted(box, x)),
+            }
+        )
     return boxes, rows
 
 
@@ -255,8 +302,9 @@ def _select(trajectory: pd.DataFrame, min_density: float | None) -> tuple[int, s
     return int(dist.idxmin()), "knee: closest to coverage = density = 1"
 
 
-def _paste(box: Box, x: pd.DataFrame, y: np.ndarray, values: Mapping[str, np.ndarray],
-           alpha: float) -> Box:
+def _paste(
+    box: Box, x: pd.DataFrame, y: np.ndarray, values: Mapping[str, np.ndarray], alpha: float
+) -> Box:
     """Widen the box one alpha-slice at a time while its density rises."""
     current = box
     mask = current.contains(x)
@@ -279,8 +327,11 @@ def _paste(box: Box, x: pd.DataFrame, y: np.ndarray, values: Mapping[str, np.nda
                     rest = seq[k:]
                     edge = taken[-1]
                     rest = rest[rest != edge]
-                    limit = ((edge + rest[0]) / 2 if len(rest)
-                             else (-math.inf if side == "lower" else math.inf))
+                    limit = (
+                        (edge + rest[0]) / 2
+                        if len(rest)
+                        else (-math.inf if side == "lower" else math.inf)
+                    )
                     cand_box = _apply(current, name, side, limit)
                     cand_mask = cand_box.contains(x)
                     d = y[cand_mask].mean()
@@ -338,16 +389,33 @@ def box_limits(box: Box, x: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
             v = x[name].to_numpy(dtype=float)
             lo = box.lower[name] if box.lower[name] > v.min() else -math.inf
             hi = box.upper[name] if box.upper[name] < v.max() else math.inf
-            rows.append({"parameter": name, "kind": "numeric", "lower": lo, "upper": hi,
-                         "levels": "", "data_min": float(v.min()), "data_max": float(v.max()),
-                         "qp": qp})
+            rows.append(
+                {
+                    "parameter": name,
+                    "kind": "numeric",
+                    "lower": lo,
+                    "upper": hi,
+                    "levels": "",
+                    "data_min": float(v.min()),
+                    "data_max": float(v.max()),
+                    "qp": qp,
+                }
+            )
         else:
-            levels = sorted((v.item() if isinstance(v, np.generic) else v
-                             for v in box.levels[name]), key=str)
-            rows.append({"parameter": name, "kind": "categorical", "lower": np.nan,
-                         "upper": np.nan, "levels": json.dumps(levels, default=str),
-                         "data_min": np.nan, "data_max": np.nan, "qp": qp})
+            levels = sorted(
+                (v.item() if isinstance(v, np.generic) else v for v in box.levels[name]), key=str
+            )
+            rows.append(
+                {
+                    "parameter": name,
+                    "kind": "categorical",
+                    "lower": np.nan,
+                    "upper": np.nan,
+                    "levels": json.dumps(levels, default=str),
+                    "data_min": np.nan,
+                    "data_max": np.nan,
+                    "qp": qp,
+                }
+            )
     cols = ["parameter", "kind", "lower", "upper", "levels", "data_min", "data_max", "qp"]
-    return pd.DataFrame(rows, columns=cols).sort_values("qp", kind="stable").reset_index(
-        drop=True)
-
+    return pd.DataFrame(rows, columns=cols).sort_values("qp", kind="stable").reset_index(drop=True)

@@ -31,7 +31,7 @@ def format_value(value: float, unit: str) -> str:
         e.g. ``55 %``, ``5.1 %/yr``, ``151 bp``, ``$20.0M``.
     """
     if unit.startswith("fraction") or unit == "probability":
-        rest = unit[len("fraction"):] if unit.startswith("fraction") else ""
+        rest = unit[len("fraction") :] if unit.startswith("fraction") else ""
         return f"{value * 100:.3g} %{rest}".rstrip()
     if unit.startswith("USD"):
         rest = unit[3:]
@@ -63,8 +63,11 @@ def kpi_value(kpi: str, value: float) -> str:
     return f"{value:g}"
 
 
-def rule_lines(limits: pd.DataFrame, info: Mapping[str, tuple[str, str]] | None = None,
-               significance: float | None = None) -> list[str]:
+def rule_lines(
+    limits: pd.DataFrame,
+    info: Mapping[str, tuple[str, str]] | None = None,
+    significance: float | None = None,
+) -> list[str]:
     """Plain-language rules, one per restricted parameter.
 
     Args:
@@ -88,8 +91,10 @@ def rule_lines(limits: pd.DataFrame, info: Mapping[str, tuple[str, str]] | None 
             text = " or ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in levels)
             out.append(f"{name} is {text}")
         elif row.lower > -math.inf and row.upper < math.inf:
-            out.append(f"{name} between {format_value(row.lower, unit)} and "
-                       f"{format_value(row.upper, unit)}")
+            out.append(
+                f"{name} between {format_value(row.lower, unit)} and "
+                f"{format_value(row.upper, unit)}"
+            )
         elif row.lower > -math.inf:
             out.append(f"{name} > {format_value(row.lower, unit)}")
         else:
@@ -129,8 +134,9 @@ def _declared_parameters(folder: str | Path | None) -> list[Any]:
         data = json.loads(manifest.read_text()).get("spec", {})
     try:
         spec = Spec.model_validate(data or {"scenarios": [{"file": "alliance"}]}, strict=False)
-        declared = getattr(bind_models(spec.experiment, spec.scenarios)[0].model,
-                           "parameters", None)
+        declared = getattr(
+            bind_models(spec.experiment, spec.scenarios)[0].model, "parameters", None
+        )
         return list(declared()) if declared is not None else []
     except (ScenarioError, ValueError):  # an unknown model or scenario: nothing to describe
         return []

@@ -24,12 +24,22 @@ class Discovery:
     info: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
-             direction: str = "below", scenario: str | None = None,
-             compare_to: str | None = None, alpha: float = 0.05, min_mass: float = 0.05,
-             min_density: float | None = None, paste: bool = True,
-             prune: float | None = 0.05, out: str | Path | None = None,
-             chart: bool = True) -> Discovery:
+def discover(
+    folder: str | Path,
+    kpi: str,
+    threshold: float | None = None,
+    *,
+    direction: str = "below",
+    scenario: str | None = None,
+    compare_to: str | None = None,
+    alpha: float = 0.05,
+    min_mass: float = 0.05,
+    min_density: float | None = None,
+    paste: bool = True,
+    prune: float | None = 0.05,
+    out: str | Path | None = None,
+    chart: bool = True,
+) -> Discovery:
     """Run PRIM on an experiment folder and write ``discovery_<tag>.json/.csv/.png``.
 
     Args:
@@ -59,14 +69,24 @@ def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
         runs = load(folder)
     except FileNotFoundError as exc:
         raise DiscoveryError(str(exc)) from None
-    data = failure_data(runs, kpi, threshold, direction=direction, scenario=scenario,
-                        compare_to=compare_to)
+    data = failure_data(
+        runs, kpi, threshold, direction=direction, scenario=scenario, compare_to=compare_to
+    )
     if not data.y.any() or data.y.all():
         which = "every" if data.y.all() else "no"
-        raise DiscoveryError(f"{which} run fails ({data.description}: {int(data.y.sum())} of "
-                             f"{len(data.y)} runs): nothing to discover; change --threshold")
-    res = prim(data.x, data.y, alpha=alpha, min_mass=min_mass, min_density=min_density,
-               paste=paste, prune=prune)
+        raise DiscoveryError(
+            f"{which} run fails ({data.description}: {int(data.y.sum())} of "
+            f"{len(data.y)} runs): nothing to discover; change --threshold"
+        )
+    res = prim(
+        data.x,
+        data.y,
+        alpha=alpha,
+        min_mass=min_mass,
+        min_density=min_density,
+        paste=paste,
+        prune=prune,
+    )
     info = schema_info(folder, list(data.x.columns))
     strong = rule_lines(res.limits[res.limits["qp"] < 0.05], info)
     weak = rule_lines(res.limits[res.limits["qp"] >= 0.05], info)
@@ -74,18 +94,32 @@ def discover(folder: str | Path, kpi: str, threshold: float | None = None, *,
     tag = kpi + (f"_{judged}_vs_{compare_to}" if compare_to else "")
     target = Path(out) if out else Path(folder)
     payload = {
-        "kpi": kpi, "failure": data.description, "direction": direction,
-        "threshold": threshold, "scenario": judged, "compare_to": compare_to,
-        "runs": len(data.y), "failures": int(data.y.sum()), "dropped_nan": data.dropped,
-        "alpha": alpha, "min_mass": min_mass, "min_density": min_density, "paste": paste,
+        "kpi": kpi,
+        "failure": data.description,
+        "direction": direction,
+        "threshold": threshold,
+        "scenario": judged,
+        "compare_to": compare_to,
+        "runs": len(data.y),
+        "failures": int(data.y.sum()),
+        "dropped_nan": data.dropped,
+        "alpha": alpha,
+        "min_mass": min_mass,
+        "min_density": min_density,
+        "paste": paste,
         "prune": prune,
-        "selection": res.selection, "chosen_step": int(res.trajectory.loc[res.chosen, "step"]),
-        "box": res.stats, "limits": res.limits.replace({math.inf: None, -math.inf: None})
-        .to_dict(orient="records"),
-        "rules": strong, "weak_rules": weak, "units": info,
+        "selection": res.selection,
+        "chosen_step": int(res.trajectory.loc[res.chosen, "step"]),
+        "box": res.stats,
+        "limits": res.limits.replace({math.inf: None, -math.inf: None}).to_dict(orient="records"),
+        "rules": strong,
+        "weak_rules": weak,
+        "units": info,
     }
-    files = [write_json(payload, target / f"discovery_{tag}.json"),
-             write_csv(res.trajectory, target / f"discovery_{tag}.csv", index=False)]
+    files = [
+        write_json(payload, target / f"discovery_{tag}.json"),
+        write_csv(res.trajectory, target / f"discovery_{tag}.csv", index=False),
+    ]
     if chart:
         from experiments.discovery.charts import prim_chart
 
@@ -112,8 +146,9 @@ def trajectory_lines(result: PrimResult, max_rows: int = 20) -> list[str]:
         mark = "  <- chosen" if i == result.chosen else ""
         if i == result.selected and i != result.chosen:
             mark = "  <- selected (then pasted / pruned)"
-        lines.append(f"{int(r['step']):5d}  {r['kind']:<5}  {r['coverage']:7.1%}  "
-                     f"{r['density']:7.1%}  {r['mass']:6.1%}  {int(r['n']):4d}  "
-                     f"{int(r['restricted']):6d}{mark}")
+        lines.append(
+            f"{int(r['step']):5d}  {r['kind']:<5}  {r['coverage']:7.1%}  "
+            f"{r['density']:7.1%}  {r['mass']:6.1%}  {int(r['n']):4d}  "
+            f"{int(r['restricted']):6d}{mark}"
+        )
     return lines
-

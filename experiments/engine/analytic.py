@@ -57,8 +57,10 @@ def ishigami_indices() -> dict[str, dict[str, float]]:
     v2 = a**2 / 8
     v13 = b**2 * pi**8 * (1 / 18 - 1 / 50)
     var = v1 + v2 + v13
-    return {"S1": {"x1": v1 / var, "x2": v2 / var, "x3": 0.0},
-            "ST": {"x1": (v1 + v13) / var, "x2": v2 / var, "x3": v13 / var}}
+    return {
+        "S1": {"x1": v1 / var, "x2": v2 / var, "x3": 0.0},
+        "ST": {"x1": (v1 + v13) / var, "x2": v2 / var, "x3": v13 / var},
+    }
 
 
 def linear(params: dict[str, Any], seed: int) -> dict[str, float]:
@@ -75,8 +77,7 @@ def linear(params: dict[str, Any], seed: int) -> dict[str, float]:
     if pause > 0:
         time.sleep(pause)
     noise = float(np.random.default_rng(seed).standard_normal())
-    y = sum((i + 1) * float(v) for i, (k, v) in enumerate(sorted(params.items()))
-            if k != "sleep_s")
+    y = sum((i + 1) * float(v) for i, (k, v) in enumerate(sorted(params.items())) if k != "sleep_s")
     return {"y": y + 0.1 * noise, "noise": noise}
 
 

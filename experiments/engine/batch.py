@@ -31,8 +31,19 @@ from experiments.engine.runner import Context, Task, run_chunk, run_id, warm_up
 from experiments.engine.spec import Spec, bind_models
 from experiments.engine.store import RunStore
 
-PACKAGES = ("alliance-sim", "mesa", "numpy", "pandas", "scipy", "numba", "pyarrow", "SALib",
-            "dask", "distributed", "pydantic")
+PACKAGES = (
+    "alliance-sim",
+    "mesa",
+    "numpy",
+    "pandas",
+    "scipy",
+    "numba",
+    "pyarrow",
+    "SALib",
+    "dask",
+    "distributed",
+    "pydantic",
+)
 
 
 class ExperimentError(Exception):
@@ -92,9 +103,13 @@ def iter_tasks(spec: Spec) -> tuple[Context, int, Iterator[Task]]:
     if len(set(labels)) != len(labels):
         raise ExperimentError("two [[scenarios]] share a label: give each a distinct label")
     fingerprints = {b.label: getattr(b.model, "fingerprint", None) or b.label for b in bindings}
-    context = Context(models={b.label: b.model for b in bindings}, kpis=tuple(exp.kpis),
-                      timeseries=exp.timeseries, stride=exp.timeseries_stride,
-                      columns=tuple(exp.timeseries_columns))
+    context = Context(
+        models={b.label: b.model for b in bindings},
+        kpis=tuple(exp.kpis),
+        timeseries=exp.timeseries,
+        stride=exp.timeseries_stride,
+        columns=tuple(exp.timeseries_columns),
+    )
     points = design_points(spec.design, exp.seed)
 
     def generate() -> Iterator[Task]:
@@ -103,10 +118,15 @@ def iter_tasks(spec: Spec) -> tuple[Context, int, Iterator[Task]]:
             seed = replication_seed(exp.seed, r)
             for p, point in enumerate(points):
                 for label in labels:
-                    yield Task(index=index, scenario=label, point=p, params=point,
-                               replication=r, seed=seed,
-                               run_id=run_id(exp.model, fingerprints[label], point, seed,
-                                             exp.months))
+                    yield Task(
+                        index=index,
+                        scenario=label,
+                        point=p,
+                        params=point,
+                        replication=r,
+                        seed=seed,
+                        run_id=run_id(exp.model, fingerprints[label], point, seed, exp.months),
+                    )
                     index += 1
 
     return context, exp.replications * len(points) * len(labels), generate()
@@ -128,25 +148,36 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent, timeout=5,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def _chunks(tasks: Iterator[Task], total: int, size: int, workers: int
-            ) -> Iterator[list[Task]]:
+def _chunks(tasks: Iterator[Task], total: int, size: int, workers: int) -> Iterator[list[Task]]:
     if size <= 0:  # enough chunks to balance the workers, few enough to keep overhead small
         size = max(1, min(64, math.ceil(total / (8 * workers))))
     while chunk := list(itertools.islice(tasks, size)):
         yield chunk
 
 
-def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", workers: int = 2,
-                   scheduler: str | None = None, resume: bool = True,
-                   progress: Callable[[str, dict], Any] | None = None,
-                   spec_source: str = "") -> Summary:
+def run_experiment(
+    spec: Spec,
+    out: str | Path,
+    *,
+    engine: str = "serial",
+    workers: int = 2,
+    scheduler: str | None = None,
+    resume: bool = True,
+    progress: Callable[[str, dict], Any] | None = None,
+    spec_source: str = "",
+) -> Summary:
     """Run (or finish) an experiment into a run store.
 
     Args:
@@ -172,15 +203,26 @@ def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", worke
     todo = (t for t in tasks if t.run_id not in done)
     n_todo = planned - len(done)
     started = time.time()
-    store.write_manifest({
-        **manifest, "name": spec.experiment.name, "spec": json.loads(spec.model_dump_json()),
-        "spec_hash": _spec_hash(spec),
-        "spec_file": spec_source or manifest.get("spec_file", ""),
-        "git_commit": _git_commit(), "packages": _versions(), "python": sys.version.split()[0],
-        "host": platform.node(), "user": getpass.getuser(), "engine": engine,
-        "workers": workers, "planned": planned, "status": "running",
-        "started": manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
-        "resumed": manifest.get("resumed", -1) + 1})
+    store.write_manifest(
+        {
+            **manifest,
+            "name": spec.experiment.name,
+            "spec": json.loads(spec.model_dump_json()),
+            "spec_hash": _spec_hash(spec),
+            "spec_file": spec_source or manifest.get("spec_file", ""),
+            "git_commit": _git_commit(),
+            "packages": _versions(),
+            "python": sys.version.split()[0],
+            "host": platform.node(),
+            "user": getpass.getuser(),
+            "engine": engine,
+            "workers": workers,
+            "planned": planned,
+            "status": "running",
+            "started": manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+            "resumed": manifest.get("resumed", -1) + 1,
+        }
+    )
     if progress is not None:
         progress("start", {"planned": planned, "skipped": planned - n_todo})
     t_start = time.perf_counter()
@@ -188,21 +230,32 @@ def run_experiment(spec: Spec, out: str | Path, *, engine: str = "serial", worke
     with make_engine(engine, workers=workers, scheduler=scheduler, initializer=prepare) as eng:
         t0 = time.perf_counter()  # throughput is measured once the workers are up
         chunks = _chunks(todo, n_todo, spec.experiment.chunk_size, eng.workers)
-        ran, failed = _record(eng.imap(partial(run_chunk, context=context), chunks), store,
-                              progress)
+        ran, failed = _record(
+            eng.imap(partial(run_chunk, context=context), chunks), store, progress
+        )
         seconds = time.perf_counter() - t0
     store.flush()
     startup = t0 - t_start
     total = store.recorded()
-    store.write_manifest({
-        **store.manifest(), "status": "complete" if len(total) >= planned else "partial",
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "recorded": len(total),
-        "failed": int((total["status"] != "ok").sum()),
-        "last_invocation": {"ran": ran, "failed": failed, "seconds": round(seconds, 3),
-                            "engine": engine, "workers": workers,
-                            "startup_seconds": round(startup, 3),
-                            "runs_per_second": round(ran / seconds, 3) if seconds else 0},
-        "wall_seconds": round(time.time() - started, 3)})
+    store.write_manifest(
+        {
+            **store.manifest(),
+            "status": "complete" if len(total) >= planned else "partial",
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "recorded": len(total),
+            "failed": int((total["status"] != "ok").sum()),
+            "last_invocation": {
+                "ran": ran,
+                "failed": failed,
+                "seconds": round(seconds, 3),
+                "engine": engine,
+                "workers": workers,
+                "startup_seconds": round(startup, 3),
+                "runs_per_second": round(ran / seconds, 3) if seconds else 0,
+            },
+            "wall_seconds": round(time.time() - started, 3),
+        }
+    )
     return Summary(planned, planned - n_todo, ran, failed, seconds, engine, workers, startup)
 
 
@@ -211,23 +264,30 @@ def _open_store(spec: Spec, out: str | Path, resume: bool) -> tuple[RunStore, di
     store = RunStore(out, flush_seconds=spec.experiment.flush_seconds)
     manifest = store.manifest()
     if manifest and manifest.get("spec_hash") != _spec_hash(spec):
-        raise ExperimentError(f"{out}: holds another experiment ({manifest.get('name')}); "
-                              "choose a new --out")
+        raise ExperimentError(
+            f"{out}: holds another experiment ({manifest.get('name')}); choose a new --out"
+        )
     recorded = store.recorded()
     if len(recorded) and not resume:
-        raise ExperimentError(f"{out}: already holds {len(recorded)} runs; "
-                              "pass --resume to finish it or choose a new --out")
+        raise ExperimentError(
+            f"{out}: already holds {len(recorded)} runs; "
+            "pass --resume to finish it or choose a new --out"
+        )
     return store, manifest, set(recorded["run_id"])
 
 
-def _record(results: Iterator[tuple[list[Task], Any]], store: RunStore,
-            progress: Callable[[str, dict], Any] | None) -> tuple[int, int]:
+def _record(
+    results: Iterator[tuple[list[Task], Any]],
+    store: RunStore,
+    progress: Callable[[str, dict], Any] | None,
+) -> tuple[int, int]:
     """Store each finished chunk's rows and series as it comes: (runs, failed runs)."""
     ran = failed = 0
     for chunk, result in results:
         if isinstance(result, BaseException):  # the chunk's worker kept dying
-            rows = [_failed_row(t, f"worker lost: {type(result).__name__}: {result}")
-                    for t in chunk]
+            rows = [
+                _failed_row(t, f"worker lost: {type(result).__name__}: {result}") for t in chunk
+            ]
             frames = []
         else:
             rows, frames = result
@@ -241,10 +301,19 @@ def _record(results: Iterator[tuple[list[Task], Any]], store: RunStore,
 
 
 def _failed_row(task: Task, error: str) -> dict:
-    return {"run_id": task.run_id, "index": task.index, "scenario": task.scenario,
-            "point": task.point, "replication": task.replication, "seed": task.seed,
-            **{f"param.{k}": v for k, v in task.params.items()},
-            "status": "error", "error": error, "duration_s": 0.0, "worker": ""}
+    return {
+        "run_id": task.run_id,
+        "index": task.index,
+        "scenario": task.scenario,
+        "point": task.point,
+        "replication": task.replication,
+        "seed": task.seed,
+        **{f"param.{k}": v for k, v in task.params.items()},
+        "status": "error",
+        "error": error,
+        "duration_s": 0.0,
+        "worker": "",
+    }
 
 
 def status(folder: str | Path) -> dict[str, Any]:
@@ -267,5 +336,11 @@ def status(folder: str | Path) -> dict[str, Any]:
     ok = int((rec["status"] == "ok").sum())
     failed = int(len(rec) - ok)
     planned = int(manifest.get("planned", len(rec)))
-    return {"name": manifest.get("name", ""), "planned": planned, "done": ok, "failed": failed,
-            "pending": max(planned - len(rec), 0), "status": manifest.get("status", "")}
+    return {
+        "name": manifest.get("name", ""),
+        "planned": planned,
+        "done": ok,
+        "failed": failed,
+        "pending": max(planned - len(rec), 0),
+        "status": manifest.get("status", ""),
+    }

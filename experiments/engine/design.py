@@ -31,7 +31,8 @@ def replication_seed(experiment_seed: int, replication: int) -> int:
         A 63-bit integer seed, from ``SeedSequence(seed, spawn_key=(r,))``.
     """
     state = np.random.SeedSequence(experiment_seed, spawn_key=(replication,)).generate_state(
-        1, dtype=np.uint64)
+        1, dtype=np.uint64
+    )
     return int(state[0] >> np.uint64(1))
 
 

@@ -35,8 +35,10 @@ from typing import Any
 
 ENGINES = ("serial", "processes", "dask")
 #: One BLAS / OpenMP thread per worker process: workers are the parallelism.
-SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                  "NUMBA_NUM_THREADS")}
+SINGLE_THREAD = {
+    k: "1"
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+}
 
 
 def _noop(_: object) -> None:
@@ -67,8 +69,9 @@ class SerialEngine:
 
     name = "serial"
 
-    def __init__(self, workers: int = 1, initializer: Callable[[], Any] | None = None,
-                 **_: Any) -> None:
+    def __init__(
+        self, workers: int = 1, initializer: Callable[[], Any] | None = None, **_: Any
+    ) -> None:
         """No workers to start.
 
         Args:
@@ -108,8 +111,13 @@ class ProcessEngine:
 
     name = "processes"
 
-    def __init__(self, workers: int = 2, retries: int = 2,
-                 initializer: Callable[[], Any] | None = None, **_: Any) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        retries: int = 2,
+        initializer: Callable[[], Any] | None = None,
+        **_: Any,
+    ) -> None:
         """Configure the pool (started on ``__enter__``).
 
         Args:
@@ -124,8 +132,11 @@ class ProcessEngine:
         self._pool: ProcessPoolExecutor | None = None
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=self.initializer)
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=self.initializer,
+        )
 
     def __enter__(self) -> ProcessEngine:
         self._threads = _SingleThreaded()
@@ -199,8 +210,14 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, workers: int = 2, retries: int = 2, scheduler: str | None = None,
-                 initializer: Callable[[], Any] | None = None, **_: Any) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        retries: int = 2,
+        scheduler: str | None = None,
+        initializer: Callable[[], Any] | None = None,
+        **_: Any,
+    ) -> None:
         """Configure the cluster (started on ``__enter__``).
 
         Args:
@@ -231,10 +248,14 @@ class DaskEngine:
             self._config = dask.config.set({"distributed.worker.profile.enabled": False})
             self._config.__enter__()
             with _SingleThreaded():
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                             processes=True, dashboard_address=":0",
-                                             local_directory=self._scratch.name,
-                                             memory_limit=0)  # no memory-monitor polling
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    local_directory=self._scratch.name,
+                    memory_limit=0,
+                )  # no memory-monitor polling
             self._client = Client(self._cluster)
         self._client.run(self.initializer)
         return self

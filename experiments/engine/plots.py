@@ -18,8 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from experiments.engine.store import atomic  # noqa: E402
 
 #: A colour per scenario, stable across charts (colour-blind safe, Okabe-Ito).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-           "#000000")
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 BLUE, VERMILION, GREEN, PURPLE, ORANGE, SKY = PALETTE[:6]
 #: PNG for screens, SVG for slides, PDF for print.
 FORMATS = ("png", "svg", "pdf")

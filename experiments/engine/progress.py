@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def progress_bar(header: Callable[[dict], str]) -> tuple[Callable[[str, dict], None],
-                                                         Callable[[], None]]:
+def progress_bar(
+    header: Callable[[dict], str],
+) -> tuple[Callable[[str, dict], None], Callable[[], None]]:
     """A callback for :func:`experiments.engine.batch.run_experiment` that drives a tqdm bar.
 
     Args:
@@ -24,8 +25,13 @@ def progress_bar(header: Callable[[dict], str]) -> tuple[Callable[[str, dict], N
     def progress(event: str, info: dict) -> None:
         if event == "start":
             print(header(info), file=sys.stderr)
-            state["bar"] = tqdm(total=info["planned"] - info["skipped"], unit="run",
-                                smoothing=0.1, disable=None, leave=False)
+            state["bar"] = tqdm(
+                total=info["planned"] - info["skipped"],
+                unit="run",
+                smoothing=0.1,
+                disable=None,
+                leave=False,
+            )
         elif "bar" in state:
             state["bar"].update(info["runs"])
 

@@ -31,8 +31,18 @@ except PackageNotFoundError:  # running from a source tree without installing
     MODEL_VERSION = "0+source"
 
 #: Columns of a runs row that are not design values (``param.*``) or KPIs.
-RUN_COLUMNS = ("run_id", "index", "scenario", "point", "replication", "seed", "status", "error",
-               "duration_s", "worker")
+RUN_COLUMNS = (
+    "run_id",
+    "index",
+    "scenario",
+    "point",
+    "replication",
+    "seed",
+    "status",
+    "error",
+    "duration_s",
+    "worker",
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,9 @@ class Context:
     columns: tuple[str, ...] = ()
 
 
-def run_id(model: str, fingerprint: str, params: dict[str, Any], seed: int,
-           months: int | None) -> str:
+def run_id(
+    model: str, fingerprint: str, params: dict[str, Any], seed: int, months: int | None
+) -> str:
     """Content hash naming a run: model, its content, the design values, seed, horizon, version.
 
     Args:
@@ -74,9 +85,18 @@ def run_id(model: str, fingerprint: str, params: dict[str, Any], seed: int,
     Returns:
         16 hex digits.
     """
-    blob = json.dumps({"model": model, "version": MODEL_VERSION, "scenario": fingerprint,
-                       "params": params, "seed": seed, "months": months},
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        {
+            "model": model,
+            "version": MODEL_VERSION,
+            "scenario": fingerprint,
+            "params": params,
+            "seed": seed,
+            "months": months,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -97,8 +117,16 @@ def thin_series(ts: pd.DataFrame, stride: int, columns: tuple[str, ...]) -> pd.D
         ts = ts.iloc[::stride]
     if columns:
         lead = ["month"] if "month" in ts.columns else []
-        ts = ts[[*lead, *[c for c in ts.columns if c != "month" and any(
-            fnmatch.fnmatchcase(c, pattern) for pattern in columns)]]]
+        ts = ts[
+            [
+                *lead,
+                *[
+                    c
+                    for c in ts.columns
+                    if c != "month" and any(fnmatch.fnmatchcase(c, pattern) for pattern in columns)
+                ],
+            ]
+        ]
     return ts.reset_index(drop=True)
 
 
@@ -126,9 +154,14 @@ def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.
     for task in tasks:
         start = time.perf_counter()
         row: dict[str, Any] = {
-            "run_id": task.run_id, "index": task.index, "scenario": task.scenario,
-            "point": task.point, "replication": task.replication, "seed": task.seed,
-            **{f"param.{k}": v for k, v in task.params.items()}}
+            "run_id": task.run_id,
+            "index": task.index,
+            "scenario": task.scenario,
+            "point": task.point,
+            "replication": task.replication,
+            "seed": task.seed,
+            **{f"param.{k}": v for k, v in task.params.items()},
+        }
         try:
             kpis, series = _run_one(task, context)
             row.update(kpis)
@@ -139,8 +172,11 @@ def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.
                 frames.append(series)
         except Exception as exc:  # a failing run is recorded, the rest go on
             last = traceback.extract_tb(exc.__traceback__)[-1]
-            row.update(status="error", error=f"{type(exc).__name__}: {exc} "
-                                             f"({os.path.basename(last.filename)}:{last.lineno})")
+            row.update(
+                status="error",
+                error=f"{type(exc).__name__}: {exc} "
+                f"({os.path.basename(last.filename)}:{last.lineno})",
+            )
         row["duration_s"] = time.perf_counter() - start
         row["worker"] = worker
         rows.append(row)

@@ -67,10 +67,12 @@ class Experiment(Strict):
     timeseries: bool = False
     timeseries_stride: int = field(12, "months", 1, 1200, "keep every n-th month")
     timeseries_columns: list[str] = Field(
-        default_factory=list, description="names or patterns such as 'coverage.*' (empty: all)")
+        default_factory=list, description="names or patterns such as 'coverage.*' (empty: all)"
+    )
     chunk_size: int = field(0, "runs", 0, 100_000, "runs per task (0: automatic)")
     flush_seconds: float = field(
-        10.0, "s", 0.0, 3600.0, "write finished runs at least this often (work at risk)")
+        10.0, "s", 0.0, 3600.0, "write finished runs at least this often (work at risk)"
+    )
 
 
 class ScenarioRef(Strict):
@@ -138,8 +140,9 @@ class Binding(NamedTuple):
     where: str
 
 
-def bind_models(experiment: Experiment, scenarios: Sequence[ScenarioRef],
-                name: str = "<spec>") -> list[Binding]:
+def bind_models(
+    experiment: Experiment, scenarios: Sequence[ScenarioRef], name: str = "<spec>"
+) -> list[Binding]:
     """The models a spec runs: the one place that knows the built-in model by name.
 
     ``model = "alliance"`` (the default) binds the built-in model to each
@@ -162,15 +165,25 @@ def bind_models(experiment: Experiment, scenarios: Sequence[ScenarioRef],
     if experiment.model == BUILT_IN:
         if not scenarios:
             raise ScenarioError([f"{name}: scenarios: name at least one [[scenarios]] file"])
-        return [Binding(ref.label or "+".join([Path(ref.file).stem, *ref.overlays]),
-                        ScenarioModel(ref.file, tuple(ref.overlays), experiment.months),
-                        f"scenarios ({ref.file})") for ref in scenarios]
+        return [
+            Binding(
+                ref.label or "+".join([Path(ref.file).stem, *ref.overlays]),
+                ScenarioModel(ref.file, tuple(ref.overlays), experiment.months),
+                f"scenarios ({ref.file})",
+            )
+            for ref in scenarios
+        ]
     if scenarios:
-        raise ScenarioError([f"{name}: scenarios: a function model ({experiment.model}) "
-                             "takes no [[scenarios]]"])
+        raise ScenarioError(
+            [f"{name}: scenarios: a function model ({experiment.model}) takes no [[scenarios]]"]
+        )
     if ":" not in experiment.model:
-        raise ScenarioError([f"{name}: experiment.model: {experiment.model!r}: expected "
-                             f"'{BUILT_IN}' or 'package.module:function'"])
+        raise ScenarioError(
+            [
+                f"{name}: experiment.model: {experiment.model!r}: expected "
+                f"'{BUILT_IN}' or 'package.module:function'"
+            ]
+        )
     try:
         fn = import_function(experiment.model)
     except ScenarioError as exc:
@@ -207,8 +220,9 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
         if check is not None:  # every model loads and accepts every design path with a value
             problems += [f"{name}: {b.where}: {p}" for p in check(probe)]
     if not problems:
-        problems += unknown_kpis(spec.experiment.kpis, [b.model for b in bindings],
-                                 f"{name}: experiment.kpis")
+        problems += unknown_kpis(
+            spec.experiment.kpis, [b.model for b in bindings], f"{name}: experiment.kpis"
+        )
     if problems:
         raise ScenarioError(problems)
     return spec
@@ -232,8 +246,9 @@ def unknown_kpis(requested: Sequence[str], models: Sequence[Model], where: str) 
     return kpi_problems(requested, {k for d in declared for k in d}, where)
 
 
-def kpi_problems(requested: Sequence[str], known: Sequence[str] | set[str],
-                 where: str) -> list[str]:
+def kpi_problems(
+    requested: Sequence[str], known: Sequence[str] | set[str], where: str
+) -> list[str]:
     """One line per requested KPI that is not among the known names.
 
     Args:
@@ -252,8 +267,10 @@ def kpi_problems(requested: Sequence[str], known: Sequence[str] | set[str],
         if kpi not in known:
             near = difflib.get_close_matches(kpi, names, n=1)
             hint = f"did you mean '{near[0]}'? " if near else ""
-            out.append(f"{where}: {kpi!r} is not a KPI of the model; {hint}"
-                       f"known: {', '.join(names[:12])}{more}")
+            out.append(
+                f"{where}: {kpi!r} is not a KPI of the model; {hint}"
+                f"known: {', '.join(names[:12])}{more}"
+            )
     return out
 
 

@@ -45,8 +45,9 @@ def atomic(path: Path, write: Callable[[Path], Any]) -> Path:
 
 def write_json(data: Any, path: Path) -> Path:
     """Write JSON atomically (sorted keys, indented)."""
-    return atomic(path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=True,
-                                                          default=str) + "\n"))
+    return atomic(
+        path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    )
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
@@ -75,8 +76,10 @@ def new_folder(out: str | Path | None, label: str) -> Path:
     if out is not None:
         folder = Path(out)
         if folder.exists() and any(folder.iterdir()):
-            raise FileExistsError(f"--out {folder}: exists and is not empty; "
-                                  "choose a new folder so no earlier result is overwritten")
+            raise FileExistsError(
+                f"--out {folder}: exists and is not empty; "
+                "choose a new folder so no earlier result is overwritten"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         return folder
     stamp = pd.Timestamp.now().strftime("%Y%m%d-%H%M%S")
@@ -103,8 +106,11 @@ def write_run(result: RunResult, folder: Path) -> list[Path]:
     for col in entries.columns:
         if isinstance(entries[col].dtype, pd.CategoricalDtype):
             entries[col] = entries[col].astype(str)
-    meta = {"scenario": result.scenario.scenario.name, "seed": result.seed,
-            "overlays": result.scenario.scenario.overlays}
+    meta = {
+        "scenario": result.scenario.scenario.name,
+        "seed": result.seed,
+        "overlays": result.scenario.scenario.overlays,
+    }
     return [
         write_json({**meta, "kpis": result.kpis}, folder / "kpis.json"),
         write_parquet(result.timeseries, folder / "timeseries.parquet"),
@@ -124,8 +130,9 @@ class RunStore:
     by scenario (hive style), each row tagged with its ``run_id``.
     """
 
-    def __init__(self, folder: str | Path, batch_rows: int = 256,
-                 flush_seconds: float = 10.0) -> None:
+    def __init__(
+        self, folder: str | Path, batch_rows: int = 256, flush_seconds: float = 10.0
+    ) -> None:
         """Open (or create) the folder.
 
         Args:
@@ -142,8 +149,9 @@ class RunStore:
         self._last_flush = time.monotonic()
         self._rows: list[dict] = []
         self._frames: list[pd.DataFrame] = []
-        self._part = 1 + max((int(p.stem.split("-")[1]) for p in self.runs.glob("part-*.parquet")),
-                             default=0)
+        self._part = 1 + max(
+            (int(p.stem.split("-")[1]) for p in self.runs.glob("part-*.parquet")), default=0
+        )
         for orphan in self.series.glob("scenario=*/part-*.parquet"):  # series of a lost part
             if int(orphan.stem.split("-")[1]) >= self._part:
                 orphan.unlink()
@@ -168,15 +176,18 @@ class RunStore:
         parts = sorted(self.runs.glob("part-*.parquet"))
         if not parts:
             return pd.DataFrame({"run_id": [], "status": []})
-        return pd.concat([pd.read_parquet(p, columns=["run_id", "status"]) for p in parts],
-                         ignore_index=True)
+        return pd.concat(
+            [pd.read_parquet(p, columns=["run_id", "status"]) for p in parts], ignore_index=True
+        )
 
     def add(self, rows: list[dict], frames: list[pd.DataFrame]) -> None:
         """Buffer finished runs; write a part when the buffer is full."""
         self._rows += rows
         self._frames += frames
-        if (len(self._rows) >= self.batch_rows
-                or time.monotonic() - self._last_flush >= self.flush_seconds):
+        if (
+            len(self._rows) >= self.batch_rows
+            or time.monotonic() - self._last_flush >= self.flush_seconds
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -187,8 +198,9 @@ class RunStore:
         if self._frames:  # series first: a part in runs/ promises its series are stored
             series = pd.concat(self._frames, ignore_index=True)
             for label, frame in series.groupby("scenario", sort=True):
-                write_parquet(frame.drop(columns="scenario"),
-                              self.series / f"scenario={label}" / name)
+                write_parquet(
+                    frame.drop(columns="scenario"), self.series / f"scenario={label}" / name
+                )
         write_parquet(pd.DataFrame(self._rows), self.runs / name)
         self._last_flush = time.monotonic()
         self._part += 1

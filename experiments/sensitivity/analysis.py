@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 #: Noise share above which a warning is printed.
 NOISE_WARN = 0.10
 
+
 @dataclass
 class Analysis:
     """Everything the analysis of a sensitivity folder produced."""
@@ -118,8 +119,9 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     unknown = _unknown_kpis(runs, s.kpis)
     notes = _run_notes(runs, twins, len(plan.unit)) + list(unknown.values())
     kpis = [k for k in s.kpis if k not in unknown]
-    idx_rows, conv_frames, verdicts, noise_rows = _analyse_kpis(plan, spec, runs, kpis, twins,
-                                                                notes)
+    idx_rows, conv_frames, verdicts, noise_rows = _analyse_kpis(
+        plan, spec, runs, kpis, twins, notes
+    )
     cols = ["method", "kpi", "parameter", "parameter2", "index", "value", "ci", "n"]
     indices = pd.DataFrame(idx_rows, columns=cols)
     indices["conf_level"] = s.conf_level
@@ -133,24 +135,36 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
         write_csv(convergence, folder / "convergence.csv", index=False),
         write_csv(noise, folder / "noise.csv", index=False),
     ]
-    result = Analysis(folder, s.method, indices, convergence, verdict_df, noise, notes, files,
-                      labels)
+    result = Analysis(
+        folder, s.method, indices, convergence, verdict_df, noise, notes, files, labels
+    )
     if charts and len(indices):
         from experiments.sensitivity.charts import draw_all
 
         files += draw_all(folder, s.method, indices, convergence, labels, kpi_units(s.kpis))
-    summary = {"method": s.method, "n": plan.n, "kpis": s.kpis,
-               "replications": spec.experiment.replications, "points": len(plan.unit),
-               "verdicts": verdict_df.to_dict(orient="records"),
-               "noise": noise.to_dict(orient="records"), "warnings": notes,
-               "top": {k: result.top(k).to_dict(orient="records") for k in s.kpis}}
+    summary = {
+        "method": s.method,
+        "n": plan.n,
+        "kpis": s.kpis,
+        "replications": spec.experiment.replications,
+        "points": len(plan.unit),
+        "verdicts": verdict_df.to_dict(orient="records"),
+        "noise": noise.to_dict(orient="records"),
+        "warnings": notes,
+        "top": {k: result.top(k).to_dict(orient="records") for k in s.kpis},
+    }
     files.append(write_json(summary, folder / "analysis.json"))
     return result
 
 
-def _analyse_kpis(plan: Plan, spec: SensitivitySpec, runs: pd.DataFrame, kpis: list[str],
-                  twins: Sequence[np.ndarray], notes: list[str]
-                  ) -> tuple[list[dict], list[pd.DataFrame], list[dict], list[dict]]:
+def _analyse_kpis(
+    plan: Plan,
+    spec: SensitivitySpec,
+    runs: pd.DataFrame,
+    kpis: list[str],
+    twins: Sequence[np.ndarray],
+    notes: list[str],
+) -> tuple[list[dict], list[pd.DataFrame], list[dict], list[dict]]:
     """Indices, convergence, verdict and noise of each KPI; warnings go to ``notes``."""
     import pandas as pd
 
@@ -170,18 +184,18 @@ def _analyse_kpis(plan: Plan, spec: SensitivitySpec, runs: pd.DataFrame, kpis: l
         rows, half, n_full, n_half = analyse_kpi(plan, spec, np.where(good, y, 0.0), good)
         dropped = int((~good).sum())
         if dropped:
-            notes.append(f"{kpi}: {dropped} points incomplete; analysed N = {n_full} "
-                         f"of {plan.n}")
+            notes.append(f"{kpi}: {dropped} points incomplete; analysed N = {n_full} of {plan.n}")
         idx_rows += [{"method": s.method, "kpi": kpi, **r} for r in rows]
-        conv = convergence_table(s.method, kpi, pd.DataFrame(rows), pd.DataFrame(half),
-                                 s.tolerance)
+        conv = convergence_table(s.method, kpi, pd.DataFrame(rows), pd.DataFrame(half), s.tolerance)
         conv_frames.append(conv)
         verdicts.append(verdict(s.method, kpi, conv))
         share = ns["noise_share"]
         if share == share and share > NOISE_WARN:
-            notes.append(f"{kpi}: replication noise is {share:.0%} of the variance of the "
-                         f"averaged output: total indices below ~{share:.2f} may be noise; "
-                         f"raise replications (now {reps})")
+            notes.append(
+                f"{kpi}: replication noise is {share:.0%} of the variance of the "
+                f"averaged output: total indices below ~{share:.2f} may be noise; "
+                f"raise replications (now {reps})"
+            )
     return idx_rows, conv_frames, verdicts, noise_rows
 
 
@@ -192,15 +206,19 @@ def _run_notes(runs: pd.DataFrame, twins: Sequence[np.ndarray], n_points: int) -
     if len(failed):
         bad_points = failed["point"].nunique()
         first = str(failed["error"].iloc[0])[:160]
-        notes.append(f"{len(failed)} runs failed at {bad_points} points (first: {first}); "
-                     "their points are dropped")
+        notes.append(
+            f"{len(failed)} runs failed at {bad_points} points (first: {first}); "
+            "their points are dropped"
+        )
     recorded_points = set(runs["point"])
     for group in twins:  # a point whose identical twin ran counts as recorded
         if recorded_points & set(group.tolist()):
             recorded_points |= set(group.tolist())
     if len(recorded_points) < n_points:
-        notes.append(f"{n_points - len(recorded_points)} of {n_points} points "
-                     "have no runs yet (an interrupted experiment: rerun to finish it)")
+        notes.append(
+            f"{n_points - len(recorded_points)} of {n_points} points "
+            "have no runs yet (an interrupted experiment: rerun to finish it)"
+        )
     return notes
 
 
@@ -217,8 +235,11 @@ def _unknown_kpis(runs: pd.DataFrame, kpis: Sequence[str]) -> dict[str, str]:
     if ok.empty:
         return {}
     returned = {c for c in ok.columns if c not in RUN_COLUMNS and not c.startswith("param.")}
-    return {k: f"{kpi_problems([k], returned, 'sensitivity.kpis')[0]}; skipped"
-            for k in kpis if k not in returned}
+    return {
+        k: f"{kpi_problems([k], returned, 'sensitivity.kpis')[0]}; skipped"
+        for k in kpis
+        if k not in returned
+    }
 
 
 def _convergence_notes(verdicts: list[dict[str, Any]], method: str) -> list[str]:
@@ -229,16 +250,18 @@ def _convergence_notes(verdicts: list[dict[str, Any]], method: str) -> list[str]
             continue
         why = []
         if not v["settled"]:
-            why.append(f"{v['unsettled']} of {v['indices']} indices moved by more than "
-                       "their CI")
+            why.append(f"{v['unsettled']} of {v['indices']} indices moved by more than their CI")
         if not v["top3_stable"]:
             why.append("the top three parameters differ")
         if not v["precise"]:
             what = " of the largest mu*" if method == "morris" else ""
-            why.append(f"the top three's CIs reach +/- {v['max_top3_ci']:.2f}{what}, "
-                       f"more than {CI_WARN:g}")
-        notes.append(f"{v['kpi']}: not converged between N/2 = {v['n_half']} and "
-                     f"N = {v['n']} ({'; '.join(why)}): double n")
+            why.append(
+                f"the top three's CIs reach +/- {v['max_top3_ci']:.2f}{what}, more than {CI_WARN:g}"
+            )
+        notes.append(
+            f"{v['kpi']}: not converged between N/2 = {v['n_half']} and "
+            f"N = {v['n']} ({'; '.join(why)}): double n"
+        )
     return notes
 
 
@@ -253,8 +276,16 @@ def _stored_plan(folder: Path, meta: dict[str, Any]) -> tuple[SensitivitySpec, P
     spec = SensitivitySpec.model_validate(data, strict=False)
     design = pd.read_parquet(folder / "design.parquet")
     unit = design[[f"u.{k}" for k in order]].to_numpy(dtype=float)
-    plan = Plan(spec.sensitivity.method, order, unit, [], design["block"].to_numpy(),
-                design["half"].to_numpy(dtype=bool), int(meta["n"]), int(meta["n_half"]))
+    plan = Plan(
+        spec.sensitivity.method,
+        order,
+        unit,
+        [],
+        design["block"].to_numpy(),
+        design["half"].to_numpy(dtype=bool),
+        int(meta["n"]),
+        int(meta["n_half"]),
+    )
     return spec, plan
 
 

@@ -24,17 +24,30 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: The index each method ranks parameters by.
-MAIN_INDEX = {"sobol": "ST", "morris": "mu_star", "fast": "ST", "rbd_fast": "S1",
-              "delta": "delta", "pawn": "PAWN_median"}
+MAIN_INDEX = {
+    "sobol": "ST",
+    "morris": "mu_star",
+    "fast": "ST",
+    "rbd_fast": "S1",
+    "delta": "delta",
+    "pawn": "PAWN_median",
+}
 #: Indices compared at N/2 and N.
-CONVERGENCE_INDICES = {"sobol": ("S1", "ST"), "morris": ("mu_star",), "fast": ("S1", "ST"),
-                       "rbd_fast": ("S1",), "delta": ("delta", "S1"), "pawn": ("PAWN_median",)}
+CONVERGENCE_INDICES = {
+    "sobol": ("S1", "ST"),
+    "morris": ("mu_star",),
+    "fast": ("S1", "ST"),
+    "rbd_fast": ("S1",),
+    "delta": ("delta", "S1"),
+    "pawn": ("PAWN_median",),
+}
 #: Confidence half-width of a top-3 normalised index above which a warning is printed.
 CI_WARN = 0.10
 
 
-def point_values(runs: pd.DataFrame, kpi: str, n_points: int,
-                 twins: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray, int]:
+def point_values(
+    runs: pd.DataFrame, kpi: str, n_points: int, twins: Sequence[np.ndarray] = ()
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Per design point, the KPI of every replication (NaN where a run failed or is missing).
 
     Args:
@@ -61,8 +74,9 @@ def point_values(runs: pd.DataFrame, kpi: str, n_points: int,
         block = mat[group]
         known = ~np.isnan(block)
         if known.any() and not known.all():
-            first = np.where(known.any(axis=0), np.nanmax(np.where(known, block, -np.inf),
-                                                          axis=0), np.nan)
+            first = np.where(
+                known.any(axis=0), np.nanmax(np.where(known, block, -np.inf), axis=0), np.nan
+            )
             mat[group] = np.where(known, block, first[None, :])
     return mat, ~np.isnan(mat).any(axis=1), reps
 
@@ -93,8 +107,14 @@ def noise_stats(mat: np.ndarray) -> dict[str, float]:
     var_means = float(np.var(means, ddof=1)) if p > 1 else float("nan")
     out = {"replications": r, "points": p, "var_means": var_means}
     if r < 2 or p < 2:
-        return {**out, "var_within": np.nan, "var_interaction": np.nan, "noise_share": np.nan,
-                "noise_share_independent": np.nan, "noise_share_single_run": np.nan}
+        return {
+            **out,
+            "var_within": np.nan,
+            "var_interaction": np.nan,
+            "noise_share": np.nan,
+            "noise_share_independent": np.nan,
+            "noise_share_single_run": np.nan,
+        }
     within = float(np.var(mat, axis=1, ddof=1).mean())
     resid = mat - means[:, None] - mat.mean(axis=0)[None, :] + mat.mean()
     inter = float((resid**2).sum() / ((p - 1) * (r - 1)))
@@ -105,10 +125,14 @@ def noise_stats(mat: np.ndarray) -> dict[str, float]:
             return 0.0 if v <= 0 else 1.0
         return float(min(1.0, v / ref))
 
-    return {**out, "var_within": within, "var_interaction": inter,
-            "noise_share": share(inter / r, var_means),
-            "noise_share_independent": share(within / r, var_means),
-            "noise_share_single_run": share(within, total)}
+    return {
+        **out,
+        "var_within": within,
+        "var_interaction": inter,
+        "noise_share": share(inter / r, var_means),
+        "noise_share_independent": share(within / r, var_means),
+        "noise_share_single_run": share(within, total),
+    }
 
 
 def _keep_rows(plan: Plan, good: np.ndarray) -> np.ndarray:
@@ -119,8 +143,9 @@ def _keep_rows(plan: Plan, good: np.ndarray) -> np.ndarray:
     return good.copy()
 
 
-def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n: int
-           ) -> list[dict[str, Any]]:
+def _salib(
+    plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n: int
+) -> list[dict[str, Any]]:
     """Run the method's SALib analysis; one row per index."""
     from SALib.analyze import delta, fast, morris, pawn, rbd_fast, sobol
     from scipy import stats
@@ -135,8 +160,16 @@ def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n
     def add(index: str, values: Sequence[float], cis: Sequence[float] | None) -> None:
         for j, name in enumerate(names):
             ci = np.nan if cis is None else float(cis[j])
-            rows.append({"parameter": name, "parameter2": "", "index": index,
-                         "value": float(values[j]), "ci": ci, "n": n})
+            rows.append(
+                {
+                    "parameter": name,
+                    "parameter2": "",
+                    "index": index,
+                    "value": float(values[j]),
+                    "ci": ci,
+                    "n": n,
+                }
+            )
 
     with warnings.catch_warnings(record=True):  # SALib's notices (delta resets the filter)
         warnings.simplefilter("ignore")
@@ -147,9 +180,16 @@ def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n
             if s.second_order:
                 for j in range(len(names)):
                     for k in range(j + 1, len(names)):
-                        rows.append({"parameter": names[j], "parameter2": names[k],
-                                     "index": "S2", "value": float(r["S2"][j, k]),
-                                     "ci": float(r["S2_conf"][j, k]), "n": n})
+                        rows.append(
+                            {
+                                "parameter": names[j],
+                                "parameter2": names[k],
+                                "index": "S2",
+                                "value": float(r["S2"][j, k]),
+                                "ci": float(r["S2_conf"][j, k]),
+                                "n": n,
+                            }
+                        )
         elif s.method == "morris":
             r = morris.analyze(problem, unit, y, num_levels=s.num_levels, seed=bseed, **common)
             add("mu_star", np.asarray(r["mu_star"]), np.asarray(r["mu_star_conf"]))
@@ -183,8 +223,9 @@ def _salib(plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n
     return rows
 
 
-def analyse_kpi(plan: Plan, spec: SensitivitySpec, y_point: np.ndarray, good: np.ndarray
-                 ) -> tuple[list[dict], list[dict], int, int]:
+def analyse_kpi(
+    plan: Plan, spec: SensitivitySpec, y_point: np.ndarray, good: np.ndarray
+) -> tuple[list[dict], list[dict], int, int]:
     """Indices at N and at N/2 for one KPI's point means.
 
     Args:
@@ -204,9 +245,11 @@ def analyse_kpi(plan: Plan, spec: SensitivitySpec, y_point: np.ndarray, good: np
     if method == "fast":
         full, part = keep & ~plan.half, keep & plan.half
         if not full[~plan.half].all() or not part[plan.half].all():
-            raise AnalysisError("eFAST needs every run of its search curves, and some failed "
-                                "(see 'alliance status'); fix the cause and run into a new "
-                                "--out, or use rbd_fast, which can drop points")
+            raise AnalysisError(
+                "eFAST needs every run of its search curves, and some failed "
+                "(see 'alliance status'); fix the cause and run into a new "
+                "--out, or use rbd_fast, which can drop points"
+            )
         n_full, n_half = plan.n, plan.n_half
         rows = _salib(plan, spec, plan.unit[full], y_point[full], n_full)
         half = _salib(plan, spec, plan.unit[part], y_point[part], n_half)
@@ -218,8 +261,7 @@ def analyse_kpi(plan: Plan, spec: SensitivitySpec, y_point: np.ndarray, good: np
     if n_full < 2:
         raise AnalysisError("fewer than two complete samples remain after dropping failed runs")
     rows = _salib(plan, spec, plan.unit[keep], y_point[keep], n_full)
-    half = _salib(plan, spec, plan.unit[sel_half], y_point[sel_half], n_half) \
-        if n_half >= 2 else []
+    half = _salib(plan, spec, plan.unit[sel_half], y_point[sel_half], n_half) if n_half >= 2 else []
     return rows, half, n_full, n_half
 
 
@@ -227,8 +269,9 @@ class AnalysisError(Exception):
     """The runs cannot be analysed (e.g. an eFAST curve with failed runs)."""
 
 
-def convergence_table(method: str, kpi: str, full: pd.DataFrame, half: pd.DataFrame,
-                      tolerance: float) -> pd.DataFrame:
+def convergence_table(
+    method: str, kpi: str, full: pd.DataFrame, half: pd.DataFrame, tolerance: float
+) -> pd.DataFrame:
     """Indices at N/2 and N side by side, with the change and whether it settled.
 
     An index has *settled* when it moved by no more than its confidence
@@ -251,18 +294,40 @@ def convergence_table(method: str, kpi: str, full: pd.DataFrame, half: pd.DataFr
         h = f[["value", "ci", "n"]] * np.nan
     else:
         h = half[half["index"].isin(kinds)].set_index(["parameter", "index"])
-    t = f[["value", "ci", "n"]].merge(h[["value", "ci", "n"]], how="left", left_index=True,
-                                      right_index=True, suffixes=("", "_half"))
+    t = f[["value", "ci", "n"]].merge(
+        h[["value", "ci", "n"]],
+        how="left",
+        left_index=True,
+        right_index=True,
+        suffixes=("", "_half"),
+    )
     t = t.reset_index()
-    scale = t.groupby("index")["value"].transform(lambda v: np.nanmax(np.abs(v))) \
-        if method == "morris" else 1.0
+    scale = (
+        t.groupby("index")["value"].transform(lambda v: np.nanmax(np.abs(v)))
+        if method == "morris"
+        else 1.0
+    )
     t["change"] = t["value"] - t["value_half"]
     allowed = np.maximum(t["ci"].fillna(0.0), tolerance * scale)
     t["settled"] = (t["change"].abs() <= allowed) & t["value_half"].notna()
     t.insert(0, "kpi", kpi)
     t.insert(0, "method", method)
-    return t[["method", "kpi", "parameter", "index", "n_half", "value_half", "ci_half", "n",
-              "value", "ci", "change", "settled"]]
+    return t[
+        [
+            "method",
+            "kpi",
+            "parameter",
+            "index",
+            "n_half",
+            "value_half",
+            "ci_half",
+            "n",
+            "value",
+            "ci",
+            "change",
+            "settled",
+        ]
+    ]
 
 
 def verdict(method: str, kpi: str, conv: pd.DataFrame) -> dict[str, Any]:
@@ -285,10 +350,16 @@ def verdict(method: str, kpi: str, conv: pd.DataFrame) -> dict[str, Any]:
     settled = bool(conv["settled"].all())
     stable = top_full == top_half
     precise = not top_ci > CI_WARN  # NaN (no CI) counts as precise
-    return {"method": method, "kpi": kpi, "n_half": int(m["n_half"].max()) if len(m) else 0,
-            "n": int(m["n"].max()) if len(m) else 0, "settled": settled, "top3_stable": stable,
-            "unsettled": int((~conv["settled"]).sum()), "indices": len(conv),
-            "max_top3_ci": top_ci, "precise": precise,
-            "converged": settled and stable and precise}
-
-
+    return {
+        "method": method,
+        "kpi": kpi,
+        "n_half": int(m["n_half"].max()) if len(m) else 0,
+        "n": int(m["n"].max()) if len(m) else 0,
+        "settled": settled,
+        "top3_stable": stable,
+        "unsettled": int((~conv["settled"]).sum()),
+        "indices": len(conv),
+        "max_top3_ci": top_ci,
+        "precise": precise,
+        "converged": settled and stable and precise,
+    }

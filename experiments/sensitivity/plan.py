@@ -73,16 +73,22 @@ def build_plan(spec: SensitivitySpec) -> Plan:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if s.method == "sobol":
-            unit = sobol_sampler.sample(problem, n, calc_second_order=s.second_order,
-                                        scramble=True, seed=seed)
+            unit = sobol_sampler.sample(
+                problem, n, calc_second_order=s.second_order, scramble=True, seed=seed
+            )
             step = 2 * d + 2 if s.second_order else d + 2
             block = np.arange(len(unit)) // step
             half = block < n // 2
             n_half = n // 2
         elif s.method == "morris":
-            unit = morris_sampler.sample(problem, s.trajectory_pool or n, num_levels=s.num_levels,
-                                         optimal_trajectories=n if s.trajectory_pool else None,
-                                         local_optimization=True, seed=seed)
+            unit = morris_sampler.sample(
+                problem,
+                s.trajectory_pool or n,
+                num_levels=s.num_levels,
+                optimal_trajectories=n if s.trajectory_pool else None,
+                local_optimization=True,
+                seed=seed,
+            )
             block = np.arange(len(unit)) // (d + 1)
             half = block < n // 2
             n_half = n // 2
@@ -112,7 +118,6 @@ def build_plan(spec: SensitivitySpec) -> Plan:
     return Plan(s.method, names, unit, points, block, half, n, n_half)
 
 
-
 def experiment_spec(spec: SensitivitySpec, plan: Plan) -> Spec:
     """The experiment-engine spec that runs the plan: an explicit list design.
 
@@ -126,6 +131,11 @@ def experiment_spec(spec: SensitivitySpec, plan: Plan) -> Spec:
     exp = spec.experiment.model_dump()
     if exp["kpis"]:  # keep what the analysis needs
         exp["kpis"] = list(dict.fromkeys([*exp["kpis"], *spec.sensitivity.kpis]))
-    return Spec.model_validate({
-        "experiment": exp, "scenarios": [r.model_dump() for r in spec.scenarios],
-        "design": {"kind": "list", "points": plan.points}}, strict=False)
+    return Spec.model_validate(
+        {
+            "experiment": exp,
+            "scenarios": [r.model_dump() for r in spec.scenarios],
+            "design": {"kind": "list", "points": plan.points},
+        },
+        strict=False,
+    )

@@ -37,8 +37,14 @@ from sim.core.fields import Strict
 from sim.core.fields import field as schema_field
 
 METHODS = ("sobol", "morris", "fast", "rbd_fast", "delta", "pawn")
-METHOD_NAMES = {"sobol": "Sobol", "morris": "Morris elementary effects", "fast": "eFAST",
-                "rbd_fast": "RBD-FAST", "delta": "delta moment-independent", "pawn": "PAWN"}
+METHOD_NAMES = {
+    "sobol": "Sobol",
+    "morris": "Morris elementary effects",
+    "fast": "eFAST",
+    "rbd_fast": "RBD-FAST",
+    "delta": "delta moment-independent",
+    "pawn": "PAWN",
+}
 #: Unbounded distributions are truncated at these quantiles (so every value is finite).
 TAIL = 0.001
 
@@ -130,9 +136,13 @@ class Sensitivity(Strict):
 
     method: Literal["sobol", "morris", "fast", "rbd_fast", "delta", "pawn"] = "sobol"
     n: int = schema_field(
-        64, "samples", 2, 10_000_000,
+        64,
+        "samples",
+        2,
+        10_000_000,
         "sobol: base samples N (a power of two); morris: trajectories; fast: samples per "
-        "curve; rbd_fast, delta, pawn: Latin hypercube samples")
+        "curve; rbd_fast, delta, pawn: Latin hypercube samples",
+    )
     second_order: bool = Field(True, description="sobol: S2 (runs N(2D+2) instead of N(D+2))")
     kpis: list[str] = Field(min_length=1)
     bootstrap: int = schema_field(100, "resamples", 10, 100_000, "bootstrap resamples for CIs")
@@ -140,11 +150,13 @@ class Sensitivity(Strict):
     seed: int | None = schema_field(None, "", 0, 2**63 - 1, "sampling seed (default: experiment's)")
     num_levels: int = schema_field(4, "levels", 2, 100, "morris: grid levels")
     trajectory_pool: int = schema_field(
-        0, "trajectories", 0, 100_000, "morris: choose the n most spread of this many (0: off)")
+        0, "trajectories", 0, 100_000, "morris: choose the n most spread of this many (0: off)"
+    )
     harmonics: int = schema_field(0, "", 0, 100, "fast M (default 4), rbd_fast M (default 10)")
     slides: int = schema_field(10, "slides", 2, 1000, "pawn: conditioning intervals")
     tolerance: float = schema_field(
-        0.05, "index", 0.0, 1.0, "convergence: allowed change N/2 -> N beyond the CI")
+        0.05, "index", 0.0, 1.0, "convergence: allowed change N/2 -> N beyond the CI"
+    )
     fixed: dict[str, Any] = Field(default_factory=dict, description="values set at every point")
     parameters: dict[str, ParameterSpec] = Field(min_length=1)
 
@@ -194,8 +206,12 @@ def load_sensitivity_spec(source: str | Path | Mapping[str, Any]) -> Sensitivity
     """
     name, data = read_spec(source, "sensitivity spec")
     if "sensitivity" not in data:
-        raise ScenarioError([f"{name}: sensitivity: missing [sensitivity] table (method, n, kpis, "
-                             "parameters); for a plain experiment use 'alliance batch'"])
+        raise ScenarioError(
+            [
+                f"{name}: sensitivity: missing [sensitivity] table (method, n, kpis, "
+                "parameters); for a plain experiment use 'alliance batch'"
+            ]
+        )
     spec = validate(SensitivitySpec, data, {}, name)
     problems = _method_problems(spec, name)
     try:
@@ -203,16 +219,19 @@ def load_sensitivity_spec(source: str | Path | Mapping[str, Any]) -> Sensitivity
     except ScenarioError as exc:
         raise ScenarioError(problems + list(exc.problems)) from None
     if len(bindings) != 1:
-        problems.append(f"{name}: scenarios: a sensitivity study runs one model, so exactly one "
-                        f"[[scenarios]] file ({len(bindings)} given); compare policies with "
-                        "'alliance sweep' and 'alliance discover --compare-to'")
+        problems.append(
+            f"{name}: scenarios: a sensitivity study runs one model, so exactly one "
+            f"[[scenarios]] file ({len(bindings)} given); compare policies with "
+            "'alliance sweep' and 'alliance discover --compare-to'"
+        )
     else:
         problems += _parameter_problems(spec, name, bindings[0])
     if not problems:
         outputs = declared_outputs(bindings[0].model)
         if outputs is not None:  # else: checked after the runs (analysis.py), see kpi_check_note
-            problems += kpi_problems(spec.sensitivity.kpis, set(outputs),
-                                     f"{name}: sensitivity.kpis")
+            problems += kpi_problems(
+                spec.sensitivity.kpis, set(outputs), f"{name}: sensitivity.kpis"
+            )
     if problems:
         raise ScenarioError(problems)
     return spec
@@ -230,10 +249,12 @@ def kpi_check_note(spec: SensitivitySpec) -> str | None:
     model = bind_models(spec.experiment, spec.scenarios)[0].model
     if declared_outputs(model) is not None:
         return None
-    return (f"note: {spec.experiment.model} declares no outputs, so the KPIs "
-            f"{', '.join(spec.sensitivity.kpis)} are checked after the runs, by the analysis "
-            "(give the function an `outputs` attribute, e.g. f.outputs = ('y',), to check "
-            "them before)")
+    return (
+        f"note: {spec.experiment.model} declares no outputs, so the KPIs "
+        f"{', '.join(spec.sensitivity.kpis)} are checked after the runs, by the analysis "
+        "(give the function an `outputs` attribute, e.g. f.outputs = ('y',), to check "
+        "them before)"
+    )
 
 
 def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
@@ -243,24 +264,30 @@ def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
     if s.method == "sobol":
         if n & (n - 1) or n < 4:
             lower = 1 << max(2, n.bit_length() - 1)
-            out.append(f"{where}: {n} is not a power of two >= 4; Sobol sampling needs "
-                       f"N = 2^k (e.g. {lower} or {lower * 2})")
+            out.append(
+                f"{where}: {n} is not a power of two >= 4; Sobol sampling needs "
+                f"N = 2^k (e.g. {lower} or {lower * 2})"
+            )
     elif s.method == "morris" and n < 4:
         out.append(f"{where}: {n} trajectories; Morris needs at least 4 (2 for the N/2 check)")
     elif s.method == "fast" and n // 2 <= 4 * s.m**2:
-        out.append(f"{where}: {n} is too small for eFAST with M = {s.m}: the N/2 curve needs "
-                   f"more than 4 M^2 = {4 * s.m**2} samples, so n >= {8 * s.m**2 + 2}")
+        out.append(
+            f"{where}: {n} is too small for eFAST with M = {s.m}: the N/2 curve needs "
+            f"more than 4 M^2 = {4 * s.m**2} samples, so n >= {8 * s.m**2 + 2}"
+        )
     elif s.method == "rbd_fast" and n // 2 <= 2 * s.m:
-        out.append(f"{where}: {n} is too small for RBD-FAST with M = {s.m}: "
-                   f"n >= {4 * s.m + 2}")
+        out.append(f"{where}: {n} is too small for RBD-FAST with M = {s.m}: n >= {4 * s.m + 2}")
     elif s.method == "delta" and n // 2 < 20:
         out.append(f"{where}: {n} is too small for the delta method: n >= 40")
     elif s.method == "pawn" and n // 2 < 2 * s.slides:
-        out.append(f"{where}: {n} is too small for PAWN with {s.slides} slides: "
-                   f"n >= {4 * s.slides}")
+        out.append(
+            f"{where}: {n} is too small for PAWN with {s.slides} slides: n >= {4 * s.slides}"
+        )
     if s.method == "morris" and s.trajectory_pool and s.trajectory_pool <= n:
-        out.append(f"{name}: sensitivity.trajectory_pool: {s.trajectory_pool} must exceed "
-                   f"n = {n} (the n most spread trajectories are chosen from the pool)")
+        out.append(
+            f"{name}: sensitivity.trajectory_pool: {s.trajectory_pool} must exceed "
+            f"n = {n} (the n most spread trajectories are chosen from the pool)"
+        )
     overlap = sorted(set(s.fixed) & set(s.parameters))
     if overlap:
         out.append(f"{name}: sensitivity.fixed: {overlap[0]} is also an analysed parameter")
@@ -304,16 +331,25 @@ def _parameter_problems(spec: SensitivitySpec, name: str, binding: Binding) -> l
     return out
 
 
-def _range_problems(path: str, p: ParameterSpec, leaves: Mapping[str, Any], where: str,
-                    known: bool) -> tuple[list[str], list[Any], Any]:
+def _range_problems(
+    path: str, p: ParameterSpec, leaves: Mapping[str, Any], where: str, known: bool
+) -> tuple[list[str], list[Any], Any]:
     """One parameter against the declared leaves: (problems, values to load, middle value)."""
-    matches = [leaves[k] for k in leaves if fnmatch.fnmatchcase(k, path)] if "*" in path \
-        else [leaves[path]] if path in leaves else []
+    matches = (
+        [leaves[k] for k in leaves if fnmatch.fnmatchcase(k, path)]
+        if "*" in path
+        else [leaves[path]]
+        if path in leaves
+        else []
+    )
     if known and not matches:
         near = difflib.get_close_matches(path, list(leaves), n=1)
         hint = f"; did you mean '{near[0]}'?" if near else ""
-        return [f"{where}: unknown parameter path{hint} "
-                "('alliance params SCENARIO' lists them)"], [], None
+        return (
+            [f"{where}: unknown parameter path{hint} ('alliance params SCENARIO' lists them)"],
+            [],
+            None,
+        )
     kind = type(matches[0].value) if matches else None
     if kind in (bool, str, list) and not p.values:
         example = "[false, true]" if kind is bool else "[...]"
@@ -332,8 +368,14 @@ def _range_problems(path: str, p: ParameterSpec, leaves: Mapping[str, Any], wher
         span = _allowed(leaf.allowed)
         if span and not (span[0] <= lo and hi <= span[1]):
             unit = f" {leaf.unit}" if leaf.unit else ""
-            return [f"{where}: the range {lo:g} .. {hi:g} reaches outside the allowed "
-                    f"range {leaf.allowed}{unit}"], [], middle
+            return (
+                [
+                    f"{where}: the range {lo:g} .. {hi:g} reaches outside the allowed "
+                    f"range {leaf.allowed}{unit}"
+                ],
+                [],
+                middle,
+            )
     return [], [typed(lo), typed(hi)], middle
 
 
@@ -376,7 +418,10 @@ def integer_paths(spec: SensitivitySpec) -> set[str]:
     for k, p in s.parameters.items():
         if p.values:
             continue
-        if any(isinstance(v, int) and not isinstance(v, bool)
-               for leaf, v in leaves.items() if fnmatch.fnmatchcase(leaf, k)):
+        if any(
+            isinstance(v, int) and not isinstance(v, bool)
+            for leaf, v in leaves.items()
+            if fnmatch.fnmatchcase(leaf, k)
+        ):
             out.add(k)
     return out

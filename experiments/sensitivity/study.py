@@ -44,10 +44,17 @@ class StudyResult:
     failed: int
 
 
-def run_sensitivity(spec: SensitivitySpec, out: str | Path, *, engine: str = "serial",
-                    workers: int = 2, scheduler: str | None = None,
-                    progress: Callable[[str, dict], Any] | None = None,
-                    spec_source: str = "", charts: bool = True) -> StudyResult:
+def run_sensitivity(
+    spec: SensitivitySpec,
+    out: str | Path,
+    *,
+    engine: str = "serial",
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: Callable[[str, dict], Any] | None = None,
+    spec_source: str = "",
+    charts: bool = True,
+) -> StudyResult:
     """Sample, run (or finish) the design on an engine, and analyse every KPI.
 
     Args:
@@ -75,28 +82,52 @@ def run_sensitivity(spec: SensitivitySpec, out: str | Path, *, engine: str = "se
     plan = build_plan(spec)
     exp_spec = experiment_spec(spec, plan)
     out = Path(out)
-    summary = run_experiment(exp_spec, out, engine=engine, workers=workers, scheduler=scheduler,
-                             resume=True, progress=progress, spec_source=spec_source)
+    summary = run_experiment(
+        exp_spec,
+        out,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+        resume=True,
+        progress=progress,
+        spec_source=spec_source,
+    )
     t1 = time.perf_counter()
     design = pd.DataFrame(plan.unit, columns=[f"u.{k}" for k in plan.names])
     design.insert(0, "block", plan.block)
     design.insert(0, "point", np.arange(len(plan.unit)))
     design["half"] = plan.half
     write_parquet(design, out / "design.parquet")
-    write_json({"spec": spec.model_dump(mode="json"), "spec_file": spec_source,
-                "method": spec.sensitivity.method, "n": plan.n, "n_half": plan.n_half,
-                "points": len(plan.points), "parameters": plan.names,
-                "labels": parameter_labels(spec)}, out / "sensitivity.json")
+    write_json(
+        {
+            "spec": spec.model_dump(mode="json"),
+            "spec_file": spec_source,
+            "method": spec.sensitivity.method,
+            "n": plan.n,
+            "n_half": plan.n_half,
+            "points": len(plan.points),
+            "parameters": plan.names,
+            "labels": parameter_labels(spec),
+        },
+        out / "sensitivity.json",
+    )
     analysis = analyse(out, charts=charts)
     t2 = time.perf_counter()
-    timing = {"wall_seconds": round(t2 - t0, 3), "runs_seconds": round(t1 - t0, 3),
-              "analysis_seconds": round(t2 - t1, 3), "engine": engine, "workers": workers,
-              "runs_planned": summary.planned, "runs_this_invocation": summary.ran,
-              "failed": summary.failed}
+    timing = {
+        "wall_seconds": round(t2 - t0, 3),
+        "runs_seconds": round(t1 - t0, 3),
+        "analysis_seconds": round(t2 - t1, 3),
+        "engine": engine,
+        "workers": workers,
+        "runs_planned": summary.planned,
+        "runs_this_invocation": summary.ran,
+        "failed": summary.failed,
+    }
     path = out / "analysis.json"
     write_json({**json.loads(path.read_text()), "timing": timing}, path)
-    return StudyResult(out, analysis, t1 - t0, t2 - t1, t2 - t0, summary.planned, summary.ran,
-                       summary.failed)
+    return StudyResult(
+        out, analysis, t1 - t0, t2 - t1, t2 - t0, summary.planned, summary.ran, summary.failed
+    )
 
 
 def format_indices(analysis: Analysis, kpi: str, k: int = 3) -> list[str]:
@@ -163,9 +194,11 @@ def report_lines(result: StudyResult, spec: SensitivitySpec) -> list[str]:
         label = kpi_units([kpi])[kpi][0]
         label = "" if label == kpi else f"{label}; "
         v = a.verdicts[a.verdicts["kpi"] == kpi].iloc[0]
-        lines.append(f"Most influential for {kpi} ({label}{METHOD_NAMES[a.method]} {main} "
-                     f"+/- {conf} CI, N = {v['n']}, {spec.experiment.replications} "
-                     "replications averaged):")
+        lines.append(
+            f"Most influential for {kpi} ({label}{METHOD_NAMES[a.method]} {main} "
+            f"+/- {conf} CI, N = {v['n']}, {spec.experiment.replications} "
+            "replications averaged):"
+        )
         lines += format_indices(a, kpi)
         state = "passed" if v["converged"] else "NOT passed"
         lines.append(f"  convergence check (N/2 = {v['n_half']} vs N = {v['n']}): {state}")
@@ -173,14 +206,20 @@ def report_lines(result: StudyResult, spec: SensitivitySpec) -> list[str]:
         if len(nz):
             share, indep = nz["noise_share"].iloc[0], nz["noise_share_independent"].iloc[0]
             if share == share:
-                lines.append(f"  noise share: {share:.1%} of the variance of the averaged "
-                             f"{kpi} (without common random numbers it would be {indep:.1%})")
+                lines.append(
+                    f"  noise share: {share:.1%} of the variance of the averaged "
+                    f"{kpi} (without common random numbers it would be {indep:.1%})"
+                )
             else:
-                lines.append("  noise share: not estimable with one replication (for a "
-                             "stochastic model the indices then hold for that one seed)")
+                lines.append(
+                    "  noise share: not estimable with one replication (for a "
+                    "stochastic model the indices then hold for that one seed)"
+                )
     for note in a.warnings:
         lines.append(f"warning: {note}")
-    lines.append(f"{result.planned} runs ({result.ran} run now, {result.failed} failed); wall "
-                 f"time {result.wall_seconds:.1f} s (runs {result.runs_seconds:.1f} s, analysis "
-                 f"and charts {result.analysis_seconds:.1f} s) -> {result.folder}")
+    lines.append(
+        f"{result.planned} runs ({result.ran} run now, {result.failed} failed); wall "
+        f"time {result.wall_seconds:.1f} s (runs {result.runs_seconds:.1f} s, analysis "
+        f"and charts {result.analysis_seconds:.1f} s) -> {result.folder}"
+    )
     return lines

@@ -14,9 +14,14 @@ import pandas as pd
 from experiments.engine.plots import colours, plt, save
 
 STAKEHOLDER_ORDER = ("city", "residents", "vendors", "investors", "vehicles", "outside")
-NET_KPIS = {"city": "city_net_usd", "residents": "residents_net_usd",
-            "vendors": "vendor_net_usd", "investors": "investor_net_usd",
-            "vehicles": "vehicles_net_usd", "outside": "outside_net_usd"}
+NET_KPIS = {
+    "city": "city_net_usd",
+    "residents": "residents_net_usd",
+    "vendors": "vendor_net_usd",
+    "investors": "investor_net_usd",
+    "vehicles": "vehicles_net_usd",
+    "outside": "outside_net_usd",
+}
 
 
 def _style(ax: plt.Axes) -> None:
@@ -44,12 +49,19 @@ def derived_series(ts: pd.DataFrame, domains: dict[str, list[str]]) -> pd.DataFr
         pursued = domains.get(label, [])
         cov = [f"coverage.{d}" for d in pursued if f"coverage.{d}" in frame]
         adopt = [f"adoption.{d}" for d in pursued if f"adoption.{d}" in frame]
-        out.append(pd.DataFrame({
-            "scenario": label, "run_id": frame["run_id"], "month": frame["month"],
-            "balance": frame[fund].sum(axis=1) / 1e6 if fund else np.nan,
-            "dsr": frame[dsr].max(axis=1) * 100 if dsr else np.nan,
-            "coverage": frame[cov].mean(axis=1) * 100 if cov else np.nan,
-            "adoption": frame[adopt].mean(axis=1) * 100 if adopt else np.nan}))
+        out.append(
+            pd.DataFrame(
+                {
+                    "scenario": label,
+                    "run_id": frame["run_id"],
+                    "month": frame["month"],
+                    "balance": frame[fund].sum(axis=1) / 1e6 if fund else np.nan,
+                    "dsr": frame[dsr].max(axis=1) * 100 if dsr else np.nan,
+                    "coverage": frame[cov].mean(axis=1) * 100 if cov else np.nan,
+                    "adoption": frame[adopt].mean(axis=1) * 100 if adopt else np.nan,
+                }
+            )
+        )
     return pd.concat(out, ignore_index=True)
 
 
@@ -65,10 +77,12 @@ def fan_charts(series: pd.DataFrame, scenarios: list[str], base: Path) -> list[P
         Files written.
     """
     col = colours(scenarios)
-    panels = (("balance", "City general fund", "USD million"),
-              ("dsr", "Debt service / general revenue", "% (peak over cities)"),
-              ("coverage", "Average coverage of the domains pursued", "% of target units"),
-              ("adoption", "Adoption of user-facing services", "% of residents"))
+    panels = (
+        ("balance", "City general fund", "USD million"),
+        ("dsr", "Debt service / general revenue", "% (peak over cities)"),
+        ("coverage", "Average coverage of the domains pursued", "% of target units"),
+        ("adoption", "Adoption of user-facing services", "% of residents"),
+    )
     fig, axes = plt.subplots(2, 2, figsize=(14, 9), constrained_layout=True)
     for ax, (key, title, unit) in zip(axes.ravel(), panels, strict=True):
         for label in scenarios:
@@ -87,8 +101,9 @@ def fan_charts(series: pd.DataFrame, scenarios: list[str], base: Path) -> list[P
     return save(fig, base)
 
 
-def kpi_distributions(runs: pd.DataFrame, scenarios: list[str], kpis: list[str],
-                      base: Path) -> list[Path]:
+def kpi_distributions(
+    runs: pd.DataFrame, scenarios: list[str], kpis: list[str], base: Path
+) -> list[Path]:
     """Distributions of KPIs across worlds, scenarios side by side (box and points).
 
     Args:
@@ -106,20 +121,25 @@ def kpi_distributions(runs: pd.DataFrame, scenarios: list[str], kpis: list[str],
     n = len(kpis)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False, constrained_layout=True
+    )
     rng = np.random.default_rng(0)
     for ax, kpi in zip(axes.ravel(), kpis, strict=False):
         label, unit, _ = KPI_INFO.get(kpi, (kpi, "", 0))
-        scale, unit_txt = (1e6, "USD million") if unit == "USD" else (
-            (100, "%") if unit == "fraction" else (1, unit))
+        scale, unit_txt = (
+            (1e6, "USD million")
+            if unit == "USD"
+            else ((100, "%") if unit == "fraction" else (1, unit))
+        )
         data = [runs.loc[runs.scenario == s, kpi].dropna().to_numpy() / scale for s in scenarios]
         box = ax.boxplot(data, widths=0.5, patch_artist=True, showfliers=False)
         for patch, s in zip(box["boxes"], scenarios, strict=True):
             patch.set(facecolor=col[s], alpha=0.35, edgecolor=col[s])
         for i, (values, s) in enumerate(zip(data, scenarios, strict=True), start=1):
-            ax.scatter(i + rng.uniform(-0.12, 0.12, values.size), values, s=10,
-                       color=col[s], alpha=0.7)
+            ax.scatter(
+                i + rng.uniform(-0.12, 0.12, values.size), values, s=10, color=col[s], alpha=0.7
+            )
         ax.set_xticks(range(1, len(scenarios) + 1), scenarios, rotation=15)
         ax.set(title=label, ylabel=unit_txt)
         _style(ax)
@@ -158,34 +178,48 @@ def stakeholder_panel(summary: pd.DataFrame, base: Path) -> list[Path]:
     effect = rows["diff"] / scale
     effect = effect.where(scale.notna(), np.sign(rows["diff"]) * 0.05)
     rows["effect"] = effect.fillna(0.0) * sign.replace(0, 1)
-    order = {g: i for i, g in enumerate(("city", "residents", "vendors", "investors",
-                                         "regulator"))}
-    rows = rows.sort_values(["stakeholder", "scenario"], key=lambda c: c.map(order)
-                            if c.name == "stakeholder" else c.map(scenarios.index))
+    order = {g: i for i, g in enumerate(("city", "residents", "vendors", "investors", "regulator"))}
+    rows = rows.sort_values(
+        ["stakeholder", "scenario"],
+        key=lambda c: c.map(order) if c.name == "stakeholder" else c.map(scenarios.index),
+    )
     fig, ax = plt.subplots(figsize=(13, 0.34 * len(rows) + 1.8), constrained_layout=True)
     y = np.arange(len(rows))
-    colour = np.where(sign.loc[rows.index] == 0, "#999999",
-                      np.where(rows.effect >= 0, "#009E73", "#D55E00"))
+    colour = np.where(
+        sign.loc[rows.index] == 0, "#999999", np.where(rows.effect >= 0, "#009E73", "#D55E00")
+    )
     ax.barh(y, rows.effect.clip(-3, 3), color=colour, alpha=0.85)
     labels = []
     for _, r in rows.iterrows():
         who = f"[{r.stakeholder}] " + (f"{r.scenario}: " if len(scenarios) > 1 else "")
         labels.append(who + r.label)
-        text = (("+" if r["diff"] >= 0 else "-") + format_value(abs(r["diff"]), r.unit)
-                + f"  (CI {format_value(r.diff_lo, r.unit)} .. {format_value(r.diff_hi, r.unit)})")
+        text = (
+            ("+" if r["diff"] >= 0 else "-")
+            + format_value(abs(r["diff"]), r.unit)
+            + f"  (CI {format_value(r.diff_lo, r.unit)} .. {format_value(r.diff_hi, r.unit)})"
+        )
         if pd.notna(r.p_better):
             text += f"  better in {r.p_better:.0%}"
         if not r.separable:
             text += "  n.s."
         x = min(max(r.effect, 0.0), 3.0)  # labels sit right of zero, clear of the names
-        ax.text(x + 0.05, y[len(labels) - 1], text, va="center", ha="left", fontsize=7.5,
-                color="#333333")
+        ax.text(
+            x + 0.05,
+            y[len(labels) - 1],
+            text,
+            va="center",
+            ha="left",
+            fontsize=7.5,
+            color="#333333",
+        )
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlim(-4.5, 4.5)
-    ax.set(xlabel=f"change against {ref} on the same worlds, in standard deviations across "
-           "worlds (right = better; grey = no better direction)")
+    ax.set(
+        xlabel=f"change against {ref} on the same worlds, in standard deviations across "
+        "worlds (right = better; grey = no better direction)"
+    )
     ax.set_title(f"Scorecard by stakeholder: {', '.join(scenarios)} against {ref}", fontsize=13)
     _style(ax)
     return save(fig, base)
@@ -213,11 +247,12 @@ def waterfall(runs: pd.DataFrame, scenario: str, base: Path) -> list[Path]:
     colours_ = ["#009E73" if v >= 0 else "#D55E00" for v in values]
     ax.bar(names, values, bottom=start, color=colours_, alpha=0.85)
     for i, (b, v) in enumerate(zip(start, values, strict=True)):
-        ax.text(i, b + v, f"{v:+,.0f}", ha="center", va="bottom" if v >= 0 else "top",
-                fontsize=9)
+        ax.text(i, b + v, f"{v:+,.0f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=9)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set(title=f"{scenario}: net cash by stakeholder over the run (mean of worlds)",
-           ylabel="USD million, undiscounted (green: receives, orange: pays)")
+    ax.set(
+        title=f"{scenario}: net cash by stakeholder over the run (mean of worlds)",
+        ylabel="USD million, undiscounted (green: receives, orange: pays)",
+    )
     _style(ax)
     return save(fig, base)
 
@@ -242,11 +277,22 @@ def adoption_by_quintile(runs: pd.DataFrame, scenarios: list[str], base: Path) -
         data = np.array([sub[f"adoption_q{k}"].to_numpy() for k in q]) * 100
         mean = data.mean(axis=1)
         lo, hi = np.percentile(data, 5, axis=1), np.percentile(data, 95, axis=1)
-        ax.bar(q + (j - (len(scenarios) - 1) / 2) * width, mean, width=width, color=col[s],
-               yerr=[mean - lo, hi - mean], capsize=3, label=s, alpha=0.85)
-    ax.set(title="Adoption of the user-facing services by income quintile (final month)",
-           xlabel="income quintile (1 = poorest)", ylabel="% of residents (bars: mean; "
-           "whiskers: 90 % of worlds)", xticks=q)
+        ax.bar(
+            q + (j - (len(scenarios) - 1) / 2) * width,
+            mean,
+            width=width,
+            color=col[s],
+            yerr=[mean - lo, hi - mean],
+            capsize=3,
+            label=s,
+            alpha=0.85,
+        )
+    ax.set(
+        title="Adoption of the user-facing services by income quintile (final month)",
+        xlabel="income quintile (1 = poorest)",
+        ylabel="% of residents (bars: mean; whiskers: 90 % of worlds)",
+        xticks=q,
+    )
     ax.legend(frameon=False)
     _style(ax)
     return save(fig, base)
@@ -269,8 +315,9 @@ def stress_heatmap(matrix: pd.DataFrame, kpi: str, base: Path) -> list[Path]:
     scale = 1e6 if unit == "USD" else (0.01 if unit == "fraction" else 1)
     values = matrix.to_numpy(dtype=float) / scale
     lim = np.nanmax(np.abs(values)) or 1.0
-    fig, ax = plt.subplots(figsize=(1.9 * matrix.shape[1] + 3, 1.0 * matrix.shape[0] + 2.2),
-                           constrained_layout=True)
+    fig, ax = plt.subplots(
+        figsize=(1.9 * matrix.shape[1] + 3, 1.0 * matrix.shape[0] + 2.2), constrained_layout=True
+    )
     image = ax.imshow(values * (sign or 1), cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
     for (i, j), v in np.ndenumerate(values):
         ax.text(j, i, f"{v:+,.1f}", ha="center", va="center", fontsize=10)
@@ -305,11 +352,16 @@ def tornado(table: pd.DataFrame, kpi: str, base_value: float, base: Path) -> lis
     hi = (t.kpi_high - base_value) / scale
     ax.barh(y, lo, left=base_value / scale, color="#D55E00", alpha=0.8, label="parameter low")
     ax.barh(y, hi, left=base_value / scale, color="#0072B2", alpha=0.8, label="parameter high")
-    ax.set_yticks(y, [f"{p}  [{a:g} .. {b:g}]" for p, a, b in
-                      zip(t.parameter, t.low, t.high, strict=True)], fontsize=8)
+    ax.set_yticks(
+        y,
+        [f"{p}  [{a:g} .. {b:g}]" for p, a, b in zip(t.parameter, t.low, t.high, strict=True)],
+        fontsize=8,
+    )
     ax.axvline(base_value / scale, color="black", lw=1)
-    ax.set(title=f"One-at-a-time changes: {label}",
-           xlabel=f"{label} ({'USD million' if unit == 'USD' else unit})")
+    ax.set(
+        title=f"One-at-a-time changes: {label}",
+        xlabel=f"{label} ({'USD million' if unit == 'USD' else unit})",
+    )
     ax.legend(frameon=False)
     _style(ax)
     return save(fig, base)

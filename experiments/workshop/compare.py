@@ -118,8 +118,13 @@ def _paired(runs: pd.DataFrame, scenario: str, kpi: str) -> pd.Series:
     return sub.set_index(["point", "replication"])[kpi]
 
 
-def summarise(runs: pd.DataFrame, scenarios: Sequence[str], *, reserves: float | None = None,
-              kpis: Sequence[str] = TABLE_KPIS) -> pd.DataFrame:
+def summarise(
+    runs: pd.DataFrame,
+    scenarios: Sequence[str],
+    *,
+    reserves: float | None = None,
+    kpis: Sequence[str] = TABLE_KPIS,
+) -> pd.DataFrame:
     """The stakeholder table: one row per (scenario, KPI).
 
     Args:
@@ -142,10 +147,18 @@ def summarise(runs: pd.DataFrame, scenarios: Sequence[str], *, reserves: float |
         ref = _paired(runs, base, kpi)
         for scenario in scenarios:
             values = _paired(runs, scenario, kpi)
-            row = {"stakeholder": stakeholder_of(kpi), "kpi": kpi, "label": label, "unit": unit,
-                   "scenario": scenario, "n": int(values.size), "mean": values.mean(),
-                   "sd": values.std(ddof=1) if values.size > 1 else 0.0,
-                   "p05": values.quantile(0.05), "p95": values.quantile(0.95)}
+            row = {
+                "stakeholder": stakeholder_of(kpi),
+                "kpi": kpi,
+                "label": label,
+                "unit": unit,
+                "scenario": scenario,
+                "n": int(values.size),
+                "mean": values.mean(),
+                "sd": values.std(ddof=1) if values.size > 1 else 0.0,
+                "p05": values.quantile(0.05),
+                "p95": values.quantile(0.95),
+            }
             if scenario != base:
                 joined = pd.concat([values.rename("x"), ref.rename("r")], axis=1).dropna()
                 d = (joined.x - joined.r).to_numpy()
@@ -154,24 +167,35 @@ def summarise(runs: pd.DataFrame, scenarios: Sequence[str], *, reserves: float |
                 # every world ties
                 better = (np.sign(d) == sign).mean() if sign and np.any(d != 0) else math.nan
                 separable = bool(lo > 0 or hi < 0) or bool(np.allclose(d, 0))
-                row.update(diff=m, diff_lo=lo, diff_hi=hi, p_better=better,
-                           separable=separable,
-                           runs_needed=0 if separable else runs_needed(d))
+                row.update(
+                    diff=m,
+                    diff_lo=lo,
+                    diff_hi=hi,
+                    p_better=better,
+                    separable=separable,
+                    runs_needed=0 if separable else runs_needed(d),
+                )
             rows.append(row)
     table = pd.DataFrame(rows)
     if reserves is not None:
         for scenario in scenarios:
             sub = runs[(runs.scenario == scenario) & (runs.status == "ok")]
-            rows_cvar = {"stakeholder": "city", "kpi": "budget_shortfall_cvar95_usd",
-                         "label": "CVaR95 of the budget shortfall", "unit": "USD",
-                         "scenario": scenario, "n": len(sub),
-                         "mean": cvar(sub["budget_shortfall_usd"])}
+            rows_cvar = {
+                "stakeholder": "city",
+                "kpi": "budget_shortfall_cvar95_usd",
+                "label": "CVaR95 of the budget shortfall",
+                "unit": "USD",
+                "scenario": scenario,
+                "n": len(sub),
+                "mean": cvar(sub["budget_shortfall_usd"]),
+            }
             table = pd.concat([table, pd.DataFrame([rows_cvar])], ignore_index=True)
     return table
 
 
-def stress_matrix(runs: pd.DataFrame, designs: Sequence[str], overlays: Sequence[str],
-                  kpi: str) -> pd.DataFrame:
+def stress_matrix(
+    runs: pd.DataFrame, designs: Sequence[str], overlays: Sequence[str], kpi: str
+) -> pd.DataFrame:
     """Mean paired change of a KPI under each overlay against the unstressed run.
 
     Args:
@@ -192,8 +216,9 @@ def stress_matrix(runs: pd.DataFrame, designs: Sequence[str], overlays: Sequence
     return out
 
 
-def regret(runs: pd.DataFrame, designs: Sequence[str], overlays: Sequence[str], kpi: str
-           ) -> pd.DataFrame:
+def regret(
+    runs: pd.DataFrame, designs: Sequence[str], overlays: Sequence[str], kpi: str
+) -> pd.DataFrame:
     """Regret and robustness of each design across the unstressed and stressed worlds.
 
     Regret of a design in a condition = the best design's mean KPI there minus

@@ -29,8 +29,9 @@ def project_cash(result: RunResult) -> np.ndarray:
     city = np.zeros(led.n_accounts, dtype=bool)
     city[led.accounts_where(stakeholder="city")] = True
     tagged = a["project"] >= 0
-    net = (np.where(city[a["debit"]], a["amount"], 0.0)
-           - np.where(city[a["credit"]], a["amount"], 0.0))
+    net = np.where(city[a["debit"]], a["amount"], 0.0) - np.where(
+        city[a["credit"]], a["amount"], 0.0
+    )
     by_month = np.bincount(a["step"][tagged], weights=net[tagged], minlength=months)[:months]
     return np.cumsum(by_month)
 
@@ -67,18 +68,31 @@ def dashboard(results: Mapping[str, RunResult], path: Path) -> Path:
         ax_cov.plot(years, mean_cov, color=col[name], lw=2, label=name)
     cap = max(r.scenario.policy.financing.debt_cap_share for r in results.values()) * 100
     ax_dsr.axhline(cap, color="grey", ls="--", lw=1)
-    ax_dsr.text(0.01, cap, " debt-service cap", va="bottom", color="grey", fontsize=9,
-                transform=ax_dsr.get_yaxis_transform())
+    ax_dsr.text(
+        0.01,
+        cap,
+        " debt-service cap",
+        va="bottom",
+        color="grey",
+        fontsize=9,
+        transform=ax_dsr.get_yaxis_transform(),
+    )
     ax_cash.axhline(0, color="grey", lw=0.8)
     _domains(ax_dom, results, col)
     _adoption(ax_adopt, results, col)
     ax_bal.set(title="City general fund", xlabel="year", ylabel="balance (USD million)")
-    ax_dsr.set(title="Debt service / general revenue", xlabel="year", ylabel="%",
-               ylim=(0, None))
-    ax_cash.set(title="Projects' cumulative net cash to the city", xlabel="year",
-                ylabel="USD million (undiscounted)")
-    ax_cov.set(title="Average coverage of the domains pursued", xlabel="year",
-               ylabel="% of target units", ylim=(-3, 103))
+    ax_dsr.set(title="Debt service / general revenue", xlabel="year", ylabel="%", ylim=(0, None))
+    ax_cash.set(
+        title="Projects' cumulative net cash to the city",
+        xlabel="year",
+        ylabel="USD million (undiscounted)",
+    )
+    ax_cov.set(
+        title="Average coverage of the domains pursued",
+        xlabel="year",
+        ylabel="% of target units",
+        ylim=(-3, 103),
+    )
     for ax in (ax_bal, ax_dsr, ax_cash, ax_cov):
         ax.legend(frameon=False)
     for ax in axes.ravel():
@@ -102,10 +116,19 @@ def _domains(ax: plt.Axes, results: Mapping[str, RunResult], col: dict[str, str]
     x = np.arange(len(domains))
     for j, (name, res) in enumerate(results.items()):
         values = [res.timeseries[f"coverage.{d}"].mean() * 100 for d in domains]
-        ax.bar(x + (j - (len(results) - 1) / 2) * width, values, width=width, color=col[name],
-               label=name)
-    ax.set(title="Service delivered by domain (mean coverage over the run)",
-           ylabel="% of target units x time", xticks=x, ylim=(0, 100))
+        ax.bar(
+            x + (j - (len(results) - 1) / 2) * width,
+            values,
+            width=width,
+            color=col[name],
+            label=name,
+        )
+    ax.set(
+        title="Service delivered by domain (mean coverage over the run)",
+        ylabel="% of target units x time",
+        xticks=x,
+        ylim=(0, 100),
+    )
     ax.set_xticklabels(domains, rotation=20)
     ax.legend(frameon=False)
 
@@ -116,19 +139,41 @@ def _adoption(ax: plt.Axes, results: Mapping[str, RunResult], col: dict[str, str
     quintiles = np.arange(1, 6)
     shown = False
     for j, (name, res) in enumerate(results.items()):
-        services = [d for d in res.scenario.policy.domains
-                    if f"adoption.{d}.q1" in res.timeseries]
+        services = [d for d in res.scenario.policy.domains if f"adoption.{d}.q1" in res.timeseries]
         if not services:
             continue
-        shares = np.mean([[res.timeseries[f"adoption.{d}.q{q}"].iloc[-1] for q in quintiles]
-                          for d in services], axis=0) * 100
-        ax.bar(quintiles + (j - (len(results) - 1) / 2) * width, shares, width=width,
-               color=col[name], label=name)
+        shares = (
+            np.mean(
+                [
+                    [res.timeseries[f"adoption.{d}.q{q}"].iloc[-1] for q in quintiles]
+                    for d in services
+                ],
+                axis=0,
+            )
+            * 100
+        )
+        ax.bar(
+            quintiles + (j - (len(results) - 1) / 2) * width,
+            shares,
+            width=width,
+            color=col[name],
+            label=name,
+        )
         shown = True
-    ax.set(title="Adoption of user-facing services (final month)",
-           xlabel="income quintile (1 = poorest)", ylabel="% of residents", xticks=quintiles)
+    ax.set(
+        title="Adoption of user-facing services (final month)",
+        xlabel="income quintile (1 = poorest)",
+        ylabel="% of residents",
+        xticks=quintiles,
+    )
     if shown:
         ax.legend(frameon=False)
     else:
-        ax.text(0.5, 0.5, "no user-facing service pursued", ha="center",
-                transform=ax.transAxes, color="grey")
+        ax.text(
+            0.5,
+            0.5,
+            "no user-facing service pursued",
+            ha="center",
+            transform=ax.transAxes,
+            color="grey",
+        )

@@ -32,12 +32,32 @@ QUESTION = (
     "Does the Alliance Approach (nimble procurement, mixed financing, risk sharing, a champion "
     "and a PMO, start small and scale what works) beat the traditional approach (general-"
     "obligation bonds, a detailed RFP, the city carries the risk) on the city's finances, on "
-    "services delivered and on risk, and under which conditions does it fail?")
-HEADLINES = ("fiscal_npv_usd", "min_budget_balance_usd", "stranded_debt_usd", "savings_usd",
-             "welfare_usd", "adoption_gap_top_bottom", "vendor_net_usd", "investor_net_usd")
-CHART_ORDER = ("stakeholders", "fan_charts", "kpi_distributions", "adoption_quintiles",
-               "waterfall_", "stress_", "tornado", "sensitivity", "sobol", "morris",
-               "convergence", "discovery")
+    "services delivered and on risk, and under which conditions does it fail?"
+)
+HEADLINES = (
+    "fiscal_npv_usd",
+    "min_budget_balance_usd",
+    "stranded_debt_usd",
+    "savings_usd",
+    "welfare_usd",
+    "adoption_gap_top_bottom",
+    "vendor_net_usd",
+    "investor_net_usd",
+)
+CHART_ORDER = (
+    "stakeholders",
+    "fan_charts",
+    "kpi_distributions",
+    "adoption_quintiles",
+    "waterfall_",
+    "stress_",
+    "tornado",
+    "sensitivity",
+    "sobol",
+    "morris",
+    "convergence",
+    "discovery",
+)
 
 
 def _read(folder: Path, name: str) -> pd.DataFrame | None:
@@ -75,14 +95,18 @@ def headline_findings(summary: pd.DataFrame) -> list[str]:
         rows = summary[(summary.kpi == kpi) & summary["diff"].notna()]
         for _, r in rows.iterrows():
             interval = f"95 % CI {_signed(r.diff_lo, r.unit)} to {_signed(r.diff_hi, r.unit)}"
-            text = (f"{r.label}: {r.scenario} {_signed(r['diff'], r.unit)} against {ref} "
-                    f"on the same worlds ({interval}")
+            text = (
+                f"{r.label}: {r.scenario} {_signed(r['diff'], r.unit)} against {ref} "
+                f"on the same worlds ({interval}"
+            )
             if pd.notna(r.p_better):
                 text += f"; better in {r.p_better:.0%} of {int(r.n)} worlds"
             text += ")."
             if not bool(r.separable):
-                text += (f" Not separable with {int(r.n)} worlds: about "
-                         f"{int(r.runs_needed)} would be needed.")
+                text += (
+                    f" Not separable with {int(r.n)} worlds: about "
+                    f"{int(r.runs_needed)} would be needed."
+                )
             lines.append(text)
     return lines
 
@@ -97,8 +121,16 @@ def stakeholder_rows(summary: pd.DataFrame) -> list[list[str]]:
         Rows of strings.
     """
     ref = summary.scenario.iloc[0]
-    head = ["stakeholder", "KPI", "design", "mean", "90 % of worlds", f"change vs {ref}",
-            "95 % CI", "P(better)"]
+    head = [
+        "stakeholder",
+        "KPI",
+        "design",
+        "mean",
+        "90 % of worlds",
+        f"change vs {ref}",
+        "95 % CI",
+        "P(better)",
+    ]
     rows = [head]
     for _, r in summary.iterrows():
         change = ci = better = ""
@@ -108,17 +140,27 @@ def stakeholder_rows(summary: pd.DataFrame) -> list[list[str]]:
             if not bool(r.separable):
                 ci += " (n.s.)"
             better = f"{r.p_better:.0%}" if pd.notna(r.p_better) else ""
-        spread = (f"{_fmt(r.p05, r.unit)} .. {_fmt(r.p95, r.unit)}" if pd.notna(r.get("p05"))
-                  else "")
-        rows.append([r.stakeholder, r.label, r.scenario, _fmt(r["mean"], r.unit), spread,
-                     change, ci, better])
+        spread = f"{_fmt(r.p05, r.unit)} .. {_fmt(r.p95, r.unit)}" if pd.notna(r.get("p05")) else ""
+        rows.append(
+            [
+                r.stakeholder,
+                r.label,
+                r.scenario,
+                _fmt(r["mean"], r.unit),
+                spread,
+                change,
+                ci,
+                better,
+            ]
+        )
     return rows
 
 
 def _html_table(rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows[1:])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows[1:]
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -126,16 +168,21 @@ def _frame_rows(frame: pd.DataFrame, digits: int = 3) -> list[list[str]]:
     def cell(v: Any) -> str:
         return f"{v:,.{digits}g}" if isinstance(v, float) else str(v)
 
-    return [list(map(str, frame.columns))] + [[cell(v) for v in row]
-                                               for row in frame.itertuples(index=False)]
+    return [list(map(str, frame.columns))] + [
+        [cell(v) for v in row] for row in frame.itertuples(index=False)
+    ]
 
 
 def _charts(folder: Path) -> list[Path]:
     found = sorted((folder / "charts").glob("*.png")) + sorted(folder.glob("*.png"))
 
     def rank(p: Path) -> tuple[int, str]:
-        return (next((i for i, key in enumerate(CHART_ORDER) if p.stem.startswith(key)),
-                     len(CHART_ORDER)), p.stem)
+        return (
+            next(
+                (i for i, key in enumerate(CHART_ORDER) if p.stem.startswith(key)), len(CHART_ORDER)
+            ),
+            p.stem,
+        )
 
     return sorted({p.resolve(): p for p in found}.values(), key=rank)
 
@@ -156,14 +203,20 @@ def _designs(study: dict) -> list[tuple[str, str, list[str]]]:
             f"financing: {', '.join(fin.preference)} by default"
             + "".join(f"; {d}: {', '.join(v)}" for d, v in fin.by_domain.items()),
             f"contracts: {p.contracts.payment}"
-            + (f", {p.contracts.energy_contract}" if p.contracts.energy_contract != "none"
-               else ""),
-            "governance: " + (", ".join(k for k in ("champion", "pmo", "sandbox")
-                                        if getattr(p.governance, k)) or "none (silos)"),
-            ("pilots: " + f"{p.pilot.share_of_units:.0%} of units for {p.pilot.months} months, "
-             f"scale at P(NPV > 0) >= {p.pilot.scale_probability:.0%}") if p.pilot.enabled
+            + (f", {p.contracts.energy_contract}" if p.contracts.energy_contract != "none" else ""),
+            "governance: "
+            + (
+                ", ".join(k for k in ("champion", "pmo", "sandbox") if getattr(p.governance, k))
+                or "none (silos)"
+            ),
+            (
+                "pilots: " + f"{p.pilot.share_of_units:.0%} of units for {p.pilot.months} months, "
+                f"scale at P(NPV > 0) >= {p.pilot.scale_probability:.0%}"
+            )
+            if p.pilot.enabled
             else "pilots: none (full roll-out)",
-            f"domains: {', '.join(p.domains)}"]
+            f"domains: {', '.join(p.domains)}",
+        ]
         out.append((label, info.get("description", ""), levers))
     return out
 
@@ -184,8 +237,9 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     folder = Path(folder)
     summary = _read(folder, "compare.csv")
     if summary is None:
-        raise FileNotFoundError(f"{folder}: no compare.csv: run 'alliance compare ... --out "
-                                f"{folder}' first")
+        raise FileNotFoundError(
+            f"{folder}: no compare.csv: run 'alliance compare ... --out {folder}' first"
+        )
     manifest, study = _json(folder, "manifest.json"), _json(folder, "study.json")
     stress = _read(folder, "stress.csv")
     findings = headline_findings(summary)
@@ -195,28 +249,56 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     reproduce = _reproduce(folder, study, manifest)
     sections: list[tuple[str, str]] = [
         ("The question", f"<p>{html.escape(QUESTION)}</p>"),
-        ("The designs", "".join(
-            f"<h3>{html.escape(label)}</h3><p>{html.escape(desc)}</p><ul>"
-            + "".join(f"<li>{html.escape(x)}</li>" for x in levers) + "</ul>"
-            for label, desc, levers in designs)),
-        ("Headline findings", "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in findings)
-         + "</ul><p class='note'>Each design ran on the same simulated worlds (paired "
-         "replications); intervals are 95 % confidence intervals of the mean paired "
-         "difference; n.s. marks differences the runs could not separate from zero.</p>"),
+        (
+            "The designs",
+            "".join(
+                f"<h3>{html.escape(label)}</h3><p>{html.escape(desc)}</p><ul>"
+                + "".join(f"<li>{html.escape(x)}</li>" for x in levers)
+                + "</ul>"
+                for label, desc, levers in designs
+            ),
+        ),
+        (
+            "Headline findings",
+            "<ul>"
+            + "".join(f"<li>{html.escape(x)}</li>" for x in findings)
+            + "</ul><p class='note'>Each design ran on the same simulated worlds (paired "
+            "replications); intervals are 95 % confidence intervals of the mean paired "
+            "difference; n.s. marks differences the runs could not separate from zero.</p>",
+        ),
         ("Stakeholder table", _html_table(stakeholder_rows(summary))),
     ]
     sections += _other_studies(folder, stress)
-    sections.append(("Charts", "".join(
-        f"<figure><img alt='{html.escape(p.stem)}' src='data:image/png;base64,"
-        f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{html.escape(p.stem)}"
-        f"</figcaption></figure>" for p in charts)))
-    sections.append(("How to reproduce", "<ul>" + "".join(
-        f"<li><code>{html.escape(x)}</code></li>" for x in reproduce) + "</ul>"))
-    page = _HTML.format(title=html.escape(title), body="".join(
-        f"<section><h2>{html.escape(h)}</h2>{b}</section>" for h, b in sections))
+    sections.append(
+        (
+            "Charts",
+            "".join(
+                f"<figure><img alt='{html.escape(p.stem)}' src='data:image/png;base64,"
+                f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{html.escape(p.stem)}"
+                f"</figcaption></figure>"
+                for p in charts
+            ),
+        )
+    )
+    sections.append(
+        (
+            "How to reproduce",
+            "<ul>"
+            + "".join(f"<li><code>{html.escape(x)}</code></li>" for x in reproduce)
+            + "</ul>",
+        )
+    )
+    page = _HTML.format(
+        title=html.escape(title),
+        body="".join(f"<section><h2>{html.escape(h)}</h2>{b}</section>" for h, b in sections),
+    )
     html_path = atomic(folder / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
-    pdf_path = atomic(folder / "report.pdf", lambda p: _pdf(
-        p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce))
+    pdf_path = atomic(
+        folder / "report.pdf",
+        lambda p: _pdf(
+            p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce
+        ),
+    )
     return html_path, pdf_path
 
 
@@ -232,7 +314,8 @@ def _reproduce(folder: Path, study: dict, manifest: dict) -> list[str]:
         f"{manifest.get('packages', {}).get('alliance-sim', '')}; engine "
         f"{manifest.get('engine', '')}",
         f"experiment seed {manifest.get('spec', {}).get('experiment', {}).get('seed', '')}; "
-        f"runs recorded {manifest.get('recorded', '')}, failed {manifest.get('failed', '')}"]
+        f"runs recorded {manifest.get('recorded', '')}, failed {manifest.get('failed', '')}",
+    ]
 
 
 def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str, str]]:
@@ -241,26 +324,43 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
     indices = _read(folder, "indices.csv")
     sections = []
     if stress is not None:
-        sections.append(("Stress tests", "<p>Mean change of each KPI under each overlay, "
-                         "against the same worlds unstressed.</p>" + _html_table(
-                             _frame_rows(stress))
-                         + ("<h3>Regret and robustness</h3>" + _html_table(
-                             _frame_rows(regret_t)) if regret_t is not None else "")))
+        sections.append(
+            (
+                "Stress tests",
+                "<p>Mean change of each KPI under each overlay, "
+                "against the same worlds unstressed.</p>"
+                + _html_table(_frame_rows(stress))
+                + (
+                    "<h3>Regret and robustness</h3>" + _html_table(_frame_rows(regret_t))
+                    if regret_t is not None
+                    else ""
+                ),
+            )
+        )
     if tornado is not None:
         sections.append(("One-at-a-time changes", _html_table(_frame_rows(tornado))))
     if indices is not None:
         top = indices[indices["index"].isin(["ST", "mu_star", "delta"])]
         top = top.sort_values("value", ascending=False).groupby("kpi").head(5)
-        sections.append(("Sensitivity", "<p>The five most influential parameters per KPI."
-                         "</p>" + _html_table(_frame_rows(top))))
+        sections.append(
+            (
+                "Sensitivity",
+                "<p>The five most influential parameters per KPI."
+                "</p>" + _html_table(_frame_rows(top)),
+            )
+        )
     for path in sorted(folder.glob("discovery_*.json")):
         info = json.loads(path.read_text())
         rules = info.get("rules") or info.get("rule") or ""
         if isinstance(rules, list):
             rules = " and ".join(rules)
-        sections.append((f"Scenario discovery: {path.stem.removeprefix('discovery_')}",
-                         f"<p>{html.escape(str(rules))}</p><pre>"
-                         f"{html.escape(json.dumps(info, indent=1)[:3000])}</pre>"))
+        sections.append(
+            (
+                f"Scenario discovery: {path.stem.removeprefix('discovery_')}",
+                f"<p>{html.escape(str(rules))}</p><pre>"
+                f"{html.escape(json.dumps(info, indent=1)[:3000])}</pre>",
+            )
+        )
     return sections
 
 
@@ -286,9 +386,10 @@ def _table_pages(pdf: PdfPages, title: str, rows: list[list[str]], per_page: int
     for start in range(1, len(rows), per_page):
         fig, ax = plt.subplots(figsize=(11.69, 8.27))
         ax.axis("off")
-        chunk = rows[start:start + per_page]
-        table = ax.table(cellText=chunk, colLabels=rows[0], loc="upper center",
-                         cellLoc="left", colLoc="left")
+        chunk = rows[start : start + per_page]
+        table = ax.table(
+            cellText=chunk, colLabels=rows[0], loc="upper center", cellLoc="left", colLoc="left"
+        )
         table.auto_set_font_size(False)
         table.set_fontsize(7)
         table.scale(1, 1.25)
@@ -297,15 +398,27 @@ def _table_pages(pdf: PdfPages, title: str, rows: list[list[str]], per_page: int
         plt.close(fig)
 
 
-def _pdf(path: Path, title: str, designs: list, findings: list[str], table: list[list[str]],
-         stress: pd.DataFrame | None, charts: list[Path], reproduce: list[str]) -> None:
+def _pdf(
+    path: Path,
+    title: str,
+    designs: list,
+    findings: list[str],
+    table: list[list[str]],
+    stress: pd.DataFrame | None,
+    charts: list[Path],
+    reproduce: list[str],
+) -> None:
     with PdfPages(path) as pdf:
         paragraphs = [QUESTION, ""]
         for label, desc, levers in designs:
             paragraphs += [f"{label}: {desc}", *(f"  - {x}" for x in levers), ""]
-        paragraphs += ["Headline findings (paired worlds; 95 % confidence intervals):",
-                       *(f"  - {x}" for x in findings), "", "How to reproduce:",
-                       *(f"  {x}" for x in reproduce)]
+        paragraphs += [
+            "Headline findings (paired worlds; 95 % confidence intervals):",
+            *(f"  - {x}" for x in findings),
+            "",
+            "How to reproduce:",
+            *(f"  {x}" for x in reproduce),
+        ]
         _text_page(pdf, title, paragraphs)
         _table_pages(pdf, "Stakeholder table", table)
         if stress is not None:

@@ -26,8 +26,14 @@ from experiments.workshop.compare import TABLE_KPIS, regret, stress_matrix, summ
 from sim.config import load_scenario
 
 #: KPIs shown as distributions and in the stress matrix.
-HEADLINE_KPIS = ("fiscal_npv_usd", "min_budget_balance_usd", "stranded_debt_usd",
-                 "welfare_usd", "savings_usd", "adoption_gap_top_bottom")
+HEADLINE_KPIS = (
+    "fiscal_npv_usd",
+    "min_budget_balance_usd",
+    "stranded_debt_usd",
+    "welfare_usd",
+    "savings_usd",
+    "adoption_gap_top_bottom",
+)
 STRESS_KPIS = ("fiscal_npv_usd", "min_budget_balance_usd", "welfare_usd")
 SERIES = ["*.general_fund", "*.debt_service_ratio", "coverage.*", "adoption.*"]
 
@@ -36,11 +42,20 @@ def _label(file: str, overlays: Sequence[str] = ()) -> str:
     return "+".join([Path(file).stem, *overlays])
 
 
-def compare_study(scenarios: Sequence[str], out: str | Path, *, replications: int = 20,
-                  overlays: Sequence[str] = (), seed: int = 1, months: int | None = None,
-                  engine: str = "processes", workers: int = 2, scheduler: str | None = None,
-                  overrides: dict[str, Any] | None = None,
-                  progress: Callable[[str, dict], Any] | None = None) -> dict[str, Any]:
+def compare_study(
+    scenarios: Sequence[str],
+    out: str | Path,
+    *,
+    replications: int = 20,
+    overlays: Sequence[str] = (),
+    seed: int = 1,
+    months: int | None = None,
+    engine: str = "processes",
+    workers: int = 2,
+    scheduler: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: Callable[[str, dict], Any] | None = None,
+) -> dict[str, Any]:
     """Run designs (and their stressed versions) on paired worlds and write the analysis.
 
     Args:
@@ -62,15 +77,24 @@ def compare_study(scenarios: Sequence[str], out: str | Path, *, replications: in
     """
     refs = [{"file": s} for s in scenarios]
     refs += [{"file": s, "overlays": [o]} for o in overlays for s in scenarios]
-    spec = load_spec({
-        "experiment": {"name": "compare-" + "-".join(_label(s) for s in scenarios),
-                       "seed": seed, "replications": replications, "months": months,
-                       "timeseries": True, "timeseries_stride": 3,
-                       "timeseries_columns": SERIES},
-        "scenarios": refs,
-        "design": {"kind": "list", "points": [overrides]} if overrides else {}})
-    run: Summary = run_experiment(spec, out, engine=engine, workers=workers,
-                                  scheduler=scheduler, progress=progress)
+    spec = load_spec(
+        {
+            "experiment": {
+                "name": "compare-" + "-".join(_label(s) for s in scenarios),
+                "seed": seed,
+                "replications": replications,
+                "months": months,
+                "timeseries": True,
+                "timeseries_stride": 3,
+                "timeseries_columns": SERIES,
+            },
+            "scenarios": refs,
+            "design": {"kind": "list", "points": [overrides]} if overrides else {},
+        }
+    )
+    run: Summary = run_experiment(
+        spec, out, engine=engine, workers=workers, scheduler=scheduler, progress=progress
+    )
     out = Path(out)
     runs = load(out)
     designs = [_label(s) for s in scenarios]
@@ -89,21 +113,42 @@ def compare_study(scenarios: Sequence[str], out: str | Path, *, replications: in
             rows.append(matrix.reset_index(names="design").assign(kpi=kpi))
             result["regret"][kpi] = regret(runs, designs, overlay_labels, kpi)
         write_csv(pd.concat(rows, ignore_index=True), out / "stress.csv", index=False)
-        write_csv(pd.concat([r.reset_index(names="design").assign(kpi=k)
-                             for k, r in result["regret"].items()], ignore_index=True),
-                  out / "regret.csv", index=False)
-    write_json({"designs": designs, "overlays": overlay_labels, "replications": replications,
-                "seed": seed, "months": months, "overrides": overrides or {},
-                "scenarios": {d: {"file": s, "description": loaded[d].scenario.description}
-                              for d, s in zip(designs, scenarios, strict=True)}},
-               out / "study.json")
+        write_csv(
+            pd.concat(
+                [r.reset_index(names="design").assign(kpi=k) for k, r in result["regret"].items()],
+                ignore_index=True,
+            ),
+            out / "regret.csv",
+            index=False,
+        )
+    write_json(
+        {
+            "designs": designs,
+            "overlays": overlay_labels,
+            "replications": replications,
+            "seed": seed,
+            "months": months,
+            "overrides": overrides or {},
+            "scenarios": {
+                d: {"file": s, "description": loaded[d].scenario.description}
+                for d, s in zip(designs, scenarios, strict=True)
+            },
+        },
+        out / "study.json",
+    )
     _compare_charts(out, runs, designs, overlay_labels, summary, result["stress"], loaded)
     return result
 
 
-def _compare_charts(out: Path, runs: pd.DataFrame, designs: list[str], overlays: list[str],
-                    summary: pd.DataFrame, stress: dict[str, pd.DataFrame],
-                    loaded: dict[str, Any]) -> None:
+def _compare_charts(
+    out: Path,
+    runs: pd.DataFrame,
+    designs: list[str],
+    overlays: list[str],
+    summary: pd.DataFrame,
+    stress: dict[str, pd.DataFrame],
+    loaded: dict[str, Any],
+) -> None:
     chart_dir = out / "charts"
     base_runs = runs[runs.scenario.isin(designs)]
     ts = load(out, timeseries=True)
@@ -120,10 +165,19 @@ def _compare_charts(out: Path, runs: pd.DataFrame, designs: list[str], overlays:
         charts.stress_heatmap(matrix, kpi, chart_dir / f"stress_{kpi}")
 
 
-def tornado_study(scenario: str, ranges: dict[str, tuple[float, float]], out: str | Path, *,
-                  kpi: str = "fiscal_npv_usd", replications: int = 10, seed: int = 1,
-                  months: int | None = None, engine: str = "processes", workers: int = 2,
-                  progress: Callable[[str, dict], Any] | None = None) -> pd.DataFrame:
+def tornado_study(
+    scenario: str,
+    ranges: dict[str, tuple[float, float]],
+    out: str | Path,
+    *,
+    kpi: str = "fiscal_npv_usd",
+    replications: int = 10,
+    seed: int = 1,
+    months: int | None = None,
+    engine: str = "processes",
+    workers: int = 2,
+    progress: Callable[[str, dict], Any] | None = None,
+) -> pd.DataFrame:
     """One-at-a-time changes: each parameter at its low and high value, the rest at base.
 
     Args:
@@ -144,17 +198,33 @@ def tornado_study(scenario: str, ranges: dict[str, tuple[float, float]], out: st
     points = [{}]
     for path, (lo, hi) in ranges.items():
         points += [{path: lo}, {path: hi}]
-    spec = load_spec({"experiment": {"name": f"tornado-{_label(scenario)}", "seed": seed,
-                                     "replications": replications, "months": months},
-                      "scenarios": [{"file": scenario}],
-                      "design": {"kind": "list", "points": points}})
+    spec = load_spec(
+        {
+            "experiment": {
+                "name": f"tornado-{_label(scenario)}",
+                "seed": seed,
+                "replications": replications,
+                "months": months,
+            },
+            "scenarios": [{"file": scenario}],
+            "design": {"kind": "list", "points": points},
+        }
+    )
     run_experiment(spec, out, engine=engine, workers=workers, progress=progress)
     runs = load(out)
     means = runs[runs.status == "ok"].groupby("point")[kpi].mean()
-    rows = [{"parameter": path, "low": lo, "high": hi, "kpi": kpi,
-             "kpi_low": means.get(1 + 2 * i), "kpi_high": means.get(2 + 2 * i),
-             "kpi_base": means.get(0)}
-            for i, (path, (lo, hi)) in enumerate(ranges.items())]
+    rows = [
+        {
+            "parameter": path,
+            "low": lo,
+            "high": hi,
+            "kpi": kpi,
+            "kpi_low": means.get(1 + 2 * i),
+            "kpi_high": means.get(2 + 2 * i),
+            "kpi_base": means.get(0),
+        }
+        for i, (path, (lo, hi)) in enumerate(ranges.items())
+    ]
     table = pd.DataFrame(rows)
     out = Path(out)
     write_csv(table, out / "tornado.csv", index=False)

@@ -18,6 +18,20 @@ from sim.config.loader import (
     validate,
 )
 
-__all__ = ["LIBRARY", "OVERLAYS", "Parameter", "ScenarioError", "apply_overrides",
-           "check_consistency", "library", "load_scenario", "merge", "parameters",
-           "parse_assignments", "parse_value", "read_toml", "resolve", "validate"]
+__all__ = [
+    "LIBRARY",
+    "OVERLAYS",
+    "Parameter",
+    "ScenarioError",
+    "apply_overrides",
+    "check_consistency",
+    "library",
+    "load_scenario",
+    "merge",
+    "parameters",
+    "parse_assignments",
+    "parse_value",
+    "read_toml",
+    "resolve",
+    "validate",
+]

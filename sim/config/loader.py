@@ -81,8 +81,9 @@ def resolve(name_or_path: str | Path, *, overlay: bool = False, base: Path | Non
     kind = "overlay" if overlay else "scenario"
     hint = difflib.get_close_matches(stem, known, n=1)
     also = f" (did you mean '{hint[0]}'?)" if hint else ""
-    raise ScenarioError([f"{text}: no such {kind} file or library name{also}; "
-                         f"library: {', '.join(known)}"])
+    raise ScenarioError(
+        [f"{text}: no such {kind} file or library name{also}; library: {', '.join(known)}"]
+    )
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -103,8 +104,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError([f"{path}: cannot read: {exc.strerror}"]) from None
 
 
-def merge(base: dict[str, Any], top: Mapping[str, Any], origins: dict[tuple, str] | None = None,
-          source: str = "", prefix: tuple = ()) -> dict[str, Any]:
+def merge(
+    base: dict[str, Any],
+    top: Mapping[str, Any],
+    origins: dict[tuple, str] | None = None,
+    source: str = "",
+    prefix: tuple = (),
+) -> dict[str, Any]:
     """Deep-merge ``top`` into ``base`` in place: tables merge, other values replace.
 
     Args:
@@ -160,8 +166,9 @@ def _read_overlay(name: str, base: Path) -> tuple[Path, dict[str, Any]]:
     data = read_toml(path)
     extra = sorted(set(data) - {"overlay", "world", "policy"})
     if extra:
-        raise ScenarioError([f"{path}: {extra[0]}: unknown table in an overlay; "
-                             "allowed: overlay, world, policy"])
+        raise ScenarioError(
+            [f"{path}: {extra[0]}: unknown table in an overlay; allowed: overlay, world, policy"]
+        )
     return path, {k: v for k, v in data.items() if k != "overlay"}
 
 
@@ -199,8 +206,12 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
     for item in items:
         path, sep, value = item.partition("=")
         if not sep or not path.strip():
-            raise ScenarioError([f"{SET_SOURCE} {item!r}: expected PATH=VALUE, "
-                                 "e.g. policy.procurement.mode=framework"])
+            raise ScenarioError(
+                [
+                    f"{SET_SOURCE} {item!r}: expected PATH=VALUE, "
+                    "e.g. policy.procurement.mode=framework"
+                ]
+            )
         out[path.strip()] = parse_value(value.strip())
     return out
 
@@ -274,8 +285,10 @@ def _unknown_path(data: dict, path: tuple, dotted: str) -> str:
         where = ".".join(path[:depth]) or "the top level"
         near = difflib.get_close_matches(key, known, n=1)
         hint = f"did you mean '{'.'.join((*path[:depth], near[0]))}'? " if near else ""
-        return (f"{SET_SOURCE} {dotted}: unknown parameter path; {hint}"
-                f"keys under {where}: {', '.join(map(str, known)) or '(none)'}")
+        return (
+            f"{SET_SOURCE} {dotted}: unknown parameter path; {hint}"
+            f"keys under {where}: {', '.join(map(str, known)) or '(none)'}"
+        )
     return f"{SET_SOURCE} {dotted}: not a parameter (a table, not a value)"
 
 
@@ -329,8 +342,11 @@ def _describe(root: type[BaseModel], err: dict) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         model, _ = _walk(root, loc[:-1])
-        parent = list(model.model_fields) if isinstance(model, type) and issubclass(
-            model, BaseModel) else []
+        parent = (
+            list(model.model_fields)
+            if isinstance(model, type) and issubclass(model, BaseModel)
+            else []
+        )
         near = difflib.get_close_matches(str(loc[-1]), parent, n=1)
         hint = f"did you mean '{near[0]}'? " if near else ""
         return f"unknown key; {hint}allowed: {', '.join(parent)}"
@@ -347,8 +363,9 @@ def _describe(root: type[BaseModel], err: dict) -> str:
 M = typing.TypeVar("M", bound=BaseModel)
 
 
-def validate(root: type[M], data: Mapping[str, Any], origins: dict[tuple, str],
-             default_source: str) -> M:
+def validate(
+    root: type[M], data: Mapping[str, Any], origins: dict[tuple, str], default_source: str
+) -> M:
     """Validate plain data against a schema, one line per problem naming file and path.
 
     Args:
@@ -401,33 +418,52 @@ def _domains(scn: Scenario) -> list[tuple[str, str]]:
     """Domains the policy and the framework name must be in the catalogue, once each."""
     w, p = scn.world, scn.policy
     tech = w.technology
-    out = [(f"policy.domains.{i}", _unknown_domain(d, tech))
-           for i, d in enumerate(p.domains) if d not in tech]
-    out += [(f"world.procurement.framework_domains.{i}", _unknown_domain(d, tech))
-            for i, d in enumerate(w.procurement.framework_domains) if d not in tech]
+    out = [
+        (f"policy.domains.{i}", _unknown_domain(d, tech))
+        for i, d in enumerate(p.domains)
+        if d not in tech
+    ]
+    out += [
+        (f"world.procurement.framework_domains.{i}", _unknown_domain(d, tech))
+        for i, d in enumerate(w.procurement.framework_domains)
+        if d not in tech
+    ]
     if len(set(p.domains)) != len(p.domains):
         out.append(("policy.domains", "a domain is listed twice"))
     if p.pilot.stop_probability >= p.pilot.scale_probability:
-        out.append(("policy.pilot.stop_probability",
-                    f"{p.pilot.stop_probability:g} must be below scale_probability "
-                    f"{p.pilot.scale_probability:g}"))
+        out.append(
+            (
+                "policy.pilot.stop_probability",
+                f"{p.pilot.stop_probability:g} must be below scale_probability "
+                f"{p.pilot.scale_probability:g}",
+            )
+        )
     if p.procurement.mode == "framework" and not any(
-            c.consortium_member for c in w.cities.values()):
-        out.append(("policy.procurement.mode",
-                    "framework call-off needs a consortium: no city has consortium_member"))
+        c.consortium_member for c in w.cities.values()
+    ):
+        out.append(
+            (
+                "policy.procurement.mode",
+                "framework call-off needs a consortium: no city has consortium_member",
+            )
+        )
     return out
 
 
 def _instrument_fits(inst: str, domain: str, t: Any, ppp_payment: str) -> str | None:
     """Why an instrument cannot finance a domain, or None when it can."""
     if inst in REVENUE_BACKED and t.benefit_type not in CASH_BENEFITS:
-        return (f"{inst} needs a revenue stream, but {domain!r} has "
-                f"benefit_type {t.benefit_type!r} (no cash)")
+        return (
+            f"{inst} needs a revenue stream, but {domain!r} has "
+            f"benefit_type {t.benefit_type!r} (no cash)"
+        )
     if inst in SAVINGS_BACKED and t.benefit_type not in SAVINGS_BENEFITS:
         return f"{inst} needs verified savings; {domain!r} has benefit_type {t.benefit_type!r}"
     if inst == "ppp" and ppp_payment == "user_fees" and not t.user_facing:
-        return (f"ppp with user_fees payment needs a user-facing domain; "
-                f"{domain!r} has user_facing = false")
+        return (
+            f"ppp with user_fees payment needs a user-facing domain; "
+            f"{domain!r} has user_facing = false"
+        )
     return None
 
 
@@ -447,22 +483,37 @@ def _financing(scn: Scenario) -> list[tuple[str, str]]:
         if domain not in w.technology:
             out.append((path, _unknown_domain(domain, w.technology)))
             continue
-        out += [(path, why) for inst in instruments
-                if (why := _instrument_fits(inst, domain, w.technology[domain],
-                                            fin.ppp.payment)) is not None]
+        out += [
+            (path, why)
+            for inst in instruments
+            if (why := _instrument_fits(inst, domain, w.technology[domain], fin.ppp.payment))
+            is not None
+        ]
     used = set(fin.preference).union(*fin.by_domain.values())
     mb = fin.mini_bonds
     if mb.maturity_value_usd <= mb.price_usd:
-        out.append(("policy.financing.mini_bonds.maturity_value_usd",
-                    f"{mb.maturity_value_usd:g} is not above price_usd {mb.price_usd:g}: "
-                    "a zero-coupon bond must mature above its price"))
+        out.append(
+            (
+                "policy.financing.mini_bonds.maturity_value_usd",
+                f"{mb.maturity_value_usd:g} is not above price_usd {mb.price_usd:g}: "
+                "a zero-coupon bond must mature above its price",
+            )
+        )
     if "revolving_fund" in used and fin.revolving_fund.initial_usd <= 0:
-        out.append(("policy.financing.revolving_fund.initial_usd",
-                    "revolving_fund is used but the fund starts empty: set it above 0"))
+        out.append(
+            (
+                "policy.financing.revolving_fund.initial_usd",
+                "revolving_fund is used but the fund starts empty: set it above 0",
+            )
+        )
     if "tif" in used and fin.tif.districts > w.region.districts_per_city:
-        out.append(("policy.financing.tif.districts",
-                    f"{fin.tif.districts} exceeds world.region.districts_per_city "
-                    f"{w.region.districts_per_city}"))
+        out.append(
+            (
+                "policy.financing.tif.districts",
+                f"{fin.tif.districts} exceeds world.region.districts_per_city "
+                f"{w.region.districts_per_city}",
+            )
+        )
     return out
 
 
@@ -474,8 +525,12 @@ def _world(scn: Scenario) -> list[tuple[str, str]]:
         out.append(("world.cities", "no city: define at least one [world.cities.NAME]"))
     population = sum(c.population for c in w.cities.values())
     if w.residents.simulated_agents > population:
-        out.append(("world.residents.simulated_agents",
-                    f"{w.residents.simulated_agents} exceeds the population {population}"))
+        out.append(
+            (
+                "world.residents.simulated_agents",
+                f"{w.residents.simulated_agents} exceeds the population {population}",
+            )
+        )
     for curve in ("yields_10y", "yields_20y"):
         missing = [r for r in RATINGS if r not in getattr(w.rates, curve)]
         if missing:
@@ -486,8 +541,12 @@ def _world(scn: Scenario) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- entry points
 
 
-def load_scenario(source: str | Path | Mapping[str, Any], *, overlays: Iterable[str] = (),
-                  overrides: Mapping[str, Any] | None = None) -> Scenario:
+def load_scenario(
+    source: str | Path | Mapping[str, Any],
+    *,
+    overlays: Iterable[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> Scenario:
     """Load, merge, override and validate a scenario.
 
     Args:
@@ -527,8 +586,12 @@ def load_scenario(source: str | Path | Mapping[str, Any], *, overlays: Iterable[
         scn = validate(Scenario, full, origins, name)
     problems = check_consistency(scn)
     if problems:
-        raise ScenarioError([f"{_origin(origins, tuple(path.split('.')), name)}: {path}: {msg}"
-                             for path, msg in problems])
+        raise ScenarioError(
+            [
+                f"{_origin(origins, tuple(path.split('.')), name)}: {path}: {msg}"
+                for path, msg in problems
+            ]
+        )
     return scn
 
 
@@ -558,8 +621,9 @@ def parameters(scn: Scenario) -> list[Parameter]:
         if isinstance(node, BaseModel):
             for key in type(node).model_fields:
                 walk(getattr(node, key), (*path, key))
-        elif isinstance(node, dict) and node and all(isinstance(v, BaseModel)
-                                                     for v in node.values()):
+        elif (
+            isinstance(node, dict) and node and all(isinstance(v, BaseModel) for v in node.values())
+        ):
             for key, sub in node.items():
                 walk(sub, (*path, key))
         else:

@@ -46,16 +46,24 @@ class City(Strict):
 
     population: int = field(700_000, "people", 1_000, 20_000_000, "residents")
     general_revenue_annual_usd: float = field(
-        1.4e9, "USD/yr", 1e6, 1e12, "general-fund revenue (Denver ~1.6e9, 2024 budget)")
+        1.4e9, "USD/yr", 1e6, 1e12, "general-fund revenue (Denver ~1.6e9, 2024 budget)"
+    )
     property_tax_share: float = field(
-        0.25, "fraction", 0.0, 1.0, "share of general revenue from property tax")
+        0.25, "fraction", 0.0, 1.0, "share of general revenue from property tax"
+    )
     property_tax_rate: float = field(
-        0.01, "fraction/yr", 0.0, 0.1, "effective property tax rate on assessed value")
+        0.01, "fraction/yr", 0.0, 0.1, "effective property tax rate on assessed value"
+    )
     reserves_usd: float = field(
-        2.1e8, "USD", 0.0, 1e12, "unrestricted general-fund reserves (~15 % of revenue)")
+        2.1e8, "USD", 0.0, 1e12, "unrestricted general-fund reserves (~15 % of revenue)"
+    )
     existing_debt_service_annual_usd: float = field(
-        1.1e8, "USD/yr", 0.0, 1e12,
-        "debt service on the existing debt book (~8 % of revenue), rolled over with the budget")
+        1.1e8,
+        "USD/yr",
+        0.0,
+        1e12,
+        "debt service on the existing debt book (~8 % of revenue), rolled over with the budget",
+    )
     rating: Rating = "AA"
     consortium_member: bool = True
 
@@ -64,36 +72,53 @@ class Residents(Strict):
     """The simulated resident population (arrays, see ``agents.residents``)."""
 
     simulated_agents: int = field(
-        20_000, "agents", 100, 5_000_000,
-        "simulated residents; each carries weight population / simulated_agents")
+        20_000,
+        "agents",
+        100,
+        5_000_000,
+        "simulated residents; each carries weight population / simulated_agents",
+    )
     income_median_annual_usd: float = field(
-        72_000.0, "USD/yr", 1_000.0, 1e6, "median household income (US 2023 ~ 77k)")
+        72_000.0, "USD/yr", 1_000.0, 1e6, "median household income (US 2023 ~ 77k)"
+    )
     income_log_sd: float = field(0.7, "log-USD", 0.05, 2.0, "sd of log income (lognormal)")
     savings_months_of_income: float = field(
-        3.0, "months", 0.0, 60.0, "mean liquid savings as months of income")
+        3.0, "months", 0.0, 60.0, "mean liquid savings as months of income"
+    )
     trust_mean: float = field(0.55, "fraction", 0.0, 1.0, "mean trust in the city")
     trust_sd: float = field(0.15, "fraction", 0.0, 0.5, "sd of trust across residents")
     price_sensitivity: float = field(
-        1.0, "1", 0.0, 10.0, "elasticity of adoption to fee as a share of income")
+        1.0, "1", 0.0, 10.0, "elasticity of adoption to fee as a share of income"
+    )
     district_income_spread: float = field(
-        0.3, "log-USD", 0.0, 2.0, "sd of district mean log income (segregation)")
+        0.3, "log-USD", 0.0, 2.0, "sd of district mean log income (segregation)"
+    )
     network_weight_district: float = field(
-        0.5, "fraction", 0.0, 1.0, "weight of the own district (vs the city) in network effects")
+        0.5, "fraction", 0.0, 1.0, "weight of the own district (vs the city) in network effects"
+    )
     satisfaction_rate: float = field(
-        0.1, "1/month", 0.0, 1.0, "how fast satisfaction follows service quality")
-    trust_response: float = field(
-        0.05, "1/month", 0.0, 1.0, "how fast trust follows satisfaction")
+        0.1, "1/month", 0.0, 1.0, "how fast satisfaction follows service quality"
+    )
+    trust_response: float = field(0.05, "1/month", 0.0, 1.0, "how fast trust follows satisfaction")
     incident_trust_loss: float = field(
-        0.1, "fraction", 0.0, 1.0, "trust lost in a district after a public incident")
+        0.1, "fraction", 0.0, 1.0, "trust lost in a district after a public incident"
+    )
     savings_rate_annual: float = field(
-        0.005, "fraction/yr", 0.0, 0.2, "what residents' savings earn elsewhere (2014 ~0.5 %)")
+        0.005, "fraction/yr", 0.0, 0.2, "what residents' savings earn elsewhere (2014 ~0.5 %)"
+    )
     minibond_interest_share: float = field(
-        0.03, "fraction", 0.0, 1.0, "share of residents who consider buying mini-bonds")
+        0.03, "fraction", 0.0, 1.0, "share of residents who consider buying mini-bonds"
+    )
     minibond_arrival_hours: float = field(
-        8.0, "hours", 0.01, 10_000.0, "mean time for an interested resident to order at no premium")
+        8.0, "hours", 0.01, 10_000.0, "mean time for an interested resident to order at no premium"
+    )
     minibond_premium_response: float = field(
-        100.0, "1/(fraction/yr)", 0.0, 10_000.0,
-        "interest and speed rise by this factor per unit of yield premium over savings")
+        100.0,
+        "1/(fraction/yr)",
+        0.0,
+        10_000.0,
+        "interest and speed rise by this factor per unit of yield premium over savings",
+    )
 
 
 class Macro(Strict):
@@ -103,35 +128,58 @@ class Macro(Strict):
     income_growth_annual: float = field(0.02, "fraction/yr", -0.2, 0.3, "household income growth")
     revenue_growth_annual: float = field(0.025, "fraction/yr", -0.2, 0.3, "other revenue growth")
     land_value_uplift_per_coverage: float = field(
-        0.03, "fraction", 0.0, 0.5,
-        "land value rise in a district at full coverage of user-facing services")
+        0.03,
+        "fraction",
+        0.0,
+        0.5,
+        "land value rise in a district at full coverage of user-facing services",
+    )
     grid_emissions_t_per_mwh: float = field(
-        0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)")
+        0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)"
+    )
     discount_rate_annual: float = field(
-        0.03, "fraction/yr", 0.0, 0.2, "social discount rate for the city's fiscal NPV")
+        0.03, "fraction/yr", 0.0, 0.2, "social discount rate for the city's fiscal NPV"
+    )
 
 
 class Rates(Strict):
     """Capital markets: the municipal curve and private costs of capital."""
 
     yields_10y: dict[Rating, float] = Field(
-        default_factory=lambda: {"AAA": 0.0333, "AA": 0.0344, "A": 0.0368, "Baa": 0.0416,
-                                 "Ba": 0.0516, "B": 0.0666},
+        default_factory=lambda: {
+            "AAA": 0.0333,
+            "AA": 0.0344,
+            "A": 0.0368,
+            "Baa": 0.0416,
+            "Ba": 0.0516,
+            "B": 0.0666,
+        },
         description="10-year municipal yields by rating (May 2025; Ba, B extrapolated)",
-        json_schema_extra={"unit": "fraction/yr"})
+        json_schema_extra={"unit": "fraction/yr"},
+    )
     yields_20y: dict[Rating, float] = Field(
-        default_factory=lambda: {"AAA": 0.0417, "AA": 0.0438, "A": 0.0461, "Baa": 0.0505,
-                                 "Ba": 0.0605, "B": 0.0755},
+        default_factory=lambda: {
+            "AAA": 0.0417,
+            "AA": 0.0438,
+            "A": 0.0461,
+            "Baa": 0.0505,
+            "Ba": 0.0605,
+            "B": 0.0755,
+        },
         description="20-year municipal yields by rating (May 2025; Ba, B extrapolated)",
-        json_schema_extra={"unit": "fraction/yr"})
+        json_schema_extra={"unit": "fraction/yr"},
+    )
     shift_bp: float = field(0.0, "bp", -300.0, 1000.0, "parallel shift of the whole curve")
     revenue_bond_spread_bp: float = field(
-        60.0, "bp", 0.0, 1000.0, "revenue bonds over GO of the same rating")
+        60.0, "bp", 0.0, 1000.0, "revenue bonds over GO of the same rating"
+    )
     bank_rate_annual: float = field(0.065, "fraction/yr", 0.0, 0.3, "senior project debt rate")
     equity_irr_required: float = field(
-        0.12, "fraction/yr", 0.0, 0.5, "infrastructure equity target IRR (10-15 %)")
+        0.12, "fraction/yr", 0.0, 0.5, "infrastructure equity target IRR (10-15 %)"
+    )
     revolving_fund_deposit_rate_annual: float = field(
-        0.02, "fraction/yr", 0.0, 0.2, "interest earned on idle revolving-fund cash")
+        0.02, "fraction/yr", 0.0, 0.2, "interest earned on idle revolving-fund cash"
+    )
 
 
 class Technology(Strict):
@@ -143,32 +191,49 @@ class Technology(Strict):
     opex_per_unit_month_usd: float = field(5.0, "USD/month", 0.0, 1e7)
     benefit_type: BenefitType = "energy"
     benefit_per_unit_month_usd: float = field(
-        10.0, "USD/month", 0.0, 1e7,
-        "nominal cash or welfare benefit per unit; realised = nominal x performance")
+        10.0,
+        "USD/month",
+        0.0,
+        1e7,
+        "nominal cash or welfare benefit per unit; realised = nominal x performance",
+    )
     kwh_saved_per_unit_month: float = field(0.0, "kWh/month", 0.0, 1e8)
     true_performance_mean: float = field(
-        0.8, "fraction of nominal", 0.0, 3.0,
-        "mean of vendors' true performance; each claims it x (1 + its optimism)")
+        0.8,
+        "fraction of nominal",
+        0.0,
+        3.0,
+        "mean of vendors' true performance; each claims it x (1 + its optimism)",
+    )
     true_performance_sd: float = field(0.15, "fraction of nominal", 0.0, 2.0)
     measurement_noise_sd: float = field(
-        0.25, "fraction of nominal", 0.0, 3.0, "noise of one pilot unit's monthly measurement")
+        0.25, "fraction of nominal", 0.0, 3.0, "noise of one pilot unit's monthly measurement"
+    )
     learning_rate: float = field(
-        0.1, "fraction", 0.0, 0.5, "cost drop per doubling of cumulative units (Wright)")
+        0.1, "fraction", 0.0, 0.5, "cost drop per doubling of cumulative units (Wright)"
+    )
     lifetime_years: float = field(12.0, "years", 1.0, 60.0)
     incident_hazard_monthly: float = field(
-        0.002, "1/month", 0.0, 0.5, "chance a deployment causes a public incident")
+        0.002, "1/month", 0.0, 0.5, "chance a deployment causes a public incident"
+    )
     user_facing: bool = False
     fee_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
     bass_p_monthly: float = field(0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient")
     bass_q_monthly: float = field(
-        0.38, "1/month", 0.0, 5.0, "Bass imitation coefficient (on the adopters' share)")
+        0.38, "1/month", 0.0, 5.0, "Bass imitation coefficient (on the adopters' share)"
+    )
     churn_monthly: float = field(0.02, "1/month", 0.0, 1.0)
     market_potential: float = field(
-        1.0, "fraction", 0.0, 1.0, "share of residents for whom the service is relevant")
+        1.0, "fraction", 0.0, 1.0, "share of residents for whom the service is relevant"
+    )
     orphan_factor: float = field(
-        0.5, "fraction", 0.0, 1.0,
+        0.5,
+        "fraction",
+        0.0,
+        1.0,
         "share of the benefit a city-owned system keeps when its vendors are gone "
-        "(0 = the platform dies with its vendor)")
+        "(0 = the platform dies with its vendor)",
+    )
     welfare_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
 
 
@@ -176,48 +241,89 @@ def _default_catalogue() -> dict[str, Technology]:
     return {
         "streetlights": Technology(
             description="LED streetlights with sensors (San Diego: 60 % less energy claimed)",
-            units_per_1000_residents=57.0, capex_per_unit_usd=900.0,
-            opex_per_unit_month_usd=1.5, benefit_type="energy",
-            benefit_per_unit_month_usd=14.0, kwh_saved_per_unit_month=31.0,
-            true_performance_mean=0.7, true_performance_sd=0.15, lifetime_years=15.0,
-            learning_rate=0.12, incident_hazard_monthly=0.003),
+            units_per_1000_residents=57.0,
+            capex_per_unit_usd=900.0,
+            opex_per_unit_month_usd=1.5,
+            benefit_type="energy",
+            benefit_per_unit_month_usd=14.0,
+            kwh_saved_per_unit_month=31.0,
+            true_performance_mean=0.7,
+            true_performance_sd=0.15,
+            lifetime_years=15.0,
+            learning_rate=0.12,
+            incident_hazard_monthly=0.003,
+        ),
         "water": Technology(
             description="smart metering and leak detection",
-            units_per_1000_residents=300.0, capex_per_unit_usd=320.0,
-            opex_per_unit_month_usd=0.6, benefit_type="leakage",
-            benefit_per_unit_month_usd=4.5, true_performance_mean=0.85,
-            lifetime_years=15.0, incident_hazard_monthly=0.001),
+            units_per_1000_residents=300.0,
+            capex_per_unit_usd=320.0,
+            opex_per_unit_month_usd=0.6,
+            benefit_type="leakage",
+            benefit_per_unit_month_usd=4.5,
+            true_performance_mean=0.85,
+            lifetime_years=15.0,
+            incident_hazard_monthly=0.001,
+        ),
         "buildings": Technology(
             description="smart HVAC in municipal buildings",
-            units_per_1000_residents=0.6, capex_per_unit_usd=250_000.0,
-            opex_per_unit_month_usd=400.0, benefit_type="energy",
-            benefit_per_unit_month_usd=3_600.0, kwh_saved_per_unit_month=20_000.0,
-            true_performance_mean=0.85, lifetime_years=20.0, incident_hazard_monthly=0.0005),
+            units_per_1000_residents=0.6,
+            capex_per_unit_usd=250_000.0,
+            opex_per_unit_month_usd=400.0,
+            benefit_type="energy",
+            benefit_per_unit_month_usd=3_600.0,
+            kwh_saved_per_unit_month=20_000.0,
+            true_performance_mean=0.85,
+            lifetime_years=20.0,
+            incident_hazard_monthly=0.0005,
+        ),
         "maas": Technology(
             description="mobility-as-a-service platform (Helsinki Whim)",
-            units_per_1000_residents=0.2, capex_per_unit_usd=120_000.0,
-            opex_per_unit_month_usd=6_000.0, benefit_type="user_fees",
-            benefit_per_unit_month_usd=0.0, true_performance_mean=0.75,
-            user_facing=True, fee_per_user_month_usd=30.0, bass_p_monthly=0.03,
+            units_per_1000_residents=0.2,
+            capex_per_unit_usd=120_000.0,
+            opex_per_unit_month_usd=6_000.0,
+            benefit_type="user_fees",
+            benefit_per_unit_month_usd=0.0,
+            true_performance_mean=0.75,
+            user_facing=True,
+            fee_per_user_month_usd=30.0,
+            bass_p_monthly=0.03,
             bass_q_monthly=0.38,
-            churn_monthly=0.03, market_potential=0.12, welfare_per_user_month_usd=25.0,
+            churn_monthly=0.03,
+            market_potential=0.12,
+            welfare_per_user_month_usd=25.0,
             lifetime_years=8.0,
-            learning_rate=0.05, incident_hazard_monthly=0.002),
+            learning_rate=0.05,
+            incident_hazard_monthly=0.002,
+        ),
         "wifi": Technology(
             description="public wi-fi with advertising and data revenue",
-            units_per_1000_residents=2.0, capex_per_unit_usd=8_000.0,
-            opex_per_unit_month_usd=60.0, benefit_type="advertising",
-            benefit_per_unit_month_usd=140.0, true_performance_mean=0.7, user_facing=True,
-            fee_per_user_month_usd=0.0, bass_p_monthly=0.01, bass_q_monthly=0.3,
+            units_per_1000_residents=2.0,
+            capex_per_unit_usd=8_000.0,
+            opex_per_unit_month_usd=60.0,
+            benefit_type="advertising",
+            benefit_per_unit_month_usd=140.0,
+            true_performance_mean=0.7,
+            user_facing=True,
+            fee_per_user_month_usd=0.0,
+            bass_p_monthly=0.01,
+            bass_q_monthly=0.3,
             churn_monthly=0.01,
             market_potential=0.5,
-            welfare_per_user_month_usd=4.0, lifetime_years=8.0, incident_hazard_monthly=0.003),
+            welfare_per_user_month_usd=4.0,
+            lifetime_years=8.0,
+            incident_hazard_monthly=0.003,
+        ),
         "traffic": Technology(
             description="adaptive traffic management",
-            units_per_1000_residents=1.5, capex_per_unit_usd=45_000.0,
-            opex_per_unit_month_usd=120.0, benefit_type="time_saved",
-            benefit_per_unit_month_usd=900.0, true_performance_mean=0.8,
-            lifetime_years=12.0, incident_hazard_monthly=0.001),
+            units_per_1000_residents=1.5,
+            capex_per_unit_usd=45_000.0,
+            opex_per_unit_month_usd=120.0,
+            benefit_type="time_saved",
+            benefit_per_unit_month_usd=900.0,
+            true_performance_mean=0.8,
+            lifetime_years=12.0,
+            incident_hazard_monthly=0.001,
+        ),
     }
 
 
@@ -226,7 +332,8 @@ class Vendors(Strict):
 
     count: int = field(12, "vendors", 1, 200)
     optimism_bias_mean: float = field(
-        0.25, "fraction", 0.0, 3.0, "claim / true performance - 1, on average")
+        0.25, "fraction", 0.0, 3.0, "claim / true performance - 1, on average"
+    )
     optimism_bias_sd: float = field(0.1, "fraction", 0.0, 2.0)
     cash_usd: float = field(5e7, "USD", 0.0, 1e12, "starting cash per vendor")
     cost_of_capital_annual: float = field(0.08, "fraction/yr", 0.0, 0.5)
@@ -243,9 +350,11 @@ class Investors(Strict):
     count: int = field(6, "investors", 1, 100)
     capital_usd: float = field(5e9, "USD", 0.0, 1e13, "capital per investor")
     risk_premium_per_default: float = field(
-        0.005, "fraction/yr", 0.0, 0.2, "added required return per observed default")
+        0.005, "fraction/yr", 0.0, 0.2, "added required return per observed default"
+    )
     risk_premium_demand: float = field(
-        0.03, "fraction/yr", 0.0, 0.3, "premium for taking demand (traffic/usage) risk")
+        0.03, "fraction/yr", 0.0, 0.3, "premium for taking demand (traffic/usage) risk"
+    )
     premium_decay_annual: float = field(0.3, "fraction/yr", 0.0, 1.0, "memory of past defaults")
 
 
@@ -254,7 +363,8 @@ class Regulator(Strict):
 
     approval_months_mean: float = field(4.0, "months", 0.0, 60.0, "mean approval delay")
     sandbox_factor: float = field(
-        0.4, "fraction", 0.0, 1.0, "approval delay and incident halt multiplier in a sandbox")
+        0.4, "fraction", 0.0, 1.0, "approval delay and incident halt multiplier in a sandbox"
+    )
     halt_months: float = field(12.0, "months", 0.0, 120.0, "deployment halt after an incident")
 
 
@@ -264,17 +374,21 @@ class ProcurementDurations(Strict):
     rfp_prep_months: float = field(6.0, "months", 0.0, 60.0, "specification and preparation")
     rfp_award_months: float = field(2.5, "months", 0.0, 24.0, "posting to award (2-3)")
     rfp_tail_alpha: float = field(
-        2.0, "1", 1.01, 20.0, "Pareto shape of the heavy tail of RFP delays (lower = heavier)")
+        2.0, "1", 1.01, 20.0, "Pareto shape of the heavy tail of RFP delays (lower = heavier)"
+    )
     rfi_mou_months: float = field(4.0, "months", 0.0, 36.0, "RFI, MOUs and interop demo")
     framework_months: float = field(1.5, "months", 0.0, 12.0, "call-off from a framework")
     framework_discount: float = field(0.08, "fraction", 0.0, 0.5, "volume discount")
     framework_member_fee_annual_usd: float = field(
-        10_000.0, "USD/yr", 0.0, 1e7, "consortium membership fee (Greater Phoenix ~10k)")
+        10_000.0, "USD/yr", 0.0, 1e7, "consortium membership fee (Greater Phoenix ~10k)"
+    )
     framework_domains: list[str] = Field(
         default_factory=lambda: ["streetlights", "water", "buildings"],
-        description="domains already proven on the regional purchasing framework")
+        description="domains already proven on the regional purchasing framework",
+    )
     silo_delay_months: float = field(
-        3.0, "months", 0.0, 36.0, "added decision delay without champion or PMO")
+        3.0, "months", 0.0, 36.0, "added decision delay without champion or PMO"
+    )
 
 
 class Stress(Strict):
@@ -283,18 +397,21 @@ class Stress(Strict):
     rate_shock_bp: float = field(0.0, "bp", 0.0, 2000.0, "rise in all yields")
     rate_shock_month: int = field(24, "month", 0, 1200)
     spread_widening_bp: float = field(
-        0.0, "bp", 0.0, 2000.0, "extra spread per notch below AA (2008: A-Baa > 100 bp)")
+        0.0, "bp", 0.0, 2000.0, "extra spread per notch below AA (2008: A-Baa > 100 bp)"
+    )
     recession_month: int = field(-1, "month", -1, 1200, "start of a recession; -1 = none")
     recession_months: int = field(24, "months", 1, 240)
     recession_property_drop: float = field(0.0, "fraction", 0.0, 0.9, "assessed value fall")
     recession_income_drop: float = field(0.0, "fraction", 0.0, 0.9, "income and revenue fall")
     vendor_default_month: int = field(-1, "month", -1, 1200, "a key vendor exits; -1 = none")
     performance_factor: float = field(
-        1.0, "fraction", 0.0, 2.0, "realised performance multiplier (underperformance ~0.4)")
+        1.0, "fraction", 0.0, 2.0, "realised performance multiplier (underperformance ~0.4)"
+    )
     approval_delay_factor: float = field(1.0, "x", 0.1, 20.0, "regulatory approvals x factor")
     incident_hazard_factor: float = field(1.0, "x", 0.0, 50.0, "incident hazard x factor")
     cost_overrun_alpha: float = field(
-        0.0, "1", 0.0, 20.0, "Pareto shape of capex overruns; 0 = no overrun")
+        0.0, "1", 0.0, 20.0, "Pareto shape of capex overruns; 0 = no overrun"
+    )
 
 
 class World(Strict):
@@ -322,7 +439,8 @@ class Procurement(Strict):
 
     mode: ProcurementMode = "rfp"
     interoperability_min: float = field(
-        0.0, "score 0-1", 0.0, 1.0, "screen in the rfi_mou interoperability demo")
+        0.0, "score 0-1", 0.0, 1.0, "screen in the rfi_mou interoperability demo"
+    )
     technology_partners: int = field(1, "vendors", 1, 10, "partners per project")
     integrator: bool = False
 
@@ -336,7 +454,8 @@ class Governance(Strict):
     base_capacity_projects: int = field(2, "projects", 1, 50, "projects run at once, no PMO")
     pmo_extra_capacity: int = field(3, "projects", 0, 50)
     champion_delay_factor: float = field(
-        0.5, "x", 0.05, 1.0, "procurement and decision delays x factor with a champion")
+        0.5, "x", 0.05, 1.0, "procurement and decision delays x factor with a champion"
+    )
     pmo_cost_annual_usd: float = field(1.5e6, "USD/yr", 0.0, 1e9)
 
 
@@ -348,11 +467,12 @@ class Pilot(Strict):
     months: int = field(12, "months", 1, 60, "measurement period")
     max_extensions: int = field(1, "pilots", 0, 5)
     scale_probability: float = field(
-        0.7, "probability", 0.5, 0.999, "scale when P(NPV of scaling > 0 | data) >= this")
+        0.7, "probability", 0.5, 0.999, "scale when P(NPV of scaling > 0 | data) >= this"
+    )
     stop_probability: float = field(
-        0.35, "probability", 0.0, 0.5, "stop when P(NPV > 0 | data) < this")
-    optimism_haircut: float = field(
-        0.2, "fraction", 0.0, 0.9, "prior mean = claim x (1 - haircut)")
+        0.35, "probability", 0.0, 0.5, "stop when P(NPV > 0 | data) < this"
+    )
+    optimism_haircut: float = field(0.2, "fraction", 0.0, 0.9, "prior mean = claim x (1 - haircut)")
     prior_sd: float = field(0.25, "fraction of claim", 0.01, 2.0)
     tranches: int = field(4, "tranches", 1, 20, "scale-up tranches")
     tranche_months: int = field(6, "months", 1, 60)
@@ -363,11 +483,14 @@ class Financing(Strict):
 
     preference: list[Instrument] = Field(
         default_factory=lambda: ["go_bond"],
-        description="instruments tried in order until one fits the constraints")
+        description="instruments tried in order until one fits the constraints",
+    )
     by_domain: dict[str, list[Instrument]] = Field(
-        default_factory=dict, description="per-domain preference overriding the default")
+        default_factory=dict, description="per-domain preference overriding the default"
+    )
     debt_cap_share: float = field(
-        0.12, "fraction", 0.0, 0.5, "city's cap on debt service / general revenue (8-20 %)")
+        0.12, "fraction", 0.0, 0.5, "city's cap on debt service / general revenue (8-20 %)"
+    )
     go_bond: GOBond = Field(default_factory=GOBond)
     revenue_bond: RevenueBond = Field(default_factory=RevenueBond)
     vendor: VendorFinance = Field(default_factory=VendorFinance)
@@ -383,18 +506,26 @@ class Contracts(Strict):
 
     payment: PaymentMode = "fixed_price"
     retention_share: float = field(
-        0.3, "fraction", 0.0, 1.0, "pay for performance: capex share paid later against KPIs")
+        0.3, "fraction", 0.0, 1.0, "pay for performance: capex share paid later against KPIs"
+    )
     retention_years: int = field(5, "years", 1, 20, "over which the retention is paid")
     energy_contract: Literal["none", "guaranteed_savings"] = Field(
-        "none", description="city-financed energy projects: the vendor guarantees savings")
+        "none", description="city-financed energy projects: the vendor guarantees savings"
+    )
     vendor_savings_share: float = field(
-        0.7, "fraction", 0.0, 1.0, "vendor's share under shared savings (50-90 %)")
+        0.7, "fraction", 0.0, 1.0, "vendor's share under shared savings (50-90 %)"
+    )
     savings_term_years: int = field(10, "years", 1, 30, "shared-savings term (5-20)")
     gain_share_city: float = field(
-        0.5, "fraction", 0.0, 1.0,
-        "gain sharing: city's share of advertising and fee revenue a vendor's service earns")
+        0.5,
+        "fraction",
+        0.0,
+        1.0,
+        "gain sharing: city's share of advertising and fee revenue a vendor's service earns",
+    )
     kpi_threshold: float = field(
-        0.8, "fraction of target", 0.0, 1.0, "pay for performance: nothing below this")
+        0.8, "fraction of target", 0.0, 1.0, "pay for performance: nothing below this"
+    )
     measurement_lag_months: int = field(3, "months", 0, 24)
 
 
@@ -403,7 +534,8 @@ class Policy(Strict):
 
     domains: list[str] = Field(
         default_factory=lambda: ["streetlights", "water", "buildings", "maas", "wifi", "traffic"],
-        description="technology domains the city pursues, in priority order")
+        description="technology domains the city pursues, in priority order",
+    )
     procurement: Procurement = Field(default_factory=Procurement)
     governance: Governance = Field(default_factory=Governance)
     pilot: Pilot = Field(default_factory=Pilot)

@@ -24,8 +24,9 @@ CASH_BENEFITS = frozenset({"energy", "user_fees", "advertising", "leakage"})
 SAVINGS_BENEFITS = frozenset({"energy", "leakage"})
 
 
-def field(default: Any, unit: str = "", ge: float | None = None, le: float | None = None,
-          doc: str = "") -> Any:
+def field(
+    default: Any, unit: str = "", ge: float | None = None, le: float | None = None, doc: str = ""
+) -> Any:
     """Declare a schema field with its unit and allowed range.
 
     Args:

@@ -41,20 +41,17 @@ def _check(ok: bool, name: str, value: object, rule: str) -> None:
 
 def _check_rate(rate: ArrayLike, name: str = "rate") -> None:
     arr = np.asarray(rate, dtype=float)
-    _check(bool(np.all(np.isfinite(arr)) and np.all(arr > -1.0)), name, rate,
-           "finite and > -1")
+    _check(bool(np.all(np.isfinite(arr)) and np.all(arr > -1.0)), name, rate, "finite and > -1")
 
 
 def _check_nonneg(value: ArrayLike, name: str) -> None:
     arr = np.asarray(value, dtype=float)
-    _check(bool(np.all(np.isfinite(arr)) and np.all(arr >= 0.0)), name, value,
-           "finite and >= 0")
+    _check(bool(np.all(np.isfinite(arr)) and np.all(arr >= 0.0)), name, value, "finite and >= 0")
 
 
 def _check_positive(value: ArrayLike, name: str) -> None:
     arr = np.asarray(value, dtype=float)
-    _check(bool(np.all(np.isfinite(arr)) and np.all(arr > 0.0)), name, value,
-           "finite and > 0")
+    _check(bool(np.all(np.isfinite(arr)) and np.all(arr > 0.0)), name, value, "finite and > 0")
 
 
 def _check_share(value: float, name: str) -> None:
@@ -63,8 +60,7 @@ def _check_share(value: float, name: str) -> None:
 
 def _as_1d(values: ArrayLike, name: str) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(values, dtype=float))
-    _check(arr.ndim == 1 and bool(np.all(np.isfinite(arr))), name, values,
-           "a finite 1-D array")
+    _check(arr.ndim == 1 and bool(np.all(np.isfinite(arr))), name, values, "a finite 1-D array")
     return arr
 
 
@@ -118,8 +114,7 @@ def pv_annuity_factor(rate: ArrayLike, n: ArrayLike) -> FloatOrArray:
     return _scalar_or_array(factor)
 
 
-def annuity_payment(principal: ArrayLike, rate: ArrayLike,
-                    n_periods: ArrayLike) -> FloatOrArray:
+def annuity_payment(principal: ArrayLike, rate: ArrayLike, n_periods: ArrayLike) -> FloatOrArray:
     """Level payment amortising ``principal`` over ``n_periods`` (MODEL.md F1).
 
     Source: P = D r / (1 - (1 + r)^-n); P = D / n when r = 0.
@@ -136,8 +131,8 @@ def annuity_payment(principal: ArrayLike, rate: ArrayLike,
     _check_nonneg(principal, "principal")
     _check_positive(n_periods, "n_periods")
     return _scalar_or_array(
-        np.asarray(principal, dtype=float)
-        / np.asarray(pv_annuity_factor(rate, n_periods)))
+        np.asarray(principal, dtype=float) / np.asarray(pv_annuity_factor(rate, n_periods))
+    )
 
 
 def npv(rate: float, flows: ArrayLike, *, t0: int = 0) -> float:
@@ -182,8 +177,7 @@ def irr(flows: ArrayLike) -> float:
 
     """
     cf = _as_1d(flows, "flows")
-    grid = np.unique(np.concatenate([np.linspace(-0.99, 1.0, 400),
-                                     np.geomspace(1.0, 10.0, 100)]))
+    grid = np.unique(np.concatenate([np.linspace(-0.99, 1.0, 400), np.geomspace(1.0, 10.0, 100)]))
     times = np.arange(cf.size, dtype=float)
     with np.errstate(over="ignore", invalid="ignore"):
         values = (cf[None, :] * (1.0 + grid[:, None]) ** -times[None, :]).sum(1)
@@ -191,8 +185,7 @@ def irr(flows: ArrayLike) -> float:
     for i in range(grid.size - 1):
         a, b = values[i], values[i + 1]
         if np.isfinite(a) and np.isfinite(b) and a * b < 0.0:
-            roots.append(optimize.brentq(lambda r: npv(r, cf), grid[i],
-                                         grid[i + 1], xtol=1e-14))
+            roots.append(optimize.brentq(lambda r: npv(r, cf), grid[i], grid[i + 1], xtol=1e-14))
     return min(roots, key=abs) if roots else float("nan")
 
 
@@ -210,8 +203,9 @@ class Schedule:
     """Balance after the period's payment."""
 
     @classmethod
-    def from_balances(cls, opening: np.ndarray, closing: np.ndarray,
-                      rate_period: float) -> Schedule:
+    def from_balances(
+        cls, opening: np.ndarray, closing: np.ndarray, rate_period: float
+    ) -> Schedule:
         """Build the table from opening and closing balances at a per-period rate."""
         interest = rate_period * opening
         principal = opening - closing
@@ -223,22 +217,32 @@ class Schedule:
 
     def frame(self) -> pd.DataFrame:
         """The table as a DataFrame: period (from 1), payment, interest, principal, balance."""
-        return pd.DataFrame({"period": np.arange(1, len(self) + 1), "payment": self.payment,
-                             "interest": self.interest, "principal": self.principal,
-                             "balance": self.balance})
+        return pd.DataFrame(
+            {
+                "period": np.arange(1, len(self) + 1),
+                "payment": self.payment,
+                "interest": self.interest,
+                "principal": self.principal,
+                "balance": self.balance,
+            }
+        )
 
 
-def _check_loan(principal: float, rate: float, years: int,
-                periods_per_year: int) -> None:
+def _check_loan(principal: float, rate: float, years: int, periods_per_year: int) -> None:
     _check_nonneg(principal, "principal")
     _check_rate(rate)
     _check(int(years) == years and years > 0, "years", years, "an integer > 0")
-    _check(int(periods_per_year) == periods_per_year and periods_per_year > 0,
-           "periods_per_year", periods_per_year, "an integer > 0")
+    _check(
+        int(periods_per_year) == periods_per_year and periods_per_year > 0,
+        "periods_per_year",
+        periods_per_year,
+        "an integer > 0",
+    )
 
 
-def level_debt_service(principal: float, rate: float, years: int,
-                       periods_per_year: int = 1) -> Schedule:
+def level_debt_service(
+    principal: float, rate: float, years: int, periods_per_year: int = 1
+) -> Schedule:
     """Amortisation table of a level-payment (annuity) bond or loan (F1).
 
     Nominal convention: ``rate`` is the annual coupon and the per-period rate
@@ -267,8 +271,9 @@ def level_debt_service(principal: float, rate: float, years: int,
     return Schedule.from_balances(opening, closing, r)
 
 
-def serial_bond_schedule(principal: float, rate: float, years: int,
-                         periods_per_year: int = 1) -> Schedule:
+def serial_bond_schedule(
+    principal: float, rate: float, years: int, periods_per_year: int = 1
+) -> Schedule:
     """Serial-bond table: equal principal each period, interest on balance (F1).
 
     Source: standard serial (level-principal) municipal bond structure; the
@@ -289,13 +294,16 @@ def serial_bond_schedule(principal: float, rate: float, years: int,
     closing = principal * (1.0 - np.arange(1, n + 1, dtype=float) / n)
     closing[-1] = 0.0
     opening = np.concatenate([[float(principal)], closing[:-1]])
-    return Schedule.from_balances(opening, np.maximum(closing, 0.0),
-                                  rate / periods_per_year)
+    return Schedule.from_balances(opening, np.maximum(closing, 0.0), rate / periods_per_year)
 
 
 def _default_yields() -> dict[str, tuple[float, ...]]:
-    return {"AAA": (0.0333, 0.0417), "AA": (0.0344, 0.0438),
-            "A": (0.0368, 0.0461), "Baa": (0.0416, 0.0505)}
+    return {
+        "AAA": (0.0333, 0.0417),
+        "AA": (0.0344, 0.0438),
+        "A": (0.0368, 0.0461),
+        "Baa": (0.0416, 0.0505),
+    }
 
 
 BA_SPREAD_OVER_BAA = 0.010
@@ -320,15 +328,22 @@ class YieldCurve:
     def __post_init__(self) -> None:
         """Validate tenors and derive Ba/B yields from Baa if missing."""
         tenors = np.asarray(self.tenors_years, dtype=float)
-        _check(tenors.size > 0 and bool(np.all(np.diff(tenors) > 0)),
-               "tenors_years", self.tenors_years, "non-empty and increasing")
+        _check(
+            tenors.size > 0 and bool(np.all(np.diff(tenors) > 0)),
+            "tenors_years",
+            self.tenors_years,
+            "non-empty and increasing",
+        )
         ylds = {k: tuple(float(v) for v in vs) for k, vs in self.yields.items()}
         for rating, values in ylds.items():
-            _check(len(values) == tenors.size, f"yields[{rating!r}]", values,
-                   f"of length {tenors.size}")
+            _check(
+                len(values) == tenors.size,
+                f"yields[{rating!r}]",
+                values,
+                f"of length {tenors.size}",
+            )
         if "Baa" in ylds:
-            for rating, spread in (("Ba", BA_SPREAD_OVER_BAA),
-                                   ("B", B_SPREAD_OVER_BAA)):
+            for rating, spread in (("Ba", BA_SPREAD_OVER_BAA), ("B", B_SPREAD_OVER_BAA)):
                 ylds.setdefault(rating, tuple(y + spread for y in ylds["Baa"]))
         object.__setattr__(self, "yields", ylds)
 
@@ -353,15 +368,17 @@ class YieldCurve:
         """
         if rating not in self.yields:
             allowed = [r for r in RATINGS if r in self.yields] + sorted(
-                r for r in self.yields if r not in RATINGS)
+                r for r in self.yields if r not in RATINGS
+            )
             raise ValueError(f"rating must be one of {allowed}, got {rating!r}")
         _check_positive(years, "years")
         value = np.interp(years, self.tenors_years, self.yields[rating])
         return float(value) + float(shift)
 
 
-def bond_yield(rating: str, years: float, curve: YieldCurve | None = None,
-               shift: float = 0.0) -> float:
+def bond_yield(
+    rating: str, years: float, curve: YieldCurve | None = None, shift: float = 0.0
+) -> float:
     """Look up a yield on a curve (wrapper of :meth:`YieldCurve.yield_for`).
 
     Args:
@@ -377,8 +394,7 @@ def bond_yield(rating: str, years: float, curve: YieldCurve | None = None,
     return (curve or YieldCurve()).yield_for(rating, years, shift)
 
 
-def debt_service_ratio(debt_service: ArrayLike,
-                       general_revenue: ArrayLike) -> FloatOrArray:
+def debt_service_ratio(debt_service: ArrayLike, general_revenue: ArrayLike) -> FloatOrArray:
     """Debt-service ratio = debt service / general revenue (MODEL.md KPIs).
 
     Args:
@@ -391,8 +407,9 @@ def debt_service_ratio(debt_service: ArrayLike,
     """
     _check_nonneg(debt_service, "debt_service")
     _check_positive(general_revenue, "general_revenue")
-    return _scalar_or_array(np.asarray(debt_service, dtype=float)
-                            / np.asarray(general_revenue, dtype=float))
+    return _scalar_or_array(
+        np.asarray(debt_service, dtype=float) / np.asarray(general_revenue, dtype=float)
+    )
 
 
 # --------------------------------------------------------------------------
@@ -409,8 +426,9 @@ class RevenueBondMonth(NamedTuple):
     """Cash above the reserve target, released to the issuer."""
 
 
-def revenue_bond_month(available: float, debt_service: float,
-                       reserve_target: float) -> RevenueBondMonth:
+def revenue_bond_month(
+    available: float, debt_service: float, reserve_target: float
+) -> RevenueBondMonth:
     """Waterfall of a revenue bond's fund for one period (F2).
 
     The fund holds the debt-service reserve plus the period's net pledged
@@ -432,21 +450,32 @@ def revenue_bond_month(available: float, debt_service: float,
 
     """
     _check(math.isfinite(available), "available", available, "finite")
-    _check(debt_service >= 0.0 and math.isfinite(debt_service), "debt_service",
-           debt_service, "finite and >= 0")
-    _check(reserve_target >= 0.0 and math.isfinite(reserve_target), "reserve_target",
-           reserve_target, "finite and >= 0")
+    _check(
+        debt_service >= 0.0 and math.isfinite(debt_service),
+        "debt_service",
+        debt_service,
+        "finite and >= 0",
+    )
+    _check(
+        reserve_target >= 0.0 and math.isfinite(reserve_target),
+        "reserve_target",
+        reserve_target,
+        "finite and >= 0",
+    )
     paid = min(debt_service, max(available, 0.0))
-    return RevenueBondMonth(paid, debt_service - paid,
-                            max(available - paid - reserve_target, 0.0))
+    return RevenueBondMonth(paid, debt_service - paid, max(available - paid - reserve_target, 0.0))
 
 
 # --------------------------------------------------------------------------
 # F3 Vendor financing
 # --------------------------------------------------------------------------
-def vendor_loan_schedule(principal: float, vendor_cost_of_capital: float,
-                         margin: float, years: int,
-                         periods_per_year: int = 12) -> pd.DataFrame:
+def vendor_loan_schedule(
+    principal: float,
+    vendor_cost_of_capital: float,
+    margin: float,
+    years: int,
+    periods_per_year: int = 12,
+) -> pd.DataFrame:
     """Vendor loan: level debt service at cost of capital + margin (F3).
 
     Args:
@@ -460,13 +489,16 @@ def vendor_loan_schedule(principal: float, vendor_cost_of_capital: float,
         Amortisation table as in :func:`level_debt_service`.
 
     """
-    return level_debt_service(principal, vendor_cost_of_capital + margin,
-                              years, periods_per_year)
+    return level_debt_service(principal, vendor_cost_of_capital + margin, years, periods_per_year)
 
 
-def as_a_service_fee(capex_per_unit: float, opex_per_unit_month: float,
-                     term_months: int, cost_of_capital_annual: float,
-                     margin: float) -> float:
+def as_a_service_fee(
+    capex_per_unit: float,
+    opex_per_unit_month: float,
+    term_months: int,
+    cost_of_capital_annual: float,
+    margin: float,
+) -> float:
     """Monthly as-a-service fee per unit (F3).
 
     fee = (annuity(capex, r_m, T) + opex) * (1 + margin), with r_m the
@@ -513,8 +545,7 @@ def revenue_share_payment(revenue: ArrayLike, share: float) -> FloatOrArray:
 # --------------------------------------------------------------------------
 # F4 Revolving innovation fund
 # --------------------------------------------------------------------------
-def revolving_fund_repayment(savings: float, recycle_share: float,
-                             outstanding: float) -> float:
+def revolving_fund_repayment(savings: float, recycle_share: float, outstanding: float) -> float:
     """A project's repayment to a revolving fund for one period (F4).
 
     The project pays ``recycle_share`` of its verified savings until its loan
@@ -662,9 +693,13 @@ def dscr_series(cfads: ArrayLike, debt_service: ArrayLike) -> np.ndarray:
         return np.where(ds > 0.0, cf / np.where(ds > 0.0, ds, 1.0), np.inf)
 
 
-def value_for_money(psc_cost_pv: float, partner_payments: ArrayLike,
-                    rate: float, retained_risk_pv: float,
-                    contract_management_pv: float) -> float:
+def value_for_money(
+    psc_cost_pv: float,
+    partner_payments: ArrayLike,
+    rate: float,
+    retained_risk_pv: float,
+    contract_management_pv: float,
+) -> float:
     """Value for money of a PPP against the public sector comparator (F6).
 
     VfM = PSC - PV(payments to the partner) - retained risk - contract
@@ -702,9 +737,15 @@ class PPPStructure:
     meets_equity_target: bool
 
 
-def ppp_structure(capex: float, cfads: ArrayLike, debt_rate: float,
-                  dscr: float, equity_target_irr: float, *,
-                  gearing_max: float = 0.9) -> PPPStructure:
+def ppp_structure(
+    capex: float,
+    cfads: ArrayLike,
+    debt_rate: float,
+    dscr: float,
+    equity_target_irr: float,
+    *,
+    gearing_max: float = 0.9,
+) -> PPPStructure:
     """Size debt and equity of a PPP vehicle (F6).
 
     debt = min(PV(CFADS / DSCR), gearing_max * capex); debt service is the
@@ -738,17 +779,23 @@ def ppp_structure(capex: float, cfads: ArrayLike, debt_rate: float,
     eirr = irr(flows)
     for arr in (ds, flows):
         arr.setflags(write=False)
-    return PPPStructure(debt=debt, equity=equity, debt_service=ds,
-                        equity_flows=flows, equity_irr=eirr, llcr=cover,
-                        min_dscr=min_dscr, equity_target_irr=equity_target_irr,
-                        meets_equity_target=bool(eirr >= equity_target_irr))
+    return PPPStructure(
+        debt=debt,
+        equity=equity,
+        debt_service=ds,
+        equity_flows=flows,
+        equity_irr=eirr,
+        llcr=cover,
+        min_dscr=min_dscr,
+        equity_target_irr=equity_target_irr,
+        meets_equity_target=bool(eirr >= equity_target_irr),
+    )
 
 
 # --------------------------------------------------------------------------
 # F7 Land-value capture / tax-increment financing
 # --------------------------------------------------------------------------
-def tif_increment(assessed_value: ArrayLike, base_value: float,
-                  tax_rate: float) -> np.ndarray:
+def tif_increment(assessed_value: ArrayLike, base_value: float, tax_rate: float) -> np.ndarray:
     """Tax increment = max(AV(t) - AV0, 0) * tax rate (F7).
 
     Args:
@@ -762,12 +809,10 @@ def tif_increment(assessed_value: ArrayLike, base_value: float,
     """
     _check_nonneg(base_value, "base_value")
     _check_nonneg(tax_rate, "tax_rate")
-    return np.maximum(_as_1d(assessed_value, "assessed_value") - base_value,
-                      0.0) * tax_rate
+    return np.maximum(_as_1d(assessed_value, "assessed_value") - base_value, 0.0) * tax_rate
 
 
-def but_for_share(av_with: ArrayLike, av_without: ArrayLike,
-                  base: float) -> FloatOrArray:
+def but_for_share(av_with: ArrayLike, av_without: ArrayLike, base: float) -> FloatOrArray:
     """Share of the increment that would have happened anyway (F7).
 
     (AV_without - AV0) / (AV_with - AV0), clipped to [0, 1]. When there is
@@ -815,9 +860,9 @@ def guarantee_expected_cost(floor: float, mean: float, sd: float) -> float:
     return float((floor - mean) * stats.norm.cdf(z) + sd * stats.norm.pdf(z))
 
 
-def guaranteed_required_return(base_required_return: float,
-                               risk_premium: float,
-                               covered_share: float) -> float:
+def guaranteed_required_return(
+    base_required_return: float, risk_premium: float, covered_share: float
+) -> float:
     """Investors' required return under a guarantee (F8).
 
     Model assumption: a guarantee covering share c of the downside removes

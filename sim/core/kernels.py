@@ -35,8 +35,12 @@ def _clip01_py(x: float) -> float:
     return min(max(x, 0.0), 1.0)
 
 
-def affordability(income_month: np.ndarray, fee_month: float, price_sensitivity: float,
-                  out: np.ndarray | None = None) -> np.ndarray:
+def affordability(
+    income_month: np.ndarray,
+    fee_month: float,
+    price_sensitivity: float,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Affordability of a fee per resident: ``exp(-sensitivity * fee / (1 % of income))``.
 
     A fee of 1 % of monthly income gives e^-1 at sensitivity 1; a free service is
@@ -64,9 +68,28 @@ def affordability(income_month: np.ndarray, fee_month: float, price_sensitivity:
 
 
 @njit(cache=True)
-def adopt(adopted, potential_u, district, city_of_district, afford, trust, coverage_d,
-          share_d, share_city, quality, p, q, churn, market_potential, network_weight_district,
-          rng, weight, group_id, adopters_out, potential_out):
+def adopt(
+    adopted,
+    potential_u,
+    district,
+    city_of_district,
+    afford,
+    trust,
+    coverage_d,
+    share_d,
+    share_city,
+    quality,
+    p,
+    q,
+    churn,
+    market_potential,
+    network_weight_district,
+    rng,
+    weight,
+    group_id,
+    adopters_out,
+    potential_out,
+):
     """One month of Bass diffusion with churn for one service, in place.
 
     A resident is in the market when ``potential_u[i] < market_potential * trust[i] *
@@ -126,9 +149,28 @@ def adopt(adopted, potential_u, district, city_of_district, afford, trust, cover
             adopters_out[group_id[i]] += weight[i]
 
 
-def adopt_py(adopted, potential_u, district, city_of_district, afford, trust, coverage_d,
-             share_d, share_city, quality, p, q, churn, market_potential,
-             network_weight_district, rng, weight, group_id, adopters_out, potential_out):
+def adopt_py(
+    adopted,
+    potential_u,
+    district,
+    city_of_district,
+    afford,
+    trust,
+    coverage_d,
+    share_d,
+    share_city,
+    quality,
+    p,
+    q,
+    churn,
+    market_potential,
+    network_weight_district,
+    rng,
+    weight,
+    group_id,
+    adopters_out,
+    potential_out,
+):
     """Plain-Python twin of :func:`adopt` (same loop, same draws).
 
     Args:
@@ -180,8 +222,7 @@ def adopt_py(adopted, potential_u, district, city_of_district, afford, trust, co
 
 
 @njit(cache=True)
-def in_market(potential_u, district, afford, trust, weight, quality, market_potential,
-              n_districts):
+def in_market(potential_u, district, afford, trust, weight, quality, market_potential, n_districts):
     """Weighted residents per district who pass the market-potential test of :func:`adopt`.
 
     Args:
@@ -205,8 +246,9 @@ def in_market(potential_u, district, afford, trust, weight, quality, market_pote
     return out
 
 
-def in_market_py(potential_u, district, afford, trust, weight, quality, market_potential,
-                 n_districts):
+def in_market_py(
+    potential_u, district, afford, trust, weight, quality, market_potential, n_districts
+):
     """Plain-Python twin of :func:`in_market`."""
     out = np.zeros(n_districts)
     q_cap = min(quality, 1.0)
@@ -257,8 +299,9 @@ def group_sums_py(values, groups, weights, n_groups):
 
 
 @njit(cache=True)
-def satisfaction(satisfaction, trust, adopted_2d, quality, district, district_shock, rate,
-                 trust_response):
+def satisfaction(
+    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response
+):
     """Move satisfaction toward service quality and trust toward satisfaction, in place.
 
     The target of resident ``i`` is the mean of ``quality`` (clipped to [0, 1]) over the
@@ -313,8 +356,9 @@ def satisfaction(satisfaction, trust, adopted_2d, quality, district, district_sh
         trust[i] = _clip01(t)
 
 
-def satisfaction_py(satisfaction, trust, adopted_2d, quality, district, district_shock, rate,
-                    trust_response):
+def satisfaction_py(
+    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response
+):
     """Plain-Python twin of :func:`satisfaction`.
 
     Args:

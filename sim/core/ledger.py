@@ -149,9 +149,7 @@ class Ledger:
             return code
         code = int(name)
         if not 0 <= code < len(self._kind_names):
-            raise ValueError(
-                f"unknown kind code {code}; {len(self._kind_names)} kinds registered"
-            )
+            raise ValueError(f"unknown kind code {code}; {len(self._kind_names)} kinds registered")
         return code
 
     def accounts_where(
@@ -242,9 +240,7 @@ class Ledger:
             return
         s, d, k = self._acct(src), self._acct(dst), self.kind_id(kind)
         if s == d:
-            raise ValueError(
-                f"transfer from account {self._names[s]!r} to itself (kind {kind!r})"
-            )
+            raise ValueError(f"transfer from account {self._names[s]!r} to itself (kind {kind!r})")
         if step < 0:
             raise ValueError(f"negative step {step}")
         if self._n == self._cols["amount"].size:
@@ -296,9 +292,7 @@ class Ledger:
         if amt.size and t.min() < 0:
             raise ValueError(f"negative step in batch (kind {kind!r})")
         if (s == d).any():
-            raise ValueError(
-                f"transfer from an account to itself in batch (kind {kind!r})"
-            )
+            raise ValueError(f"transfer from an account to itself in batch (kind {kind!r})")
         keep = amt > 0.0
         if not keep.all():
             amt, s, d, k_arr, t, p = (x[keep] for x in (amt, s, d, k_arr, t, p))
@@ -345,9 +339,7 @@ class Ledger:
         ledger = cls(capacity=max(len(arrays["amount"]), 1))
         for row in accounts.sort_values("id").itertuples(index=False):
             owner = None if pd.isna(row.owner) else row.owner
-            ledger.open_account(
-                row.name, row.stakeholder, external=bool(row.external), owner=owner
-            )
+            ledger.open_account(row.name, row.stakeholder, external=bool(row.external), owner=owner)
         if tuple(kinds[: len(STANDARD_KINDS)]) != STANDARD_KINDS:
             raise ValueError("kinds must start with STANDARD_KINDS")
         for name in kinds:
@@ -400,9 +392,7 @@ class Ledger:
                 "debit": debit.copy(),
                 "credit": credit.copy(),
                 "debit_name": pd.Categorical.from_codes(debit, categories=self._names),
-                "credit_name": pd.Categorical.from_codes(
-                    credit, categories=self._names
-                ),
+                "credit_name": pd.Categorical.from_codes(credit, categories=self._names),
                 "amount": self._filled("amount").copy(),
                 "kind": pd.Categorical.from_codes(
                     self._filled("kind"), categories=self._kind_names
@@ -423,9 +413,9 @@ class Ledger:
         """Return balances by account name after all entries with step <= ``step``."""
         upto = self._filled("step") <= step
         amt, n_acc = self._filled("amount")[upto], len(self._names)
-        bal = np.bincount(
-            self._filled("debit")[upto], weights=amt, minlength=n_acc
-        ) - np.bincount(self._filled("credit")[upto], weights=amt, minlength=n_acc)
+        bal = np.bincount(self._filled("debit")[upto], weights=amt, minlength=n_acc) - np.bincount(
+            self._filled("credit")[upto], weights=amt, minlength=n_acc
+        )
         return pd.Series(
             bal, index=pd.Index(self._names, name="account"), name=f"balance_at_{step}"
         )
@@ -441,10 +431,7 @@ class Ledger:
         n = self.n_steps if n_steps is None else int(n_steps)
         member = self._member(accounts)
         amt, step = self._filled("amount"), self._filled("step")
-        sign = (
-            member[self._filled("debit")].astype(np.float64)
-            - member[self._filled("credit")]
-        )
+        sign = member[self._filled("debit")].astype(np.float64) - member[self._filled("credit")]
         keep = (sign != 0.0) & (step < n)
         return np.bincount(step[keep], weights=(amt * sign)[keep], minlength=n)[:n]
 
@@ -453,9 +440,7 @@ class Ledger:
     ) -> pd.Series:
         """Return the cumulative balance at the end of each step 0..n_steps-1."""
         path = np.cumsum(self.net_by_step(account, n_steps))
-        return pd.Series(
-            path, index=pd.RangeIndex(path.size, name="step"), name="balance"
-        )
+        return pd.Series(path, index=pd.RangeIndex(path.size, name="step"), name="balance")
 
     def flows_by_kind(
         self,
@@ -487,12 +472,8 @@ class Ledger:
             self._filled("kind"),
             len(self._kind_names),
         )
-        inflow = np.bincount(
-            kind, weights=amt * member[self._filled("debit")], minlength=n_k
-        )
-        outflow = np.bincount(
-            kind, weights=amt * member[self._filled("credit")], minlength=n_k
-        )
+        inflow = np.bincount(kind, weights=amt * member[self._filled("debit")], minlength=n_k)
+        outflow = np.bincount(kind, weights=amt * member[self._filled("credit")], minlength=n_k)
         used = (inflow != 0.0) | (outflow != 0.0)
         idx = pd.Index(np.array(self._kind_names, dtype=object)[used], name="kind")
         return pd.DataFrame(
@@ -511,18 +492,14 @@ class Ledger:
             kind: Optional kind name or code to restrict to.
 
         """
-        labels, codes = np.unique(
-            np.array(self._stakeholders, dtype=object), return_inverse=True
-        )
+        labels, codes = np.unique(np.array(self._stakeholders, dtype=object), return_inverse=True)
         amt = self._filled("amount")
         payer, receiver = codes[self._filled("credit")], codes[self._filled("debit")]
         if kind is not None:
             sel = self._filled("kind") == self.kind_id(kind)
             amt, payer, receiver = amt[sel], payer[sel], receiver[sel]
         n = labels.size
-        mat = np.bincount(payer * n + receiver, weights=amt, minlength=n * n).reshape(
-            n, n
-        )
+        mat = np.bincount(payer * n + receiver, weights=amt, minlength=n * n).reshape(n, n)
         return pd.DataFrame(
             mat,
             index=pd.Index(labels, name="payer"),

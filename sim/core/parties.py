@@ -36,8 +36,9 @@ class VendorLike(Protocol):
         """Whether the vendor can put up ``amount`` of its own capital."""
         ...
 
-    def build(self, domain: str, units: float, project: int, month: int,
-              overrun: float = 1.0) -> float:
+    def build(
+        self, domain: str, units: float, project: int, month: int, overrun: float = 1.0
+    ) -> float:
         """Buy ``units`` of equipment from suppliers; returns what it cost."""
         ...
 
@@ -54,8 +55,9 @@ class LenderLike(Protocol):
         """Whether uncommitted capital covers ``amount``."""
         ...
 
-    def bond_yield(self, rating: str, years: float, *, revenue: bool = False,
-                   covered_share: float = 0.0) -> float:
+    def bond_yield(
+        self, rating: str, years: float, *, revenue: bool = False, covered_share: float = 0.0
+    ) -> float:
         """Yield required on a municipal bond."""
         ...
 

@@ -60,7 +60,7 @@ class Debt:
 
     def outstanding(self, month: int) -> float:
         """PV at the debt's rate of the payments still to come after ``month``."""
-        rest = self.payments[max(0, month - self.start + 1):]
+        rest = self.payments[max(0, month - self.start + 1) :]
         if rest.size == 0:
             return 0.0
         return finance.npv(finance.annual_to_monthly(self.rate_annual), rest, t0=1)
@@ -68,7 +68,7 @@ class Debt:
     def annual_service(self, month: int) -> float:
         """Debt service over the 12 months from ``month`` (for the debt-service ratio)."""
         i = max(0, month - self.start)
-        return float(np.sum(self.payments[i:i + 12]))
+        return float(np.sum(self.payments[i : i + 12]))
 
     def cap_service(self, month: int) -> float:
         """What the debt counts against the debt-service cap over the next 12 months."""
@@ -198,8 +198,9 @@ class Desk(Protocol):
         """Put a debt on the city's book."""
         ...
 
-    def arrangement(self, deal: Deal, instrument: str, owner: str = "city",
-                    term_end: int = NO_TERM) -> Arrangement:
+    def arrangement(
+        self, deal: Deal, instrument: str, owner: str = "city", term_end: int = NO_TERM
+    ) -> Arrangement:
         """The project's arrangement (created by its first tranche)."""
         ...
 
@@ -220,8 +221,18 @@ class Desk(Protocol):
         ...
 
 
-def new_debt(deal: Deal, instrument: str, payer: int, payee: int, t: int, payments: np.ndarray,
-             principal: float, rate: float, recourse: str, kind: str = "debt_service") -> Debt:
+def new_debt(
+    deal: Deal,
+    instrument: str,
+    payer: int,
+    payee: int,
+    t: int,
+    payments: np.ndarray,
+    principal: float,
+    rate: float,
+    recourse: str,
+    kind: str = "debt_service",
+) -> Debt:
     """A debt whose first instalment falls the month after issue.
 
     ``principal_service`` is the level annual service of the principal at the
@@ -242,16 +253,19 @@ def new_debt(deal: Deal, instrument: str, payer: int, payee: int, t: int, paymen
     Returns:
         The debt.
     """
-    debt = Debt(deal.pid, instrument, payer, payee, t + 1, payments, principal, rate,
-                recourse, kind)
+    debt = Debt(
+        deal.pid, instrument, payer, payee, t + 1, payments, principal, rate, recourse, kind
+    )
     years = max(len(payments) // 12, 1)
-    debt.principal_service = 12 * float(finance.annuity_payment(
-        principal, finance.annual_to_monthly(rate), years * 12))
+    debt.principal_service = 12 * float(
+        finance.annuity_payment(principal, finance.annual_to_monthly(rate), years * 12)
+    )
     return debt
 
 
-def level_payments(principal: float, rate_annual: float, years: int,
-                   serial: bool = False) -> np.ndarray:
+def level_payments(
+    principal: float, rate_annual: float, years: int, serial: bool = False
+) -> np.ndarray:
     """Monthly debt service of a bond or loan: level, or serial (level principal).
 
     :func:`sim.core.finance.level_debt_service` or
@@ -282,5 +296,6 @@ def pv_monthly(amount_month: float, rate_annual: float, months: int) -> float:
     Returns:
         Present value.
     """
-    return float(amount_month * finance.pv_annuity_factor(finance.annual_to_monthly(rate_annual),
-                                                           months))
+    return float(
+        amount_month * finance.pv_annuity_factor(finance.annual_to_monthly(rate_annual), months)
+    )

@@ -27,12 +27,20 @@ class Guarantee(Strict):
     """F8 city guarantees (contingent liabilities)."""
 
     savings_floor_share: float = field(
-        0.0, "fraction", 0.0, 1.0, "city guarantees this share of the base-case savings")
+        0.0, "fraction", 0.0, 1.0, "city guarantees this share of the base-case savings"
+    )
     revenue_floor_share: float = field(0.0, "fraction", 0.0, 1.0)
 
 
-def cover_bond(desk: Desk, arr: Arrangement, floor_share: float, gross_month: float, mu: float,
-               sd: float, term_years: int) -> None:
+def cover_bond(
+    desk: Desk,
+    arr: Arrangement,
+    floor_share: float,
+    gross_month: float,
+    mu: float,
+    sd: float,
+    term_years: int,
+) -> None:
     """Guarantee a floor on a revenue-bond tranche's cash; book its expected cost.
 
     Args:
@@ -46,8 +54,13 @@ def cover_bond(desk: Desk, arr: Arrangement, floor_share: float, gross_month: fl
     """
     arr.guarantee_floor_month += floor_share * gross_month * mu
     arr.base_case_cash_month += gross_month * mu
-    desk.add_contingent(12 * term_years * finance.guarantee_expected_cost(
-        floor_share * gross_month * mu, gross_month * mu, gross_month * sd))
+    desk.add_contingent(
+        12
+        * term_years
+        * finance.guarantee_expected_cost(
+            floor_share * gross_month * mu, gross_month * mu, gross_month * sd
+        )
+    )
 
 
 def cover_ppp(desk: Desk, arr: Arrangement, years: int) -> None:
@@ -58,9 +71,15 @@ def cover_ppp(desk: Desk, arr: Arrangement, years: int) -> None:
         arr: The PPP's arrangement (floor and base case already set).
         years: Years of the guarantee.
     """
-    desk.add_contingent(12 * years * finance.guarantee_expected_cost(
-        arr.guarantee_floor_month, arr.base_case_cash_month,
-        PPP_CASH_SD_SHARE * arr.base_case_cash_month))
+    desk.add_contingent(
+        12
+        * years
+        * finance.guarantee_expected_cost(
+            arr.guarantee_floor_month,
+            arr.base_case_cash_month,
+            PPP_CASH_SD_SHARE * arr.base_case_cash_month,
+        )
+    )
 
 
 def call(desk: Desk, arr: Arrangement, cash: float, into: int, t: int, project: int) -> float:

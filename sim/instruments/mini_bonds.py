@@ -59,8 +59,15 @@ class MiniBondSale:
 class Offering(Protocol):
     """Sells an issue to the city's residents (bound to the city and the residents' stream)."""
 
-    def __call__(self, *, price: float, cap: int, supply_bonds: float, bond_yield: float,
-                 offering_hours: float) -> MiniBondSale:
+    def __call__(
+        self,
+        *,
+        price: float,
+        cap: int,
+        supply_bonds: float,
+        bond_yield: float,
+        offering_hours: float,
+    ) -> MiniBondSale:
         """Run the offering."""
         ...
 
@@ -85,8 +92,9 @@ class MiniBondDebt(Debt):
         """
         due = self.due(t)
         if due > 0:
-            ledger.transfer_many(t, self.payer, self.holders, due * self.shares, self.kind,
-                                 self.project)
+            ledger.transfer_many(
+                t, self.payer, self.holders, due * self.shares, self.kind, self.project
+            )
             self.paid += due
         return 0.0
 
@@ -117,8 +125,15 @@ def zero_coupon_payments(maturity_value: float, years: int) -> np.ndarray:
     return out
 
 
-def issue(desk: Desk, deal: Deal, amount: float, t: int, terms: MiniBonds, offer: Offering,
-          group_accounts: np.ndarray) -> tuple[Raised | None, MiniBondSale | None]:
+def issue(
+    desk: Desk,
+    deal: Deal,
+    amount: float,
+    t: int,
+    terms: MiniBonds,
+    offer: Offering,
+    group_accounts: np.ndarray,
+) -> tuple[Raised | None, MiniBondSale | None]:
     """Offer mini-bonds for up to ``amount`` (once per city).
 
     Args:
@@ -139,21 +154,42 @@ def issue(desk: Desk, deal: Deal, amount: float, t: int, terms: MiniBonds, offer
     yld = finance.zero_coupon_yield(terms.price_usd, terms.maturity_value_usd, terms.term_years)
     if not desk.under_cap(float(finance.annuity_payment(size, yld, terms.term_years)), t):
         return None, None
-    sale = offer(price=terms.price_usd, cap=terms.max_per_person,
-                 supply_bonds=size / terms.price_usd, bond_yield=yld,
-                 offering_hours=terms.offering_days * 24.0)
-    desk.note(deal, "minibond_sale", amount=sale.amount_usd, hours=sale.sellout_hours,
-              sold_out=sale.sold_out, buyers=sale.buyers)
+    sale = offer(
+        price=terms.price_usd,
+        cap=terms.max_per_person,
+        supply_bonds=size / terms.price_usd,
+        bond_yield=yld,
+        offering_hours=terms.offering_days * 24.0,
+    )
+    desk.note(
+        deal,
+        "minibond_sale",
+        amount=sale.amount_usd,
+        hours=sale.sellout_hours,
+        sold_out=sale.sold_out,
+        buyers=sale.buyers,
+    )
     if sale.amount_usd <= 0:
         return None, sale
     groups = np.flatnonzero(sale.by_group > 0)
-    desk.ledger.transfer_many(t, group_accounts[groups], desk.general, sale.by_group[groups],
-                              "mini_bond_sale", deal.pid)
+    desk.ledger.transfer_many(
+        t, group_accounts[groups], desk.general, sale.by_group[groups], "mini_bond_sale", deal.pid
+    )
     maturity = sale.bonds_sold * terms.maturity_value_usd
-    base = new_debt(deal, NAME, desk.general, -1, t,
-                    zero_coupon_payments(maturity, terms.term_years), sale.amount_usd, yld,
-                    GENERAL, "mini_bond_redemption")
-    debt = MiniBondDebt(**vars(base), holders=group_accounts[groups],
-                        shares=sale.by_group[groups] / sale.amount_usd)
+    base = new_debt(
+        deal,
+        NAME,
+        desk.general,
+        -1,
+        t,
+        zero_coupon_payments(maturity, terms.term_years),
+        sale.amount_usd,
+        yld,
+        GENERAL,
+        "mini_bond_redemption",
+    )
+    debt = MiniBondDebt(
+        **vars(base), holders=group_accounts[groups], shares=sale.by_group[groups] / sale.amount_usd
+    )
     desk.add_debt(debt)
     return Raised(desk.general, sale.amount_usd), sale

@@ -46,8 +46,9 @@ def guarantees_savings(energy_contract: str, benefit_type: str) -> bool:
     return energy_contract == GUARANTEED and benefit_type in SAVINGS_BENEFITS
 
 
-def shortfall_penalty(desk: Desk, deal: Deal, vendor: VendorLike, verified: float,
-                      nominal_per_unit: float, t: int) -> None:
+def shortfall_penalty(
+    desk: Desk, deal: Deal, vendor: VendorLike, verified: float, nominal_per_unit: float, t: int
+) -> None:
     """The vendor pays the month's shortfall below the guaranteed savings.
 
     Args:
@@ -77,8 +78,16 @@ def partner_take(arr: Arrangement) -> Callable[[Cash], Cash] | None:
     return lambda cash: finance.shared_savings(cash, arr.vendor_share)[1]
 
 
-def open_shared(desk: Desk, deal: Deal, vendor: VendorLike, t: int, share: float, years: int,
-                cost_of_capital: float, cash_per_unit: float) -> Arrangement | None:
+def open_shared(
+    desk: Desk,
+    deal: Deal,
+    vendor: VendorLike,
+    t: int,
+    share: float,
+    years: int,
+    cost_of_capital: float,
+    cash_per_unit: float,
+) -> Arrangement | None:
     """Sign a shared-savings contract if the ESCO finds it pays; None otherwise.
 
     Args:

@@ -53,14 +53,22 @@ class PPP(Strict):
     dscr_target: float = field(1.2, "x", 1.0, 5.0, "1.15-1.2 availability; 1.5-2.0 demand")
     gearing_max: float = field(0.85, "fraction", 0.0, 0.99)
     kpi_deduction_rate: float = field(
-        1.0, "x", 0.0, 10.0, "availability deduction per unit of KPI shortfall")
+        1.0, "x", 0.0, 10.0, "availability deduction per unit of KPI shortfall"
+    )
     min_revenue_guarantee_share: float = field(
-        0.0, "fraction", 0.0, 1.0, "city tops user fees up to this share of the base case")
+        0.0, "fraction", 0.0, 1.0, "city tops user fees up to this share of the base case"
+    )
     contract_management_share: float = field(0.02, "fraction", 0.0, 0.5, "of capex, PV")
 
 
-def availability_payment(price_per_unit: float, opex_per_unit_month: float, term_years: int,
-                         debt_rate: float, equity_rate: float, gearing: float) -> float:
+def availability_payment(
+    price_per_unit: float,
+    opex_per_unit_month: float,
+    term_years: int,
+    debt_rate: float,
+    equity_rate: float,
+    gearing: float,
+) -> float:
     """Availability payment per unit per month that remunerates PPP capital.
 
     Capex is recovered as an annuity at the vehicle's weighted cost of capital
@@ -78,8 +86,10 @@ def availability_payment(price_per_unit: float, opex_per_unit_month: float, term
         Monthly availability payment per unit.
     """
     wacc = gearing * debt_rate + (1 - gearing) * equity_rate
-    return float(finance.annuity_payment(price_per_unit, finance.annual_to_monthly(wacc),
-                                         term_years * 12) + opex_per_unit_month)
+    return float(
+        finance.annuity_payment(price_per_unit, finance.annual_to_monthly(wacc), term_years * 12)
+        + opex_per_unit_month
+    )
 
 
 def open_vehicle(desk: Desk, deal: Deal, t: int, terms: PPP) -> Arrangement | None:
@@ -106,9 +116,19 @@ def open_vehicle(desk: Desk, deal: Deal, t: int, terms: PPP) -> Arrangement | No
     return arr
 
 
-def raise_tranche(desk: Desk, deal: Deal, arr: Arrangement, units: float, t: int, terms: PPP, *,
-                  revenue_floor_share: float, base_cash_per_unit: float, om_per_unit: float,
-                  discount_rate: float) -> float | None:
+def raise_tranche(
+    desk: Desk,
+    deal: Deal,
+    arr: Arrangement,
+    units: float,
+    t: int,
+    terms: PPP,
+    *,
+    revenue_floor_share: float,
+    base_cash_per_unit: float,
+    om_per_unit: float,
+    discount_rate: float,
+) -> float | None:
     """Finance and build a tranche through the vehicle.
 
     Args:
@@ -143,14 +163,21 @@ def raise_tranche(desk: Desk, deal: Deal, arr: Arrangement, units: float, t: int
         arr.base_case_cash_month += units * cash
         arr.guarantee_floor_month = covered * arr.base_case_cash_month
     else:
-        cash = availability_payment(deal.price_per_unit, om_per_unit, terms.term_years,
-                                    debt_rate, eq_rate, terms.gearing_max)
+        cash = availability_payment(
+            deal.price_per_unit,
+            om_per_unit,
+            terms.term_years,
+            debt_rate,
+            eq_rate,
+            terms.gearing_max,
+        )
         arr.fee_per_unit_month = cash
     cfads = np.full(years, 12 * units * (cash - om_per_unit))
     if np.any(cfads <= 0):
         return None
-    s = finance.ppp_structure(capex, cfads, debt_rate, terms.dscr_target, eq_rate,
-                              gearing_max=terms.gearing_max)
+    s = finance.ppp_structure(
+        capex, cfads, debt_rate, terms.dscr_target, eq_rate, gearing_max=terms.gearing_max
+    )
     # equity invests when its flows are worth their cost at its required return (an NPV
     # test: the IRR is undefined when the equity is tiny against the cash flows)
     if demand and finance.npv(eq_rate, s.equity_flows) < 0:
@@ -163,13 +190,28 @@ def raise_tranche(desk: Desk, deal: Deal, arr: Arrangement, units: float, t: int
     deal.capex_total += capex
     psc = capex + pv_monthly(units * om_per_unit, discount_rate, years * 12)
     paid = np.full(years * 12, units * (arr.fee_per_unit_month if not demand else 0.0))
-    return finance.value_for_money(psc, paid, finance.annual_to_monthly(discount_rate), 0.0,
-                                   terms.contract_management_share * capex)
+    return finance.value_for_money(
+        psc,
+        paid,
+        finance.annual_to_monthly(discount_rate),
+        0.0,
+        terms.contract_management_share * capex,
+    )
 
 
-def _close(desk: Desk, deal: Deal, arr: Arrangement, bank: LenderLike, eq: LenderLike,
-           vendor: VendorLike, s: finance.PPPStructure, capex: float, debt_rate: float,
-           years: int, t: int) -> None:
+def _close(
+    desk: Desk,
+    deal: Deal,
+    arr: Arrangement,
+    bank: LenderLike,
+    eq: LenderLike,
+    vendor: VendorLike,
+    s: finance.PPPStructure,
+    capex: float,
+    debt_rate: float,
+    years: int,
+    t: int,
+) -> None:
     """Financial close: debt and equity in, the partner paid, the senior debt on the book."""
     led = desk.ledger
     led.transfer(t, bank.account, arr.vehicle, s.debt, "loan", deal.pid)
@@ -181,8 +223,9 @@ def _close(desk: Desk, deal: Deal, arr: Arrangement, bank: LenderLike, eq: Lende
     arr.equity_investor = eq.account
     if s.debt > 0:  # the sculpted annual service, paid in twelve monthly parts
         pay = np.repeat(s.debt_service / 12, 12)
-        desk.add_debt(new_debt(deal, NAME, arr.vehicle, bank.account, t, pay, s.debt, debt_rate,
-                               RECOURSE))
+        desk.add_debt(
+            new_debt(deal, NAME, arr.vehicle, bank.account, t, pay, s.debt, debt_rate, RECOURSE)
+        )
 
 
 def receiver(arr: Arrangement, terms: PPP) -> int | None:
@@ -200,9 +243,18 @@ def receiver(arr: Arrangement, terms: PPP) -> int | None:
     return None
 
 
-def operate_month(desk: Desk, deal: Deal, arr: Arrangement, vendor: VendorLike | None,
-                  cash: float, opex: float, margin: float, measured_kpi: float, t: int,
-                  terms: PPP) -> float:
+def operate_month(
+    desk: Desk,
+    deal: Deal,
+    arr: Arrangement,
+    vendor: VendorLike | None,
+    cash: float,
+    opex: float,
+    margin: float,
+    measured_kpi: float,
+    t: int,
+    terms: PPP,
+) -> float:
     """The vehicle's month: availability payment or guarantee call, O&M, DSCR tracking.
 
     Args:
@@ -231,8 +283,9 @@ def operate_month(desk: Desk, deal: Deal, arr: Arrangement, vendor: VendorLike |
     else:
         call = guarantees.call(desk, arr, cash, arr.vehicle, t, deal.pid)
         inflow += call
-    led.transfer(t, arr.vehicle, vendor.account if vendor is not None else desk.market, om,
-                 "opex", deal.pid)
+    led.transfer(
+        t, arr.vehicle, vendor.account if vendor is not None else desk.market, om, "opex", deal.pid
+    )
     if vendor is not None:
         led.transfer(t, vendor.account, desk.market, opex, "opex", deal.pid)
     arr.cfads.append(inflow - om)
@@ -253,13 +306,12 @@ def min_dscr(arr: Arrangement) -> float:
     n = len(arr.cfads)
     if n < 12:
         return np.inf
-    cfads = [sum(arr.cfads[i - 11:i + 1]) for i in range(11, n)]
-    service = [sum(arr.debt_service[i - 11:i + 1]) for i in range(11, n)]
+    cfads = [sum(arr.cfads[i - 11 : i + 1]) for i in range(11, n)]
+    service = [sum(arr.debt_service[i - 11 : i + 1]) for i in range(11, n)]
     return float(np.min(finance.dscr_series(cfads, service)))
 
 
-def pay_dividends(desk: Desk, deal: Deal, arr: Arrangement, t: int, keep_next: bool = True
-                  ) -> None:
+def pay_dividends(desk: Desk, deal: Deal, arr: Arrangement, t: int, keep_next: bool = True) -> None:
     """The vehicle's cash above next month's debt service (all of it at the end) to equity.
 
     Args:

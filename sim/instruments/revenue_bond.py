@@ -35,9 +35,20 @@ class RevenueBond(Strict):
     reserve_share: float = field(0.1, "fraction of principal", 0.0, 1.0, "debt service reserve")
 
 
-def issue(desk: Desk, deal: Deal, amount: float, units: float, t: int, terms: RevenueBond,
-          guarantee: Guarantee, *, cash_month: float, gross_per_unit: float,
-          mu: float, sd: float) -> Raised | None:
+def issue(
+    desk: Desk,
+    deal: Deal,
+    amount: float,
+    units: float,
+    t: int,
+    terms: RevenueBond,
+    guarantee: Guarantee,
+    *,
+    cash_month: float,
+    gross_per_unit: float,
+    mu: float,
+    sd: float,
+) -> Raised | None:
     """Sell a revenue bond for a tranche, if the project's cash covers it.
 
     Args:
@@ -58,16 +69,20 @@ def issue(desk: Desk, deal: Deal, amount: float, units: float, t: int, terms: Re
     """
     if deal.tech.benefit_type not in CASH_BENEFITS:
         return None
-    floor_share = (guarantee.savings_floor_share if deal.tech.benefit_type in SAVINGS_BENEFITS
-                   else guarantee.revenue_floor_share)
+    floor_share = (
+        guarantee.savings_floor_share
+        if deal.tech.benefit_type in SAVINGS_BENEFITS
+        else guarantee.revenue_floor_share
+    )
     inv = desk.lender("bond_fund", amount)
     if inv is None:
         return None
     rate = inv.bond_yield(desk.rating, terms.term_years, revenue=True, covered_share=floor_share)
     principal = amount * (1 + terms.reserve_share)
     pay = level_payments(principal, rate, terms.term_years)
-    existing = sum(d.due(t + 1) for d in desk.debts
-                   if d.project == deal.pid and d.instrument == NAME)
+    existing = sum(
+        d.due(t + 1) for d in desk.debts if d.project == deal.pid and d.instrument == NAME
+    )
     if cash_month < terms.dscr_covenant * (existing + pay[0]):
         return None
     account = desk.project_account(deal)
@@ -77,13 +92,13 @@ def issue(desk: Desk, deal: Deal, amount: float, units: float, t: int, terms: Re
     arr = desk.arrangement(deal, NAME)
     arr.reserve_target += principal - amount
     if floor_share > 0:
-        guarantees.cover_bond(desk, arr, floor_share, units * gross_per_unit, mu, sd,
-                              terms.term_years)
+        guarantees.cover_bond(
+            desk, arr, floor_share, units * gross_per_unit, mu, sd, terms.term_years
+        )
     return Raised(account, amount)
 
 
-def service(desk: Desk, deal: Deal, t: int, payee_of: dict[int, int]
-            ) -> list[tuple[Debt, float]]:
+def service(desk: Desk, deal: Deal, t: int, payee_of: dict[int, int]) -> list[tuple[Debt, float]]:
     """Pay the month's instalments of a project's revenue bonds from its fund; release the rest.
 
     Args:
@@ -97,16 +112,18 @@ def service(desk: Desk, deal: Deal, t: int, payee_of: dict[int, int]
     """
     tranches = [d for d in desk.debts if d.project == deal.pid and d.instrument == NAME]
     due = [d.due(t) for d in tranches]
-    month = finance.revenue_bond_month(desk.ledger.balance(deal.account), sum(due),
-                                       deal.arrangements[0].reserve_target)
+    month = finance.revenue_bond_month(
+        desk.ledger.balance(deal.account), sum(due), deal.arrangements[0].reserve_target
+    )
     left, defaults = month.paid, []
     for debt, owed in zip(tranches, due, strict=True):
         if owed <= 0:
             continue
         paid = owed if month.shortfall <= 0 else min(owed, left)
         left -= paid
-        desk.ledger.transfer(t, deal.account, payee_of.get(debt.payee, debt.payee), paid,
-                             debt.kind, deal.pid)
+        desk.ledger.transfer(
+            t, deal.account, payee_of.get(debt.payee, debt.payee), paid, debt.kind, deal.pid
+        )
         debt.paid += paid
         if owed - paid > 1e-6:
             debt.unpaid += owed - paid

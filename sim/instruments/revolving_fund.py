@@ -58,8 +58,9 @@ def issue(desk: Desk, deal: Deal, amount: float, terms: RevolvingFund) -> Raised
     return Raised(desk.revolving, amount)
 
 
-def repay(desk: Desk, arr: Arrangement, cash: float, t: int, project: int,
-          terms: RevolvingFund) -> None:
+def repay(
+    desk: Desk, arr: Arrangement, cash: float, t: int, project: int, terms: RevolvingFund
+) -> None:
     """Repay the fund from this month's cash benefits.
 
     Args:
@@ -70,14 +71,14 @@ def repay(desk: Desk, arr: Arrangement, cash: float, t: int, project: int,
         project: Project id.
         terms: Revolving-fund terms.
     """
-    amount = finance.revolving_fund_repayment(cash, terms.recycle_share,
-                                              arr.revolving_outstanding)
+    amount = finance.revolving_fund_repayment(cash, terms.recycle_share, arr.revolving_outstanding)
     desk.ledger.transfer(t, desk.general, desk.revolving, amount, "loan_repayment", project)
     arr.revolving_outstanding -= amount
 
 
-def earn_interest(ledger: Ledger, fund: int, market: int, deposit_rate_annual: float,
-                  t: int) -> None:
+def earn_interest(
+    ledger: Ledger, fund: int, market: int, deposit_rate_annual: float, t: int
+) -> None:
     """Idle cash in the fund earns the deposit rate for the month.
 
     Args:
@@ -87,6 +88,7 @@ def earn_interest(ledger: Ledger, fund: int, market: int, deposit_rate_annual: f
         deposit_rate_annual: Annual deposit rate.
         t: Month.
     """
-    interest = finance.revolving_fund_interest(ledger.balance(fund),
-                                               finance.annual_to_monthly(deposit_rate_annual))
+    interest = finance.revolving_fund_interest(
+        ledger.balance(fund), finance.annual_to_monthly(deposit_rate_annual)
+    )
     ledger.transfer(t, market, fund, interest, "interest")

@@ -64,11 +64,20 @@ def freeze(av: np.ndarray, t: int, terms: TIF) -> TIFDistrict:
     Returns:
         The TIF area.
     """
-    return TIFDistrict(base=av[:terms.districts].copy(), until=t + terms.term_years * 12)
+    return TIFDistrict(base=av[: terms.districts].copy(), until=t + terms.term_years * 12)
 
 
-def issue(desk: Desk, deal: Deal, amount: float, t: int, terms: TIF, area: TIFDistrict,
-          av_trend: np.ndarray, tax_rate_annual: float, growth_annual: float) -> Raised | None:
+def issue(
+    desk: Desk,
+    deal: Deal,
+    amount: float,
+    t: int,
+    terms: TIF,
+    area: TIFDistrict,
+    av_trend: np.ndarray,
+    tax_rate_annual: float,
+    growth_annual: float,
+) -> Raised | None:
     """Sell a TIF bond if the projected increment covers the TIF debt service.
 
     Args:
@@ -91,8 +100,11 @@ def issue(desk: Desk, deal: Deal, amount: float, t: int, terms: TIF, area: TIFDi
     rate = inv.bond_yield(desk.rating, terms.term_years, revenue=True)
     pay = level_payments(amount, rate, terms.term_years)
     growth = (1 + growth_annual) ** (terms.term_years / 2)
-    projected = float(np.sum(finance.tif_increment(av_trend[:area.size] * growth, area.base,
-                                                   tax_rate_annual / 12)))
+    projected = float(
+        np.sum(
+            finance.tif_increment(av_trend[: area.size] * growth, area.base, tax_rate_annual / 12)
+        )
+    )
     existing = sum(d.due(t + 1) for d in desk.debts if d.instrument == NAME)
     if projected < existing + pay[0]:
         return None
@@ -113,7 +125,7 @@ def increment(area: TIFDistrict, av: np.ndarray, tax_rate_month: float) -> np.nd
     Returns:
         Increment per district (USD).
     """
-    return finance.tif_increment(av[:area.size], area.base, tax_rate_month)
+    return finance.tif_increment(av[: area.size], area.base, tax_rate_month)
 
 
 def release_surplus(ledger: Ledger, fund: int, general: int, debts: list[Debt], t: int) -> None:
@@ -144,7 +156,7 @@ def but_for(areas: list[tuple[TIFDistrict, np.ndarray, np.ndarray]]) -> float:
     """
     if not areas:
         return 0.0
-    with_services = sum(float(np.sum(av[:area.size])) for area, av, _ in areas)
-    trend_only = sum(float(np.sum(trend[:area.size])) for area, _, trend in areas)
+    with_services = sum(float(np.sum(av[: area.size])) for area, av, _ in areas)
+    trend_only = sum(float(np.sum(trend[: area.size])) for area, _, trend in areas)
     base = sum(float(np.sum(area.base)) for area, _, _ in areas)
     return float(finance.but_for_share(with_services, trend_only, base))

@@ -56,8 +56,9 @@ class VendorFinance(Strict):
     revenue_share_years: int = field(10, "years", 1, 40)
 
 
-def issue_loan(desk: Desk, deal: Deal, amount: float, t: int, terms: VendorFinance,
-               cost_of_capital: float) -> Raised | None:
+def issue_loan(
+    desk: Desk, deal: Deal, amount: float, t: int, terms: VendorFinance, cost_of_capital: float
+) -> Raised | None:
     """Borrow ``amount`` from the project's partner (general recourse).
 
     Args:
@@ -76,18 +77,38 @@ def issue_loan(desk: Desk, deal: Deal, amount: float, t: int, terms: VendorFinan
     if vendor is None or not vendor.can_fund(amount):
         return None
     rate = cost_of_capital + terms.loan_margin
-    pay = finance.vendor_loan_schedule(amount, cost_of_capital, terms.loan_margin,
-                                       terms.term_years).payment
+    pay = finance.vendor_loan_schedule(
+        amount, cost_of_capital, terms.loan_margin, terms.term_years
+    ).payment
     if not desk.under_cap(pay[:12].sum(), t):
         return None
     desk.ledger.transfer(t, vendor.account, desk.general, amount, "loan", deal.pid)
-    desk.add_debt(new_debt(deal, LOAN, desk.general, vendor.account, t, pay, amount, rate,
-                           GENERAL, "loan_repayment"))
+    desk.add_debt(
+        new_debt(
+            deal,
+            LOAN,
+            desk.general,
+            vendor.account,
+            t,
+            pay,
+            amount,
+            rate,
+            GENERAL,
+            "loan_repayment",
+        )
+    )
     return Raised(desk.general, amount)
 
 
-def share_pays(vendor: VendorLike, deal: Deal, share: float, months: int, cash_per_unit: float,
-               cost_of_capital: float, runs_equipment: bool) -> bool:
+def share_pays(
+    vendor: VendorLike,
+    deal: Deal,
+    share: float,
+    months: int,
+    cash_per_unit: float,
+    cost_of_capital: float,
+    runs_equipment: bool,
+) -> bool:
     """Whether a share of a unit's cash pays back the vendor's cost at its cost of capital.
 
     The vendor values the deal on its own claim of performance; running the
@@ -110,8 +131,9 @@ def share_pays(vendor: VendorLike, deal: Deal, share: float, months: int, cash_p
     return gain >= vendor.unit_cost(deal.domain) + (running if runs_equipment else 0)
 
 
-def open_service(desk: Desk, deal: Deal, t: int, terms: VendorFinance,
-                 cost_of_capital: float) -> Arrangement:
+def open_service(
+    desk: Desk, deal: Deal, t: int, terms: VendorFinance, cost_of_capital: float
+) -> Arrangement:
     """Sign an as-a-service contract: the vendor owns the equipment for the term.
 
     Args:
@@ -127,13 +149,24 @@ def open_service(desk: Desk, deal: Deal, t: int, terms: VendorFinance,
     term = terms.term_years * 12
     arr = desk.arrangement(deal, SERVICE, "vendor", t + term)
     arr.fee_per_unit_month = finance.as_a_service_fee(
-        deal.price_per_unit, deal.tech.opex_per_unit_month_usd, term, cost_of_capital,
-        terms.service_margin)
+        deal.price_per_unit,
+        deal.tech.opex_per_unit_month_usd,
+        term,
+        cost_of_capital,
+        terms.service_margin,
+    )
     return arr
 
 
-def open_share(desk: Desk, deal: Deal, vendor: VendorLike, t: int, terms: VendorFinance,
-               cost_of_capital: float, cash_per_unit: float) -> Arrangement | None:
+def open_share(
+    desk: Desk,
+    deal: Deal,
+    vendor: VendorLike,
+    t: int,
+    terms: VendorFinance,
+    cost_of_capital: float,
+    cash_per_unit: float,
+) -> Arrangement | None:
     """Sign a revenue share if the vendor finds it pays; None otherwise.
 
     Args:
@@ -159,8 +192,9 @@ def open_share(desk: Desk, deal: Deal, vendor: VendorLike, t: int, terms: Vendor
     return arr
 
 
-def partner_take(arr: Arrangement, deal: Deal, gain_share_city: float
-                 ) -> Callable[[Cash], Cash] | None:
+def partner_take(
+    arr: Arrangement, deal: Deal, gain_share_city: float
+) -> Callable[[Cash], Cash] | None:
     """The vendor's take of a vendor-financed project's cash benefits, or None.
 
     Under a revenue share the vendor takes ``revenue_share`` of the cash; under
@@ -185,8 +219,16 @@ def partner_take(arr: Arrangement, deal: Deal, gain_share_city: float
     return lambda cash: finance.revenue_share_payment(cash, share)
 
 
-def pay_month(desk: Desk, deal: Deal, arr: Arrangement, vendor: VendorLike, opex: float,
-              margin: float, factor: float, t: int) -> None:
+def pay_month(
+    desk: Desk,
+    deal: Deal,
+    arr: Arrangement,
+    vendor: VendorLike,
+    opex: float,
+    margin: float,
+    factor: float,
+    t: int,
+) -> None:
     """A vendor-owned project's month: O&M, and the city's fee under as-a-service.
 
     Args:
@@ -201,16 +243,30 @@ def pay_month(desk: Desk, deal: Deal, arr: Arrangement, vendor: VendorLike, opex
     """
     led = desk.ledger
     if arr.instrument == SHARE:  # the city runs its service and pays the O&M
-        led.transfer(t, desk.general, vendor.account, opex * (1 + margin) * factor, "opex",
-                     deal.pid)
+        led.transfer(
+            t, desk.general, vendor.account, opex * (1 + margin) * factor, "opex", deal.pid
+        )
     led.transfer(t, vendor.account, desk.market, opex, "opex", deal.pid)
     if arr.instrument == SERVICE:
-        led.transfer(t, desk.general, vendor.account, arr.fee_per_unit_month * deal.units * factor,
-                     "service_fee", deal.pid)
+        led.transfer(
+            t,
+            desk.general,
+            vendor.account,
+            arr.fee_per_unit_month * deal.units * factor,
+            "service_fee",
+            deal.pid,
+        )
 
 
-def end_of_term(desk: Desk, deal: Deal, arr: Arrangement, t: int, terms: VendorFinance,
-                lead: VendorLike | None, deployed_at: int) -> str:
+def end_of_term(
+    desk: Desk,
+    deal: Deal,
+    arr: Arrangement,
+    t: int,
+    terms: VendorFinance,
+    lead: VendorLike | None,
+    deployed_at: int,
+) -> str:
     """The end of an as-a-service term: ``return``, ``upgrade`` or ``purchase``.
 
     On purchase the city pays the lead partner the equipment's depreciated price
@@ -233,7 +289,10 @@ def end_of_term(desk: Desk, deal: Deal, arr: Arrangement, t: int, terms: VendorF
     if choice == "upgrade":
         arr.term_end = t + terms.term_years * 12
     elif choice == "purchase" and lead is not None:
-        residual = deal.price_per_unit * deal.units * max(
-            0.0, 1 - (t - deployed_at) / (deal.tech.lifetime_years * 12))
+        residual = (
+            deal.price_per_unit
+            * deal.units
+            * max(0.0, 1 - (t - deployed_at) / (deal.tech.lifetime_years * 12))
+        )
         desk.ledger.transfer(t, desk.general, lead.account, residual, "capex", deal.pid)
     return choice

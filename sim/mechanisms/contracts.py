@@ -72,8 +72,9 @@ def capex_upfront_share(mode: str, retention_share: float) -> float:
 KPI_NOISE = 0.05
 
 
-def measure_kpi(history: list[float], theta: float, target: float, noise: float,
-                lag_months: int) -> float:
+def measure_kpi(
+    history: list[float], theta: float, target: float, noise: float, lag_months: int
+) -> float:
     """Record this month's KPI and return the one the contract pays on (measured with a lag).
 
     Args:

@@ -66,8 +66,9 @@ class LandValues:
         self.av = av0.copy()
 
     @classmethod
-    def assess(cls, city_values: list[float], district_weight: np.ndarray,
-               districts: int) -> LandValues:
+    def assess(
+        cls, city_values: list[float], district_weight: np.ndarray, districts: int
+    ) -> LandValues:
         """Split each city's assessed value across its districts in proportion to a weight.
 
         Args:
@@ -84,8 +85,9 @@ class LandValues:
             av0[sl] = total * district_weight[sl] / district_weight[sl].sum()
         return cls(av0)
 
-    def update(self, property_index: float, service_uplift: np.ndarray,
-               uplift_per_coverage: float) -> None:
+    def update(
+        self, property_index: float, service_uplift: np.ndarray, uplift_per_coverage: float
+    ) -> None:
         """Values for the month: trend x (1 + uplift x services' coverage and quality).
 
         Args:

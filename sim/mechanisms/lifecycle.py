@@ -22,8 +22,16 @@ from sim.core.parties import VendorLike
 if TYPE_CHECKING:
     from sim.config.schema import Technology
 
-STATES = ("procuring", "approval", "pilot", "scale_approval", "scaling", "operating",
-          "stopped", "ended")
+STATES = (
+    "procuring",
+    "approval",
+    "pilot",
+    "scale_approval",
+    "scaling",
+    "operating",
+    "stopped",
+    "ended",
+)
 ACTIVE = frozenset({"procuring", "approval", "pilot", "scale_approval", "scaling"})
 DEPLOYED = frozenset({"pilot", "scale_approval", "scaling", "operating"})
 

@@ -48,7 +48,8 @@ class Market:
         self.world = world
         self.curve = finance.YieldCurve(
             tenors_years=(10.0, 20.0),
-            yields={r: (world.rates.yields_10y[r], world.rates.yields_20y[r]) for r in RATINGS})
+            yields={r: (world.rates.yields_10y[r], world.rates.yields_20y[r]) for r in RATINGS},
+        )
         self.month = 0
         self.revenue_index = self.revenue_trend = self.property_index = self.income_index = 1.0
 

@@ -67,8 +67,9 @@ def prob_above(mu: float, sd: float, threshold: float) -> float:
     return 0.5 * math.erfc((threshold - mu) / (sd * math.sqrt(2.0)))
 
 
-def break_even_performance(capex_per_unit: float, opex_pv_per_unit: float,
-                           benefit_pv_per_unit: float) -> float:
+def break_even_performance(
+    capex_per_unit: float, opex_pv_per_unit: float, benefit_pv_per_unit: float
+) -> float:
     """Performance (fraction of nominal benefit) at which scaling breaks even.
 
     NPV(theta) = theta * PV(benefit) - capex - PV(opex) is linear in theta, so
@@ -97,8 +98,9 @@ class Evidence:
         """The evidence keys with measurements."""
         return list(self._pool)
 
-    def measure(self, key: tuple, theta: float, noise_sd: float, units: float,
-                rng: np.random.Generator) -> None:
+    def measure(
+        self, key: tuple, theta: float, noise_sd: float, units: float, rng: np.random.Generator
+    ) -> None:
         """Add one month's measurement of a pilot whose realised performance is ``theta``.
 
         Args:

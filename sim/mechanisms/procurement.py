@@ -33,8 +33,9 @@ DEMO_REVEAL = 0.5
 INTEROP_PENALTY = 0.3
 
 
-def duration(mode: str, durations: ProcurementDurations, gov: Governance,
-             rng: np.random.Generator) -> int:
+def duration(
+    mode: str, durations: ProcurementDurations, gov: Governance, rng: np.random.Generator
+) -> int:
     """Draw the months from need to award for one procurement.
 
     Args:
@@ -83,8 +84,17 @@ def system_factor(partners: int, interop: float) -> float:
     return 1.0 - INTEROP_PENALTY * (1.0 - interop) * (partners - 1) / partners
 
 
-def award(mode: str, domain: str, vendors: list[VendorLike], *, partners: int, interop_min: float,
-          integrator: bool, discount: float, rng: np.random.Generator) -> Award | None:
+def award(
+    mode: str,
+    domain: str,
+    vendors: list[VendorLike],
+    *,
+    partners: int,
+    interop_min: float,
+    integrator: bool,
+    discount: float,
+    rng: np.random.Generator,
+) -> Award | None:
     """Select vendors for a domain.
 
     Args:
@@ -106,8 +116,9 @@ def award(mode: str, domain: str, vendors: list[VendorLike], *, partners: int, i
     noise = {v.unique_id: 1.0 + 0.05 * rng.standard_normal() for v in bidders}
     if mode == "rfp":
         best = min(bidders, key=lambda v: v.price(domain) * noise[v.unique_id] / v.claim[domain])
-        return Award((best,), None, best.price(domain) * noise[best.unique_id],
-                     best.claim[domain], 1.0)
+        return Award(
+            (best,), None, best.price(domain) * noise[best.unique_id], best.claim[domain], 1.0
+        )
     if mode == "framework":
         best = max(bidders, key=lambda v: v.claim[domain] * v.interop)
         return Award((best,), None, best.price(domain, discount), best.claim[domain], 1.0)
@@ -124,7 +135,6 @@ def award(mode: str, domain: str, vendors: list[VendorLike], *, partners: int, i
         interop = lead.interop
     else:
         interop = float(np.mean([v.interop for v in chosen]))
-    price = float(np.mean([v.price(domain, partnering=True) * noise[v.unique_id]
-                           for v in chosen]))
+    price = float(np.mean([v.price(domain, partnering=True) * noise[v.unique_id] for v in chosen]))
     claim = float(np.mean([v.claim[domain] for v in chosen]))
     return Award(tuple(chosen), lead, price, claim, system_factor(len(chosen), interop))

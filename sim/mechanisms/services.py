@@ -17,9 +17,14 @@ from sim.mechanisms.lifecycle import Project
 CityProjects = tuple[slice, Sequence[Project]]
 
 
-def coverage_and_quality(cities: Sequence[CityProjects], domain: str, n_districts: int,
-                         districts: int, month: int, performance_factor: float
-                         ) -> tuple[np.ndarray, float]:
+def coverage_and_quality(
+    cities: Sequence[CityProjects],
+    domain: str,
+    n_districts: int,
+    districts: int,
+    month: int,
+    performance_factor: float,
+) -> tuple[np.ndarray, float]:
     """Coverage per district of one service and its mean quality across projects.
 
     Args:
@@ -45,8 +50,14 @@ def coverage_and_quality(cities: Sequence[CityProjects], domain: str, n_district
     return coverage, float(np.mean(quality)) if quality else 0.0
 
 
-def land_uplift(cities: Sequence[CityProjects], n_districts: int, districts: int,
-                n_services: int, month: int, performance_factor: float) -> np.ndarray:
+def land_uplift(
+    cities: Sequence[CityProjects],
+    n_districts: int,
+    districts: int,
+    n_services: int,
+    month: int,
+    performance_factor: float,
+) -> np.ndarray:
     """Coverage x quality (at most 1) of every user-facing service, averaged over services.
 
     Args:
@@ -65,7 +76,6 @@ def land_uplift(cities: Sequence[CityProjects], n_districts: int, districts: int
     for sl, projects in cities:
         for pr in projects:
             if pr.deployed and pr.tech.user_facing:
-                quality = min(pr.performance(month, performance_factor) / max(pr.claim, 1e-9),
-                              1.0)
+                quality = min(pr.performance(month, performance_factor) / max(pr.claim, 1e-9), 1.0)
                 uplift[sl] += pr.coverage_by_district(districts) * quality / n
     return uplift

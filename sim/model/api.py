@@ -30,8 +30,9 @@ class RunResult:
     ledger: Ledger
 
 
-def resolve(scenario: ScenarioLike, overrides: Mapping[str, Any] | None = None,
-            overlays: Iterable[str] = ()) -> Scenario:
+def resolve(
+    scenario: ScenarioLike, overrides: Mapping[str, Any] | None = None, overlays: Iterable[str] = ()
+) -> Scenario:
     """Turn a scenario object, file, library name or mapping into a validated Scenario.
 
     Args:
@@ -50,9 +51,15 @@ def resolve(scenario: ScenarioLike, overrides: Mapping[str, Any] | None = None,
     return load_scenario(scenario, overlays=overlays, overrides=overrides)
 
 
-def run(scenario: ScenarioLike = "alliance", *, seed: int = 0, months: int | None = None,
-        overrides: Mapping[str, Any] | None = None, overlays: Iterable[str] = (),
-        progress: Callable[[int], Any] | None = None) -> RunResult:
+def run(
+    scenario: ScenarioLike = "alliance",
+    *,
+    seed: int = 0,
+    months: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    overlays: Iterable[str] = (),
+    progress: Callable[[int], Any] | None = None,
+) -> RunResult:
     """Run the model once.
 
     Args:
@@ -70,12 +77,13 @@ def run(scenario: ScenarioLike = "alliance", *, seed: int = 0, months: int | Non
     model = AllianceModel(scn, seed=seed, months=months)
     model.run(progress)
     model.ledger.check_balanced()
-    events = pd.DataFrame(model.events, columns=["month", "event", "city", "project", "domain",
-                                                 "info"])
-    events["info"] = events["info"].map(lambda d: ", ".join(f"{k}={_fmt(v)}"
-                                                            for k, v in d.items()))
-    return RunResult(scn, seed, kpis(model.record()), pd.DataFrame(model.series.data), events,
-                     model.ledger)
+    events = pd.DataFrame(
+        model.events, columns=["month", "event", "city", "project", "domain", "info"]
+    )
+    events["info"] = events["info"].map(lambda d: ", ".join(f"{k}={_fmt(v)}" for k, v in d.items()))
+    return RunResult(
+        scn, seed, kpis(model.record()), pd.DataFrame(model.series.data), events, model.ledger
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -84,8 +92,13 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def evaluate(params: Mapping[str, Any] | None = None, scenario: ScenarioLike = "alliance", *,
-             seed: int = 0, months: int | None = None) -> dict[str, float]:
+def evaluate(
+    params: Mapping[str, Any] | None = None,
+    scenario: ScenarioLike = "alliance",
+    *,
+    seed: int = 0,
+    months: int | None = None,
+) -> dict[str, float]:
     """KPIs of one run with parameters set by dotted path: the model as a plain function.
 
     For SALib, the EMA Workbench or any optimiser::

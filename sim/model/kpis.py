@@ -49,11 +49,13 @@ def fiscal_npv(rec: RunRecord) -> float:
     is_city[led.accounts_where(stakeholder="city")] = True
     tagged = a["project"] >= 0
     net = np.where(is_city[a["debit"]], a["amount"], 0.0) - np.where(
-        is_city[a["credit"]], a["amount"], 0.0)
+        is_city[a["credit"]], a["amount"], 0.0
+    )
     rate = rec.scenario.world.macro.discount_rate_annual
     pv = float(np.sum(net[tagged] * _discount(rate, a["step"][tagged].astype(float))))
-    owed = sum(d.outstanding(rec.horizon - 1) for c in rec.cities for d in c.debts
-               if d.recourse == GENERAL)
+    owed = sum(
+        d.outstanding(rec.horizon - 1) for c in rec.cities for d in c.debts if d.recourse == GENERAL
+    )
     return pv - owed * float(_discount(rate, np.array([rec.horizon]))[0])
 
 
@@ -109,10 +111,15 @@ def kpis(rec: RunRecord) -> dict[str, float]:
     Raises:
         NonFiniteKPI: When a KPI is NaN or infinite (the run failed).
     """
-    out = {**_budget(rec), **_lifecycle(rec), **_flows(rec), **_instruments(rec),
-           "trust_final": float(rec.series["trust_mean"][-1]),
-           "ledger_imbalance_usd": float(abs(rec.ledger.balances().sum())),
-           **_services(rec)}
+    out = {
+        **_budget(rec),
+        **_lifecycle(rec),
+        **_flows(rec),
+        **_instruments(rec),
+        "trust_final": float(rec.series["trust_mean"][-1]),
+        "ledger_imbalance_usd": float(abs(rec.ledger.balances().sum())),
+        **_services(rec),
+    }
     bad = sorted(k for k, v in out.items() if not math.isfinite(v))
     if bad:
         raise NonFiniteKPI(f"non-finite KPI(s): {', '.join(f'{k} = {out[k]}' for k in bad)}")
@@ -131,9 +138,14 @@ def _budget(rec: RunRecord) -> dict[str, float]:
         "guarantee_calls_usd": float(sum(c.guarantee_calls for c in rec.cities)),
         "final_rating_index": float(max(c.rating_index for c in rec.cities)),
         "worst_rating_index": float(max(s[f"{n}.rating"].max() for n in names)),
-        "rating_downgrades": float(sum(1 for e in rec.events if e["event"] == "rating_change"
-                                       and RATINGS.index(e["info"]["rating"])
-                                       > RATINGS.index(e["info"]["was"]))),
+        "rating_downgrades": float(
+            sum(
+                1
+                for e in rec.events
+                if e["event"] == "rating_change"
+                and RATINGS.index(e["info"]["rating"]) > RATINGS.index(e["info"]["was"])
+            )
+        ),
     }
 
 
@@ -149,8 +161,9 @@ def _lifecycle(rec: RunRecord) -> dict[str, float]:
         "pilots_scaled": float(ev.count("pilot_scale")),
         "pilots_stopped": float(ev.count("pilot_stopped")),
         "projects_scaled": float(len(scaled)),
-        "sunk_cost_stopped_usd": float(sum(p.capex_total for p in projects
-                                           if p.state == "stopped")),
+        "sunk_cost_stopped_usd": float(
+            sum(p.capex_total for p in projects if p.state == "stopped")
+        ),
         "stranded_debt_usd": stranded_debt(rec),
     }
 
@@ -178,13 +191,25 @@ def _flows(rec: RunRecord) -> dict[str, float]:
 
 def _instruments(rec: RunRecord) -> dict[str, float]:
     """PPP cover and value for money, mini-bonds, the revolving fund, TIF."""
-    dscr = [v for p in rec.projects for arr in p.arrangements if arr.instrument == ppp.NAME
-            for v in [ppp.min_dscr(arr)] if np.isfinite(v)]
+    dscr = [
+        v
+        for p in rec.projects
+        for arr in p.arrangements
+        if arr.instrument == ppp.NAME
+        for v in [ppp.min_dscr(arr)]
+        if np.isfinite(v)
+    ]
     sales = [c.minibond_sale for c in rec.cities if c.minibond_sale is not None]
     d = rec.districts
-    areas = [(c.tif_area, rec.av[c.index * d:(c.index + 1) * d],
-              rec.av_trend[c.index * d:(c.index + 1) * d])
-             for c in rec.cities if c.tif_area is not None]
+    areas = [
+        (
+            c.tif_area,
+            rec.av[c.index * d : (c.index + 1) * d],
+            rec.av_trend[c.index * d : (c.index + 1) * d],
+        )
+        for c in rec.cities
+        if c.tif_area is not None
+    ]
     return {
         "ppp_min_dscr": float(min(dscr)) if dscr else 0.0,
         "ppp_value_for_money_usd": float(sum(rec.ppp_vfm)),

@@ -79,15 +79,18 @@ class AllianceModel(mesa.Model):
         self.rng_measure, self.rng_events = rngs["measure"], rngs["events"]
         self.month = 0
         self.ledger = Ledger(capacity=1 << 16)
-        self.accounts = {name: self.ledger.open_account(f"outside:{name}", "outside",
-                                                        external=True) for name in OUTSIDE}
+        self.accounts = {
+            name: self.ledger.open_account(f"outside:{name}", "outside", external=True)
+            for name in OUTSIDE
+        }
         self.market = Market(w)
         self.events: list[dict[str, Any]] = []
         self.projects: list[Project] = []
         self._ids = itertools.count(1)
         members = [c for c in w.cities.values() if c.consortium_member]
-        self.consortium = Consortium(active=len(members) > 1,
-                                     proven=set(w.procurement.framework_domains))
+        self.consortium = Consortium(
+            active=len(members) > 1, proven=set(w.procurement.framework_domains)
+        )
         self.totals = dict.fromkeys(TALLIES, 0.0)
         self.ppp_vfm: list[float] = []
         self._populate(w)
@@ -97,9 +100,15 @@ class AllianceModel(mesa.Model):
         self.cities = [City(self, i, n) for i, n in enumerate(w.cities)]
         summary = self.population.district_summary()
         self.land = LandValues.assess(
-            [c.spec.property_tax_share * c.spec.general_revenue_annual_usd
-             / max(c.spec.property_tax_rate, 1e-9) for c in self.cities],
-            (summary["population"] * summary["income_month"]).to_numpy(), self.layout.districts)
+            [
+                c.spec.property_tax_share
+                * c.spec.general_revenue_annual_usd
+                / max(c.spec.property_tax_rate, 1e-9)
+                for c in self.cities
+            ],
+            (summary["population"] * summary["income_month"]).to_numpy(),
+            self.layout.districts,
+        )
         self.series = Series(self)
 
     def _populate(self, w: Any) -> None:
@@ -107,14 +116,22 @@ class AllianceModel(mesa.Model):
         self.services = [d for d, t in w.technology.items() if t.user_facing]
         names = list(w.cities)
         pop = Population.create(
-            self.rng_world, city_populations=[w.cities[n].population for n in names],
-            districts_per_city=w.region.districts_per_city, params=w.residents,
-            n_services=len(self.services))
+            self.rng_world,
+            city_populations=[w.cities[n].population for n in names],
+            districts_per_city=w.region.districts_per_city,
+            params=w.residents,
+            n_services=len(self.services),
+        )
         self.population = pop
-        accounts = np.array([
-            self.ledger.open_account(f"residents:{names[c]}:d{d}:q{q + 1}", "resident",
-                                     owner=names[c])
-            for c, d, q in pop.group_labels()], dtype=np.int64)
+        accounts = np.array(
+            [
+                self.ledger.open_account(
+                    f"residents:{names[c]}:d{d}:q{q + 1}", "resident", owner=names[c]
+                )
+                for c, d, q in pop.group_labels()
+            ],
+            dtype=np.int64,
+        )
         income = kernels.group_sums(pop.income_month, pop.group_id, pop.weight, pop.n_groups)
         self.layout = DistrictMap(w.region.districts_per_city, accounts, tax_shares(income))
         self.residents = Residents(self, pop, self.services)
@@ -134,8 +151,16 @@ class AllianceModel(mesa.Model):
             report: The agent's report.
         """
         for e in report.events:
-            self.events.append({"month": self.month, "event": e.event, "city": e.city,
-                                "project": e.project, "domain": e.domain, "info": e.info})
+            self.events.append(
+                {
+                    "month": self.month,
+                    "event": e.event,
+                    "city": e.city,
+                    "project": e.project,
+                    "domain": e.domain,
+                    "info": e.info,
+                }
+            )
             if e.event == "vendor_exit":
                 for inv in self.investors:
                     inv.observe_default("vendor")
@@ -154,9 +179,10 @@ class AllianceModel(mesa.Model):
             for pr in city.projects:
                 if pr.deployed and not pr.halted(self.month):
                     if self.regulator.check_incident(pr, sandbox, self.month):
-                        self.residents.incident(self.layout.district_slice(city.index),
-                                                pr.coverage_by_district(self.layout.districts)
-                                                > 0)
+                        self.residents.incident(
+                            self.layout.district_slice(city.index),
+                            pr.coverage_by_district(self.layout.districts) > 0,
+                        )
         self.book(self.regulator.outbox.drain())
 
     def _deliveries(self) -> list[services.CityProjects]:
@@ -168,14 +194,17 @@ class AllianceModel(mesa.Model):
         factor = w.stress.performance_factor
         cities = self._deliveries()
         n = self.population.n_districts
-        delivered = [services.coverage_and_quality(cities, d, n, self.layout.districts,
-                                                   self.month, factor) for d in self.services]
-        self.residents.step([c for c, _ in delivered], np.array([q for _, q in delivered]),
-                            self.market.income_index)
-        uplift = services.land_uplift(cities, n, self.layout.districts, len(self.services),
-                                      self.month, factor)
-        self.land.update(self.market.property_index, uplift,
-                         w.macro.land_value_uplift_per_coverage)
+        delivered = [
+            services.coverage_and_quality(cities, d, n, self.layout.districts, self.month, factor)
+            for d in self.services
+        ]
+        self.residents.step(
+            [c for c, _ in delivered], np.array([q for _, q in delivered]), self.market.income_index
+        )
+        uplift = services.land_uplift(
+            cities, n, self.layout.districts, len(self.services), self.month, factor
+        )
+        self.land.update(self.market.property_index, uplift, w.macro.land_value_uplift_per_coverage)
 
     def _key_vendor_exits(self) -> None:
         """Vendor-default overlay: the vendor with the most deployed units leaves."""
@@ -225,19 +254,39 @@ class AllianceModel(mesa.Model):
             The run's record.
         """
         led = self.ledger
-        cities = [CityRecord(
-            name=c.name, index=c.index, rating_index=c.treasury.rating_index,
-            contingent=c.treasury.contingent, guarantee_calls=c.treasury.guarantee_calls,
-            financing_failures=c.treasury.financing_failures,
-            revolving_balance=led.balance(c.funds.revolving), debts=list(c.treasury.debts),
-            minibond_sale=c.treasury.minibond_sale, tif_area=c.funds.tif_area)
-            for c in self.cities]
+        cities = [
+            CityRecord(
+                name=c.name,
+                index=c.index,
+                rating_index=c.treasury.rating_index,
+                contingent=c.treasury.contingent,
+                guarantee_calls=c.treasury.guarantee_calls,
+                financing_failures=c.treasury.financing_failures,
+                revolving_balance=led.balance(c.funds.revolving),
+                debts=list(c.treasury.debts),
+                minibond_sale=c.treasury.minibond_sale,
+                tif_area=c.funds.tif_area,
+            )
+            for c in self.cities
+        ]
         pop = self.population
-        adoption = {d: (pop.adoption_share(i), pop.adoption_by_quintile(i))
-                    for i, d in enumerate(self.services)}
+        adoption = {
+            d: (pop.adoption_share(i), pop.adoption_by_quintile(i))
+            for i, d in enumerate(self.services)
+        }
         return RunRecord(
-            scenario=self.scenario, horizon=self.horizon, ledger=led, series=self.series.data,
-            events=self.events, projects=self.projects, cities=cities,
-            districts=self.layout.districts, adoption=adoption, totals=dict(self.totals),
-            ppp_vfm=list(self.ppp_vfm), incidents=self.regulator.incidents,
-            av=self.land.av, av_trend=self.land.trend)
+            scenario=self.scenario,
+            horizon=self.horizon,
+            ledger=led,
+            series=self.series.data,
+            events=self.events,
+            projects=self.projects,
+            cities=cities,
+            districts=self.layout.districts,
+            adoption=adoption,
+            totals=dict(self.totals),
+            ppp_vfm=list(self.ppp_vfm),
+            incidents=self.regulator.incidents,
+            av=self.land.av,
+            av_trend=self.land.trend,
+        )

@@ -38,15 +38,22 @@ class Series:
             model: The model (its cities, domains and services name the series).
         """
         self.model = model
-        names = ["month", "vendors_solvent", "investor_premium", "trust_mean",
-                 "satisfaction_mean"]
+        names = ["month", "vendors_solvent", "investor_premium", "trust_mean", "satisfaction_mean"]
         for c in model.cities:
-            names += [f"{c.name}.{k}" for k in ("general_fund", "debt_service_ratio", "rating",
-                                                 "revenue", "revolving_fund", "tif_fund")]
+            names += [
+                f"{c.name}.{k}"
+                for k in (
+                    "general_fund",
+                    "debt_service_ratio",
+                    "rating",
+                    "revenue",
+                    "revolving_fund",
+                    "tif_fund",
+                )
+            ]
         names += [f"coverage.{d}" for d in model.scenario.world.technology]
         for d in model.services:
-            names += [f"adoption.{d}"] + [f"adoption.{d}.q{q}"
-                                          for q in range(1, N_QUINTILES + 1)]
+            names += [f"adoption.{d}"] + [f"adoption.{d}.q{q}" for q in range(1, N_QUINTILES + 1)]
         self.data = {k: np.zeros(model.horizon) for k in names}
 
     def record(self, t: int) -> None:
@@ -74,8 +81,7 @@ class Series:
             d[f"{c.name}.revolving_fund"][t] = led.balance(c.funds.revolving)
             d[f"{c.name}.tif_fund"][t] = led.balance(c.funds.tif)
         for domain in m.scenario.world.technology:
-            cov = [pr.coverage for pr in m.projects
-                   if pr.domain == domain and pr.state in DEPLOYED]
+            cov = [pr.coverage for pr in m.projects if pr.domain == domain and pr.state in DEPLOYED]
             d[f"coverage.{domain}"][t] = float(np.sum(cov)) / max(len(m.cities), 1)
         for s, domain in enumerate(m.services):
             d[f"adoption.{domain}"][t] = pop.adoption_share(s)

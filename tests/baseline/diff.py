@@ -35,15 +35,17 @@ def relative(a: float, b: float) -> float:
 def main(argv: list[str]) -> int:
     """Print the table."""
     old = json.loads(Path(argv[0]).read_text())
-    new = json.loads(Path(argv[1] if len(argv) > 1 else
-                          Path(__file__).with_name("kpis.json")).read_text())
+    new = json.loads(
+        Path(argv[1] if len(argv) > 1 else Path(__file__).with_name("kpis.json")).read_text()
+    )
     table = moved(old, new)
     if not table:
         print("no figure moved")
         return 0
     print(f"{'KPI':36} {'cases':>5} {'max rel. change':>16}  case")
-    for kpi, rows in sorted(table.items(), key=lambda kv: -max(relative(a, b)
-                                                                for _, a, b in kv[1])):
+    for kpi, rows in sorted(
+        table.items(), key=lambda kv: -max(relative(a, b) for _, a, b in kv[1])
+    ):
         case, a, b = max(rows, key=lambda r: relative(r[1], r[2]))
         print(f"{kpi:36} {len(rows):5d} {relative(a, b):16.3g}  {case}")
     print()

@@ -35,10 +35,10 @@ def cases() -> list[dict]:
     folder = HERE.parents[1] / "scenarios"
     scenarios = [p.stem for p in folder.glob("*.toml")]
     overlays = [p.stem for p in (folder / "overlays").glob("*.toml")]
-    out = [{"scenario": s, "overlays": [], "seed": seed} for s in sorted(scenarios)
-           for seed in SEEDS]
-    out += [{"scenario": p, "overlays": [o], "seed": 0} for p in POLICIES
-            for o in sorted(overlays)]
+    out = [
+        {"scenario": s, "overlays": [], "seed": seed} for s in sorted(scenarios) for seed in SEEDS
+    ]
+    out += [{"scenario": p, "overlays": [o], "seed": 0} for p in POLICIES for o in sorted(overlays)]
     return out
 
 
@@ -65,8 +65,12 @@ def measure(case: dict) -> dict:
 
 def machine() -> dict:
     """What the figures were computed with (bit-exactness holds on the same stack)."""
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "numpy": version("numpy"), "numba": version("numba")}
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "numpy": version("numpy"),
+        "numba": version("numba"),
+    }
 
 
 def main() -> int:

@@ -1,7 +1,8 @@
 """The city: a Mesa agent composed of small parts.
 
 - :class:`~agents.city.budget.Budget`: revenue in, spending out (and the funds);
-- :class:`~agents.city.treasury.Treasury`: financing, debts, funds, rating;
+- :class:`~agents.city.treasury.Treasury`: debts, funds, rating (the instruments' desk);
+- :class:`~agents.city.financing.Financing`: which instruments finance a tranche;
 - :class:`~agents.city.operations.Operations`: deployed projects' monthly flows;
 - :class:`~agents.city.procurement_office.ProcurementOffice`: starting and awarding projects;
 - :class:`~agents.city.portfolio.Portfolio`: the lifecycle of every project;
@@ -22,6 +23,7 @@ import mesa
 from agents.city.budget import Budget, Funds
 from agents.city.debt_book import DebtBook
 from agents.city.economics import Economics
+from agents.city.financing import Financing
 from agents.city.operations import Operations
 from agents.city.portfolio import Portfolio
 from agents.city.procurement_office import ProcurementOffice
@@ -68,21 +70,18 @@ class City(mesa.Agent):
             model, name, spec, self.projects, self.economics, self.outbox
         )
         self.treasury = Treasury(
-            model,
-            index,
-            name,
-            spec,
-            self.funds,
-            debts,
-            self.budget,
-            self.economics,
-            self.outbox,
-            self.projects,
-            self._belief,
+            model, index, name, spec, self.funds, debts, self.budget, self.outbox, self.projects
         )
+        self.financing = Financing(model, self.treasury, self.economics, self._belief)
         self.operations = Operations(model, index, spec, self.treasury, self.economics, self.outbox)
         self.portfolio = Portfolio(
-            model, self.projects, self.treasury, self.office, self.economics, self.outbox
+            model,
+            self.projects,
+            self.treasury,
+            self.financing,
+            self.office,
+            self.economics,
+            self.outbox,
         )
 
     def _belief(self, pr: Project) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agents.city.economics import Economics
+from agents.city.financing import Financing
 from agents.city.procurement_office import ProcurementOffice
 from agents.city.treasury import Treasury
 from agents.outbox import Outbox
@@ -39,6 +40,7 @@ class Portfolio:
         model: ModelView,
         projects: list[Project],
         treasury: Treasury,
+        financing: Financing,
         office: ProcurementOffice,
         economics: Economics,
         outbox: Outbox,
@@ -48,13 +50,15 @@ class Portfolio:
         Args:
             model: The model.
             projects: The city's projects.
-            treasury: Its treasury (finances tranches).
+            treasury: Its treasury (failures counted, hand-backs booked).
+            financing: Its financing (finances tranches).
             office: Its procurement office (awards, requeues).
             economics: Its projections (break-even performance).
             outbox: Where events go.
         """
         self.model = model
         self.projects, self.treasury, self.office = projects, treasury, office
+        self.financing = financing
         self.economics, self.outbox = economics, outbox
         self._handlers = {
             "procuring": self._procuring,
@@ -192,7 +196,7 @@ class Portfolio:
 
     def _fund(self, pr: Project, units: float, t: int) -> bool:
         """Finance and build ``units``; a failure is counted and noted."""
-        ok = self.treasury.fund(pr, units, t)
+        ok = self.financing.fund(pr, units, t)
         if not ok:
             self.treasury.financing_failures += 1
             self.outbox.note(pr, "financing_failed", units=units)
@@ -219,7 +223,7 @@ class Portfolio:
         if not pr.live_vendors() or pr.units <= 0:
             return False
         units, pr.units = pr.units, 0.0
-        if not self.treasury.fund(pr, units, t):
+        if not self.financing.fund(pr, units, t):
             pr.units = units
             return False
         pr.deploy_start = t

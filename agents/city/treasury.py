@@ -1,50 +1,33 @@
-"""The city's treasury: it finances tranches, services debts, sweeps funds and holds the rating.
+"""The city's treasury: its debt book and funds, debt service, sweeps and the credit rating.
 
-For each tranche the treasury walks the policy's preference list
-(``policy.financing.by_domain`` or ``preference``) and uses the first
-instruments that fit (:mod:`sim.instruments`, one module per instrument):
-
-- city-funded (``go_bond``, ``vendor_loan``, ``mini_bonds``, ``revenue_bond``,
-  ``tif``, ``revolving_fund``): each raises what it can of the tranche's
-  up-front cost, in turn, until it is covered; then the city pays the vendor;
-- partner-funded (``as_a_service``, ``revenue_share``, ``shared_savings``,
-  ``ppp``): usable for a project's first tranche only; the partner funds, owns
-  and builds this tranche and the later ones.
-
-City-owned projects pay overruns (change orders); partners who fund and own
-the equipment bear them. Under pay for performance part of the price is a
-retention paid over ``retention_years`` against the measured KPI. The
-treasury is the :class:`~sim.instruments.base.Desk` the instruments book
-through.
+The treasury is the :class:`~sim.instruments.base.Desk` the financing
+instruments book through (:mod:`agents.city.financing` decides which
+instrument finances a tranche): it finds lenders, checks the debt-service
+cap, keeps the debts, opens project funds and records contingent
+liabilities. Each month it pays every instalment by its recourse (revenue
+bonds by their waterfall), sweeps the TIF fund and PPP vehicles, and once a
+year reviews the rating.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agents.city.budget import Budget, Funds
 from agents.city.debt_book import DebtBook
-from agents.city.economics import Economics
 from agents.outbox import Outbox
 from sim.core import finance
 from sim.core.fields import RATINGS
 from sim.core.parties import LenderLike, VendorLike
 from sim.instruments import (
-    go_bond,
     mini_bonds,
-    performance,
     ppp,
     revenue_bond,
-    revolving_fund,
     tif,
-    vendor_finance,
 )
-from sim.instruments.base import NO_TERM, Arrangement, Debt, Raised
-from sim.instruments.catalogue import PARTNER_FUNDED
-from sim.mechanisms import contracts
+from sim.instruments.base import NO_TERM, Arrangement, Debt
 
 if TYPE_CHECKING:
     from agents.view import ModelView
@@ -53,7 +36,7 @@ if TYPE_CHECKING:
 
 
 class Treasury:
-    """A city's financing desk, debt book, funds and credit rating."""
+    """A city's debt book, funds, debt service and credit rating: the instruments' desk."""
 
     def __init__(
         self,
@@ -64,10 +47,8 @@ class Treasury:
         funds: Funds,
         debts: DebtBook,
         budget: Budget,
-        economics: Economics,
         outbox: Outbox,
         projects: list[Project],
-        belief: Callable[[Project], tuple[float, float]],
     ) -> None:
         """Open the treasury with the city's starting rating.
 
@@ -79,21 +60,17 @@ class Treasury:
             funds: Its funds.
             debts: Its debt book.
             budget: Its budget (revenue for the cap and the rating).
-            economics: Its per-unit projections.
             outbox: Where the city notes events.
             projects: The city's projects (the portfolio's list).
-            belief: ``f(project) -> (mean, sd)``: the city's current belief about a
-                project's performance (its posterior).
         """
         self.model = model
         self.index, self.name, self.spec = index, name, spec
         self.ledger = model.ledger
-        self.funds, self.book, self.budget, self.economics = funds, debts, budget, economics
+        self.funds, self.book, self.budget = funds, debts, budget
         self.general, self.revolving, self.tif = funds.general, funds.revolving, funds.tif
         self.market = model.accounts["market"]
         self.outbox = outbox
         self.projects = projects
-        self.belief = belief
         self.rating_index = self.initial_rating_index = RATINGS.index(spec.rating)
         self.contingent = 0.0
         self.guarantee_calls = 0.0
@@ -191,235 +168,6 @@ class Treasury:
             self.note(by_id[debt.project], "default", instrument=debt.instrument, shortfall=short)
             for inv in self.model.investors:
                 inv.observe_default(debt.instrument)
-
-    # ------------------------------------------------------------------ funding
-
-    def fund(self, pr: Project, units: float, t: int) -> bool:
-        """Finance and build a tranche of ``units``.
-
-        Args:
-            pr: The project.
-            units: Units in the tranche.
-            t: Month.
-
-        Returns:
-            True when the tranche was financed and built.
-        """
-        if units <= 0:
-            return False
-        if not pr.owned_by_city():
-            ok = self._partner_tranche(pr, pr.arrangements[0], units, t)
-            if ok:
-                pr.units += units
-            return ok
-        pol = self.model.scenario.policy
-        amount = units * pr.price_per_unit * pr.overrun
-        upfront = amount * contracts.capex_upfront_share(
-            pol.contracts.payment, pol.contracts.retention_share
-        )
-        remaining, sources, used = upfront, [], []
-        for inst in self._preferences(pr):
-            if remaining <= 1e-6:
-                break
-            if inst in PARTNER_FUNDED:
-                if not pr.arrangements and self._partner_first(pr, inst, units, t):
-                    pr.units += units
-                    return True
-                continue
-            raised = self._raise(pr, inst, remaining, units, t)
-            if raised is not None:
-                sources.append(raised)
-                used.append(inst)
-                remaining -= raised.amount
-        vendor = self.vendor_for(pr)
-        if remaining > 1e-6 or vendor is None:
-            return False
-        self._pay_vendor(pr, vendor, sources, amount, upfront, units, t)
-        pr.instrument = "+".join(used)
-        self.arrangement(pr, used[0])
-        return True
-
-    def _pay_vendor(
-        self,
-        pr: Project,
-        vendor: VendorLike,
-        sources: list[Raised],
-        amount: float,
-        upfront: float,
-        units: float,
-        t: int,
-    ) -> None:
-        """Pay the vendor from what was raised (a retention later) and have it build."""
-        for account, value in sources:
-            self.ledger.transfer(t, account, vendor.account, value, "capex", pr.pid)
-        retention = amount - upfront
-        if retention > 0:
-            months = self.model.scenario.policy.contracts.retention_years * 12
-            self.retentions.append((pr.pid, t + 1, t + 1 + months, retention / months))
-        vendor.build(pr.domain, units, pr.pid, t, pr.overrun)
-        pr.units += units
-        pr.capex_total += amount
-
-    def _preferences(self, pr: Project) -> list[str]:
-        fin = self.model.scenario.policy.financing
-        return list(fin.by_domain.get(pr.domain, fin.preference))
-
-    def _raise(self, pr: Project, inst: str, amount: float, units: float, t: int) -> Raised | None:
-        """Raise ``amount`` with a city-funded instrument."""
-        m = self.model
-        fin = m.scenario.policy.financing
-        if inst == go_bond.NAME:
-            return go_bond.issue(self, pr, amount, t, fin.go_bond)
-        if inst == vendor_finance.LOAN:
-            return vendor_finance.issue_loan(
-                self, pr, amount, t, fin.vendor, m.scenario.world.vendors.cost_of_capital_annual
-            )
-        if inst == revolving_fund.NAME:
-            return revolving_fund.issue(self, pr, amount, fin.revolving_fund)
-        if inst == revenue_bond.NAME:
-            mu, sd = self.belief(pr)
-            return revenue_bond.issue(
-                self,
-                pr,
-                amount,
-                units,
-                t,
-                fin.revenue_bond,
-                fin.guarantee,
-                cash_month=self.economics.expected_cash_month(pr, pr.units + units, mu),
-                gross_per_unit=self.economics.cash_per_unit(pr.tech),
-                mu=mu,
-                sd=sd,
-            )
-        if inst == tif.NAME:
-            return self._tif_bond(pr, amount, t)
-        if inst == mini_bonds.NAME:
-            return self._mini_bonds(pr, amount, t)
-        raise ValueError(f"unknown instrument {inst!r}")
-
-    def _tif_bond(self, pr: Project, amount: float, t: int) -> Raised | None:
-        m = self.model
-        districts = m.layout.district_slice(self.index)
-        terms = m.scenario.policy.financing.tif
-        if self.funds.tif_area is None:
-            self.funds.tif_area = tif.freeze(m.land.av[districts], t, terms)
-            self.note(pr, "tif_base_frozen", base=float(self.funds.tif_area.base.sum()))
-        return tif.issue(
-            self,
-            pr,
-            amount,
-            t,
-            terms,
-            self.funds.tif_area,
-            m.land.trend[districts],
-            self.spec.property_tax_rate,
-            m.scenario.world.macro.property_growth_annual,
-        )
-
-    def _mini_bonds(self, pr: Project, amount: float, t: int) -> Raised | None:
-        if self.minibond_issued:
-            return None
-        m = self.model
-
-        def offer(**terms: Any) -> mini_bonds.MiniBondSale:
-            return m.residents.offer_minibonds(city_index=self.index, **terms)
-
-        raised, sale = mini_bonds.issue(
-            self,
-            pr,
-            amount,
-            t,
-            m.scenario.policy.financing.mini_bonds,
-            offer,
-            m.layout.group_accounts,
-        )
-        if sale is not None:
-            self.minibond_issued, self.minibond_sale = True, sale
-        return raised
-
-    # ------------------------------------------------------------------ partner-funded
-
-    def _partner_first(self, pr: Project, inst: str, units: float, t: int) -> bool:
-        """First tranche through a partner who funds and owns the equipment."""
-        if inst == ppp.NAME:
-            return self._ppp_first(pr, units, t)
-        vendor = self.vendor_for(pr)
-        if vendor is None or not vendor.can_fund(units * vendor.unit_cost(pr.domain)):
-            return False
-        m = self.model
-        pol = m.scenario.policy
-        coc = m.scenario.world.vendors.cost_of_capital_annual
-        cash = self.economics.cash_per_unit(pr.tech)
-        if inst == vendor_finance.SERVICE:
-            vendor_finance.open_service(self, pr, t, pol.financing.vendor, coc)
-        elif inst == vendor_finance.SHARE:
-            if (
-                vendor_finance.open_share(self, pr, vendor, t, pol.financing.vendor, coc, cash)
-                is None
-            ):
-                return False
-        elif (
-            performance.open_shared(
-                self,
-                pr,
-                vendor,
-                t,
-                pol.contracts.vendor_savings_share,
-                pol.contracts.savings_term_years,
-                coc,
-                cash,
-            )
-            is None
-        ):
-            return False
-        vendor.build(pr.domain, units, pr.pid, t, pr.overrun)
-        pr.capex_total += units * pr.price_per_unit
-        pr.instrument = inst
-        return True
-
-    def _partner_tranche(self, pr: Project, arr: Arrangement, units: float, t: int) -> bool:
-        """A later tranche of a partner-owned project: the partner funds it again."""
-        if arr.instrument == ppp.NAME:
-            return self._ppp_raise(pr, arr, units, t)
-        vendor = self.vendor_for(pr)
-        if vendor is None or not vendor.can_fund(units * vendor.unit_cost(pr.domain)):
-            return False
-        vendor.build(pr.domain, units, pr.pid, t, pr.overrun)
-        pr.capex_total += units * pr.price_per_unit
-        return True
-
-    def _ppp_first(self, pr: Project, units: float, t: int) -> bool:
-        arr = ppp.open_vehicle(self, pr, t, self.model.scenario.policy.financing.ppp)
-        if arr is None:
-            return False
-        pr.arrangements.append(arr)
-        if not self._ppp_raise(pr, arr, units, t):
-            pr.arrangements.clear()
-            return False
-        pr.instrument = ppp.NAME
-        return True
-
-    def _ppp_raise(self, pr: Project, arr: Arrangement, units: float, t: int) -> bool:
-        m = self.model
-        fin = m.scenario.policy.financing
-        vfm = ppp.raise_tranche(
-            self,
-            pr,
-            arr,
-            units,
-            t,
-            fin.ppp,
-            revenue_floor_share=fin.guarantee.revenue_floor_share,
-            base_cash_per_unit=self.economics.cash_per_unit(pr.tech)
-            * pr.claim
-            * (1 - m.scenario.policy.pilot.optimism_haircut),
-            om_per_unit=self.economics.om_per_unit(pr.tech),
-            discount_rate=m.scenario.world.macro.discount_rate_annual,
-        )
-        if vfm is None:
-            return False
-        self.outbox.tally("ppp_value_for_money_usd", vfm)
-        return True
 
     # ------------------------------------------------------------------ funds and rating
 

@@ -69,28 +69,41 @@ class Project:
 class Lender:
     """An investor of one kind with fixed prices, recording every yield asked."""
 
-    def __init__(self, ledger: Ledger, kind: str = "bond_fund", capital: float = 1e9,
-                 name: str | None = None, base_yield: float = 0.04,
-                 revenue_spread: float = 0.01, debt_rate: float = 0.05,
-                 equity_rate: float = 0.10, demand_premium: float = 0.03,
-                 premium: float = 0.0) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        kind: str = "bond_fund",
+        capital: float = 1e9,
+        name: str | None = None,
+        base_yield: float = 0.04,
+        revenue_spread: float = 0.01,
+        debt_rate: float = 0.05,
+        equity_rate: float = 0.10,
+        demand_premium: float = 0.03,
+        premium: float = 0.0,
+    ) -> None:
         self.kind = kind
         self.account = ledger.open_account(name or f"{kind}{ledger.n_accounts}", "investor")
         ledger.transfer(0, ledger.account("market"), self.account, capital, "equity")
         self.capital, self.invested, self.premium = capital, 0.0, premium
         self.base_yield, self.revenue_spread = base_yield, revenue_spread
-        self.debt_rate, self.equity_rate, self.demand_premium = (debt_rate, equity_rate,
-                                                                 demand_premium)
+        self.debt_rate, self.equity_rate, self.demand_premium = (
+            debt_rate,
+            equity_rate,
+            demand_premium,
+        )
         self.asked: list[dict[str, Any]] = []
         self.defaults: list[str] = []
 
     def can_invest(self, amount: float) -> bool:
         return self.capital - self.invested >= amount
 
-    def bond_yield(self, rating: str, years: float, *, revenue: bool = False,
-                   covered_share: float = 0.0) -> float:
-        self.asked.append(dict(rating=rating, years=years, revenue=revenue,
-                               covered_share=covered_share))
+    def bond_yield(
+        self, rating: str, years: float, *, revenue: bool = False, covered_share: float = 0.0
+    ) -> float:
+        self.asked.append(
+            dict(rating=rating, years=years, revenue=revenue, covered_share=covered_share)
+        )
         spread = self.revenue_spread if revenue else 0.0
         return self.base_yield + (self.premium + spread) * (1 - covered_share)
 
@@ -109,9 +122,16 @@ class Lender:
 class Vendor:
     """A vendor with a fixed unit cost, claim and capital; it records what it builds."""
 
-    def __init__(self, ledger: Ledger, name: str = "vendorA", unit_cost: float = 800.0,
-                 claim: float = 1.0, capital: float = 1e8, domain: str = "streetlights",
-                 solvent: bool = True) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        name: str = "vendorA",
+        unit_cost: float = 800.0,
+        claim: float = 1.0,
+        capital: float = 1e8,
+        domain: str = "streetlights",
+        solvent: bool = True,
+    ) -> None:
         self.unique_id = ledger.n_accounts
         self.name = name
         self.account = ledger.open_account(name, "vendor")
@@ -133,8 +153,9 @@ class Vendor:
     def can_fund(self, amount: float) -> bool:
         return self.capital >= amount
 
-    def build(self, domain: str, units: float, project: int, month: int,
-              overrun: float = 1.0) -> float:
+    def build(
+        self, domain: str, units: float, project: int, month: int, overrun: float = 1.0
+    ) -> float:
         self.built.append((domain, units, project, month, overrun))
         return units * self._unit_cost * overrun
 
@@ -146,8 +167,14 @@ class Desk:
     ``existing_annual`` plus every general debt's ``cap_service``) that fits.
     """
 
-    def __init__(self, name: str = "cityA", rating: str = "AA", cap: float = INF,
-                 existing_annual: float = 0.0, general_cash: float = 0.0) -> None:
+    def __init__(
+        self,
+        name: str = "cityA",
+        rating: str = "AA",
+        cap: float = INF,
+        existing_annual: float = 0.0,
+        general_cash: float = 0.0,
+    ) -> None:
         self.name = name
         self.ledger = led = Ledger(capacity=256)
         self.general = led.open_account(f"{name}.general", "city", owner=name)
@@ -193,24 +220,27 @@ class Desk:
 
     def under_cap(self, new_annual: float, t: int) -> bool:
         self.cap_asks.append((new_annual, t))
-        book = self.existing_annual + sum(d.cap_service(t) for d in self.debts
-                                          if d.recourse == GENERAL)
+        book = self.existing_annual + sum(
+            d.cap_service(t) for d in self.debts if d.recourse == GENERAL
+        )
         return book + new_annual <= self.cap
 
     def add_debt(self, debt: Debt) -> Debt:
         self.debts.append(debt)
         return debt
 
-    def arrangement(self, deal: Project, instrument: str, owner: str = "city",
-                    term_end: int = NO_TERM) -> Arrangement:
+    def arrangement(
+        self, deal: Project, instrument: str, owner: str = "city", term_end: int = NO_TERM
+    ) -> Arrangement:
         if not deal.arrangements:
             deal.arrangements.append(Arrangement(instrument, owner=owner, term_end=term_end))
         return deal.arrangements[0]
 
     def project_account(self, deal: Project) -> int:
         if deal.account < 0:
-            deal.account = self.ledger.open_account(f"{self.name}:project{deal.pid}", "city",
-                                                    owner=self.name)
+            deal.account = self.ledger.open_account(
+                f"{self.name}:project{deal.pid}", "city", owner=self.name
+            )
         return deal.account
 
     def vendor_for(self, deal: Project) -> Vendor | None:

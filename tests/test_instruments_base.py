@@ -41,8 +41,9 @@ def two_accounts():
 
 
 def debt(payments, start=5, recourse=GENERAL, payer=0, payee=1, rate=0.06):
-    return Debt(3, "x", payer, payee, start, np.asarray(payments, dtype=float), 100.0, rate,
-                recourse)
+    return Debt(
+        3, "x", payer, payee, start, np.asarray(payments, dtype=float), 100.0, rate, recourse
+    )
 
 
 # ---------------------------------------------------------------- Debt: schedule queries
@@ -183,7 +184,8 @@ def test_schedules_repay_the_principal_at_their_coupon(principal, rate, years, s
 def test_pv_monthly_by_hand():
     r = monthly(0.08)
     assert base.pv_monthly(250.0, 0.08, 36) == pytest.approx(
-        sum(250.0 / (1 + r) ** k for k in range(1, 37)), rel=1e-12)
+        sum(250.0 / (1 + r) ** k for k in range(1, 37)), rel=1e-12
+    )
     assert base.pv_monthly(250.0, 0.0, 36) == pytest.approx(9000.0)
 
 
@@ -191,11 +193,21 @@ def test_pv_monthly_by_hand():
 
 
 def test_to_city_hands_ownership_back_and_clears_the_partner_terms():
-    arr = Arrangement("as_a_service", owner="vendor", term_end=120, vendor_share=0.4,
-                      fee_per_unit_month=12.5, reserve_target=3.0)
+    arr = Arrangement(
+        "as_a_service",
+        owner="vendor",
+        term_end=120,
+        vendor_share=0.4,
+        fee_per_unit_month=12.5,
+        reserve_target=3.0,
+    )
     arr.to_city()
     assert (arr.owner, arr.vendor_share, arr.fee_per_unit_month, arr.term_end) == (
-        "city", 0.0, 0.0, NO_TERM)
+        "city",
+        0.0,
+        0.0,
+        NO_TERM,
+    )
     assert arr.instrument == "as_a_service" and arr.reserve_target == 3.0
 
 
@@ -219,13 +231,28 @@ def test_catalogue_lists_each_instrument_once_and_its_kinds_are_subsets():
 
 
 def test_every_instrument_module_name_is_in_the_catalogue():
-    module_names = {go_bond.NAME, revenue_bond.NAME, vendor_finance.LOAN, vendor_finance.SERVICE,
-                    vendor_finance.SHARE, revolving_fund.NAME, mini_bonds.NAME, ppp.NAME,
-                    tif.NAME, performance.NAME}
+    module_names = {
+        go_bond.NAME,
+        revenue_bond.NAME,
+        vendor_finance.LOAN,
+        vendor_finance.SERVICE,
+        vendor_finance.SHARE,
+        revolving_fund.NAME,
+        mini_bonds.NAME,
+        ppp.NAME,
+        tif.NAME,
+        performance.NAME,
+    }
     assert module_names == set(catalogue.INSTRUMENTS)
     city_funded = set(catalogue.INSTRUMENTS) - catalogue.PARTNER_FUNDED
-    assert city_funded == {"go_bond", "revenue_bond", "vendor_loan", "revolving_fund",
-                           "mini_bonds", "tif"}
+    assert city_funded == {
+        "go_bond",
+        "revenue_bond",
+        "vendor_loan",
+        "revolving_fund",
+        "mini_bonds",
+        "tif",
+    }
 
 
 # ---------------------------------------------------------------- the Desk protocol
@@ -233,8 +260,11 @@ def test_every_instrument_module_name_is_in_the_catalogue():
 
 def desk_members():
     names = set(base.Desk.__annotations__)
-    names |= {n for n, v in vars(base.Desk).items()
-              if not n.startswith("_") and (inspect.isfunction(v) or isinstance(v, property))}
+    names |= {
+        n
+        for n, v in vars(base.Desk).items()
+        if not n.startswith("_") and (inspect.isfunction(v) or isinstance(v, property))
+    }
     return names
 
 
@@ -249,8 +279,9 @@ def test_the_real_treasury_is_a_desk_that_issues_a_go_bond():
     from sim.model.api import resolve
     from sim.model.model import AllianceModel
 
-    m = AllianceModel(resolve("alliance", {"world.residents.simulated_agents": 2000}), seed=0,
-                      months=1)
+    m = AllianceModel(
+        resolve("alliance", {"world.residents.simulated_agents": 2000}), seed=0, months=1
+    )
     tr = m.cities[0].treasury
     assert all(hasattr(tr, n) for n in desk_members())
     deal = Project(pid=999)

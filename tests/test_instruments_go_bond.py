@@ -37,7 +37,12 @@ def test_issue_books_proceeds_and_a_level_general_debt():
     assert inv.asked == [dict(rating="A", years=20, revenue=False, covered_share=0.0)]
     [d] = desk.debts
     assert (d.project, d.instrument, d.payer, d.payee, d.recourse) == (
-        4, "go_bond", desk.general, inv.account, GENERAL)
+        4,
+        "go_bond",
+        desk.general,
+        inv.account,
+        GENERAL,
+    )
     assert d.start == t + 1 and d.rate_annual == 0.045 and d.principal == amount
     assert d.payments.shape == (240,)
     np.testing.assert_allclose(d.payments, annuity(amount, 0.045 / 12, 240), rtol=1e-12)
@@ -60,7 +65,8 @@ def test_serial_bond_pays_level_principal_plus_interest():
     assert d.payments[0] == pytest.approx(2000.0 + 240_000.0 * r)
     assert d.payments[-1] == pytest.approx(2000.0 * (1 + r))
     assert d.payments.sum() - 240_000.0 == pytest.approx(
-        sum((240_000.0 - 2000.0 * k) * r for k in range(120)))
+        sum((240_000.0 - 2000.0 * k) * r for k in range(120))
+    )
     assert desk.cap_asks[0][0] == pytest.approx(d.payments[:12].sum())
 
 

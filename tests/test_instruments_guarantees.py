@@ -68,6 +68,7 @@ def test_a_higher_floor_or_more_risk_costs_more(share, extra, sd, years):
         desk = Desk()
         guarantees.cover_bond(desk, Arrangement("revenue_bond"), s, 1000.0, 0.9, sigma, years)
         return desk.contingent
+
     low = cost(share, sd)
     assert cost(min(share + extra, 1.0), sd) > low
     assert cost(share, sd * 1.5) > low

@@ -18,8 +18,14 @@ from instrument_fakes import Desk, Project, annuity, monthly
 from sim.instruments import mini_bonds as mb
 from sim.instruments.base import GENERAL, Raised
 
-DENVER = mb.MiniBonds(issue_size_usd=12e6, price_usd=500.0, maturity_value_usd=750.0,
-                      term_years=9, max_per_person=40, offering_days=30)
+DENVER = mb.MiniBonds(
+    issue_size_usd=12e6,
+    price_usd=500.0,
+    maturity_value_usd=750.0,
+    term_years=9,
+    max_per_person=40,
+    offering_days=30,
+)
 DENVER_YIELD = 1.5 ** (1 / 9) - 1
 
 
@@ -32,12 +38,24 @@ class Offer:
         self.calls = []
 
     def __call__(self, *, price, cap, supply_bonds, bond_yield, offering_hours):
-        self.calls.append(dict(price=price, cap=cap, supply_bonds=supply_bonds,
-                               bond_yield=bond_yield, offering_hours=offering_hours))
+        self.calls.append(
+            dict(
+                price=price,
+                cap=cap,
+                supply_bonds=supply_bonds,
+                bond_yield=bond_yield,
+                offering_hours=offering_hours,
+            )
+        )
         amount = float(self.by_group.sum())
-        return mb.MiniBondSale(bonds_sold=amount / price, amount_usd=amount,
-                               sellout_hours=self.hours, sold_out=amount >= supply_bonds * price,
-                               by_group=self.by_group, buyers=self.buyers)
+        return mb.MiniBondSale(
+            bonds_sold=amount / price,
+            amount_usd=amount,
+            sellout_hours=self.hours,
+            sold_out=amount >= supply_bonds * price,
+            by_group=self.by_group,
+            buyers=self.buyers,
+        )
 
 
 def city_with_groups(n=4, cash_each=1e6, **kw):
@@ -55,8 +73,13 @@ def test_denver_yield_is_4_61_percent():
     mb.issue(desk, Project(), 1e6, 0, DENVER, offer, groups)
     [call] = offer.calls
     assert call["bond_yield"] == pytest.approx(DENVER_YIELD, rel=1e-12)
-    assert call == dict(price=500.0, cap=40, supply_bonds=pytest.approx(2000.0),
-                        bond_yield=call["bond_yield"], offering_hours=720.0)
+    assert call == dict(
+        price=500.0,
+        cap=40,
+        supply_bonds=pytest.approx(2000.0),
+        bond_yield=call["bond_yield"],
+        offering_hours=720.0,
+    )
     assert desk.debts[0].rate_annual == pytest.approx(DENVER_YIELD, rel=1e-12)
 
 
@@ -80,7 +103,12 @@ def test_a_sale_is_booked_from_the_buyers_and_owed_back_as_one_redemption():
     [d] = desk.debts
     assert isinstance(d, mb.MiniBondDebt)
     assert (d.instrument, d.kind, d.recourse, d.payer, d.start) == (
-        "mini_bonds", "mini_bond_redemption", GENERAL, desk.general, 7)
+        "mini_bonds",
+        "mini_bond_redemption",
+        GENERAL,
+        desk.general,
+        7,
+    )
     assert d.payments.shape == (108,)
     assert np.count_nonzero(d.payments) == 1
     assert d.payments[-1] == pytest.approx(1200.0 * 750.0)

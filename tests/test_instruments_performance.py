@@ -23,8 +23,12 @@ COC = 0.08
 def setup(benefit="energy", **vendor):
     desk = Desk(general_cash=1e6)
     v = desk.add_vendor(**vendor)
-    deal = Project(pid=4, tech=Tech(benefit_type=benefit, opex_per_unit_month_usd=2.0,
-                                    lifetime_years=15.0), units=200.0, claim=0.9)
+    deal = Project(
+        pid=4,
+        tech=Tech(benefit_type=benefit, opex_per_unit_month_usd=2.0, lifetime_years=15.0),
+        units=200.0,
+        claim=0.9,
+    )
     return desk, v, deal
 
 
@@ -36,10 +40,17 @@ def pv(amount, months, coc=COC):
 # ---------------------------------------------------------------- guaranteed savings
 
 
-@pytest.mark.parametrize("contract, benefit, expected", [
-    ("guaranteed_savings", "energy", True), ("guaranteed_savings", "leakage", True),
-    ("guaranteed_savings", "advertising", False), ("guaranteed_savings", "welfare", False),
-    ("none", "energy", False), ("shared_savings", "energy", False)])
+@pytest.mark.parametrize(
+    "contract, benefit, expected",
+    [
+        ("guaranteed_savings", "energy", True),
+        ("guaranteed_savings", "leakage", True),
+        ("guaranteed_savings", "advertising", False),
+        ("guaranteed_savings", "welfare", False),
+        ("none", "energy", False),
+        ("shared_savings", "energy", False),
+    ],
+)
 def test_guaranteed_savings_applies_only_to_savings_domains(contract, benefit, expected):
     assert perf.guarantees_savings(contract, benefit) is expected
 
@@ -102,7 +113,11 @@ def test_open_shared_signs_when_the_share_pays_back_equipment_and_om():
     arr = perf.open_shared(desk, deal, v, 24, 0.6, 12, COC, cash)
     assert arr is not None and deal.arrangements == [arr]
     assert (arr.instrument, arr.owner, arr.vendor_share, arr.term_end) == (
-        "shared_savings", "vendor", 0.6, 24 + 144)
+        "shared_savings",
+        "vendor",
+        0.6,
+        24 + 144,
+    )
     assert len(desk.ledger) == 1  # signing moves no money (only the general fund's seed)
 
 

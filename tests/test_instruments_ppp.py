@@ -18,8 +18,14 @@ from sim.instruments.base import Arrangement, Debt
 from sim.instruments.guarantees import PPP_CASH_SD_SHARE
 
 DEBT_RATE, EQ_RATE, DEMAND_PREMIUM = 0.05, 0.10, 0.03
-AVAIL = ppp.PPP(payment="availability", term_years=20, dscr_target=1.2, gearing_max=0.85,
-                kpi_deduction_rate=1.0, contract_management_share=0.02)
+AVAIL = ppp.PPP(
+    payment="availability",
+    term_years=20,
+    dscr_target=1.2,
+    gearing_max=0.85,
+    kpi_deduction_rate=1.0,
+    contract_management_share=0.02,
+)
 FEES = ppp.PPP(payment="user_fees", term_years=20, dscr_target=1.5, gearing_max=0.85)
 
 
@@ -29,19 +35,30 @@ def setup(user_facing=True, bank=True, equity=True, vendor=True, general_cash=1e
     if bank:
         lenders["bank"] = desk.add_lender("bank", debt_rate=DEBT_RATE, capital=1e9)
     if equity:
-        lenders["equity"] = desk.add_lender("equity", equity_rate=EQ_RATE,
-                                            demand_premium=DEMAND_PREMIUM, capital=1e9)
+        lenders["equity"] = desk.add_lender(
+            "equity", equity_rate=EQ_RATE, demand_premium=DEMAND_PREMIUM, capital=1e9
+        )
     v = desk.add_vendor() if vendor else None
     tech = Tech(benefit_type="user_fees", user_facing=user_facing)
     deal = Project(pid=12, domain="maas", tech=tech, units=0.0, price_per_unit=1000.0)
     return desk, lenders, v, deal
 
 
-def raise_(desk, deal, arr, terms, units=100.0, t=0, floor=0.0, base_cash=30.0, om=3.0,
-           discount=0.04):
-    return ppp.raise_tranche(desk, deal, arr, units, t, terms, revenue_floor_share=floor,
-                             base_cash_per_unit=base_cash, om_per_unit=om,
-                             discount_rate=discount)
+def raise_(
+    desk, deal, arr, terms, units=100.0, t=0, floor=0.0, base_cash=30.0, om=3.0, discount=0.04
+):
+    return ppp.raise_tranche(
+        desk,
+        deal,
+        arr,
+        units,
+        t,
+        terms,
+        revenue_floor_share=floor,
+        base_cash_per_unit=base_cash,
+        om_per_unit=om,
+        discount_rate=discount,
+    )
 
 
 def structure_by_hand(capex, cfads_year, years, debt_rate, dscr, gearing):
@@ -58,7 +75,8 @@ def test_availability_payment_recovers_capex_at_the_wacc_plus_opex():
     wacc = 0.85 * 0.05 + 0.15 * 0.10
     expected = annuity(1000.0, monthly(wacc), 240) + 3.0
     assert ppp.availability_payment(1000.0, 3.0, 20, 0.05, 0.10, 0.85) == pytest.approx(
-        expected, rel=1e-12)
+        expected, rel=1e-12
+    )
     # all equity is dearer than mostly debt
     assert ppp.availability_payment(1000.0, 3.0, 20, 0.05, 0.10, 0.0) > expected
 
@@ -94,8 +112,9 @@ def test_availability_tranche_structure_booking_and_value_for_money():
     fee = ppp.availability_payment(1000.0, 3.0, 20, DEBT_RATE, EQ_RATE, 0.85)
     assert arr.fee_per_unit_month == pytest.approx(fee)
     capex = 100_000.0
-    debt, equity, service = structure_by_hand(capex, 12 * 100 * (fee - 3.0), 20, DEBT_RATE,
-                                              1.2, 0.85)
+    debt, equity, service = structure_by_hand(
+        capex, 12 * 100 * (fee - 3.0), 20, DEBT_RATE, 1.2, 0.85
+    )
     bank, eq = lenders["bank"], lenders["equity"]
     assert bank.invested == pytest.approx(debt) and eq.invested == pytest.approx(equity)
     assert debt <= 0.85 * capex + 1e-6
@@ -106,7 +125,12 @@ def test_availability_tranche_structure_booking_and_value_for_money():
     assert deal.capex_total == capex
     [d] = desk.debts
     assert (d.instrument, d.recourse, d.payer, d.payee, d.start) == (
-        "ppp", "vehicle", arr.vehicle, bank.account, 1)
+        "ppp",
+        "vehicle",
+        arr.vehicle,
+        bank.account,
+        1,
+    )
     np.testing.assert_allclose(d.payments, np.repeat(service / 12, 12), rtol=1e-9)
     assert d.payments.size == 240
     psc = capex + sum(100 * 3.0 / (1 + monthly(0.04)) ** k for k in range(1, 241))
@@ -137,7 +161,8 @@ def test_user_fees_tranche_with_a_minimum_revenue_guarantee():
     assert arr.base_case_cash_month == pytest.approx(3000.0)
     assert arr.guarantee_floor_month == pytest.approx(1500.0)
     assert desk.contingent == pytest.approx(
-        12 * 20 * normal_put(1500.0, 3000.0, PPP_CASH_SD_SHARE * 3000.0))
+        12 * 20 * normal_put(1500.0, 3000.0, PPP_CASH_SD_SHARE * 3000.0)
+    )
     capex = 100_000.0
     psc = capex + sum(100 * 3.0 / (1 + monthly(0.04)) ** k for k in range(1, 241))
     assert vfm == pytest.approx(psc - 0.02 * capex, rel=1e-9)  # the city pays no fee
@@ -198,19 +223,27 @@ def test_receiver_is_the_vehicle_only_under_demand_risk():
 def vehicle(desk, fee=50.0, floor=0.0):
     acct = desk.ledger.open_account("veh", "vehicle")
     eq = desk.ledger.open_account("eq", "investor")
-    return Arrangement("ppp", owner="vehicle", vehicle=acct, fee_per_unit_month=fee,
-                       guarantee_floor_month=floor, equity_investor=eq)
+    return Arrangement(
+        "ppp",
+        owner="vehicle",
+        vehicle=acct,
+        fee_per_unit_month=fee,
+        guarantee_floor_month=floor,
+        equity_investor=eq,
+    )
 
 
-@pytest.mark.parametrize("kpi, expected", [(1.2, 1.0), (1.0, 1.0), (0.9, 0.9), (0.5, 0.5),
-                                           (0.0, 0.0)])
+@pytest.mark.parametrize(
+    "kpi, expected", [(1.2, 1.0), (1.0, 1.0), (0.9, 0.9), (0.5, 0.5), (0.0, 0.0)]
+)
 def test_the_availability_payment_falls_with_the_kpi_deduction(kpi, expected):
     desk, _, v, deal = setup()
     deal.units = 10.0
     arr = vehicle(desk, fee=50.0)
     general = desk.balance(desk.general)
-    call = ppp.operate_month(desk, deal, arr, v, cash=0.0, opex=100.0, margin=0.1,
-                             measured_kpi=kpi, t=3, terms=AVAIL)
+    call = ppp.operate_month(
+        desk, deal, arr, v, cash=0.0, opex=100.0, margin=0.1, measured_kpi=kpi, t=3, terms=AVAIL
+    )
     assert call == 0.0
     paid = general - desk.balance(desk.general)
     assert paid == pytest.approx(500.0 * expected)
@@ -237,8 +270,9 @@ def test_user_fees_below_the_floor_are_topped_up_by_the_general_fund():
     deal.units = 10.0
     arr = vehicle(desk, floor=1000.0)
     general = desk.balance(desk.general)
-    call = ppp.operate_month(desk, deal, arr, v, cash=700.0, opex=100.0, margin=0.0,
-                             measured_kpi=0.2, t=1, terms=FEES)
+    call = ppp.operate_month(
+        desk, deal, arr, v, cash=700.0, opex=100.0, margin=0.0, measured_kpi=0.2, t=1, terms=FEES
+    )
     assert call == pytest.approx(300.0)
     assert general - desk.balance(desk.general) == pytest.approx(300.0)
     assert arr.cfads == [pytest.approx(700.0 + 300.0 - 100.0)]
@@ -263,9 +297,10 @@ def test_operation_records_the_vehicles_debt_service_of_the_month():
     desk, _, v, deal = setup()
     deal.units = 10.0
     arr = vehicle(desk)
-    desk.debts += [Debt(12, "ppp", arr.vehicle, 0, 2, np.array([40.0, 60.0]), 90.0, 0.05,
-                        "vehicle"),
-                   Debt(12, "go_bond", desk.general, 0, 2, np.array([999.0]), 1.0, 0.05)]
+    desk.debts += [
+        Debt(12, "ppp", arr.vehicle, 0, 2, np.array([40.0, 60.0]), 90.0, 0.05, "vehicle"),
+        Debt(12, "go_bond", desk.general, 0, 2, np.array([999.0]), 1.0, 0.05),
+    ]
     for t in (1, 2, 3, 4):
         ppp.operate_month(desk, deal, arr, v, 0.0, 0.0, 0.0, 1.0, t, AVAIL)
     assert arr.debt_service == [0.0, 40.0, 60.0, 0.0]
@@ -278,7 +313,7 @@ def test_min_dscr_is_the_lowest_twelve_month_cover():
     arr = Arrangement("ppp")
     arr.cfads = [100.0] * 12 + [40.0] * 6
     arr.debt_service = [50.0] * 18
-    windows = [sum(arr.cfads[i:i + 12]) / sum(arr.debt_service[i:i + 12]) for i in range(7)]
+    windows = [sum(arr.cfads[i : i + 12]) / sum(arr.debt_service[i : i + 12]) for i in range(7)]
     assert ppp.min_dscr(arr) == pytest.approx(min(windows))
     assert ppp.min_dscr(arr) == pytest.approx((6 * 100 + 6 * 40) / 600)
 
@@ -295,8 +330,9 @@ def test_dividends_keep_next_months_debt_service_in_the_vehicle():
     desk, _, _, deal = setup()
     arr = vehicle(desk)
     desk.fund(arr.vehicle, 1000.0)
-    desk.debts.append(Debt(12, "ppp", arr.vehicle, 0, 1, np.array([300.0, 250.0]), 500.0,
-                           0.05, "vehicle"))
+    desk.debts.append(
+        Debt(12, "ppp", arr.vehicle, 0, 1, np.array([300.0, 250.0]), 500.0, 0.05, "vehicle")
+    )
     ppp.pay_dividends(desk, deal, arr, 1, keep_next=True)  # next month 250 is due
     assert desk.balance(arr.vehicle) == pytest.approx(250.0)
     assert desk.balance(arr.equity_investor) == pytest.approx(750.0)
@@ -313,8 +349,9 @@ def test_a_vehicle_short_of_its_debt_service_pays_no_dividend():
     desk, _, _, deal = setup()
     arr = vehicle(desk)
     desk.fund(arr.vehicle, 100.0)
-    desk.debts.append(Debt(12, "ppp", arr.vehicle, 0, 1, np.array([300.0, 250.0]), 500.0,
-                           0.05, "vehicle"))
+    desk.debts.append(
+        Debt(12, "ppp", arr.vehicle, 0, 1, np.array([300.0, 250.0]), 500.0, 0.05, "vehicle")
+    )
     ppp.pay_dividends(desk, deal, arr, 0)
     assert desk.balance(arr.vehicle) == 100.0 and desk.balance(arr.equity_investor) == 0.0
 

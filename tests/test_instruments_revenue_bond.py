@@ -34,10 +34,32 @@ def first_payment(amount, terms=TERMS, rate=YIELD):
     return annuity(amount * (1 + terms.reserve_share), rate / 12, terms.term_years * 12)
 
 
-def issue(desk, deal, amount=1e6, t=0, cash=1e6, terms=TERMS, guarantee=NO_GUARANTEE,
-          gross=100.0, mu=0.9, sd=0.2, units=100.0):
-    return revenue_bond.issue(desk, deal, amount, units, t, terms, guarantee, cash_month=cash,
-                              gross_per_unit=gross, mu=mu, sd=sd)
+def issue(
+    desk,
+    deal,
+    amount=1e6,
+    t=0,
+    cash=1e6,
+    terms=TERMS,
+    guarantee=NO_GUARANTEE,
+    gross=100.0,
+    mu=0.9,
+    sd=0.2,
+    units=100.0,
+):
+    return revenue_bond.issue(
+        desk,
+        deal,
+        amount,
+        units,
+        t,
+        terms,
+        guarantee,
+        cash_month=cash,
+        gross_per_unit=gross,
+        mu=mu,
+        sd=sd,
+    )
 
 
 # ---------------------------------------------------------------- issue
@@ -54,7 +76,12 @@ def test_issue_sizes_principal_with_the_reserve_and_keeps_it_in_the_project_fund
     assert desk.balance(desk.general) == 1e6  # the general fund is not involved
     [d] = desk.debts
     assert (d.instrument, d.recourse, d.payer, d.payee, d.start) == (
-        "revenue_bond", "project", deal.account, inv.account, 4)
+        "revenue_bond",
+        "project",
+        deal.account,
+        inv.account,
+        4,
+    )
     assert d.principal == pytest.approx(principal) and d.rate_annual == pytest.approx(YIELD)
     np.testing.assert_allclose(d.payments, annuity(principal, YIELD / 12, 180), rtol=1e-12)
     arr = deal.arrangements[0]
@@ -110,8 +137,9 @@ def test_the_covenant_counts_the_projects_earlier_tranches():
     assert issue(desk, other, amount=1e6, cash=cash) is not None
 
 
-@pytest.mark.parametrize("benefit, floor", [("energy", 0.6), ("leakage", 0.6),
-                                            ("advertising", 0.3), ("user_fees", 0.3)])
+@pytest.mark.parametrize(
+    "benefit, floor", [("energy", 0.6), ("leakage", 0.6), ("advertising", 0.3), ("user_fees", 0.3)]
+)
 def test_a_guarantee_floor_lowers_the_yield_and_books_its_expected_cost(benefit, floor):
     g = Guarantee(savings_floor_share=0.6, revenue_floor_share=0.3)
     desk, inv, deal = setup(benefit=benefit, premium=0.02)
@@ -127,7 +155,8 @@ def test_a_guarantee_floor_lowers_the_yield_and_books_its_expected_cost(benefit,
     assert arr.guarantee_floor_month == pytest.approx(floor * gross_month * 0.9)
     assert arr.base_case_cash_month == pytest.approx(gross_month * 0.9)
     assert desk.contingent == pytest.approx(
-        12 * 15 * normal_put(floor * gross_month * 0.9, gross_month * 0.9, gross_month * 0.2))
+        12 * 15 * normal_put(floor * gross_month * 0.9, gross_month * 0.9, gross_month * 0.2)
+    )
     assert desk.contingent > 0
 
 
@@ -203,8 +232,9 @@ def test_a_short_fund_pays_tranches_in_order_and_each_defaults_once():
 
 def test_an_overdrawn_fund_pays_nothing_and_releases_nothing():
     desk, inv, deal = issued()
-    desk.ledger.transfer(1, deal.account, desk.market, 10 * deal.arrangements[0].reserve_target,
-                         "opex", deal.pid)
+    desk.ledger.transfer(
+        1, deal.account, desk.market, 10 * deal.arrangements[0].reserve_target, "opex", deal.pid
+    )
     general, fund = desk.balance(desk.general), desk.balance(deal.account)
     [(d, short)] = revenue_bond.service(desk, deal, 1, {})
     assert short == pytest.approx(d.due(1)) and d.paid == 0.0

@@ -117,9 +117,10 @@ def test_idle_cash_earns_the_monthly_equivalent_of_the_deposit_rate():
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.0, 4e6), st.floats(-1e5, 5e5)), min_size=1,
-                max_size=24),
-       st.floats(0.0, 0.08))
+@given(
+    st.lists(st.tuples(st.floats(0.0, 4e6), st.floats(-1e5, 5e5)), min_size=1, max_size=24),
+    st.floats(0.0, 0.08),
+)
 def test_the_fund_follows_its_law_of_motion(months, rate):
     desk = seeded()
     vendor = desk.add_vendor()

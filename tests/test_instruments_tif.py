@@ -70,7 +70,12 @@ def test_a_tif_bond_is_sold_into_the_tif_fund_when_the_projection_covers_it():
     assert inv.asked == [dict(rating="AA", years=20, revenue=True, covered_share=0.0)]
     [d] = desk.debts
     assert (d.instrument, d.recourse, d.payer, d.payee, d.start) == (
-        "tif", "tif", desk.tif, inv.account, 6)
+        "tif",
+        "tif",
+        desk.tif,
+        inv.account,
+        6,
+    )
     np.testing.assert_allclose(d.payments, annuity(2e6, YIELD / 12, 240), rtol=1e-12)
     desk.ledger.check_balanced()
 
@@ -99,15 +104,16 @@ def test_earlier_tif_bonds_count_against_the_projection():
     most = projected / annuity(1.0, YIELD / 12, 240)
     desk, _ = setup()
     assert tif.issue(desk, Project(pid=1), 0.6 * most, 0, TERMS, area(), trend, 0.012, 0.02)
-    assert tif.issue(desk, Project(pid=2), 0.6 * most, 0, TERMS, area(), trend, 0.012, 0.02) \
-        is None
+    assert tif.issue(desk, Project(pid=2), 0.6 * most, 0, TERMS, area(), trend, 0.012, 0.02) is None
     assert tif.issue(desk, Project(pid=2), 0.39 * most, 0, TERMS, area(), trend, 0.012, 0.02)
 
 
 def test_no_bond_fund_means_no_tif_bond():
     desk = Desk()
-    assert tif.issue(desk, Project(), 1.0, 0, TERMS, area(), np.array([200e6, 200e6]), 0.012,
-                     0.02) is None
+    assert (
+        tif.issue(desk, Project(), 1.0, 0, TERMS, area(), np.array([200e6, 200e6]), 0.012, 0.02)
+        is None
+    )
 
 
 # ---------------------------------------------------------------- recourse and release
@@ -128,8 +134,10 @@ def test_a_tif_debt_never_draws_the_general_fund():
 
 def test_release_keeps_a_year_of_tif_service_and_sends_the_rest_to_the_general_fund():
     desk, _ = setup()
-    desk.debts += [Debt(1, "tif", desk.tif, 0, 0, np.full(24, 100.0), 2000.0, 0.05, "tif"),
-                   Debt(1, "go_bond", desk.general, 0, 0, np.full(24, 7e3), 1.0, 0.05)]
+    desk.debts += [
+        Debt(1, "tif", desk.tif, 0, 0, np.full(24, 100.0), 2000.0, 0.05, "tif"),
+        Debt(1, "go_bond", desk.general, 0, 0, np.full(24, 7e3), 1.0, 0.05),
+    ]
     desk.fund(desk.tif, 5000.0)
     tif.release_surplus(desk.ledger, desk.tif, desk.general, desk.debts, 0)
     assert desk.balance(desk.tif) == pytest.approx(1200.0)
@@ -173,13 +181,19 @@ def test_but_for_edge_cases():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.floats(0.0, 1e9), min_size=3, max_size=3),
-       st.lists(st.floats(0.0, 1e9), min_size=3, max_size=3), st.floats(0.0, 0.05))
+@given(
+    st.lists(st.floats(0.0, 1e9), min_size=3, max_size=3),
+    st.lists(st.floats(0.0, 1e9), min_size=3, max_size=3),
+    st.floats(0.0, 0.05),
+)
 def test_the_increment_is_never_negative_and_matches_the_hand_formula(base, av, rate):
     a = tif.TIFDistrict(base=np.array(base[:2]), until=12)
     rate_month = rate / 12
     inc = tif.increment(a, np.array(av), rate_month)
     assert inc.shape == (2,) and np.all(inc >= 0)
-    np.testing.assert_allclose(inc, [max(v - b, 0.0) * rate_month
-                                     for v, b in zip(av[:2], base[:2], strict=True)],
-                               rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        inc,
+        [max(v - b, 0.0) * rate_month for v, b in zip(av[:2], base[:2], strict=True)],
+        rtol=1e-12,
+        atol=1e-9,
+    )

@@ -22,8 +22,12 @@ COC = 0.08  # the vendors' cost of capital
 def setup(benefit="energy", general_cash=1e6, **vendor):
     desk = Desk(general_cash=general_cash)
     v = desk.add_vendor(**vendor)
-    deal = Project(pid=3, tech=Tech(benefit_type=benefit, opex_per_unit_month_usd=2.0,
-                                    lifetime_years=10.0), units=100.0, price_per_unit=1000.0)
+    deal = Project(
+        pid=3,
+        tech=Tech(benefit_type=benefit, opex_per_unit_month_usd=2.0, lifetime_years=10.0),
+        units=100.0,
+        price_per_unit=1000.0,
+    )
     return desk, v, deal
 
 
@@ -39,7 +43,13 @@ def test_vendor_loan_lends_at_cost_of_capital_plus_margin_with_general_recourse(
     assert desk.balance(desk.general) == 1e6 + 300_000.0
     [d] = desk.debts
     assert (d.instrument, d.kind, d.recourse, d.payer, d.payee, d.start) == (
-        "vendor_loan", "loan_repayment", GENERAL, desk.general, v.account, 6)
+        "vendor_loan",
+        "loan_repayment",
+        GENERAL,
+        desk.general,
+        v.account,
+        6,
+    )
     assert d.rate_annual == pytest.approx(0.10)
     np.testing.assert_allclose(d.payments, annuity(300_000.0, 0.10 / 12, 120), rtol=1e-12)
     assert desk.cap_asks[0][0] == pytest.approx(12 * annuity(300_000.0, 0.10 / 12, 120))
@@ -177,7 +187,11 @@ def test_open_share_signs_when_the_share_pays_back_the_equipment():
     arr = vf.open_share(desk, deal, v, 12, terms, COC, cash_per_unit=25.0)
     assert arr is not None and deal.arrangements == [arr]
     assert (arr.instrument, arr.owner, arr.vendor_share, arr.term_end) == (
-        "revenue_share", "vendor", 0.4, 12 + 120)
+        "revenue_share",
+        "vendor",
+        0.4,
+        12 + 120,
+    )
 
 
 def test_open_share_refusals():
@@ -208,8 +222,10 @@ def test_revenue_share_take_is_the_share_of_positive_cash():
     np.testing.assert_allclose(take(fees), 0.4 * fees)
 
 
-@pytest.mark.parametrize("benefit, shared", [("advertising", True), ("user_fees", True),
-                                             ("energy", False), ("leakage", False)])
+@pytest.mark.parametrize(
+    "benefit, shared",
+    [("advertising", True), ("user_fees", True), ("energy", False), ("leakage", False)],
+)
 def test_as_a_service_shares_only_the_revenue_of_a_vendor_run_service(benefit, shared):
     arr = Arrangement("as_a_service", owner="vendor")
     take = vf.partner_take(arr, Project(tech=Tech(benefit_type=benefit)), gain_share_city=0.7)
@@ -229,8 +245,9 @@ def test_no_take_without_a_share_or_for_other_instruments():
 @settings(max_examples=30, deadline=None)
 @given(st.floats(0.0, 1.0), st.lists(st.floats(0.0, 1e6), min_size=1, max_size=10))
 def test_the_vendor_part_is_the_share_of_each_payers_cash(share, cash):
-    take = vf.partner_take(Arrangement("revenue_share", vendor_share=max(share, 1e-6)),
-                           Project(), 0.5)
+    take = vf.partner_take(
+        Arrangement("revenue_share", vendor_share=max(share, 1e-6)), Project(), 0.5
+    )
     cash = np.asarray(cash)
     part = take(cash)
     assert np.all(part >= 0) and np.all(part <= cash + 1e-9)

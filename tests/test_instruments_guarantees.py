@@ -53,12 +53,30 @@ def test_a_certain_cash_above_the_floor_costs_nothing():
     assert desk.contingent == 0.0
 
 
-def test_cover_ppp_uses_the_arrangements_floor_and_a_thirty_percent_spread():
+def test_cover_ppp_sets_the_floor_and_books_its_cost_with_a_thirty_percent_spread():
     desk = Desk()
-    arr = Arrangement("ppp", base_case_cash_month=6000.0, guarantee_floor_month=4000.0)
-    guarantees.cover_ppp(desk, arr, 18)
+    arr = Arrangement("ppp")
+    guarantees.cover_ppp(desk, arr, 4000.0, 6000.0, 18)
+    assert (arr.guarantee_floor_month, arr.base_case_cash_month) == (4000.0, 6000.0)
     assert guarantees.PPP_CASH_SD_SHARE == 0.3
     assert desk.contingent == pytest.approx(12 * 18 * normal_put(4000.0, 6000.0, 1800.0))
+
+
+def test_cover_ppp_books_only_what_a_later_tranche_adds():
+    """Two equal tranches book the expected calls of the doubled floor, not the first twice."""
+    desk = Desk()
+    arr = Arrangement("ppp")
+    guarantees.cover_ppp(desk, arr, 2000.0, 3000.0, 18)
+    guarantees.cover_ppp(desk, arr, 4000.0, 6000.0, 18)
+    assert desk.contingent == pytest.approx(12 * 18 * normal_put(4000.0, 6000.0, 1800.0))
+
+
+def test_cover_ppp_without_a_floor_books_nothing():
+    desk = Desk()
+    arr = Arrangement("ppp")
+    guarantees.cover_ppp(desk, arr, 0.0, 6000.0, 18)
+    assert desk.contingent == 0.0
+    assert arr.base_case_cash_month == 6000.0
 
 
 @settings(max_examples=25, deadline=None)

@@ -177,6 +177,17 @@ def test_user_fees_without_a_guarantee_book_no_contingent_liability():
     assert lenders["equity"].asked[-1] == dict(demand_risk=True, covered_share=0.0)
 
 
+def test_a_refused_later_tranche_leaves_the_guarantee_as_it_was():
+    """Only a tranche that reaches financial close raises the floor and the liability."""
+    desk, _, _, deal = setup()
+    terms = FEES.model_copy(update=dict(min_revenue_guarantee_share=0.5))
+    arr = ppp.open_vehicle(desk, deal, 0, terms)
+    assert raise_(desk, deal, arr, terms, units=100.0, base_cash=30.0) is not None
+    before = (arr.guarantee_floor_month, arr.base_case_cash_month, desk.contingent)
+    assert raise_(desk, deal, arr, terms, units=100.0, t=12, base_cash=3.0) is None
+    assert (arr.guarantee_floor_month, arr.base_case_cash_month, desk.contingent) == before
+
+
 def test_a_ppp_whose_equity_npv_is_negative_on_user_fees_is_not_financed():
     desk, lenders, v, deal = setup()
     arr = ppp.open_vehicle(desk, deal, 0, FEES)

@@ -63,23 +63,29 @@ def cover_bond(
     )
 
 
-def cover_ppp(desk: Desk, arr: Arrangement, years: int) -> None:
-    """Book the expected cost of a PPP's minimum revenue guarantee over its remaining term.
+def cover_ppp(desk: Desk, arr: Arrangement, floor: float, base_case: float, years: int) -> None:
+    """Raise a PPP's minimum revenue guarantee to a new floor; book the added expected cost.
+
+    The contingent liability grows by what the new floor adds to the expected
+    calls over the remaining term (nothing is booked without a floor).
 
     Args:
         desk: The city's treasury.
-        arr: The PPP's arrangement (floor and base case already set).
-        years: Years of the guarantee.
+        arr: The PPP's arrangement (its floor and base case are updated).
+        floor: The new monthly floor.
+        base_case: The new base-case monthly cash.
+        years: Years of the guarantee left.
     """
-    desk.add_contingent(
-        12
-        * years
-        * finance.guarantee_expected_cost(
-            arr.guarantee_floor_month,
-            arr.base_case_cash_month,
-            PPP_CASH_SD_SHARE * arr.base_case_cash_month,
+
+    def expected_calls(floor_month: float, base_month: float) -> float:
+        return finance.guarantee_expected_cost(
+            floor_month, base_month, PPP_CASH_SD_SHARE * base_month
         )
-    )
+
+    before = expected_calls(arr.guarantee_floor_month, arr.base_case_cash_month)
+    arr.guarantee_floor_month, arr.base_case_cash_month = floor, base_case
+    if floor > 0:
+        desk.add_contingent(12 * years * (expected_calls(floor, base_case) - before))
 
 
 def call(desk: Desk, arr: Arrangement, cash: float, into: int, t: int, project: int) -> float:

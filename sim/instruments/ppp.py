@@ -160,8 +160,6 @@ def raise_tranche(
     years = max(1, (arr.term_end - t) // 12)
     if demand:
         cash = base_cash_per_unit
-        arr.base_case_cash_month += units * cash
-        arr.guarantee_floor_month = covered * arr.base_case_cash_month
     else:
         cash = availability_payment(
             deal.price_per_unit,
@@ -171,7 +169,6 @@ def raise_tranche(
             eq_rate,
             terms.gearing_max,
         )
-        arr.fee_per_unit_month = cash
     cfads = np.full(years, 12 * units * (cash - om_per_unit))
     if np.any(cfads <= 0):
         return None
@@ -183,9 +180,13 @@ def raise_tranche(
     if demand and finance.npv(eq_rate, s.equity_flows) < 0:
         desk.note(deal, "ppp_not_bankable", equity_irr=s.equity_irr, required=eq_rate)
         return None
+    # financial close: only now do the tranche's terms join the arrangement
+    if demand:
+        base_case = arr.base_case_cash_month + units * cash
+        guarantees.cover_ppp(desk, arr, covered * base_case, base_case, years)
+    else:
+        arr.fee_per_unit_month = cash
     _close(desk, deal, arr, bank, eq, vendor, s, capex, debt_rate, years, t)
-    if covered > 0 and demand:
-        guarantees.cover_ppp(desk, arr, years)
     vendor.build(deal.domain, units, deal.pid, t, deal.overrun)
     deal.capex_total += capex
     psc = capex + pv_monthly(units * om_per_unit, discount_rate, years * 12)

@@ -54,10 +54,10 @@ def test_due_inside_and_outside_the_schedule():
     assert [d.due(m) for m in range(3, 10)] == [0.0, 0.0, 10.0, 20.0, 30.0, 0.0, 0.0]
 
 
-def test_outstanding_is_pv_of_payments_after_the_month_at_the_monthly_equivalent_rate():
+def test_outstanding_is_pv_of_payments_after_the_month_at_the_schedules_monthly_rate():
     pays = [100.0, 100.0, 100.0, 500.0]
     d = debt(pays, start=10, rate=0.12)
-    r = (1.12) ** (1 / 12) - 1
+    r = 0.12 / 12  # the nominal convention of the schedules
     # after month 11 (the second payment) two remain, at one and two months ahead
     assert d.outstanding(11) == pytest.approx(100 / (1 + r) + 500 / (1 + r) ** 2, rel=1e-12)
     # before the first payment every payment is still to come
@@ -139,20 +139,26 @@ def test_full_recourse_shortfall_is_exact_to_the_cent():
 # ---------------------------------------------------------------- new_debt, schedules
 
 
-def test_new_debt_starts_the_month_after_issue_and_counts_its_level_principal_service():
+def test_new_debt_starts_the_month_after_issue():
     deal = Project(pid=11)
     pays = np.full(60, 1.0)
     d = base.new_debt(deal, "go_bond", 0, 1, 7, pays, 50_000.0, 0.06, GENERAL)
     assert (d.project, d.instrument, d.payer, d.payee, d.start) == (11, "go_bond", 0, 1, 8)
     assert d.kind == "debt_service" and d.recourse == GENERAL
-    assert d.principal_service == pytest.approx(12 * annuity(50_000.0, monthly(0.06), 60))
     assert not d.defaulted and d.paid == 0.0
+    d2 = base.new_debt(Project(), "x", 0, 1, 0, np.full(5, 1.0), 1200.0, 0.0, "project", "loan")
+    assert d2.kind == "loan" and d2.recourse == "project"
 
 
-def test_new_debt_of_less_than_a_year_counts_a_one_year_service():
-    d = base.new_debt(Project(), "x", 0, 1, 0, np.full(5, 1.0), 1200.0, 0.0, "project", "loan")
-    assert d.principal_service == pytest.approx(1200.0)
-    assert d.kind == "loan"
+def test_a_new_level_debt_is_worth_its_principal_at_issue():
+    """Valued at the schedule's own rate, a bond is worth what was borrowed."""
+    pays = base.level_payments(1e6, 0.05, 20)
+    d = base.new_debt(Project(), "go_bond", 0, 1, 0, pays, 1e6, 0.05, GENERAL)
+    assert d.outstanding(0) == pytest.approx(1e6, rel=1e-12)
+    serial = base.level_payments(1e6, 0.05, 20, serial=True)
+    d = base.new_debt(Project(), "go_bond", 0, 1, 0, serial, 1e6, 0.05, GENERAL)
+    assert d.outstanding(0) == pytest.approx(1e6, rel=1e-12)
+    assert d.outstanding(120) == pytest.approx(0.5e6, rel=1e-9)  # half repaid after 10 years
 
 
 def test_level_payments_follow_the_annuity_formula_at_the_nominal_monthly_rate():

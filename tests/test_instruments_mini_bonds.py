@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from instrument_fakes import Desk, Project, annuity, monthly
+from instrument_fakes import Desk, Project, annuity
 
 from sim.instruments import mini_bonds as mb
 from sim.instruments.base import GENERAL, Raised
@@ -162,13 +162,15 @@ def test_the_debt_is_priced_at_its_yield_before_maturity_and_is_zero_after():
     assert d.outstanding(0) < d.outstanding(48) < d.outstanding(107) < maturity
 
 
-def test_against_the_cap_it_counts_the_level_service_of_its_principal():
+def test_against_the_cap_it_counts_the_level_service_of_its_principal_until_redeemed():
     desk, groups = city_with_groups()
     mb.issue(desk, Project(), 1e6, 0, DENVER, Offer([50_000.0, 0, 0, 0]), groups)
     [d] = desk.debts
-    level = 12 * annuity(50_000.0, monthly(DENVER_YIELD), 108)
-    assert d.principal_service == pytest.approx(level)
+    level = annuity(50_000.0, DENVER_YIELD, 9)  # the measure of the offering's cap test
     assert d.cap_service(12) == pytest.approx(level)
+    assert d.cap_service(108) == pytest.approx(level)  # the redemption month
+    assert d.cap_service(109) == 0.0  # redeemed: nothing left to count
+    assert d.cap_service(239) == 0.0
     assert d.annual_service(12) == 0.0  # while its cash service is nothing until maturity
 
 

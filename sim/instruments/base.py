@@ -51,7 +51,6 @@ class Debt:
     defaulted: bool = False
     unpaid: float = 0.0
     paid: float = 0.0
-    principal_service: float = 0.0  # level-equivalent annual service (zero coupons, the cap)
 
     def due(self, month: int) -> float:
         """Payment scheduled for ``month`` (0 outside the schedule)."""
@@ -59,11 +58,16 @@ class Debt:
         return float(self.payments[i]) if 0 <= i < len(self.payments) else 0.0
 
     def outstanding(self, month: int) -> float:
-        """PV at the debt's rate of the payments still to come after ``month``."""
+        """PV of the payments still to come after ``month``, at the debt's own rate.
+
+        The schedule's convention is nominal (the monthly rate is the annual rate / 12,
+        :func:`sim.core.finance.level_debt_service`), so a debt is worth its principal
+        at issue and its balance on the schedule afterwards.
+        """
         rest = self.payments[max(0, month - self.start + 1) :]
         if rest.size == 0:
             return 0.0
-        return finance.npv(finance.annual_to_monthly(self.rate_annual), rest, t0=1)
+        return finance.npv(self.rate_annual / 12, rest, t0=1)
 
     def annual_service(self, month: int) -> float:
         """Debt service over the 12 months from ``month`` (for the debt-service ratio)."""
@@ -235,9 +239,6 @@ def new_debt(
 ) -> Debt:
     """A debt whose first instalment falls the month after issue.
 
-    ``principal_service`` is the level annual service of the principal at the
-    debt's rate over its term: what a zero-coupon debt counts against the cap.
-
     Args:
         deal: The project.
         instrument: Instrument name.
@@ -253,14 +254,9 @@ def new_debt(
     Returns:
         The debt.
     """
-    debt = Debt(
+    return Debt(
         deal.pid, instrument, payer, payee, t + 1, payments, principal, rate, recourse, kind
     )
-    years = max(len(payments) // 12, 1)
-    debt.principal_service = 12 * float(
-        finance.annuity_payment(principal, finance.annual_to_monthly(rate), years * 12)
-    )
-    return debt
 
 
 def level_payments(

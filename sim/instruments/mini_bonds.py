@@ -8,7 +8,8 @@ open for ``offering_days``. Residents buy first come first served by income,
 savings and trust (``agents.population.Population.subscribe_minibonds``); the
 sell-out time is an output. What sold is a general-recourse debt redeemed at
 maturity to the buyers' (district, income quintile) groups; against the cap it
-counts as the level annual service of its principal at its yield.
+counts as the level annual service of its principal at its yield until it is
+redeemed, the same measure the offering's cap test uses.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class MiniBondDebt(Debt):
 
     holders: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cap_annual: float = 0.0
+    """Level annual service of the principal at the bond's yield (what the cap counts)."""
 
     def pay(self, ledger: Ledger, t: int, payee: int) -> float:
         """Redeem at maturity to the holders (general recourse).
@@ -106,8 +109,8 @@ class MiniBondDebt(Debt):
         return finance.zero_coupon_price(float(self.payments[-1]), self.rate_annual, left / 12)
 
     def cap_service(self, month: int) -> float:
-        """What the debt counts against the cap: the level annual service of its principal."""
-        return self.principal_service
+        """What the debt counts against the cap until it is redeemed: its level annual service."""
+        return self.cap_annual if month < self.start + len(self.payments) else 0.0
 
 
 def zero_coupon_payments(maturity_value: float, years: int) -> np.ndarray:
@@ -189,7 +192,10 @@ def issue(
         "mini_bond_redemption",
     )
     debt = MiniBondDebt(
-        **vars(base), holders=group_accounts[groups], shares=sale.by_group[groups] / sale.amount_usd
+        **vars(base),
+        holders=group_accounts[groups],
+        shares=sale.by_group[groups] / sale.amount_usd,
+        cap_annual=float(finance.annuity_payment(sale.amount_usd, yld, terms.term_years)),
     )
     desk.add_debt(debt)
     return Raised(desk.general, sale.amount_usd), sale

@@ -51,8 +51,10 @@ def test_property_tax_is_split_by_district_and_by_each_groups_share():
     e = run_month(m, 0)
     rate = c.spec.property_tax_rate / 12
     sl = m.layout.district_slice(0)
-    expected = np.repeat(m.land.trend[sl] * rate, N_QUINTILES) * m.layout.group_tax_share[
-        m.layout.city_groups(0)]
+    expected = (
+        np.repeat(m.land.trend[sl] * rate, N_QUINTILES)
+        * m.layout.group_tax_share[m.layout.city_groups(0)]
+    )
     np.testing.assert_allclose(tax_by_group(m, e, "tax"), expected, rtol=1e-12)
     # at month 0 the city collects its property-tax share of revenue
     assert expected.sum() == pytest.approx(c.budget.property_base0 / 12)
@@ -70,8 +72,9 @@ def test_other_revenue_follows_the_economy_and_spending_the_trend():
     other = paid(e, "tax", src=m.accounts["economy"], dst=c.general)
     assert other == pytest.approx(other0 * trend * 0.8)
     existing = c.spec.existing_debt_service_annual_usd / 12 * trend
-    property_trend = float((m.land.trend[m.layout.district_slice(0)]
-                            * c.spec.property_tax_rate / 12).sum())
+    property_trend = float(
+        (m.land.trend[m.layout.district_slice(0)] * c.spec.property_tax_rate / 12).sum()
+    )
     spending = paid(e, "spending", src=c.general, dst=m.accounts["services"])
     assert spending == pytest.approx(other0 * trend + property_trend - existing)
     assert c.budget.revenue_month == pytest.approx(paid(e, "tax", dst=c.general))
@@ -84,10 +87,12 @@ def test_existing_debt_service_goes_to_the_bondholder_with_the_budget():
     c = m.cities[0]
     e0 = run_month(m, 0)
     assert paid(e0, "debt_service", c.general, m.investors[0].account) == pytest.approx(
-        c.spec.existing_debt_service_annual_usd / 12)
+        c.spec.existing_debt_service_annual_usd / 12
+    )
     e24 = run_month(m, 24)
     assert paid(e24, "debt_service", c.general, m.investors[0].account) == pytest.approx(
-        c.spec.existing_debt_service_annual_usd / 12 * 1.025**2)
+        c.spec.existing_debt_service_annual_usd / 12 * 1.025**2
+    )
 
 
 def test_the_budget_balances_at_trend_without_projects():
@@ -114,8 +119,9 @@ def test_service_uplift_is_taxed_as_a_programme_flow():
     uplift = e[e.kind == "tax_uplift"]
     assert (uplift.project == PROGRAM).all() and (uplift.debit == c.general).all()
     assert uplift.amount.sum() == pytest.approx(float((m.land.trend[sl] * 0.02 * rate).sum()))
-    assert c.budget.revenue_month == pytest.approx(paid(e, "tax", dst=c.general)
-                                                   + uplift.amount.sum())
+    assert c.budget.revenue_month == pytest.approx(
+        paid(e, "tax", dst=c.general) + uplift.amount.sum()
+    )
 
 
 def test_a_tif_area_diverts_the_increment_during_its_term():
@@ -140,14 +146,19 @@ def test_a_tif_area_diverts_the_increment_during_its_term():
     groups = m.layout.group_accounts[m.layout.city_groups(0)]
     by_group = captured.groupby("credit").amount.sum()
     shares = m.layout.group_tax_share[m.layout.city_groups(0)]
-    np.testing.assert_allclose([by_group.get(a, 0.0) for a in groups[:10]],
-                               np.repeat(increment, N_QUINTILES) * shares[:10])
+    np.testing.assert_allclose(
+        [by_group.get(a, 0.0) for a in groups[:10]], np.repeat(increment, N_QUINTILES) * shares[:10]
+    )
     assert set(by_group.index) == set(groups[:10])
-    general = paid(e, "tax", dst=c.general) + paid(e, "tax_uplift", dst=c.general) - paid(
-        e, "tax", src=m.accounts["economy"])
+    general = (
+        paid(e, "tax", dst=c.general)
+        + paid(e, "tax_uplift", dst=c.general)
+        - paid(e, "tax", src=m.accounts["economy"])
+    )
     assert general == pytest.approx(total - increment.sum())
     assert c.budget.revenue_month == pytest.approx(
-        paid(e, "tax", dst=c.general) + paid(e, "tax_uplift") + captured.amount.sum())
+        paid(e, "tax", dst=c.general) + paid(e, "tax_uplift") + captured.amount.sum()
+    )
     # after the term the increment returns to the general fund
     m.market.advance(12)
     n1 = len(m.ledger)
@@ -157,8 +168,13 @@ def test_a_tif_area_diverts_the_increment_during_its_term():
 
 
 def test_pmo_and_framework_fees_are_billed_once_a_year():
-    m = model(**{"policy.procurement.mode": "framework", "policy.governance.pmo": True,
-                 "policy.governance.pmo_cost_annual_usd": 2e6})
+    m = model(
+        **{
+            "policy.procurement.mode": "framework",
+            "policy.governance.pmo": True,
+            "policy.governance.pmo_cost_annual_usd": 2e6,
+        }
+    )
     c = m.cities[0]
     fee = m.scenario.world.procurement.framework_member_fee_annual_usd
     for t, billed in ((0, True), (1, False), (11, False), (12, True)):
@@ -177,4 +193,5 @@ def test_the_revolving_funds_idle_cash_earns_the_deposit_rate():
     assert balance == pytest.approx(m.scenario.policy.financing.revolving_fund.initial_usd)
     e = run_month(m, 0)
     assert paid(e, "interest", m.accounts["market"], c.funds.revolving) == pytest.approx(
-        balance * (1.03 ** (1 / 12) - 1))
+        balance * (1.03 ** (1 / 12) - 1)
+    )

@@ -41,7 +41,8 @@ def test_the_parts_share_the_citys_projects_outbox_and_funds():
     assert c.treasury.funds is c.budget.funds is c.funds
     assert c.treasury.book is c.budget.debts
     assert c.economics.population == c.spec.population
-    assert c.treasury.economics is c.operations.economics is c.economics
+    assert c.financing.economics is c.operations.economics is c.economics
+    assert c.financing.treasury is c.treasury
 
 
 def test_what_others_read_comes_from_the_parts():
@@ -98,9 +99,14 @@ def test_the_rating_is_reviewed_only_at_the_end_of_each_year():
 
 
 def test_the_model_steps_every_city_and_books_their_reports():
-    m = model("alliance", months=24, **{"world.cities.north": {
-        "population": 200_000, "general_revenue_annual_usd": 3e8},
-        "world.region.districts_per_city": 3})
+    m = model(
+        "alliance",
+        months=24,
+        **{
+            "world.cities.north": {"population": 200_000, "general_revenue_annual_usd": 3e8},
+            "world.region.districts_per_city": 3,
+        },
+    )
     m.run()
     assert [c.name for c in m.cities] == ["central", "north"]
     mine = {c.name: {p.pid for p in c.projects} for c in m.cities}

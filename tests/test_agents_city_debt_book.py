@@ -28,16 +28,39 @@ def ledger():
 
 
 def level(pid, instrument, recourse, monthly=1_000.0, months=24, start=1, payer=0, payee=4):
-    return Debt(pid, instrument, payer, payee, start, np.full(months, monthly), monthly * months,
-                0.05, recourse)
+    return Debt(
+        pid,
+        instrument,
+        payer,
+        payee,
+        start,
+        np.full(months, monthly),
+        monthly * months,
+        0.05,
+        recourse,
+    )
 
 
 def minibond(pid=9, principal=1e6, years=9, start=1):
     rate = finance.zero_coupon_yield(500.0, 750.0, years)
-    base = new_debt(Deal(pid), "mini_bonds", 0, -1, start - 1,
-                    zero_coupon_payments(1.5 * principal, years), principal, rate, GENERAL,
-                    "mini_bond_redemption")
-    return MiniBondDebt(**vars(base), holders=np.array([5, 6]), shares=np.array([0.25, 0.75]))
+    base = new_debt(
+        Deal(pid),
+        "mini_bonds",
+        0,
+        -1,
+        start - 1,
+        zero_coupon_payments(1.5 * principal, years),
+        principal,
+        rate,
+        GENERAL,
+        "mini_bond_redemption",
+    )
+    return MiniBondDebt(
+        **vars(base),
+        holders=np.array([5, 6]),
+        shares=np.array([0.25, 0.75]),
+        cap_annual=float(finance.annuity_payment(principal, rate, years)),
+    )
 
 
 def test_existing_service_keeps_pace_with_the_budget():
@@ -56,8 +79,9 @@ def test_cap_service_counts_general_debts_over_the_next_twelve_months():
     assert DebtBook(1_000.0).annual_service(19, 1.2) == pytest.approx(1.2 * 12_000)
 
 
-@pytest.mark.parametrize(("instrument", "recourse"), [("revenue_bond", "project"),
-                                                      ("tif", "tif"), ("ppp", "vehicle")])
+@pytest.mark.parametrize(
+    ("instrument", "recourse"), [("revenue_bond", "project"), ("tif", "tif"), ("ppp", "vehicle")]
+)
 def test_debts_without_recourse_to_the_city_do_not_count(instrument, recourse):
     book = DebtBook(0.0)
     book.add(level(1, instrument, recourse, monthly=10_000.0))
@@ -66,16 +90,15 @@ def test_debts_without_recourse_to_the_city_do_not_count(instrument, recourse):
     assert book.annual_service(0, 1.0) == pytest.approx(1_200.0)
 
 
-def test_mini_bonds_count_their_level_principal_service():
+def test_mini_bonds_count_their_level_principal_service_until_redeemed():
     """A zero coupon pays nothing for years; the cap counts its principal's level service."""
     book = DebtBook(0.0)
     debt = book.add(minibond(principal=1e6, years=9))
     assert debt.annual_service(0) == 0.0  # nothing due in the next twelve months
-    expected = 12 * finance.annuity_payment(1e6, finance.annual_to_monthly(debt.rate_annual),
-                                            9 * 12)
-    assert debt.principal_service == pytest.approx(expected)
+    expected = finance.annuity_payment(1e6, debt.rate_annual, 9)
     assert book.annual_service(0, 1.0) == pytest.approx(expected)
     assert book.annual_service(100, 1.0) == pytest.approx(expected)
+    assert book.annual_service(200, 1.0) == 0.0  # redeemed at month 108
 
 
 def test_the_cap_service_is_recomputed_when_a_debt_is_added_or_the_month_moves():

@@ -32,7 +32,7 @@ def deployed(m, domain, units, t=0):
     pr.vendors, pr.price_per_unit, pr.claim = [vendor], vendor.price(domain), vendor.claim[domain]
     pr.mu, pr.sd = 0.8 * pr.claim, 0.25
     c.projects.append(pr)
-    assert c.treasury.fund(pr, units, t)
+    assert c.financing.fund(pr, units, t)
     pr.state, pr.deploy_start = "operating", t
     return pr
 
@@ -103,9 +103,13 @@ def test_a_revenue_bond_projects_cash_goes_to_its_own_fund_which_pays_its_om():
 
 
 def test_shared_savings_split_the_savings_with_the_esco():
-    m = model(**{"policy.financing.preference": ["shared_savings"],
-                 "policy.contracts.vendor_savings_share": 0.9,
-                 "policy.contracts.savings_term_years": 20})
+    m = model(
+        **{
+            "policy.financing.preference": ["shared_savings"],
+            "policy.contracts.vendor_savings_share": 0.9,
+            "policy.contracts.savings_term_years": 20,
+        }
+    )
     c = m.cities[0]
     pr = deployed(m, "streetlights", 2000.0)
     assert pr.arrangements[0].owner == "vendor"
@@ -134,9 +138,13 @@ def test_a_revenue_share_splits_each_groups_fees_and_the_city_pays_the_om():
 
 
 def test_a_demand_risk_ppp_vehicle_receives_the_fees():
-    m = model(**{"policy.financing.preference": ["ppp"],
-                 "policy.financing.ppp.payment": "user_fees",
-                 "world.technology.maas.fee_per_user_month_usd": 60.0})
+    m = model(
+        **{
+            "policy.financing.preference": ["ppp"],
+            "policy.financing.ppp.payment": "user_fees",
+            "world.technology.maas.fee_per_user_month_usd": 60.0,
+        }
+    )
     c = m.cities[0]
     pr = deployed(m, "maas", 20.0)
     arr = pr.arrangements[0]
@@ -150,15 +158,17 @@ def test_a_demand_risk_ppp_vehicle_receives_the_fees():
 
 
 def test_an_availability_ppp_is_paid_by_the_city_less_the_kpi_deduction():
-    m = model(**{"policy.financing.preference": ["ppp"],
-                 "policy.contracts.measurement_lag_months": 0})
+    m = model(
+        **{"policy.financing.preference": ["ppp"], "policy.contracts.measurement_lag_months": 0}
+    )
     c = m.cities[0]
     pr = deployed(m, "traffic", 30.0)
     arr = pr.arrangements[0]
     e = operate(m, pr)
     deduction = m.scenario.policy.financing.ppp.kpi_deduction_rate * max(0, 1 - pr.measured_kpi)
     assert flow(e, "availability_payment", c.general, arr.vehicle) == pytest.approx(
-        arr.fee_per_unit_month * 30 * max(0.0, 1 - deduction))
+        arr.fee_per_unit_month * 30 * max(0.0, 1 - deduction)
+    )
     assert pr.measured_kpi < 1  # the vendor delivers less than it claimed
     tallies = dict(c.outbox.drain().tallies)
     assert tallies["welfare_usd"] == pytest.approx(30 * 900.0 * theta(pr, m))  # time saved
@@ -174,20 +184,26 @@ def test_advertising_scales_with_the_services_reach():
     e = operate(m, pr)
     reach = 0.3 / EXPECTED_REACH
     assert flow(e, "advertising", m.accounts["market"], c.general) == pytest.approx(
-        100 * 140.0 * theta(pr, m) * reach)
+        100 * 140.0 * theta(pr, m) * reach
+    )
     m.residents.users[row, m.layout.district_slice(0)] = people / 10  # saturated
     e = operate(m, pr, t=2)
     assert flow(e, "advertising", m.accounts["market"], c.general) == pytest.approx(
-        100 * 140.0 * theta(pr, m, 2))
+        100 * 140.0 * theta(pr, m, 2)
+    )
 
 
 # --------------------------------------------------------------------------- KPI and payments
 
 
 def test_the_kpi_is_measured_against_the_target_and_sets_the_payment_factor():
-    m = model(**{"policy.contracts.payment": "pay_for_performance",
-                 "policy.contracts.kpi_threshold": 0.8,
-                 "policy.contracts.measurement_lag_months": 0})
+    m = model(
+        **{
+            "policy.contracts.payment": "pay_for_performance",
+            "policy.contracts.kpi_threshold": 0.8,
+            "policy.contracts.measurement_lag_months": 0,
+        }
+    )
     c = m.cities[0]
     pr = deployed(m, "water", 1000.0)
     pr.kpi_target = theta(pr, m) / 0.9  # delivers 90 % of the target
@@ -224,10 +240,12 @@ def test_the_city_runs_orphaned_equipment_itself_at_a_premium():
     pr.lead.solvent = False
     e = operate(m, pr)
     assert flow(e, "opex", c.general, m.accounts["market"]) == pytest.approx(
-        1000 * 0.6 * SELF_PERFORM)
+        1000 * 0.6 * SELF_PERFORM
+    )
     assert flow(e, "opex", dst=pr.lead.account) == 0.0
     assert flow(e, "savings", m.accounts["utility"], c.general) == pytest.approx(
-        1000 * 4.5 * perf * pr.tech.orphan_factor)
+        1000 * 4.5 * perf * pr.tech.orphan_factor
+    )
 
 
 def test_guaranteed_savings_make_the_vendor_pay_the_shortfall():
@@ -242,9 +260,13 @@ def test_guaranteed_savings_make_the_vendor_pay_the_shortfall():
 
 
 def test_the_revolving_fund_is_repaid_from_the_cash_until_the_loan_is_paid():
-    m = model(**{"policy.financing.preference": ["revolving_fund"],
-                 "policy.financing.revolving_fund.initial_usd": 1e8,
-                 "policy.financing.revolving_fund.recycle_share": 0.5})
+    m = model(
+        **{
+            "policy.financing.preference": ["revolving_fund"],
+            "policy.financing.revolving_fund.initial_usd": 1e8,
+            "policy.financing.revolving_fund.recycle_share": 0.5,
+        }
+    )
     c = m.cities[0]
     pr = deployed(m, "water", 1000.0)
     arr = pr.arrangements[0]
@@ -277,9 +299,13 @@ def test_a_maas_service_tallies_the_value_to_its_users():
 
 
 def test_retentions_are_paid_monthly_against_the_measured_kpi():
-    m = model(**{"policy.contracts.payment": "pay_for_performance",
-                 "policy.contracts.retention_share": 0.3,
-                 "policy.contracts.retention_years": 1})
+    m = model(
+        **{
+            "policy.contracts.payment": "pay_for_performance",
+            "policy.contracts.retention_share": 0.3,
+            "policy.contracts.retention_years": 1,
+        }
+    )
     c = m.cities[0]
     pr = deployed(m, "water", 1000.0, t=0)
     ((_, start, end, monthly),) = c.treasury.retentions

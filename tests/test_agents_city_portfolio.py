@@ -14,9 +14,13 @@ from sim.model.api import resolve
 from sim.model.model import AllianceModel
 
 SMALL = {"world.residents.simulated_agents": 2000}
-PILOTS = {"policy.pilot.enabled": True, "policy.pilot.share_of_units": 0.03,
-          "policy.pilot.months": 12, "policy.pilot.tranches": 4,
-          "policy.pilot.tranche_months": 6}
+PILOTS = {
+    "policy.pilot.enabled": True,
+    "policy.pilot.share_of_units": 0.03,
+    "policy.pilot.months": 12,
+    "policy.pilot.tranches": 4,
+    "policy.pilot.tranche_months": 6,
+}
 
 
 def model(months=240, **overrides):
@@ -27,8 +31,15 @@ def project(m, domain="streetlights", state="approval", next_event=0):
     """A project as an award leaves it: one partner, its price and claim, the city's prior."""
     c = m.cities[0]
     tech = m.scenario.world.technology[domain]
-    pr = Project(m.new_project_id(), c.name, domain, tech, c.economics.units_for(tech),
-                 state=state, next_event=next_event)
+    pr = Project(
+        m.new_project_id(),
+        c.name,
+        domain,
+        tech,
+        c.economics.units_for(tech),
+        state=state,
+        next_event=next_event,
+    )
     vendor = next(v for v in m.vendors if domain in v.domains)
     pr.vendors, pr.price_per_unit, pr.claim = [vendor], vendor.price(domain), vendor.claim[domain]
     pr.mu, pr.sd = 0.8 * pr.claim, 0.25
@@ -41,7 +52,7 @@ def operating(m, domain="streetlights", deploy_start=0, units=None):
     """A fully deployed project, funded under the policy's preference."""
     pr = project(m, domain, state="operating")
     units = pr.units_target if units is None else units
-    assert m.cities[0].treasury.fund(pr, units, deploy_start)
+    assert m.cities[0].financing.fund(pr, units, deploy_start)
     pr.deploy_start = deploy_start
     return pr
 
@@ -82,8 +93,13 @@ def test_a_tiny_pilot_has_at_least_one_unit():
 
 
 def test_without_pilots_approval_goes_straight_to_scaling():
-    m = model(**{"policy.pilot.enabled": False, "policy.pilot.tranches": 4,
-                 "policy.pilot.tranche_months": 6})
+    m = model(
+        **{
+            "policy.pilot.enabled": False,
+            "policy.pilot.tranches": 4,
+            "policy.pilot.tranche_months": 6,
+        }
+    )
     pr = project(m)
     m.cities[0].portfolio.advance(pr, 2)
     assert pr.state == "scaling" and pr.pilot_units == 0
@@ -203,9 +219,13 @@ def test_scale_approval_starts_the_tranches_at_once():
 
 
 def test_tranches_run_to_operating_and_the_project_scales():
-    m = model(**{**PILOTS, "world.cities.north": {"population": 200_000,
-                                                  "general_revenue_annual_usd": 3e8},
-                 "world.region.districts_per_city": 3})
+    m = model(
+        **{
+            **PILOTS,
+            "world.cities.north": {"population": 200_000, "general_revenue_annual_usd": 3e8},
+            "world.region.districts_per_city": 3,
+        }
+    )
     m.consortium.proven.discard("water")
     pr = project(m, "water", state="scale_approval")
     port = m.cities[0].portfolio
@@ -269,9 +289,13 @@ def test_end_of_life_without_finance_ends_the_project_and_requeues_the_domain():
 
 
 def test_the_end_of_an_as_a_service_term_buys_the_equipment_back():
-    m = model(**{"policy.financing.preference": ["as_a_service"],
-                 "policy.financing.vendor.term_years": 10,
-                 "policy.financing.vendor.end_of_term": "purchase"})
+    m = model(
+        **{
+            "policy.financing.preference": ["as_a_service"],
+            "policy.financing.vendor.term_years": 10,
+            "policy.financing.vendor.end_of_term": "purchase",
+        }
+    )
     c = m.cities[0]
     pr = operating(m, "water", units=5000.0)
     arr = pr.arrangements[0]
@@ -289,14 +313,22 @@ def test_the_end_of_an_as_a_service_term_buys_the_equipment_back():
 
 
 def test_the_end_of_a_term_may_return_or_upgrade_the_equipment():
-    ret = model(**{"policy.financing.preference": ["as_a_service"],
-                   "policy.financing.vendor.end_of_term": "return"})
+    ret = model(
+        **{
+            "policy.financing.preference": ["as_a_service"],
+            "policy.financing.vendor.end_of_term": "return",
+        }
+    )
     pr = operating(ret, "water", units=5000.0)
     ret.cities[0].portfolio.advance(pr, 120)
     assert (pr.state, pr.units) == ("ended", 0.0)
     assert [e.event for e in ret.cities[0].outbox.drain().events] == ["returned"]
-    up = model(**{"policy.financing.preference": ["as_a_service"],
-                  "policy.financing.vendor.end_of_term": "upgrade"})
+    up = model(
+        **{
+            "policy.financing.preference": ["as_a_service"],
+            "policy.financing.vendor.end_of_term": "upgrade",
+        }
+    )
     pr = operating(up, "water", units=5000.0)
     up.cities[0].portfolio.advance(pr, 120)
     assert pr.state == "operating" and pr.arrangements[0].term_end == 240
@@ -305,8 +337,7 @@ def test_the_end_of_a_term_may_return_or_upgrade_the_equipment():
 
 
 def test_a_ppp_hands_back_with_the_vehicles_cash_to_equity():
-    m = model(**{"policy.financing.preference": ["ppp"],
-                 "policy.financing.ppp.term_years": 5})
+    m = model(**{"policy.financing.preference": ["ppp"], "policy.financing.ppp.term_years": 5})
     pr = operating(m, "traffic", units=30.0)
     arr = pr.arrangements[0]
     m.ledger.transfer(59, m.accounts["market"], arr.vehicle, 1e5, "transfer")
@@ -322,8 +353,9 @@ def test_a_ppp_hands_back_with_the_vehicles_cash_to_equity():
 
 
 def test_a_partner_owned_project_whose_vendors_are_gone_is_disrupted():
-    m = model(**{"policy.financing.preference": ["as_a_service"],
-                 "policy.domains": ["streetlights"]})
+    m = model(
+        **{"policy.financing.preference": ["as_a_service"], "policy.domains": ["streetlights"]}
+    )
     pr = operating(m, "water", units=5000.0)
     pr.lead.exit(30)
     m.cities[0].portfolio.advance(pr, 31)

@@ -43,7 +43,9 @@ def test_projects_start_in_policy_order_up_to_capacity():
     report = c.outbox.drain()
     assert report.projects == projects
     assert [(e.event, e.project, e.info) for e in report.events] == [
-        ("procurement_start", 1, {"mode": "rfp"}), ("procurement_start", 2, {"mode": "rfp"})]
+        ("procurement_start", 1, {"mode": "rfp"}),
+        ("procurement_start", 2, {"mode": "rfp"}),
+    ]
     started(m, 4)  # still busy: nothing new
     assert len(projects) == 2
 
@@ -60,8 +62,7 @@ def test_a_finished_project_frees_capacity_for_the_next_domain():
 
 def test_a_pmo_raises_capacity():
     m = model(**{"policy.governance.pmo": True, "policy.governance.pmo_extra_capacity": 3})
-    assert [p.domain for p in started(m)] == ["streetlights", "water", "buildings", "maas",
-                                              "wifi"]
+    assert [p.domain for p in started(m)] == ["streetlights", "water", "buildings", "maas", "wifi"]
     assert m.cities[0].office.queue == ["traffic"]
 
 
@@ -72,12 +73,21 @@ def test_a_short_queue_starts_only_its_domains():
 
 
 def test_framework_falls_back_to_rfp_for_unproven_domains():
-    m = model(**{"policy.procurement.mode": "framework", "policy.governance.pmo": True,
-                 "policy.domains": ["maas", "water", "wifi", "streetlights"]})
+    m = model(
+        **{
+            "policy.procurement.mode": "framework",
+            "policy.governance.pmo": True,
+            "policy.domains": ["maas", "water", "wifi", "streetlights"],
+        }
+    )
     assert m.consortium.proven == {"streetlights", "water", "buildings"}
     modes = {p.domain: p.mode for p in started(m)}
-    assert modes == {"maas": "rfp", "water": "framework", "wifi": "rfp",
-                     "streetlights": "framework"}
+    assert modes == {
+        "maas": "rfp",
+        "water": "framework",
+        "wifi": "rfp",
+        "streetlights": "framework",
+    }
     events = [e.info["mode"] for e in m.cities[0].outbox.drain().events]
     assert events == ["rfp", "framework", "rfp", "framework"]
 
@@ -128,8 +138,11 @@ def test_award_sets_partner_price_prior_and_evidence_key_and_waits_for_approval(
     assert pr.state == "approval" and pr.next_event == 9 + delay
     events = a.cities[0].outbox.drain().events
     assert events[-1].event == "award"
-    assert events[-1].info == {"vendors": [lead.name], "price": pr.price_per_unit,
-                               "claim": pr.claim}
+    assert events[-1].info == {
+        "vendors": [lead.name],
+        "price": pr.price_per_unit,
+        "claim": pr.claim,
+    }
 
 
 def test_award_under_rfi_mou_takes_several_partners_and_an_integrator():
@@ -144,9 +157,13 @@ def test_award_under_rfi_mou_takes_several_partners_and_an_integrator():
 
 
 def test_consortium_members_pool_evidence_by_domain_and_lead():
-    m = model("alliance", **{"world.cities.north": {"population": 200_000,
-                                                    "general_revenue_annual_usd": 3e8},
-                             "world.region.districts_per_city": 3})
+    m = model(
+        "alliance",
+        **{
+            "world.cities.north": {"population": 200_000, "general_revenue_annual_usd": 3e8},
+            "world.region.districts_per_city": 3,
+        },
+    )
     assert m.consortium.active
     pr = started(m)[0]
     m.cities[0].office.award(pr, 0)
@@ -155,8 +172,12 @@ def test_consortium_members_pool_evidence_by_domain_and_lead():
 
 def test_a_guaranteed_savings_vendor_prices_the_guarantee():
     plain = model(**{"policy.domains": ["streetlights", "maas"]})
-    gs = model(**{"policy.domains": ["streetlights", "maas"],
-                  "policy.contracts.energy_contract": "guaranteed_savings"})
+    gs = model(
+        **{
+            "policy.domains": ["streetlights", "maas"],
+            "policy.contracts.energy_contract": "guaranteed_savings",
+        }
+    )
     for m in (plain, gs):
         for pr in started(m):
             m.cities[0].office.award(pr, 0)

@@ -36,11 +36,13 @@ def test_bond_yield_is_curve_plus_shift_plus_premium_plus_revenue_spread():
     mid = (rates.yields_10y["A"] + rates.yields_20y["A"]) / 2
     assert inv.bond_yield("A", 15) == pytest.approx(mid + 0.005)
     assert inv.bond_yield("AA", 10, revenue=True) == pytest.approx(
-        rates.yields_10y["AA"] + 0.005 + 0.008)
+        rates.yields_10y["AA"] + 0.005 + 0.008
+    )
     inv.premium = 0.012
     assert inv.bond_yield("AA", 10) == pytest.approx(rates.yields_10y["AA"] + 0.005 + 0.012)
     assert inv.bond_yield("AA", 10, revenue=True) == pytest.approx(
-        rates.yields_10y["AA"] + 0.005 + 0.012 + 0.008)
+        rates.yields_10y["AA"] + 0.005 + 0.012 + 0.008
+    )
 
 
 def test_rate_shock_moves_every_yield_from_its_month():
@@ -59,16 +61,19 @@ def test_a_guarantee_removes_the_covered_share_of_the_premium():
     spread = m.scenario.world.rates.revenue_bond_spread_bp / 1e4
     assert inv.bond_yield("AA", 20, covered_share=0.7) == pytest.approx(base)  # no premium yet
     assert inv.bond_yield("AA", 20, revenue=True, covered_share=0.25) == pytest.approx(
-        base + 0.75 * spread)
+        base + 0.75 * spread
+    )
     assert inv.bond_yield("AA", 20, revenue=True, covered_share=1.0) == pytest.approx(base)
     inv.premium = 0.01
     assert inv.bond_yield("AA", 20, revenue=True, covered_share=0.5) == pytest.approx(
-        base + 0.5 * (0.01 + spread))
+        base + 0.5 * (0.01 + spread)
+    )
 
 
 def test_equity_return_adds_the_demand_premium_less_its_covered_share():
-    m = model(**{"world.rates.equity_irr_required": 0.11,
-                 "world.investors.risk_premium_demand": 0.04})
+    m = model(
+        **{"world.rates.equity_irr_required": 0.11, "world.investors.risk_premium_demand": 0.04}
+    )
     inv = m.investors[2]
     assert inv.equity_return(demand_risk=False) == pytest.approx(0.11)
     assert inv.equity_return(demand_risk=True) == pytest.approx(0.15)
@@ -81,8 +86,11 @@ def test_equity_return_adds_the_demand_premium_less_its_covered_share():
 def test_a_default_raises_the_premium_of_every_price():
     m = model(**{"world.investors.risk_premium_per_default": 0.004})
     inv = m.investors[0]
-    y0, d0, e0 = inv.bond_yield("AA", 10), inv.project_debt_rate(), inv.equity_return(
-        demand_risk=False)
+    y0, d0, e0 = (
+        inv.bond_yield("AA", 10),
+        inv.project_debt_rate(),
+        inv.equity_return(demand_risk=False),
+    )
     inv.observe_default("revenue_bond")
     inv.observe_default("vendor")
     assert inv.defaults_seen == 2

@@ -71,8 +71,9 @@ def test_drain_hands_over_everything_in_order_and_starts_empty():
 
 
 def test_the_model_books_a_drained_report_with_the_month():
-    m = AllianceModel(resolve("alliance", {"world.residents.simulated_agents": 2000}), seed=0,
-                      months=12)
+    m = AllianceModel(
+        resolve("alliance", {"world.residents.simulated_agents": 2000}), seed=0, months=12
+    )
     m.month = 4
     box = Outbox()
     pr = Ref(9, "central", "wifi")
@@ -81,8 +82,14 @@ def test_the_model_books_a_drained_report_with_the_month():
     box.tally("welfare_usd", 12.5)
     box.tally("ppp_value_for_money_usd", -1.0)
     m.book(box.drain())
-    assert m.events[-1] == {"month": 4, "event": "pilot_start", "city": "central", "project": 9,
-                            "domain": "wifi", "info": {"units": 3.0}}
+    assert m.events[-1] == {
+        "month": 4,
+        "event": "pilot_start",
+        "city": "central",
+        "project": 9,
+        "domain": "wifi",
+        "info": {"units": 3.0},
+    }
     assert m.projects[-1] is pr
     assert m.totals["welfare_usd"] == 12.5
     assert m.ppp_vfm == [-1.0]

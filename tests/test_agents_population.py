@@ -12,15 +12,23 @@ from sim.config.schema import Residents, Technology
 from sim.core import kernels
 
 POPS = (600_000, 250_000, 150_000)
-TECH = Technology(user_facing=True, bass_p_monthly=0.05, bass_q_monthly=0.5, churn_monthly=0.01,
-                  market_potential=1.0)
+TECH = Technology(
+    user_facing=True,
+    bass_p_monthly=0.05,
+    bass_q_monthly=0.5,
+    churn_monthly=0.01,
+    market_potential=1.0,
+)
 
 
 def make_pop(seed=3, agents=6_000, pops=POPS, districts=4, n_services=2, **params):
-    return Population.create(np.random.default_rng(seed), city_populations=list(pops),
-                             districts_per_city=districts,
-                             params=Residents(simulated_agents=agents, **params),
-                             n_services=n_services)
+    return Population.create(
+        np.random.default_rng(seed),
+        city_populations=list(pops),
+        districts_per_city=districts,
+        params=Residents(simulated_agents=agents, **params),
+        n_services=n_services,
+    )
 
 
 def adopt(pop, coverage, months=12, fee=0.0, service=0, seed=4):
@@ -119,9 +127,10 @@ def test_adoption_happens_only_where_a_service_covers_the_district():
     assert not pop.adopted[0, ~covered].any()
     assert not pop.adopted[1].any()  # the other service is untouched
     assert set(np.flatnonzero(out)) == {1, 6}
-    np.testing.assert_allclose(out, kernels.group_sums(pop.adopted[0].astype(float),
-                                                       pop.district, pop.weight,
-                                                       pop.n_districts))
+    np.testing.assert_allclose(
+        out,
+        kernels.group_sums(pop.adopted[0].astype(float), pop.district, pop.weight, pop.n_districts),
+    )
 
 
 def test_an_idle_service_spends_no_draws():
@@ -137,8 +146,7 @@ def test_an_idle_service_spends_no_draws():
 def test_fees_by_group_equal_users_by_group_times_the_fee():
     pop = make_pop()
     adopt(pop, np.full(pop.n_districts, 0.8), fee=12.0)
-    users = kernels.group_sums(pop.adopted[0].astype(float), pop.group_id, pop.weight,
-                               pop.n_groups)
+    users = kernels.group_sums(pop.adopted[0].astype(float), pop.group_id, pop.weight, pop.n_groups)
     assert users.sum() > 0
     np.testing.assert_allclose(pop.fees_by_group(0, 12.0), 12.0 * users, rtol=1e-12)
     # before any adoption step, fees come straight from the arrays
@@ -168,8 +176,9 @@ def test_district_summary_is_weighted_by_district():
     d = 5
     in_d = pop.district == d
     assert s.population[d] == pytest.approx(pop.weight[in_d].sum())
-    assert s.income_month[d] == pytest.approx(np.average(pop.income_month[in_d],
-                                                         weights=pop.weight[in_d]))
+    assert s.income_month[d] == pytest.approx(
+        np.average(pop.income_month[in_d], weights=pop.weight[in_d])
+    )
     assert s.trust[d] == pytest.approx(np.average(pop.trust[in_d], weights=pop.weight[in_d]))
 
 
@@ -178,9 +187,17 @@ def test_district_summary_is_weighted_by_district():
 
 def offer(pop, *, city=1, supply=5_000.0, cap=10, price=500.0, seed=2):
     return pop.subscribe_minibonds(
-        np.random.default_rng(seed), city_index=city, price=price, cap=cap, supply_bonds=supply,
-        yield_premium=0.04, interest_share=0.5, arrival_hours=8.0, premium_response=100.0,
-        offering_hours=720.0)
+        np.random.default_rng(seed),
+        city_index=city,
+        price=price,
+        cap=cap,
+        supply_bonds=supply,
+        yield_premium=0.04,
+        interest_share=0.5,
+        arrival_hours=8.0,
+        premium_response=100.0,
+        offering_hours=720.0,
+    )
 
 
 @pytest.mark.parametrize(("supply", "cap"), [(500.0, 10), (5_000.0, 3), (1e9, 25)])

@@ -83,8 +83,7 @@ def test_an_incident_halts_the_project_and_notes_an_event():
     assert pr.halted(41) and not pr.halted(42)
     assert (reg.incidents, reg.halts) == (1, 1)
     (e,) = reg.outbox.drain().events
-    assert (e.event, e.city, e.project, e.domain) == ("incident_halt", "central", 3,
-                                                      "streetlights")
+    assert (e.event, e.city, e.project, e.domain) == ("incident_halt", "central", 3, "streetlights")
     assert e.info == {"until": 42}
 
 
@@ -106,8 +105,9 @@ def test_no_incident_leaves_the_project_running():
     assert m.regulator.outbox.drain().events == []
 
 
-@pytest.mark.parametrize(("coverage", "hazard"), [(0.0, 0.0), (0.1, 0.04), (0.25, 0.1),
-                                                  (0.5, 0.2), (1.0, 0.2)])
+@pytest.mark.parametrize(
+    ("coverage", "hazard"), [(0.0, 0.0), (0.1, 0.04), (0.25, 0.1), (0.5, 0.2), (1.0, 0.2)]
+)
 def test_hazard_scales_with_coverage_up_to_half_coverage(coverage, hazard):
     """The hazard is the domain hazard x stress factor x min(1, 2 x coverage)."""
     m = model()
@@ -131,8 +131,10 @@ def test_hazard_scales_with_the_stress_factor():
 def test_incident_frequency_matches_the_hazard():
     m = model()
     m.regulator.stream = np.random.default_rng(0)
-    hits = sum(m.regulator.check_incident(project(hazard=0.05, coverage=0.25), False, 0)
-               for _ in range(20000))
+    hits = sum(
+        m.regulator.check_incident(project(hazard=0.05, coverage=0.25), False, 0)
+        for _ in range(20000)
+    )
     assert hits / 20000 == pytest.approx(0.025, rel=0.15)
 
 
@@ -145,9 +147,18 @@ def test_the_regulator_opens_its_account():
 
 
 def test_in_the_model_a_halted_project_delivers_nothing_until_the_halt_ends():
-    m = AllianceModel(resolve("traditional", {
-        **SMALL, "world.stress.incident_hazard_factor": 30.0,
-        "policy.domains": ["streetlights", "water"]}), seed=0, months=48)
+    m = AllianceModel(
+        resolve(
+            "traditional",
+            {
+                **SMALL,
+                "world.stress.incident_hazard_factor": 30.0,
+                "policy.domains": ["streetlights", "water"],
+            },
+        ),
+        seed=0,
+        months=48,
+    )
     m.run()
     halts = [e for e in m.events if e["event"] == "incident_halt"]
     assert len(halts) == m.regulator.incidents > 0
@@ -157,6 +168,11 @@ def test_in_the_model_a_halted_project_delivers_nothing_until_the_halt_ends():
         assert until == e["month"] + 12
         savings = set(entries[(entries.kind == "savings") & (entries.project == e["project"])].step)
         assert not savings & set(range(e["month"], until))
-        later = [x["month"] for x in m.events if x["project"] == e["project"]
-                 and x["event"] in ("tranche", "operating") and x["month"] >= e["month"]]
+        later = [
+            x["month"]
+            for x in m.events
+            if x["project"] == e["project"]
+            and x["event"] in ("tranche", "operating")
+            and x["month"] >= e["month"]
+        ]
         assert all(t >= until for t in later)  # the lifecycle waits out the halt

@@ -11,8 +11,11 @@ import pytest
 from sim.model.api import resolve
 from sim.model.model import AllianceModel
 
-TWO_CITIES = {"world.residents.simulated_agents": 3000, "world.region.districts_per_city": 3,
-              "world.cities.north": {"population": 200_000, "general_revenue_annual_usd": 3e8}}
+TWO_CITIES = {
+    "world.residents.simulated_agents": 3000,
+    "world.region.districts_per_city": 3,
+    "world.cities.north": {"population": 200_000, "general_revenue_annual_usd": 3e8},
+}
 NORTH = slice(3, 6)
 
 
@@ -49,7 +52,8 @@ def test_adoption_only_where_covered_and_users_in_reads_the_right_rows():
     assert not r.users[1].any()  # wifi covers nothing
     assert r.users_in(NORTH, "maas") == pytest.approx(r.users[0, 3:6].sum())
     assert r.users_in(NORTH, "maas") == pytest.approx(
-        float(m.population.adopted[0] @ (m.population.weight * (m.population.city == 1))))
+        float(m.population.adopted[0] @ (m.population.weight * (m.population.city == 1)))
+    )
     assert r.users_in(slice(0, 3), "maas") == 0.0
     assert r.users_in(NORTH, "wifi") == 0.0
 
@@ -66,8 +70,7 @@ def test_fees_by_group_equal_users_times_the_fee_and_fees_of_reads_the_citys_gro
     np.testing.assert_array_equal(r.fees_of(north, "maas"), r.fees[0, north])
     assert r.fees_of(north, "maas").sum() == pytest.approx(fee * r.users_in(NORTH, "maas"))
     central = m.layout.city_groups(0)
-    assert r.fees_of(central, "maas").sum() == pytest.approx(
-        fee * r.users_in(slice(0, 3), "maas"))
+    assert r.fees_of(central, "maas").sum() == pytest.approx(fee * r.users_in(slice(0, 3), "maas"))
     assert r.users_in(NORTH, "wifi") > 0
     assert not r.fees_of(north, "wifi").any()  # wi-fi is free: advertising pays
 
@@ -82,8 +85,7 @@ def test_incomes_follow_the_index_without_compounding():
 
 
 def test_an_incident_costs_trust_in_the_covered_districts_once():
-    m = model(**{"world.residents.incident_trust_loss": 0.2,
-                 "world.residents.trust_response": 0.0})
+    m = model(**{"world.residents.incident_trust_loss": 0.2, "world.residents.trust_response": 0.0})
     pop = m.population
     trust = pop.trust.copy()
     covered = np.array([False, True, False])
@@ -102,16 +104,32 @@ def test_minibond_offer_prices_the_premium_over_savings():
     """The residents pass bond yield minus the savings rate to the population's sale."""
     a, b = model(seed=4), model(seed=4)
     res = a.scenario.world.residents
-    sale = a.residents.offer_minibonds(city_index=1, price=500.0, cap=40, supply_bonds=2_000.0,
-                                       bond_yield=0.045, offering_hours=720.0)
+    sale = a.residents.offer_minibonds(
+        city_index=1,
+        price=500.0,
+        cap=40,
+        supply_bonds=2_000.0,
+        bond_yield=0.045,
+        offering_hours=720.0,
+    )
     same = b.population.subscribe_minibonds(
-        b.rng_residents, city_index=1, price=500.0, cap=40, supply_bonds=2_000.0,
+        b.rng_residents,
+        city_index=1,
+        price=500.0,
+        cap=40,
+        supply_bonds=2_000.0,
         yield_premium=0.045 - res.savings_rate_annual,
-        interest_share=res.minibond_interest_share, arrival_hours=res.minibond_arrival_hours,
-        premium_response=res.minibond_premium_response, offering_hours=720.0)
+        interest_share=res.minibond_interest_share,
+        arrival_hours=res.minibond_arrival_hours,
+        premium_response=res.minibond_premium_response,
+        offering_hours=720.0,
+    )
     assert sale.bonds_sold > 0
-    assert (sale.bonds_sold, sale.sellout_hours, sale.buyers) == (same.bonds_sold,
-                                                                  same.sellout_hours, same.buyers)
+    assert (sale.bonds_sold, sale.sellout_hours, sale.buyers) == (
+        same.bonds_sold,
+        same.sellout_hours,
+        same.buyers,
+    )
     np.testing.assert_array_equal(sale.by_group, same.by_group)
 
 
@@ -119,8 +137,14 @@ def test_minibond_offer_never_exceeds_supply_or_the_cap_and_takes_savings():
     m = model(**{"world.residents.minibond_interest_share": 0.5})
     pop = m.population
     savings = pop.savings.copy()
-    sale = m.residents.offer_minibonds(city_index=1, price=500.0, cap=5, supply_bonds=3_000.0,
-                                       bond_yield=0.04, offering_hours=720.0)
+    sale = m.residents.offer_minibonds(
+        city_index=1,
+        price=500.0,
+        cap=5,
+        supply_bonds=3_000.0,
+        bond_yield=0.04,
+        offering_hours=720.0,
+    )
     assert sale.sold_out
     assert 0 < sale.bonds_sold <= 3_000.0
     assert pop.bonds.max() <= 5

@@ -59,9 +59,14 @@ def test_traits_are_drawn_from_the_world_stream_and_do_not_depend_on_the_policy(
 
 
 def test_traits_follow_the_world_parameters():
-    m = model(**{"world.vendors.optimism_bias_mean": 0.0, "world.vendors.optimism_bias_sd": 0.0,
-                 "world.vendors.interoperability_sd": 0.0,
-                 "world.vendors.interoperability_mean": 0.42})
+    m = model(
+        **{
+            "world.vendors.optimism_bias_mean": 0.0,
+            "world.vendors.optimism_bias_sd": 0.0,
+            "world.vendors.interoperability_sd": 0.0,
+            "world.vendors.interoperability_mean": 0.42,
+        }
+    )
     for v in m.vendors:
         assert v.optimism == 0.0
         assert v.claim == v.true_perf
@@ -88,14 +93,17 @@ def test_unit_cost_follows_wrights_law():
     t = m.scenario.world.technology["streetlights"]
     assert v.unit_cost("streetlights") == pytest.approx(t.capex_per_unit_usd)
     v.build("streetlights", 1000, project=1, month=0)  # one doubling of the 1000-unit scale
-    assert v.unit_cost("streetlights") == pytest.approx(t.capex_per_unit_usd
-                                                        * (1 - t.learning_rate))
+    assert v.unit_cost("streetlights") == pytest.approx(
+        t.capex_per_unit_usd * (1 - t.learning_rate)
+    )
     v.build("streetlights", 2000, project=1, month=0)  # 3000 built: two doublings
-    assert v.unit_cost("streetlights") == pytest.approx(t.capex_per_unit_usd
-                                                        * (1 - t.learning_rate) ** 2)
+    assert v.unit_cost("streetlights") == pytest.approx(
+        t.capex_per_unit_usd * (1 - t.learning_rate) ** 2
+    )
     # learning is per domain
-    assert v.unit_cost("water") == pytest.approx(m.scenario.world.technology["water"]
-                                                 .capex_per_unit_usd)
+    assert v.unit_cost("water") == pytest.approx(
+        m.scenario.world.technology["water"].capex_per_unit_usd
+    )
 
 
 def test_price_is_cost_plus_margin_less_discount_and_partnering_trims_the_margin():
@@ -105,9 +113,11 @@ def test_price_is_cost_plus_margin_less_discount_and_partnering_trims_the_margin
     assert v.price("wifi") == pytest.approx(cost * 1.2)
     assert v.price("wifi", discount=0.08) == pytest.approx(cost * 1.2 * 0.92)
     assert v.price("wifi", partnering=True) == pytest.approx(
-        cost * (1 + 0.2 * (1 - 0.5 * v.appetite)))
+        cost * (1 + 0.2 * (1 - 0.5 * v.appetite))
+    )
     assert v.price("wifi", 0.1, True) == pytest.approx(
-        cost * (1 + 0.2 * (1 - 0.5 * v.appetite)) * 0.9)
+        cost * (1 + 0.2 * (1 - 0.5 * v.appetite)) * 0.9
+    )
     v.appetite = 0.0
     assert v.price("wifi", partnering=True) == pytest.approx(v.price("wifi"))
     v.build("wifi", 5000, project=2, month=0)

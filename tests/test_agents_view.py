@@ -17,20 +17,34 @@ from sim.model.model import AllianceModel
 def members(protocol):
     """Attributes and methods a protocol declares (its own, not ``Protocol``'s)."""
     names = set(protocol.__dict__.get("__annotations__", {}))
-    names |= {n for n, v in vars(protocol).items() if inspect.isfunction(v)
-              and not n.startswith("_")}
+    names |= {
+        n for n, v in vars(protocol).items() if inspect.isfunction(v) and not n.startswith("_")
+    }
     return names
 
 
 def model():
-    return AllianceModel(resolve("alliance", {"world.residents.simulated_agents": 2000}),
-                         seed=0, months=12)
+    return AllianceModel(
+        resolve("alliance", {"world.residents.simulated_agents": 2000}), seed=0, months=12
+    )
 
 
 def test_the_protocols_declare_what_agents_use():
-    assert {"scenario", "month", "ledger", "accounts", "market", "land", "layout",
-            "consortium", "investors", "vendors", "regulator", "residents",
-            "new_project_id"} <= members(ModelView)
+    assert {
+        "scenario",
+        "month",
+        "ledger",
+        "accounts",
+        "market",
+        "land",
+        "layout",
+        "consortium",
+        "investors",
+        "vendors",
+        "regulator",
+        "residents",
+        "new_project_id",
+    } <= members(ModelView)
     assert members(RegulatorLike) == {"approval_delay"}
     assert members(ResidentsLike) == {"fees_of", "users_in", "offer_minibonds"}
 
@@ -47,8 +61,12 @@ def test_the_model_provides_every_member_of_the_view():
 
 def test_the_models_regulator_residents_vendors_and_investors_fit_their_protocols():
     m = model()
-    for protocol, agents in ((RegulatorLike, [m.regulator]), (ResidentsLike, [m.residents]),
-                             (VendorLike, m.vendors), (LenderLike, m.investors)):
+    for protocol, agents in (
+        (RegulatorLike, [m.regulator]),
+        (ResidentsLike, [m.residents]),
+        (VendorLike, m.vendors),
+        (LenderLike, m.investors),
+    ):
         for agent in agents:
             missing = sorted(n for n in members(protocol) if not hasattr(agent, n))
             assert missing == [], (protocol.__name__, missing)
@@ -59,8 +77,10 @@ def test_the_models_regulator_residents_vendors_and_investors_fit_their_protocol
 
 def test_the_streams_are_distinct():
     m = model()
-    draws = {name: getattr(m, name).random() for name in
-             ("rng_market", "rng_measure", "rng_regulator", "rng_events")}
+    draws = {
+        name: getattr(m, name).random()
+        for name in ("rng_market", "rng_measure", "rng_regulator", "rng_events")
+    }
     assert len(set(draws.values())) == 4
 
 

@@ -218,3 +218,16 @@ def test_no_lender_with_the_capital_means_no_bond():
     pr = project(m, "water")
     assert not m.cities[0].financing.fund(pr, 1000.0, 0)
     assert m.cities[0].treasury.lender("bond_fund", 1e5 + 1) is None
+
+
+def test_without_a_live_partner_nothing_is_raised():
+    """A tranche with no partner to pay books no debt, however often it is retried."""
+    m = model()
+    c = m.cities[0]
+    pr = project(m, "water")
+    pr.lead.solvent = False
+    n0 = len(m.ledger)
+    for t in range(3):
+        assert not c.financing.fund(pr, 1000.0, t)
+    assert c.treasury.debts == [] and len(m.ledger) == n0
+    assert pr.arrangements == [] and pr.units == 0.0

@@ -84,6 +84,9 @@ class Financing:
             if ok:
                 pr.units += units
             return ok
+        vendor = self.treasury.vendor_for(pr)
+        if vendor is None:  # no partner to pay or to build: raise nothing
+            return False
         pol = self.model.scenario.policy
         amount = units * pr.price_per_unit * pr.overrun
         upfront = amount * contracts.capex_upfront_share(
@@ -103,8 +106,7 @@ class Financing:
                 sources.append(raised)
                 used.append(inst)
                 remaining -= raised.amount
-        vendor = self.treasury.vendor_for(pr)
-        if remaining > 1e-6 or vendor is None:
+        if remaining > 1e-6:
             return False
         self._pay_vendor(pr, vendor, sources, amount, upfront, units, t)
         pr.instrument = "+".join(used)

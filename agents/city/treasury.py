@@ -190,7 +190,12 @@ class Treasury:
                 ppp.pay_dividends(self, pr, arr, t)
 
     def review_rating(self, t: int) -> None:
-        """Annual rating review: debt burden and reserves move the rating a notch.
+        """Annual rating review: reserves and debt burden move the rating.
+
+        Negative reserves cost two notches and thin ones (under 5 % of revenue) one;
+        a debt-service ratio above the cap costs one more. With none of these, ample
+        reserves (over 12 %) and a ratio under 60 % of the cap win back a notch, never
+        past the starting rating.
 
         Args:
             t: Month.

@@ -1,0 +1,111 @@
+"""Contract payment terms (``sim.mechanisms.contracts``): how measured performance changes pay.
+
+Known values of the pay-for-performance factor (0 below the threshold, 1 at
+target, linear in between), value-based billing capped at 150 %, the share of
+capex paid upfront, and the lagged, noisy KPI measurement.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.mechanisms import contracts
+
+# --------------------------------------------------------------------------- pay for performance
+
+
+@pytest.mark.parametrize(("kpi", "threshold", "expected"), [
+    (0.0, 0.8, 0.0),
+    (0.79, 0.8, 0.0),      # below the threshold: nothing
+    (0.7999, 0.8, 0.0),    # just below: still nothing, never a negative payment
+    (0.8, 0.8, 0.0),       # at the threshold the line starts at 0
+    (0.9, 0.8, 0.5),       # halfway to target
+    (0.95, 0.8, 0.75),
+    (1.0, 0.8, 1.0),       # on target: full payment
+    (1.4, 0.8, 1.0),       # above target: never more than full
+    (0.5, 0.0, 0.5),       # no threshold: proportional
+    (0.99, 1.0, 0.0),      # threshold at target: all or nothing
+    (1.0, 1.0, 1.0),
+])
+def test_p4p_factor_known_values(kpi, threshold, expected):
+    assert contracts.p4p_factor(kpi, threshold) == pytest.approx(expected, abs=1e-12)
+
+
+def test_p4p_factor_is_linear_between_threshold_and_target():
+    """Equal steps in the KPI give equal steps in pay between the threshold and 1."""
+    thr = 0.6
+    kpis = [thr + k * 0.05 for k in range(9)]  # 0.6 .. 1.0
+    pay = [contracts.p4p_factor(k, thr) for k in kpis]
+    steps = [b - a for a, b in zip(pay, pay[1:], strict=False)]
+    assert steps == pytest.approx([0.05 / (1 - thr)] * len(steps))
+    assert pay[0] == 0.0 and pay[-1] == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- payment modes
+
+
+@pytest.mark.parametrize("kpi", [0.0, 0.3, 0.85, 1.0, 2.5])
+def test_fixed_price_pays_in_full_whatever_the_kpi(kpi):
+    assert contracts.payment_factor("fixed_price", kpi, 0.8) == 1.0
+
+
+@pytest.mark.parametrize("kpi", [0.5, 0.8, 0.9, 1.0, 1.7])
+def test_pay_for_performance_mode_uses_the_p4p_factor(kpi):
+    assert contracts.payment_factor("pay_for_performance", kpi, 0.8) == \
+        contracts.p4p_factor(kpi, 0.8)
+
+
+@pytest.mark.parametrize(("kpi", "expected"), [
+    (-0.2, 0.0),   # a negative measurement bills nothing, never a refund
+    (0.0, 0.0),
+    (0.7, 0.7),    # below the claim: billed for the value measured
+    (1.0, 1.0),
+    (1.3, 1.3),    # above the claim: more than the base payment
+    (1.5, 1.5),
+    (2.4, 1.5),    # capped at 150 %
+])
+def test_value_based_billing_follows_the_kpi_capped_at_150_percent(kpi, expected):
+    assert contracts.payment_factor("value_based", kpi, 0.8) == pytest.approx(expected)
+    assert contracts.VALUE_CAP == 1.5
+
+
+# --------------------------------------------------------------------------- retention
+
+
+@pytest.mark.parametrize(("mode", "retention", "expected"), [
+    ("pay_for_performance", 0.3, 0.7),
+    ("pay_for_performance", 0.0, 1.0),
+    ("pay_for_performance", 1.0, 0.0),
+    ("fixed_price", 0.3, 1.0),
+    ("value_based", 0.3, 1.0),
+])
+def test_capex_upfront_share(mode, retention, expected):
+    assert contracts.capex_upfront_share(mode, retention) == pytest.approx(expected)
+
+
+# --------------------------------------------------------------------------- KPI measurement
+
+
+def test_measure_kpi_records_performance_over_target_with_noise():
+    history: list[float] = []
+    contracts.measure_kpi(history, 0.6, 0.8, 0.0, 0)
+    contracts.measure_kpi(history, 0.6, 0.8, 2.0, 0)
+    contracts.measure_kpi(history, 0.6, 0.8, -1.0, 0)
+    expected = [0.75, 0.75 * (1 + 2 * contracts.KPI_NOISE), 0.75 * (1 - contracts.KPI_NOISE)]
+    assert history == pytest.approx(expected)
+
+
+def test_measure_kpi_pays_on_the_lagged_measurement():
+    """With a lag of L months the first L payments use 1, then the KPI of L months ago."""
+    history: list[float] = []
+    thetas = [0.5, 0.6, 0.7, 0.8, 0.9]
+    paid = [contracts.measure_kpi(history, th, 1.0, 0.0, 2) for th in thetas]
+    assert paid[:2] == [1.0, 1.0]
+    assert paid[2:] == pytest.approx([0.5, 0.6, 0.7])
+    assert history == pytest.approx(thetas)
+
+
+def test_measure_kpi_without_lag_pays_on_this_month():
+    history: list[float] = []
+    assert contracts.measure_kpi(history, 0.9, 1.2, 0.0, 0) == pytest.approx(0.75)
+    assert len(history) == 1

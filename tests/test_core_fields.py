@@ -50,12 +50,15 @@ def test_field_carries_unit_range_and_description():
     assert "maximum" not in Block.model_json_schema()["properties"]["count"]
 
 
-@pytest.mark.parametrize(("kwargs", "where"), [
-    ({"rate": -0.01}, "rate"),
-    ({"rate": 1.5}, "rate"),
-    ({"count": 0}, "count"),
-    ({"rating": "AA+"}, "rating"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "where"),
+    [
+        ({"rate": -0.01}, "rate"),
+        ({"rate": 1.5}, "rate"),
+        ({"count": 0}, "count"),
+        ({"rating": "AA+"}, "rating"),
+    ],
+)
 def test_out_of_range_or_unknown_values_are_errors_naming_the_field(kwargs, where):
     with pytest.raises(ValidationError) as info:
         Block(**kwargs)
@@ -68,8 +71,9 @@ def test_unknown_keys_are_errors():
     assert info.value.errors()[0]["type"] == "extra_forbidden"
 
 
-@pytest.mark.parametrize("kwargs", [{"rate": "0.1"}, {"count": 2.0}, {"count": "2"},
-                                    {"count": True}])
+@pytest.mark.parametrize(
+    "kwargs", [{"rate": "0.1"}, {"count": 2.0}, {"count": "2"}, {"count": True}]
+)
 def test_loose_types_are_errors(kwargs):
     with pytest.raises(ValidationError):
         Block(**kwargs)

@@ -26,25 +26,23 @@ def test_members_of_an_active_consortium_share_a_key():
 def test_non_members_key_by_city():
     c = Consortium(active=True)
     assert c.evidence_key("denver", False, "lights", 3) == ("denver", "lights", 3)
-    assert c.evidence_key("denver", False, "lights", 3) != c.evidence_key("boise", False,
-                                                                          "lights", 3)
-    assert c.evidence_key("denver", False, "lights", 3) != c.evidence_key("mesa", True,
-                                                                          "lights", 3)
+    assert c.evidence_key("denver", False, "lights", 3) != c.evidence_key(
+        "boise", False, "lights", 3
+    )
+    assert c.evidence_key("denver", False, "lights", 3) != c.evidence_key("mesa", True, "lights", 3)
 
 
 def test_an_inactive_consortium_shares_nothing():
     c = Consortium(active=False)
     assert c.evidence_key("mesa", True, "lights", 3) == ("mesa", "lights", 3)
-    assert c.evidence_key("mesa", True, "lights", 3) != c.evidence_key("tempe", True,
-                                                                       "lights", 3)
+    assert c.evidence_key("mesa", True, "lights", 3) != c.evidence_key("tempe", True, "lights", 3)
 
 
 @pytest.mark.parametrize("active", [True, False])
 @pytest.mark.parametrize("member", [True, False])
 def test_keys_differ_by_domain_and_lead_vendor(active, member):
     c = Consortium(active=active)
-    keys = {c.evidence_key("mesa", member, d, lead) for d in ("lights", "water")
-            for lead in (1, 2)}
+    keys = {c.evidence_key("mesa", member, d, lead) for d in ("lights", "water") for lead in (1, 2)}
     assert len(keys) == 4
 
 
@@ -62,10 +60,12 @@ def posterior_after_pilots(consortium, cities, months=6):
 
 
 def test_members_pool_their_pilots_and_narrow_each_others_posterior():
-    shared = posterior_after_pilots(Consortium(active=True),
-                                    [("mesa", True), ("tempe", True), ("chandler", True)])
-    alone = posterior_after_pilots(Consortium(active=False),
-                                   [("mesa", True), ("tempe", True), ("chandler", True)])
+    shared = posterior_after_pilots(
+        Consortium(active=True), [("mesa", True), ("tempe", True), ("chandler", True)]
+    )
+    alone = posterior_after_pilots(
+        Consortium(active=False), [("mesa", True), ("tempe", True), ("chandler", True)]
+    )
     assert len({v for v in shared.values()}) == 1  # one belief for all members
     assert len({v for v in alone.values()}) == 3
     assert all(shared["mesa"][1] < sd for _, sd in alone.values())

@@ -14,19 +14,22 @@ from sim.mechanisms import contracts
 # --------------------------------------------------------------------------- pay for performance
 
 
-@pytest.mark.parametrize(("kpi", "threshold", "expected"), [
-    (0.0, 0.8, 0.0),
-    (0.79, 0.8, 0.0),      # below the threshold: nothing
-    (0.7999, 0.8, 0.0),    # just below: still nothing, never a negative payment
-    (0.8, 0.8, 0.0),       # at the threshold the line starts at 0
-    (0.9, 0.8, 0.5),       # halfway to target
-    (0.95, 0.8, 0.75),
-    (1.0, 0.8, 1.0),       # on target: full payment
-    (1.4, 0.8, 1.0),       # above target: never more than full
-    (0.5, 0.0, 0.5),       # no threshold: proportional
-    (0.99, 1.0, 0.0),      # threshold at target: all or nothing
-    (1.0, 1.0, 1.0),
-])
+@pytest.mark.parametrize(
+    ("kpi", "threshold", "expected"),
+    [
+        (0.0, 0.8, 0.0),
+        (0.79, 0.8, 0.0),  # below the threshold: nothing
+        (0.7999, 0.8, 0.0),  # just below: still nothing, never a negative payment
+        (0.8, 0.8, 0.0),  # at the threshold the line starts at 0
+        (0.9, 0.8, 0.5),  # halfway to target
+        (0.95, 0.8, 0.75),
+        (1.0, 0.8, 1.0),  # on target: full payment
+        (1.4, 0.8, 1.0),  # above target: never more than full
+        (0.5, 0.0, 0.5),  # no threshold: proportional
+        (0.99, 1.0, 0.0),  # threshold at target: all or nothing
+        (1.0, 1.0, 1.0),
+    ],
+)
 def test_p4p_factor_known_values(kpi, threshold, expected):
     assert contracts.p4p_factor(kpi, threshold) == pytest.approx(expected, abs=1e-12)
 
@@ -51,19 +54,23 @@ def test_fixed_price_pays_in_full_whatever_the_kpi(kpi):
 
 @pytest.mark.parametrize("kpi", [0.5, 0.8, 0.9, 1.0, 1.7])
 def test_pay_for_performance_mode_uses_the_p4p_factor(kpi):
-    assert contracts.payment_factor("pay_for_performance", kpi, 0.8) == \
-        contracts.p4p_factor(kpi, 0.8)
+    assert contracts.payment_factor("pay_for_performance", kpi, 0.8) == contracts.p4p_factor(
+        kpi, 0.8
+    )
 
 
-@pytest.mark.parametrize(("kpi", "expected"), [
-    (-0.2, 0.0),   # a negative measurement bills nothing, never a refund
-    (0.0, 0.0),
-    (0.7, 0.7),    # below the claim: billed for the value measured
-    (1.0, 1.0),
-    (1.3, 1.3),    # above the claim: more than the base payment
-    (1.5, 1.5),
-    (2.4, 1.5),    # capped at 150 %
-])
+@pytest.mark.parametrize(
+    ("kpi", "expected"),
+    [
+        (-0.2, 0.0),  # a negative measurement bills nothing, never a refund
+        (0.0, 0.0),
+        (0.7, 0.7),  # below the claim: billed for the value measured
+        (1.0, 1.0),
+        (1.3, 1.3),  # above the claim: more than the base payment
+        (1.5, 1.5),
+        (2.4, 1.5),  # capped at 150 %
+    ],
+)
 def test_value_based_billing_follows_the_kpi_capped_at_150_percent(kpi, expected):
     assert contracts.payment_factor("value_based", kpi, 0.8) == pytest.approx(expected)
     assert contracts.VALUE_CAP == 1.5
@@ -72,13 +79,16 @@ def test_value_based_billing_follows_the_kpi_capped_at_150_percent(kpi, expected
 # --------------------------------------------------------------------------- retention
 
 
-@pytest.mark.parametrize(("mode", "retention", "expected"), [
-    ("pay_for_performance", 0.3, 0.7),
-    ("pay_for_performance", 0.0, 1.0),
-    ("pay_for_performance", 1.0, 0.0),
-    ("fixed_price", 0.3, 1.0),
-    ("value_based", 0.3, 1.0),
-])
+@pytest.mark.parametrize(
+    ("mode", "retention", "expected"),
+    [
+        ("pay_for_performance", 0.3, 0.7),
+        ("pay_for_performance", 0.0, 1.0),
+        ("pay_for_performance", 1.0, 0.0),
+        ("fixed_price", 0.3, 1.0),
+        ("value_based", 0.3, 1.0),
+    ],
+)
 def test_capex_upfront_share(mode, retention, expected):
     assert contracts.capex_upfront_share(mode, retention) == pytest.approx(expected)
 

@@ -18,12 +18,15 @@ def gov(**kw) -> Governance:
     return Governance(**kw)
 
 
-@pytest.mark.parametrize(("champion", "pmo", "expected"), [
-    (True, False, 5.0),    # 10 x 0.5, no silo delay
-    (True, True, 5.0),
-    (False, True, 10.0),   # a PMO alone removes the silos but does not speed things up
-    (False, False, 13.0),  # silos: + 3 months
-])
+@pytest.mark.parametrize(
+    ("champion", "pmo", "expected"),
+    [
+        (True, False, 5.0),  # 10 x 0.5, no silo delay
+        (True, True, 5.0),
+        (False, True, 10.0),  # a PMO alone removes the silos but does not speed things up
+        (False, False, 13.0),  # silos: + 3 months
+    ],
+)
 def test_delay_known_values(champion, pmo, expected):
     g = gov(champion=champion, pmo=pmo, champion_delay_factor=0.5)
     assert governance.delay(10.0, g, DURATIONS) == pytest.approx(expected)
@@ -57,5 +60,4 @@ def test_pmo_raises_capacity():
     assert governance.capacity(base) == 2
     assert governance.capacity(gov(base_capacity_projects=2, pmo_extra_capacity=3, pmo=True)) == 5
     assert governance.capacity(gov(champion=True, base_capacity_projects=2)) == 2
-    assert governance.capacity(gov(pmo=True, base_capacity_projects=4,
-                                   pmo_extra_capacity=0)) == 4
+    assert governance.capacity(gov(pmo=True, base_capacity_projects=4, pmo_extra_capacity=0)) == 4

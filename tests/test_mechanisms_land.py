@@ -54,12 +54,29 @@ def test_city_groups_are_the_groups_of_the_citys_districts():
 
 
 def test_tax_shares_known_values():
-    income = np.array([1.0, 1.0, 2.0, 2.0, 4.0,      # district 0: total 10
-                       0.0, 0.0, 0.0, 0.0, 0.0,      # district 1: no income
-                       5.0, 5.0, 5.0, 5.0, 5.0])     # district 2: equal
+    income = np.array(
+        [
+            1.0,
+            1.0,
+            2.0,
+            2.0,
+            4.0,  # district 0: total 10
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,  # district 1: no income
+            5.0,
+            5.0,
+            5.0,
+            5.0,
+            5.0,
+        ]
+    )  # district 2: equal
     got = tax_shares(income)
-    np.testing.assert_allclose(got, [0.1, 0.1, 0.2, 0.2, 0.4, 0, 0, 0, 0, 0,
-                                     0.2, 0.2, 0.2, 0.2, 0.2])
+    np.testing.assert_allclose(
+        got, [0.1, 0.1, 0.2, 0.2, 0.4, 0, 0, 0, 0, 0, 0.2, 0.2, 0.2, 0.2, 0.2]
+    )
 
 
 def test_tax_shares_sum_to_one_in_every_district_with_income():

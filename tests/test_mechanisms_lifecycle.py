@@ -51,15 +51,18 @@ class FakeVendor:
     def can_fund(self, amount: float) -> bool:
         return True
 
-    def build(self, domain: str, units: float, project: int, month: int,
-              overrun: float = 1.0) -> float:
+    def build(
+        self, domain: str, units: float, project: int, month: int, overrun: float = 1.0
+    ) -> float:
         return 100.0 * units
 
 
-def project(vendors=(), *, units=0.0, target=100.0, state="operating", tech=TECH,
-            owner=None, **kw) -> Project:
-    pr = Project(1, "city", "lights", tech, target, state=state, vendors=list(vendors),
-                 units=units, **kw)
+def project(
+    vendors=(), *, units=0.0, target=100.0, state="operating", tech=TECH, owner=None, **kw
+) -> Project:
+    pr = Project(
+        1, "city", "lights", tech, target, state=state, vendors=list(vendors), units=units, **kw
+    )
     if owner is not None:
         pr.arrangements = [Arrangement("go_bond", owner=owner)]
     return pr
@@ -86,10 +89,16 @@ def test_deployed_needs_units_in_the_field_and_a_deployed_state(state):
 # --------------------------------------------------------------------------- coverage and lead
 
 
-@pytest.mark.parametrize(("units", "target", "expected"), [
-    (0.0, 100.0, 0.0), (25.0, 100.0, 0.25), (100.0, 100.0, 1.0), (130.0, 100.0, 1.0),
-    (5.0, 0.0, 0.0),
-])
+@pytest.mark.parametrize(
+    ("units", "target", "expected"),
+    [
+        (0.0, 100.0, 0.0),
+        (25.0, 100.0, 0.25),
+        (100.0, 100.0, 1.0),
+        (130.0, 100.0, 1.0),
+        (5.0, 0.0, 0.0),
+    ],
+)
 def test_coverage_is_units_over_target_capped_at_one(units, target, expected):
     assert project(units=units, target=target).coverage == pytest.approx(expected)
 
@@ -132,8 +141,12 @@ def test_true_performance_is_live_partners_mean_times_system_and_stress():
 
 
 def test_performance_with_live_vendors_is_true_performance():
-    pr = project([FakeVendor(1, 0.8), FakeVendor(2, 0.5, solvent=False)], units=10.0,
-                 system_factor=0.95, owner="vendor")
+    pr = project(
+        [FakeVendor(1, 0.8), FakeVendor(2, 0.5, solvent=False)],
+        units=10.0,
+        system_factor=0.95,
+        owner="vendor",
+    )
     assert pr.performance(3, 0.7) == pytest.approx(pr.true_performance(0.7))
     assert pr.performance(3, 0.7) == pytest.approx(0.8 * 0.95 * 0.7)
 
@@ -171,14 +184,17 @@ def test_an_orphaned_halted_system_delivers_nothing():
 # --------------------------------------------------------------------------- coverage by district
 
 
-@pytest.mark.parametrize(("coverage", "expected"), [
-    (0.0, [0, 0, 0, 0, 0]),
-    (0.1, [0.5, 0, 0, 0, 0]),
-    (0.3, [1, 0.5, 0, 0, 0]),
-    (0.6, [1, 1, 1, 0, 0]),
-    (0.95, [1, 1, 1, 1, 0.75]),
-    (1.0, [1, 1, 1, 1, 1]),
-])
+@pytest.mark.parametrize(
+    ("coverage", "expected"),
+    [
+        (0.0, [0, 0, 0, 0, 0]),
+        (0.1, [0.5, 0, 0, 0, 0]),
+        (0.3, [1, 0.5, 0, 0, 0]),
+        (0.6, [1, 1, 1, 0, 0]),
+        (0.95, [1, 1, 1, 1, 0.75]),
+        (1.0, [1, 1, 1, 1, 1]),
+    ],
+)
 def test_coverage_by_district_fills_districts_one_after_another(coverage, expected):
     pr = project(units=coverage * 200.0, target=200.0)
     np.testing.assert_allclose(pr.coverage_by_district(5), expected, atol=1e-12)

@@ -16,14 +16,21 @@ from sim.mechanisms.markets import Market, cycle_factor
 # --------------------------------------------------------------------------- cycle
 
 
-@pytest.mark.parametrize(("t", "expected"), [
-    (0, 1.0), (9, 1.0),          # before the downturn
-    (10, 0.8), (15, 0.8), (21, 0.8),  # trough: [10, 22)
-    (22, 0.8),                   # recovery starts from the trough
-    (25, 1 - 0.2 * (1 - 3 / 12)),
-    (28, 0.9),                   # half way back
-    (34, 1.0), (60, 1.0),        # recovered after as long again
-])
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        (0, 1.0),
+        (9, 1.0),  # before the downturn
+        (10, 0.8),
+        (15, 0.8),
+        (21, 0.8),  # trough: [10, 22)
+        (22, 0.8),  # recovery starts from the trough
+        (25, 1 - 0.2 * (1 - 3 / 12)),
+        (28, 0.9),  # half way back
+        (34, 1.0),
+        (60, 1.0),  # recovered after as long again
+    ],
+)
 def test_cycle_factor_trough_and_recovery(t, expected):
     assert cycle_factor(t, 10, 12, 0.2) == pytest.approx(expected)
 
@@ -44,10 +51,16 @@ def test_recovery_is_monotone():
 
 def test_indices_are_trend_growth_times_the_cycle():
     world = World(
-        macro=Macro(property_growth_annual=0.03, income_growth_annual=0.02,
-                    revenue_growth_annual=0.04),
-        stress=Stress(recession_month=12, recession_months=12, recession_property_drop=0.25,
-                      recession_income_drop=0.1))
+        macro=Macro(
+            property_growth_annual=0.03, income_growth_annual=0.02, revenue_growth_annual=0.04
+        ),
+        stress=Stress(
+            recession_month=12,
+            recession_months=12,
+            recession_property_drop=0.25,
+            recession_income_drop=0.1,
+        ),
+    )
     m = Market(world)
     assert (m.revenue_index, m.property_index, m.income_index) == (1.0, 1.0, 1.0)
     m.advance(6)  # before the recession: trend only
@@ -80,9 +93,17 @@ def test_municipal_yield_without_shock_is_the_curve_plus_shift():
 SHOCK = Stress(rate_shock_bp=200.0, rate_shock_month=24, spread_widening_bp=50.0)
 
 
-@pytest.mark.parametrize(("rating", "notches_below_aa"), [
-    ("AAA", 0), ("AA", 0), ("A", 1), ("Baa", 2), ("Ba", 3), ("B", 4),
-])
+@pytest.mark.parametrize(
+    ("rating", "notches_below_aa"),
+    [
+        ("AAA", 0),
+        ("AA", 0),
+        ("A", 1),
+        ("Baa", 2),
+        ("Ba", 3),
+        ("B", 4),
+    ],
+)
 def test_rate_shock_with_spread_widening_per_notch_below_aa(rating, notches_below_aa):
     m = Market(World(rates=Rates(shift_bp=10.0), stress=SHOCK))
     m.advance(23)
@@ -92,8 +113,9 @@ def test_rate_shock_with_spread_widening_per_notch_below_aa(rating, notches_belo
     assert m.rate_shift(rating) == pytest.approx(expected)
     base = Market(World())
     base.advance(24)
-    assert m.municipal_yield(rating, 12) - base.municipal_yield(rating, 12) == \
-        pytest.approx(expected)
+    assert m.municipal_yield(rating, 12) - base.municipal_yield(rating, 12) == pytest.approx(
+        expected
+    )
 
 
 def test_known_shocked_yield():

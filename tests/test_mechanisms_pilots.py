@@ -28,12 +28,15 @@ def normal_normal(mu0, s0, n, xbar, s):
     return mu1, (1 / s0**2 + n / s**2) ** -0.5
 
 
-@pytest.mark.parametrize(("mu0", "s0", "n", "xbar", "s"), [
-    (0.8, 0.25, 1, 0.6, 0.3),
-    (0.8, 0.25, 12, 0.6, 0.3),
-    (1.0, 0.1, 3, 1.5, 1.0),
-    (0.5, 2.0, 5, 0.9, 0.2),
-])
+@pytest.mark.parametrize(
+    ("mu0", "s0", "n", "xbar", "s"),
+    [
+        (0.8, 0.25, 1, 0.6, 0.3),
+        (0.8, 0.25, 12, 0.6, 0.3),
+        (1.0, 0.1, 3, 1.5, 1.0),
+        (0.5, 2.0, 5, 0.9, 0.2),
+    ],
+)
 def test_posterior_known_values(mu0, s0, n, xbar, s):
     mu1, s1 = pilots.posterior(mu0, s0, n, xbar, s)
     exp_mu, exp_sd = normal_normal(mu0, s0, n, xbar, s)
@@ -52,8 +55,13 @@ def test_no_measurement_keeps_the_prior():
     assert pilots.posterior(0.7, 0.3, 0, 99.0, 0.1) == (0.7, 0.3)
 
 
-@given(mu0=st.floats(0.0, 2.0), s0=st.floats(0.05, 1.0), n=st.integers(1, 50),
-       xbar=st.floats(0.0, 2.0), s=st.floats(0.05, 1.0))
+@given(
+    mu0=st.floats(0.0, 2.0),
+    s0=st.floats(0.05, 1.0),
+    n=st.integers(1, 50),
+    xbar=st.floats(0.0, 2.0),
+    s=st.floats(0.05, 1.0),
+)
 def test_posterior_lies_between_prior_and_data_and_narrows(mu0, s0, n, xbar, s):
     mu1, s1 = pilots.posterior(mu0, s0, n, xbar, s)
     assert min(mu0, xbar) - 1e-12 <= mu1 <= max(mu0, xbar) + 1e-12
@@ -66,9 +74,16 @@ def test_posterior_lies_between_prior_and_data_and_narrows(mu0, s0, n, xbar, s):
 # --------------------------------------------------------------------------- probability
 
 
-@pytest.mark.parametrize(("mu", "sd", "threshold"), [
-    (0.8, 0.1, 0.7), (0.8, 0.1, 0.9), (0.5, 0.3, 0.5), (1.2, 0.05, 1.0), (0.3, 1.0, 2.0),
-])
+@pytest.mark.parametrize(
+    ("mu", "sd", "threshold"),
+    [
+        (0.8, 0.1, 0.7),
+        (0.8, 0.1, 0.9),
+        (0.5, 0.3, 0.5),
+        (1.2, 0.05, 1.0),
+        (0.3, 1.0, 2.0),
+    ],
+)
 def test_prob_above_matches_scipy(mu, sd, threshold):
     expected = stats.norm.sf(threshold, loc=mu, scale=sd)
     assert pilots.prob_above(mu, sd, threshold) == pytest.approx(expected, rel=1e-10)
@@ -87,12 +102,15 @@ def test_prob_above_an_infinite_bar_is_zero():
 # --------------------------------------------------------------------------- break-even
 
 
-@pytest.mark.parametrize(("capex", "opex_pv", "benefit_pv", "expected"), [
-    (900.0, 300.0, 2000.0, 0.6),
-    (1000.0, 0.0, 1000.0, 1.0),
-    (100.0, 50.0, 50.0, 3.0),
-    (0.0, 0.0, 10.0, 0.0),
-])
+@pytest.mark.parametrize(
+    ("capex", "opex_pv", "benefit_pv", "expected"),
+    [
+        (900.0, 300.0, 2000.0, 0.6),
+        (1000.0, 0.0, 1000.0, 1.0),
+        (100.0, 50.0, 50.0, 3.0),
+        (0.0, 0.0, 10.0, 0.0),
+    ],
+)
 def test_break_even_performance(capex, opex_pv, benefit_pv, expected):
     theta = pilots.break_even_performance(capex, opex_pv, benefit_pv)
     assert theta == pytest.approx(expected)
@@ -192,18 +210,21 @@ def test_same_stream_same_evidence():
 PILOT = Pilot(scale_probability=0.7, stop_probability=0.35, max_extensions=2)
 
 
-@pytest.mark.parametrize(("p", "extensions", "expected"), [
-    (0.95, 0, pilots.SCALE),
-    (0.7, 0, pilots.SCALE),     # at the scale threshold
-    (0.7, 2, pilots.SCALE),     # scaling beats the extension limit
-    (0.69, 0, pilots.EXTEND),
-    (0.35, 0, pilots.EXTEND),   # at the stop threshold: not below it
-    (0.5, 1, pilots.EXTEND),
-    (0.5, 2, pilots.STOP),      # after the last extension
-    (0.5, 3, pilots.STOP),
-    (0.34, 0, pilots.STOP),
-    (0.0, 0, pilots.STOP),
-])
+@pytest.mark.parametrize(
+    ("p", "extensions", "expected"),
+    [
+        (0.95, 0, pilots.SCALE),
+        (0.7, 0, pilots.SCALE),  # at the scale threshold
+        (0.7, 2, pilots.SCALE),  # scaling beats the extension limit
+        (0.69, 0, pilots.EXTEND),
+        (0.35, 0, pilots.EXTEND),  # at the stop threshold: not below it
+        (0.5, 1, pilots.EXTEND),
+        (0.5, 2, pilots.STOP),  # after the last extension
+        (0.5, 3, pilots.STOP),
+        (0.34, 0, pilots.STOP),
+        (0.0, 0, pilots.STOP),
+    ],
+)
 def test_decide_thresholds(p, extensions, expected):
     assert pilots.decide(p, extensions, PILOT) == expected
 

@@ -56,16 +56,33 @@ class FakeVendor:
     def can_fund(self, amount: float) -> bool:
         return True
 
-    def build(self, domain: str, units: float, project: int, month: int,
-              overrun: float = 1.0) -> float:
+    def build(
+        self, domain: str, units: float, project: int, month: int, overrun: float = 1.0
+    ) -> float:
         return units * self.base_price * overrun
 
 
-def award(mode, vendors, *, seed=0, domain="lights", partners=1, interop_min=0.0,
-          integrator=False, discount=0.0):
-    return procurement.award(mode, domain, vendors, partners=partners, interop_min=interop_min,
-                             integrator=integrator, discount=discount,
-                             rng=np.random.default_rng(seed))
+def award(
+    mode,
+    vendors,
+    *,
+    seed=0,
+    domain="lights",
+    partners=1,
+    interop_min=0.0,
+    integrator=False,
+    discount=0.0,
+):
+    return procurement.award(
+        mode,
+        domain,
+        vendors,
+        partners=partners,
+        interop_min=interop_min,
+        integrator=integrator,
+        discount=discount,
+        rng=np.random.default_rng(seed),
+    )
 
 
 def draws(mode, n=2000, seed=0, gov=NEUTRAL, durations=DURATIONS):
@@ -85,16 +102,18 @@ def test_same_seed_same_durations(mode):
 def test_durations_are_whole_months_of_at_least_one():
     quick = ProcurementDurations(framework_months=0.1, rfi_mou_months=0.0)
     for mode in ("rfp", "rfi_mou", "framework"):
-        d = draws(mode, 300, gov=Governance(champion=True, champion_delay_factor=0.05),
-                  durations=quick)
+        d = draws(
+            mode, 300, gov=Governance(champion=True, champion_delay_factor=0.05), durations=quick
+        )
         assert d.dtype.kind == "i"
         assert d.min() >= 1
 
 
 def test_framework_faster_than_rfi_mou_faster_than_rfp_on_average():
     for gov in (NEUTRAL, Governance(), Governance(champion=True)):
-        fw, mou, rfp = (draws(m, 1000, seed=11, gov=gov).mean()
-                        for m in ("framework", "rfi_mou", "rfp"))
+        fw, mou, rfp = (
+            draws(m, 1000, seed=11, gov=gov).mean() for m in ("framework", "rfi_mou", "rfp")
+        )
         assert fw < mou < rfp
 
 
@@ -115,7 +134,7 @@ def test_rfp_has_a_pareto_tail_above_prep_plus_award():
     cut = DURATIONS.rfp_prep_months + 3 * DURATIONS.rfp_award_months  # 13.5 -> 14 rounded
     share = float(np.mean(d >= 14))
     assert cut == 13.5
-    assert share == pytest.approx(3.0 ** -DURATIONS.rfp_tail_alpha, abs=0.015)
+    assert share == pytest.approx(3.0**-DURATIONS.rfp_tail_alpha, abs=0.015)
     assert d.max() > 4 * floor  # a heavy tail: a few procurements take years
 
 
@@ -148,14 +167,17 @@ def test_duration_is_governance_delay_of_the_drawn_months():
 # --------------------------------------------------------------------------- system factor
 
 
-@pytest.mark.parametrize(("partners", "interop", "expected"), [
-    (1, 0.0, 1.0),
-    (1, 0.7, 1.0),
-    (2, 1.0, 1.0),
-    (2, 0.0, 1 - 0.3 * 1 * 1 / 2),
-    (3, 0.5, 1 - 0.3 * 0.5 * 2 / 3),
-    (4, 0.2, 1 - 0.3 * 0.8 * 3 / 4),
-])
+@pytest.mark.parametrize(
+    ("partners", "interop", "expected"),
+    [
+        (1, 0.0, 1.0),
+        (1, 0.7, 1.0),
+        (2, 1.0, 1.0),
+        (2, 0.0, 1 - 0.3 * 1 * 1 / 2),
+        (3, 0.5, 1 - 0.3 * 0.5 * 2 / 3),
+        (4, 0.2, 1 - 0.3 * 0.8 * 3 / 4),
+    ],
+)
 def test_system_factor_known_values(partners, interop, expected):
     assert procurement.system_factor(partners, interop) == pytest.approx(expected)
 
@@ -184,10 +206,19 @@ def test_no_solvent_bidder_in_the_domain_means_no_award(mode):
 def test_never_picks_an_insolvent_vendor(mode):
     """The insolvent vendors are the best on every criterion, yet never chosen."""
     for seed in range(30):
-        vendors = [FakeVendor(1, base_price=10.0, claim_value=3.0, interop=1.0, solvent=False),
-                   FakeVendor(2, base_price=120.0), FakeVendor(3, base_price=100.0),
-                   FakeVendor(4, base_price=5.0, claim_value=2.5, interop=0.99,
-                              solvent=False, domains=["lights", "water"])]
+        vendors = [
+            FakeVendor(1, base_price=10.0, claim_value=3.0, interop=1.0, solvent=False),
+            FakeVendor(2, base_price=120.0),
+            FakeVendor(3, base_price=100.0),
+            FakeVendor(
+                4,
+                base_price=5.0,
+                claim_value=2.5,
+                interop=0.99,
+                solvent=False,
+                domains=["lights", "water"],
+            ),
+        ]
         a = award(mode, vendors, seed=seed, partners=3, integrator=True, interop_min=0.5)
         assert a is not None
         assert all(v.solvent for v in a.vendors)
@@ -197,8 +228,10 @@ def test_never_picks_an_insolvent_vendor(mode):
 
 @pytest.mark.parametrize("mode", ["rfp", "rfi_mou", "framework"])
 def test_same_seed_same_award(mode):
-    vendors = [FakeVendor(i, base_price=100 + i, claim_value=1 + 0.01 * i,
-                          interop=0.4 + 0.05 * i) for i in range(6)]
+    vendors = [
+        FakeVendor(i, base_price=100 + i, claim_value=1 + 0.01 * i, interop=0.4 + 0.05 * i)
+        for i in range(6)
+    ]
     a = award(mode, vendors, seed=4, partners=3, integrator=True)
     b = award(mode, vendors, seed=4, partners=3, integrator=True)
     assert a == b
@@ -209,9 +242,9 @@ def test_same_seed_same_award(mode):
 
 def test_rfp_picks_lowest_price_per_claimed_unit():
     """A dear vendor with a much higher claim beats a cheap one claiming little."""
-    cheap_low_claim = FakeVendor(1, base_price=80.0, claim_value=0.5)   # 192 per claimed unit
+    cheap_low_claim = FakeVendor(1, base_price=80.0, claim_value=0.5)  # 192 per claimed unit
     dear_high_claim = FakeVendor(2, base_price=100.0, claim_value=1.0)  # 120
-    middling = FakeVendor(3, base_price=150.0, claim_value=1.0)         # 180
+    middling = FakeVendor(3, base_price=150.0, claim_value=1.0)  # 180
     for seed in range(20):
         a = award("rfp", [cheap_low_claim, dear_high_claim, middling], seed=seed)
         assert a.vendors == (dear_high_claim,)
@@ -232,9 +265,11 @@ def test_rfp_price_is_the_winners_bid_with_its_noise():
 
 
 def test_framework_picks_best_claim_times_interop_at_the_discount():
-    vendors = [FakeVendor(1, claim_value=1.2, interop=0.5),   # 0.60
-               FakeVendor(2, claim_value=0.9, interop=0.9),   # 0.81
-               FakeVendor(3, claim_value=1.0, interop=0.7)]   # 0.70
+    vendors = [
+        FakeVendor(1, claim_value=1.2, interop=0.5),  # 0.60
+        FakeVendor(2, claim_value=0.9, interop=0.9),  # 0.81
+        FakeVendor(3, claim_value=1.0, interop=0.7),
+    ]  # 0.70
     a = award("framework", vendors, discount=0.08)
     assert a.vendors == (vendors[1],)
     assert a.price_per_unit == pytest.approx(vendors[1].price("lights") * 0.92)
@@ -292,15 +327,18 @@ def test_integrator_is_the_most_interoperable_solvent_vendor_and_raises_system_f
 
 
 def test_rfi_mou_price_and_claim_are_the_partners_means():
-    vendors = [FakeVendor(1, base_price=100.0, claim_value=1.0, appetite=1.0),
-               FakeVendor(2, base_price=200.0, claim_value=1.2, appetite=0.0)]
+    vendors = [
+        FakeVendor(1, base_price=100.0, claim_value=1.0, appetite=1.0),
+        FakeVendor(2, base_price=200.0, claim_value=1.2, appetite=0.0),
+    ]
     a = award("rfi_mou", vendors, partners=2, seed=3)
     ref = np.random.default_rng(3)
     noise = [1 + 0.05 * ref.standard_normal() for _ in vendors]
     partnering = [v.price("lights", partnering=True) for v in vendors]
     assert partnering[0] < vendors[0].price("lights")  # appetite trims the margin
-    assert a.price_per_unit == pytest.approx(np.mean([p * z for p, z in
-                                                      zip(partnering, noise, strict=True)]))
+    assert a.price_per_unit == pytest.approx(
+        np.mean([p * z for p, z in zip(partnering, noise, strict=True)])
+    )
     assert a.claim == pytest.approx(1.1)
 
 

@@ -41,39 +41,71 @@ RATE = SCENARIO.world.macro.discount_rate_annual
 
 
 def city_record(name="city", index=0, debts=()):
-    return CityRecord(name=name, index=index, rating_index=1, contingent=0.0,
-                      guarantee_calls=0.0, financing_failures=0, revolving_balance=0.0,
-                      debts=list(debts), minibond_sale=None, tif_area=None)
+    return CityRecord(
+        name=name,
+        index=index,
+        rating_index=1,
+        contingent=0.0,
+        guarantee_calls=0.0,
+        financing_failures=0,
+        revolving_balance=0.0,
+        debts=list(debts),
+        minibond_sale=None,
+        tif_area=None,
+    )
 
 
 def hand_record(ledger, cities, projects=(), horizon=36):
-    return RunRecord(scenario=SCENARIO, horizon=horizon, ledger=ledger, series={}, events=[],
-                     projects=list(projects), cities=cities, districts=1, adoption={},
-                     totals={}, ppp_vfm=[], incidents=0, av=np.zeros(1), av_trend=np.zeros(1))
+    return RunRecord(
+        scenario=SCENARIO,
+        horizon=horizon,
+        ledger=ledger,
+        series={},
+        events=[],
+        projects=list(projects),
+        cities=cities,
+        districts=1,
+        adoption={},
+        totals={},
+        ppp_vfm=[],
+        incidents=0,
+        av=np.zeros(1),
+        av_trend=np.zeros(1),
+    )
 
 
 @pytest.fixture
 def book():
     """A ledger: the city pays capex, earns savings and taxes, pays a programme fee."""
     led = Ledger(capacity=16)
-    acct = {"city": led.open_account("city:general", "city"),
-            "fund": led.open_account("city:revolving", "city"),
-            "vendor": led.open_account("vendor:v0", "vendor"),
-            "investor": led.open_account("investor:i0", "investor"),
-            "outside": led.open_account("outside:utility", "outside", external=True)}
+    acct = {
+        "city": led.open_account("city:general", "city"),
+        "fund": led.open_account("city:revolving", "city"),
+        "vendor": led.open_account("vendor:v0", "vendor"),
+        "investor": led.open_account("investor:i0", "investor"),
+        "outside": led.open_account("outside:utility", "outside", external=True),
+    }
     led.transfer(0, acct["city"], acct["vendor"], 1000.0, "capex", 1)
     led.transfer(12, acct["outside"], acct["city"], 500.0, "savings", 1)
-    led.transfer(6, acct["outside"], acct["city"], 999.0, "tax", -1)      # untagged: not counted
+    led.transfer(6, acct["outside"], acct["city"], 999.0, "tax", -1)  # untagged: not counted
     led.transfer(24, acct["city"], acct["outside"], 100.0, "member_fee", 0)  # programme level
     led.transfer(3, acct["vendor"], acct["investor"], 50.0, "interest", 2)  # not the city's
-    led.transfer(18, acct["fund"], acct["city"], 70.0, "transfer", 1)      # city to city: nets 0
+    led.transfer(18, acct["fund"], acct["city"], 70.0, "transfer", 1)  # city to city: nets 0
     return led, acct
 
 
 def debt(acct, *, recourse=GENERAL, project=1, start=0, n=60, amount=10.0, rate=0.05):
-    return Debt(project=project, instrument="go_bond", payer=acct["city"],
-                payee=acct["investor"], start=start, payments=np.full(n, amount),
-                principal=n * amount, rate_annual=rate, recourse=recourse)
+    return Debt(
+        project=project,
+        instrument="go_bond",
+        payer=acct["city"],
+        payee=acct["investor"],
+        start=start,
+        payments=np.full(n, amount),
+        principal=n * amount,
+        rate_annual=rate,
+        recourse=recourse,
+    )
 
 
 def test_fiscal_npv_is_discounted_tagged_city_net_without_debt(book):
@@ -86,31 +118,34 @@ def test_fiscal_npv_is_discounted_tagged_city_net_without_debt(book):
 def test_fiscal_npv_subtracts_general_debt_still_owed_at_the_horizon(book):
     led, acct = book
     horizon = 36
-    general = debt(acct)                                  # 60 x 10 from month 0
+    general = debt(acct)  # 60 x 10 from month 0
     revenue = debt(acct, recourse="project", amount=99.0)  # no recourse to the city: ignored
     rec = hand_record(led, [city_record(debts=[general, revenue])], horizon=horizon)
-    r_m = 1.05 ** (1 / 12) - 1
-    owed = sum(10.0 / (1 + r_m) ** k for k in range(1, 25))  # months 36..59 after month 35
+    r_m = 0.05 / 12  # the schedule's own monthly rate
+    owed = sum(10.0 / (1 + r_m) ** k for k in range(1, 25))  # months 36..59, valued at month 35
     flows = -1000.0 + 500.0 * (1 + RATE) ** -1 - 100.0 * (1 + RATE) ** -2
-    expected = flows - owed * (1 + RATE) ** -(horizon / 12)
+    expected = flows - owed * (1 + RATE) ** -((horizon - 1) / 12)  # discounted from month 35
     assert fiscal_npv(rec) == pytest.approx(expected, rel=1e-12)
 
 
 def test_fiscal_npv_sums_every_citys_general_debt(book):
     led, acct = book
     one = hand_record(led, [city_record(debts=[debt(acct)])])
-    two = hand_record(led, [city_record(debts=[debt(acct)]),
-                            city_record("b", 1, debts=[debt(acct, amount=20.0)])])
+    two = hand_record(
+        led, [city_record(debts=[debt(acct)]), city_record("b", 1, debts=[debt(acct, amount=20.0)])]
+    )
     base = hand_record(led, [city_record()])
     assert fiscal_npv(base) - fiscal_npv(two) == pytest.approx(
-        3 * (fiscal_npv(base) - fiscal_npv(one)), rel=1e-12)
+        3 * (fiscal_npv(base) - fiscal_npv(one)), rel=1e-12
+    )
 
 
 def test_repaid_debt_costs_nothing_at_the_horizon(book):
     led, acct = book
     done = debt(acct, n=12)  # paid off by month 11
-    assert fiscal_npv(hand_record(led, [city_record(debts=[done])], horizon=36)) == \
-        pytest.approx(fiscal_npv(hand_record(led, [city_record()], horizon=36)), rel=1e-12)
+    assert fiscal_npv(hand_record(led, [city_record(debts=[done])], horizon=36)) == pytest.approx(
+        fiscal_npv(hand_record(led, [city_record()], horizon=36)), rel=1e-12
+    )
 
 
 def test_net_of_sums_a_stakeholders_tagged_flows(book):
@@ -121,8 +156,9 @@ def test_net_of_sums_a_stakeholders_tagged_flows(book):
     assert net_of(rec, "investor") == pytest.approx(50.0)
     assert net_of(rec, "outside") == pytest.approx(-500.0 + 100.0)
     assert net_of(rec, "vehicle") == 0.0
-    assert sum(net_of(rec, s) for s in ("city", "vendor", "investor", "outside")) == \
-        pytest.approx(0.0)
+    assert sum(net_of(rec, s) for s in ("city", "vendor", "investor", "outside")) == pytest.approx(
+        0.0
+    )
 
 
 def test_stranded_debt_is_what_is_scheduled_after_the_project_ended(book):
@@ -130,11 +166,12 @@ def test_stranded_debt_is_what_is_scheduled_after_the_project_ended(book):
     ended = Project(1, "city", "lights", Technology(), 10.0, state="ended", end_month=10)
     running = Project(2, "city", "lights", Technology(), 10.0, state="operating")
     late = Project(3, "city", "lights", Technology(), 10.0, state="stopped", end_month=10)
-    debts = [debt(acct, project=1),                                 # months 11..59 stranded
-             debt(acct, project=2),                                 # project still running
-             debt(acct, project=3, start=20, n=12, amount=5.0,
-                  recourse="project"),                              # all after the stop
-             debt(acct, project=99)]                                # no such project
+    debts = [
+        debt(acct, project=1),  # months 11..59 stranded
+        debt(acct, project=2),  # project still running
+        debt(acct, project=3, start=20, n=12, amount=5.0, recourse="project"),  # all after the stop
+        debt(acct, project=99),
+    ]  # no such project
     rec = hand_record(led, [city_record(debts=debts)], projects=[ended, running, late])
     assert stranded_debt(rec) == pytest.approx(49 * 10.0 + 12 * 5.0)
     assert stranded_debt(hand_record(led, [city_record(debts=debts)], projects=[running])) == 0.0
@@ -175,12 +212,13 @@ def test_fiscal_npv_of_a_run_recomputed_from_ledger_entries(rec, out):
     for c in rec.cities:
         for d in c.debts:
             if d.recourse == GENERAL:
-                r_m = (1 + d.rate_annual) ** (1 / 12) - 1
-                rest = d.payments[max(0, MONTHS - 1 - d.start + 1):]
+                r_m = d.rate_annual / 12
+                rest = d.payments[max(0, MONTHS - 1 - d.start + 1) :]
                 owed += float(np.sum(rest / (1 + r_m) ** np.arange(1, rest.size + 1)))
     assert owed > 0  # the run borrowed
-    assert out["fiscal_npv_usd"] == pytest.approx(pv - owed * (1 + RATE) ** (-MONTHS / 12),
-                                                  rel=1e-9)
+    assert out["fiscal_npv_usd"] == pytest.approx(
+        pv - owed * (1 + RATE) ** (-(MONTHS - 1) / 12), rel=1e-9
+    )
 
 
 def test_stakeholders_nets_sum_to_zero(rec, out):
@@ -194,9 +232,13 @@ def test_stakeholders_nets_sum_to_zero(rec, out):
 def test_counts_and_tallies_come_from_the_record(rec, out):
     events = [e["event"] for e in rec.events]
     assert out["projects_started"] == len(rec.projects) > 0
-    for key, name in (("pilots_started", "pilot_start"), ("pilots_scaled", "pilot_scale"),
-                      ("pilots_stopped", "pilot_stopped"), ("vendor_exits", "vendor_exit"),
-                      ("defaults", "default")):
+    for key, name in (
+        ("pilots_started", "pilot_start"),
+        ("pilots_scaled", "pilot_scale"),
+        ("pilots_stopped", "pilot_stopped"),
+        ("vendor_exits", "vendor_exit"),
+        ("defaults", "default"),
+    ):
         assert out[key] == events.count(name)
     assert out["pilots_started"] > 0
     scaled = [p.scaled_month - p.pilot_start for p in rec.projects if p.scaled_month >= 0]
@@ -204,10 +246,12 @@ def test_counts_and_tallies_come_from_the_record(rec, out):
     if scaled:
         assert out["time_to_scale_months"] == pytest.approx(np.mean(scaled))
     assert out["sunk_cost_stopped_usd"] == pytest.approx(
-        sum(p.capex_total for p in rec.projects if p.state == "stopped"))
+        sum(p.capex_total for p in rec.projects if p.state == "stopped")
+    )
     assert out["savings_usd"] == rec.totals["savings_usd"]
     assert out["co2_avoided_t"] == pytest.approx(
-        rec.totals["kwh_saved"] / 1000 * rec.scenario.world.macro.grid_emissions_t_per_mwh)
+        rec.totals["kwh_saved"] / 1000 * rec.scenario.world.macro.grid_emissions_t_per_mwh
+    )
     assert out["incidents"] == rec.incidents
 
 
@@ -240,8 +284,7 @@ def test_ledger_balances(out):
 
 
 def test_time_to_scale_is_the_horizon_when_nothing_scaled(rec):
-    unscaled = dataclasses.replace(rec, projects=[p for p in rec.projects
-                                                  if p.scaled_month < 0])
+    unscaled = dataclasses.replace(rec, projects=[p for p in rec.projects if p.scaled_month < 0])
     assert kpis(unscaled)["time_to_scale_months"] == MONTHS
     assert kpis(unscaled)["projects_scaled"] == 0
 
@@ -256,14 +299,19 @@ def test_no_ppp_no_minibond_no_tif_give_zero(rec, out):
 def test_ppp_min_dscr_is_the_lowest_12_month_window_of_any_vehicle(rec):
     tech = Technology()
     strong = Project(901, "city", "lights", tech, 1.0)
-    strong.arrangements = [Arrangement(ppp.NAME, owner="vehicle", cfads=[13.0] * 12 + [10.0] * 12,
-                                       debt_service=[10.0] * 24)]  # windows 1.3 .. 1.0
+    strong.arrangements = [
+        Arrangement(
+            ppp.NAME, owner="vehicle", cfads=[13.0] * 12 + [10.0] * 12, debt_service=[10.0] * 24
+        )
+    ]  # windows 1.3 .. 1.0
     young = Project(902, "city", "lights", tech, 1.0)  # under 12 months: no window yet
-    young.arrangements = [Arrangement(ppp.NAME, owner="vehicle", cfads=[1.0] * 6,
-                                      debt_service=[10.0] * 6)]
+    young.arrangements = [
+        Arrangement(ppp.NAME, owner="vehicle", cfads=[1.0] * 6, debt_service=[10.0] * 6)
+    ]
     weak = Project(903, "city", "lights", tech, 1.0)
-    weak.arrangements = [Arrangement(ppp.NAME, owner="vehicle", cfads=[12.0] * 12,
-                                     debt_service=[10.0] * 12)]  # 1.2
+    weak.arrangements = [
+        Arrangement(ppp.NAME, owner="vehicle", cfads=[12.0] * 12, debt_service=[10.0] * 12)
+    ]  # 1.2
     got = kpis(dataclasses.replace(rec, projects=[*rec.projects, strong, young, weak]))
     assert got["ppp_min_dscr"] == pytest.approx(1.0)
     only_young = kpis(dataclasses.replace(rec, projects=[*rec.projects, young]))
@@ -272,21 +320,37 @@ def test_ppp_min_dscr_is_the_lowest_12_month_window_of_any_vehicle(rec):
 
 def test_general_debt_outstanding_lowers_fiscal_npv_project_debt_does_not(rec, out):
     c = rec.cities[0]
-    extra = Debt(project=1, instrument="go_bond", payer=0, payee=1, start=0,
-                 payments=np.full(120, 1e5), principal=1e7, rate_annual=0.04)
-    owed = extra.outstanding(MONTHS - 1) * (1 + RATE) ** (-MONTHS / 12)
+    extra = Debt(
+        project=1,
+        instrument="go_bond",
+        payer=0,
+        payee=1,
+        start=0,
+        payments=np.full(120, 1e5),
+        principal=1e7,
+        rate_annual=0.04,
+    )
+    owed = extra.outstanding(MONTHS - 1) * (1 + RATE) ** (-(MONTHS - 1) / 12)
     more = dataclasses.replace(rec, cities=[dataclasses.replace(c, debts=[*c.debts, extra])])
     assert kpis(more)["fiscal_npv_usd"] == pytest.approx(out["fiscal_npv_usd"] - owed, rel=1e-9)
     project_debt = dataclasses.replace(extra, recourse="project")
-    same = dataclasses.replace(rec, cities=[dataclasses.replace(c, debts=[*c.debts,
-                                                                          project_debt])])
+    same = dataclasses.replace(rec, cities=[dataclasses.replace(c, debts=[*c.debts, project_debt])])
     assert kpis(same)["fiscal_npv_usd"] == out["fiscal_npv_usd"]
 
 
 def test_rating_downgrades_count_only_moves_down_the_scale(rec, out):
     moves = [("AA", "A"), ("A", "Baa"), ("Baa", "A"), ("AAA", "AA"), ("AA", "AAA")]
-    events = [{"month": 1, "event": "rating_change", "city": "city", "project": 0,
-               "domain": "", "info": {"was": was, "rating": now}} for was, now in moves]
+    events = [
+        {
+            "month": 1,
+            "event": "rating_change",
+            "city": "city",
+            "project": 0,
+            "domain": "",
+            "info": {"was": was, "rating": now},
+        }
+        for was, now in moves
+    ]
     got = kpis(dataclasses.replace(rec, events=[*rec.events, *events]))
     assert got["rating_downgrades"] == out["rating_downgrades"] + 3
     assert RATINGS.index("Baa") > RATINGS.index("A")
@@ -304,8 +368,9 @@ def test_a_non_finite_kpi_fails_the_run_naming_it(rec):
 
 
 def test_every_non_finite_kpi_is_named(rec):
-    bad = dataclasses.replace(rec, totals={**rec.totals, "savings_usd": float("inf"),
-                                           "kwh_saved": float("-inf")})
+    bad = dataclasses.replace(
+        rec, totals={**rec.totals, "savings_usd": float("inf"), "kwh_saved": float("-inf")}
+    )
     with pytest.raises(NonFiniteKPI) as info:
         kpis(bad)
     msg = str(info.value)

@@ -21,8 +21,9 @@ SMALL = {"world.residents.simulated_agents": 2000}
 # --------------------------------------------------------------------------- names
 
 
-@pytest.mark.parametrize("name", ["alliance", "traditional", "helsinki_maas",
-                                  "phoenix_consortium", "denver_minibonds"])
+@pytest.mark.parametrize(
+    "name", ["alliance", "traditional", "helsinki_maas", "phoenix_consortium", "denver_minibonds"]
+)
 def test_kpi_names_are_the_keys_a_run_returns(name):
     scn = resolve(name, SMALL)
     result = sim.run(scn, months=12)
@@ -36,21 +37,28 @@ def test_kpi_names_for_user_facing_services():
     assert "maas" in services
     for d in services:
         i = names.index(f"adoption.{d}")
-        assert names[i + 1:i + 6] == [f"adoption.{d}.q{q}" for q in range(1, 6)]
-    assert names[:len(FIXED_KPIS)] == list(FIXED_KPIS)
+        assert names[i + 1 : i + 6] == [f"adoption.{d}.q{q}" for q in range(1, 6)]
+    assert names[: len(FIXED_KPIS)] == list(FIXED_KPIS)
     assert names[-6:] == ["adoption_gap_top_bottom"] + [f"adoption_q{q}" for q in range(1, 6)]
 
 
 def test_kpi_names_without_user_facing_services():
     scn = Scenario(world=World(technology={"lights": Technology(), "water": Technology()}))
-    assert kpi_names(scn) == [*FIXED_KPIS, "coverage.lights", "coverage.water",
-                              "adoption_gap_top_bottom",
-                              *(f"adoption_q{q}" for q in range(1, 6))]
+    assert kpi_names(scn) == [
+        *FIXED_KPIS,
+        "coverage.lights",
+        "coverage.water",
+        "adoption_gap_top_bottom",
+        *(f"adoption_q{q}" for q in range(1, 6)),
+    ]
 
 
 def test_kpi_names_follow_the_catalogue_order():
-    techs = {"b": Technology(user_facing=True), "a": Technology(), "c": Technology(
-        user_facing=True)}
+    techs = {
+        "b": Technology(user_facing=True),
+        "a": Technology(),
+        "c": Technology(user_facing=True),
+    }
     names = kpi_names(Scenario(world=World(technology=techs)))
     coverage = [n for n in names if n.startswith("coverage.")]
     adoption = [n for n in names if n.startswith("adoption.") and n.count(".") == 1]
@@ -65,7 +73,7 @@ def test_kpi_names_do_not_depend_on_the_policy_or_the_cities():
     assert kpi_names(few) == kpi_names(resolve("alliance"))
     phoenix = resolve("phoenix_consortium")
     assert len(phoenix.world.cities) > 1
-    assert kpi_names(phoenix)[:len(FIXED_KPIS)] == list(FIXED_KPIS)
+    assert kpi_names(phoenix)[: len(FIXED_KPIS)] == list(FIXED_KPIS)
 
 
 # --------------------------------------------------------------------------- descriptions
@@ -104,21 +112,24 @@ def test_stakeholder_tables_name_described_kpis_once():
 # --------------------------------------------------------------------------- formatting
 
 
-@pytest.mark.parametrize(("value", "unit", "expected"), [
-    (12.3e6, "USD", "$12.3M"),
-    (1_234.56e6, "USD", "$1,234.6M"),
-    (-4.2e6, "USD", "$-4.2M"),
-    (0.0, "USD", "$0.0M"),
-    (0.081, "fraction", "8.1 %"),
-    (1.0, "fraction", "100.0 %"),
-    (-0.0125, "fraction", "-1.2 %"),
-    (14.0, "count", "14"),
-    (1234.4, "count", "1,234"),
-    (2.0, "notch", "2"),
-    (12_345.6, "t", "12,346 t"),
-    (1.2345, "x", "1.23"),
-    (19.0, "months", "19.00"),
-    (2_500.0, "hours", "2,500.00"),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (12.3e6, "USD", "$12.3M"),
+        (1_234.56e6, "USD", "$1,234.6M"),
+        (-4.2e6, "USD", "$-4.2M"),
+        (0.0, "USD", "$0.0M"),
+        (0.081, "fraction", "8.1 %"),
+        (1.0, "fraction", "100.0 %"),
+        (-0.0125, "fraction", "-1.2 %"),
+        (14.0, "count", "14"),
+        (1234.4, "count", "1,234"),
+        (2.0, "notch", "2"),
+        (12_345.6, "t", "12,346 t"),
+        (1.2345, "x", "1.23"),
+        (19.0, "months", "19.00"),
+        (2_500.0, "hours", "2,500.00"),
+    ],
+)
 def test_format_value_known_strings(value, unit, expected):
     assert format_value(value, unit) == expected

@@ -17,8 +17,14 @@ from sim.model.api import resolve
 from sim.model.series import Series
 
 SMALL = {"world.residents.simulated_agents": 2000}
-CITY_SERIES = ("general_fund", "debt_service_ratio", "rating", "revenue", "revolving_fund",
-               "tif_fund")
+CITY_SERIES = (
+    "general_fund",
+    "debt_service_ratio",
+    "rating",
+    "revenue",
+    "revolving_fund",
+    "tif_fund",
+)
 
 
 def run_model(name: str, months: int) -> AllianceModel:
@@ -141,8 +147,9 @@ def test_coverage_is_within_zero_and_one(alliance, phoenix):
         for domain in m.scenario.world.technology:
             values = m.series.data[f"coverage.{domain}"]
             assert ((values >= 0) & (values <= 1)).all()
-    assert any(alliance.series.data[f"coverage.{d}"][-1] > 0
-               for d in alliance.scenario.world.technology)
+    assert any(
+        alliance.series.data[f"coverage.{d}"][-1] > 0 for d in alliance.scenario.world.technology
+    )
 
 
 def test_adoption_by_quintile_averages_to_the_overall_share_within_bounds(alliance):

@@ -53,10 +53,9 @@ def fiscal_npv(rec: RunRecord) -> float:
     )
     rate = rec.scenario.world.macro.discount_rate_annual
     pv = float(np.sum(net[tagged] * _discount(rate, a["step"][tagged].astype(float))))
-    owed = sum(
-        d.outstanding(rec.horizon - 1) for c in rec.cities for d in c.debts if d.recourse == GENERAL
-    )
-    return pv - owed * float(_discount(rate, np.array([rec.horizon]))[0])
+    last = rec.horizon - 1  # the last month simulated: debt still owed is valued there
+    owed = sum(d.outstanding(last) for c in rec.cities for d in c.debts if d.recourse == GENERAL)
+    return pv - owed * float(_discount(rate, np.array([last]))[0])
 
 
 def net_of(rec: RunRecord, stakeholder: str) -> float:

@@ -114,6 +114,7 @@ KPI_INFO: dict[str, tuple[str, str, int]] = {
     "revolving_fund_final_usd": ("Revolving fund at the end", "USD", 1),
     "tif_but_for_share": ("TIF but-for share", "fraction", 0),
     "trust_final": ("Resident trust (final)", "fraction", 1),
+    "ledger_imbalance_usd": ("Ledger imbalance (a check: balances' sum, ~0)", "USD", 0),
     "adoption_gap_top_bottom": ("Adoption gap, top - bottom quintile", "fraction", -1),
     **{f"adoption_q{q}": (f"Adoption, income quintile {q}", "fraction", 1) for q in range(1, 6)},
 }

@@ -154,8 +154,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_csv(table, folder / "kpis.csv", index_label="kpi")
     if not args.no_chart:
         dashboard(results, folder / "dashboard.png")
+    chart = "" if args.no_chart else "dashboard.png, "
     print(
-        f"\nwrote {folder}/ (kpis.csv, dashboard.png, and per run: kpis.json, "
+        f"\nwrote {folder}/ (kpis.csv, {chart}and per run: kpis.json, "
         "timeseries/events/ledger .parquet, scenario.json)"
     )
     return 0

@@ -14,6 +14,7 @@ share) take and return plain floats.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -39,19 +40,24 @@ def _check(ok: bool, name: str, value: object, rule: str) -> None:
         raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
+def _finite_all(value: ArrayLike, test: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """Whether every value is finite and passes ``test`` (plain numbers take a fast path)."""
+    if isinstance(value, (float, int)):
+        return math.isfinite(value) and bool(test(value))
+    arr = np.asarray(value, dtype=float)
+    return bool(np.all(np.isfinite(arr)) and np.all(test(arr)))
+
+
 def _check_rate(rate: ArrayLike, name: str = "rate") -> None:
-    arr = np.asarray(rate, dtype=float)
-    _check(bool(np.all(np.isfinite(arr)) and np.all(arr > -1.0)), name, rate, "finite and > -1")
+    _check(_finite_all(rate, lambda x: x > -1.0), name, rate, "finite and > -1")
 
 
 def _check_nonneg(value: ArrayLike, name: str) -> None:
-    arr = np.asarray(value, dtype=float)
-    _check(bool(np.all(np.isfinite(arr)) and np.all(arr >= 0.0)), name, value, "finite and >= 0")
+    _check(_finite_all(value, lambda x: x >= 0.0), name, value, "finite and >= 0")
 
 
 def _check_positive(value: ArrayLike, name: str) -> None:
-    arr = np.asarray(value, dtype=float)
-    _check(bool(np.all(np.isfinite(arr)) and np.all(arr > 0.0)), name, value, "finite and > 0")
+    _check(_finite_all(value, lambda x: x > 0.0), name, value, "finite and > 0")
 
 
 def _check_share(value: float, name: str) -> None:
@@ -539,6 +545,8 @@ def revenue_share_payment(revenue: ArrayLike, share: float) -> FloatOrArray:
 
     """
     _check_share(share, "share")
+    if isinstance(revenue, (float, int)):  # one payer: plain arithmetic
+        return share * max(revenue, 0.0)
     return _scalar_or_array(share * np.maximum(revenue, 0.0))
 
 
@@ -916,5 +924,8 @@ def shared_savings(verified: ArrayLike, vendor_share: float) -> tuple[FloatOrArr
 
     """
     _check_share(vendor_share, "vendor_share")
-    vendor = _scalar_or_array(vendor_share * np.maximum(verified, 0.0))
+    if isinstance(verified, (float, int)):  # one payer: plain arithmetic
+        vendor = vendor_share * max(verified, 0.0)
+    else:
+        vendor = _scalar_or_array(vendor_share * np.maximum(verified, 0.0))
     return verified - vendor, vendor

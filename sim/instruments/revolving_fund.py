@@ -71,6 +71,8 @@ def repay(
         project: Project id.
         terms: Revolving-fund terms.
     """
+    if arr.revolving_outstanding <= 0:  # nothing borrowed from the fund (most projects)
+        return
     amount = finance.revolving_fund_repayment(cash, terms.recycle_share, arr.revolving_outstanding)
     desk.ledger.transfer(t, desk.general, desk.revolving, amount, "loan_repayment", project)
     arr.revolving_outstanding -= amount

@@ -6,11 +6,10 @@ The study itself lives in :mod:`experiments.sensitivity`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from experiments.cli.common import EXIT_FAILED, EXIT_INVALID
+from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, engine_args
 from experiments.sensitivity.indices import AnalysisError
 from experiments.sensitivity.spec import METHOD_NAMES, kpi_check_note, load_sensitivity_spec
 from experiments.sensitivity.study import report_lines, run_sensitivity
@@ -93,19 +92,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "rbd_fast, delta, pawn)",
     )
     p.add_argument("spec", help="sensitivity spec (TOML) or a name in experiments/specs")
-    p.add_argument("--engine", choices=("serial", "processes", "dask"), default="processes")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 2,
-        help="worker processes (default: CPU count)",
-    )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="tcp://HOST:PORT",
-        help="join a running Dask scheduler instead of a LocalCluster",
-    )
+    engine_args(p)
     p.add_argument("--out", default=None, help="experiment folder (default results/NAME)")
     p.add_argument(
         "--resume",

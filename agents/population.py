@@ -36,6 +36,13 @@ def _split(total: int, populations: list[int], minimum: int) -> np.ndarray:
     return np.maximum(counts, minimum)
 
 
+def _share(adopters: np.ndarray, potential: np.ndarray) -> np.ndarray:
+    """Adopters' share of the market potential, at most 1 (0 where there is no potential)."""
+    return np.minimum(
+        1.0, np.divide(adopters, potential, out=np.zeros_like(adopters), where=potential > 0)
+    )
+
+
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     order = np.argsort(x, kind="stable")
     cum = np.cumsum(w[order])
@@ -205,22 +212,10 @@ class Population:
                 tech.market_potential,
                 self.n_districts,
             )
-        share_d = np.minimum(
-            1.0,
-            np.divide(
-                adopters_d, potential_d, out=np.zeros_like(adopters_d), where=potential_d > 0
-            ),
-        )
-        potential_city = np.bincount(self.city_of_district, potential_d, self.n_cities)
-        adopters_city = np.bincount(self.city_of_district, adopters_d, self.n_cities)
-        share_city = np.minimum(
-            1.0,
-            np.divide(
-                adopters_city,
-                potential_city,
-                out=np.zeros_like(adopters_city),
-                where=potential_city > 0,
-            ),
+        share_d = _share(adopters_d, potential_d)
+        share_city = _share(
+            np.bincount(self.city_of_district, adopters_d, self.n_cities),
+            np.bincount(self.city_of_district, potential_d, self.n_cities),
         )
         by_group, potential_d = np.empty(self.n_groups), np.empty(self.n_districts)
         kernels.adopt(

@@ -250,5 +250,6 @@ class Desk:
     def note(self, deal: Project | None, event: str, **info: Any) -> None:
         self.notes.append((deal, event, info))
 
-    def add_contingent(self, amount: float) -> None:
-        self.contingent += amount
+    def add_contingent(self, expected: float, exposure: float) -> None:
+        self.contingent += expected
+        self.exposure = getattr(self, "exposure", 0.0) + exposure

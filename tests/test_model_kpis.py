@@ -3,7 +3,7 @@
 A hand-built :class:`~sim.model.record.RunRecord` (a ledger of a few tagged and
 untagged transfers, a couple of debts) checks the money KPIs against values
 computed here: fiscal NPV = discounted net of the city's tagged flows minus the
-PV at the horizon of the general-recourse debt still owed; ``net_of`` sums a
+PV of the payments its funds still owe after the horizon; ``net_of`` sums a
 stakeholder's tagged flows; stranded debt is what is scheduled after a project
 ended. A real 24-month run checks every KPI against the record it came from,
 the stated values of undefined KPIs, and that a non-finite KPI fails the run
@@ -115,17 +115,17 @@ def test_fiscal_npv_is_discounted_tagged_city_net_without_debt(book):
     assert fiscal_npv(rec) == pytest.approx(expected, rel=1e-12)
 
 
-def test_fiscal_npv_subtracts_general_debt_still_owed_at_the_horizon(book):
+def test_fiscal_npv_subtracts_what_city_funds_still_owe_after_the_horizon(book):
+    """Every debt the city's funds owe counts after the horizon; a PPP vehicle's does not."""
     led, acct = book
     horizon = 36
     general = debt(acct)  # 60 x 10 from month 0
-    revenue = debt(acct, recourse="project", amount=99.0)  # no recourse to the city: ignored
-    rec = hand_record(led, [city_record(debts=[general, revenue])], horizon=horizon)
-    r_m = 0.05 / 12  # the schedule's own monthly rate
-    owed = sum(10.0 / (1 + r_m) ** k for k in range(1, 25))  # months 36..59, valued at month 35
+    revenue = debt(acct, recourse="project", amount=2.0)  # paid from a city fund: counts
+    vehicle = debt(acct, recourse=ppp.RECOURSE, amount=99.0)  # the vehicle's: does not
+    rec = hand_record(led, [city_record(debts=[general, revenue, vehicle])], horizon=horizon)
+    owed = sum(12.0 * (1 + RATE) ** (-m / 12) for m in range(36, 60))
     flows = -1000.0 + 500.0 * (1 + RATE) ** -1 - 100.0 * (1 + RATE) ** -2
-    expected = flows - owed * (1 + RATE) ** -((horizon - 1) / 12)  # discounted from month 35
-    assert fiscal_npv(rec) == pytest.approx(expected, rel=1e-12)
+    assert fiscal_npv(rec) == pytest.approx(flows - owed, rel=1e-12)
 
 
 def test_fiscal_npv_sums_every_citys_general_debt(book):
@@ -201,24 +201,28 @@ def test_kpis_match_the_api_for_the_same_seed(out):
     assert sim.run("alliance", seed=0, months=MONTHS, overrides=SMALL).kpis == out
 
 
-def test_fiscal_npv_of_a_run_recomputed_from_ledger_entries(rec, out):
+def test_fiscal_npv_of_a_run_is_the_sum_of_its_parts(rec, out):
+    """Cash to the horizon from the ledger, less commitments, plus benefits after it."""
     e = rec.ledger.entries()
     frame = rec.ledger.accounts_frame()
     city = set(frame.id[frame.stakeholder == "city"])
     e = e[e.project >= 0]
     net = e.amount * (e.debit.isin(city).astype(float) - e.credit.isin(city).astype(float))
     pv = float((net * (1 + RATE) ** (-e.step / 12)).sum())
+    assert out["fiscal_cash_to_horizon_usd"] == pytest.approx(pv, rel=1e-9)
     owed = 0.0
     for c in rec.cities:
         for d in c.debts:
-            if d.recourse == GENERAL:
-                r_m = d.rate_annual / 12
-                rest = d.payments[max(0, MONTHS - 1 - d.start + 1) :]
-                owed += float(np.sum(rest / (1 + r_m) ** np.arange(1, rest.size + 1)))
+            months = d.start + np.arange(d.payments.size)
+            later = months > MONTHS - 1
+            owed += float(np.sum(d.payments[later] * (1 + RATE) ** (-months[later] / 12)))
     assert owed > 0  # the run borrowed
+    assert out["commitments_after_horizon_usd"] >= owed * (1 - 1e-12)
     assert out["fiscal_npv_usd"] == pytest.approx(
-        pv - owed * (1 + RATE) ** (-(MONTHS - 1) / 12), rel=1e-9
+        pv - out["commitments_after_horizon_usd"] + out["benefits_after_horizon_usd"], rel=1e-9
     )
+    parts = sum(v for k, v in out.items() if k.startswith("npv."))
+    assert parts == pytest.approx(out["fiscal_npv_usd"], rel=1e-12)
 
 
 def test_stakeholders_nets_sum_to_zero(rec, out):
@@ -318,7 +322,7 @@ def test_ppp_min_dscr_is_the_lowest_12_month_window_of_any_vehicle(rec):
     assert only_young["ppp_min_dscr"] == 0.0
 
 
-def test_general_debt_outstanding_lowers_fiscal_npv_project_debt_does_not(rec, out):
+def test_debt_owed_after_the_horizon_lowers_fiscal_npv_a_vehicles_does_not(rec, out):
     c = rec.cities[0]
     extra = Debt(
         project=1,
@@ -330,11 +334,14 @@ def test_general_debt_outstanding_lowers_fiscal_npv_project_debt_does_not(rec, o
         principal=1e7,
         rate_annual=0.04,
     )
-    owed = extra.outstanding(MONTHS - 1) * (1 + RATE) ** (-(MONTHS - 1) / 12)
+    owed = sum(1e5 * (1 + RATE) ** (-m / 12) for m in range(MONTHS, 120))
     more = dataclasses.replace(rec, cities=[dataclasses.replace(c, debts=[*c.debts, extra])])
     assert kpis(more)["fiscal_npv_usd"] == pytest.approx(out["fiscal_npv_usd"] - owed, rel=1e-9)
-    project_debt = dataclasses.replace(extra, recourse="project")
-    same = dataclasses.replace(rec, cities=[dataclasses.replace(c, debts=[*c.debts, project_debt])])
+    assert kpis(more)["debt_outstanding_usd"] == pytest.approx(
+        out["debt_outstanding_usd"] + extra.outstanding(MONTHS - 1), rel=1e-9
+    )
+    vehicle_debt = dataclasses.replace(extra, recourse=ppp.RECOURSE)
+    same = dataclasses.replace(rec, cities=[dataclasses.replace(c, debts=[*c.debts, vehicle_debt])])
     assert kpis(same)["fiscal_npv_usd"] == out["fiscal_npv_usd"]
 
 

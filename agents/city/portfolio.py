@@ -137,6 +137,8 @@ class Portfolio:
         p_good = pilots.prob_above(mu, sd, self.economics.break_even(pr))
         delay = int(round(governance.delay(1.0, pol.governance, m.scenario.world.procurement)))
         decision = pilots.decide(p_good, pr.extensions, pol.pilot)
+        if decision != pilots.EXTEND:
+            pr.pilot_end = t
         if decision == pilots.SCALE:
             pr.state = "scale_approval"
             pr.kpi_target = mu  # the pilot's evidence sets a realistic contract target

@@ -72,7 +72,8 @@ class Treasury:
         self.outbox = outbox
         self.projects = projects
         self.rating_index = self.initial_rating_index = RATINGS.index(spec.rating)
-        self.contingent = 0.0
+        self.contingent = 0.0  # expected cost of the guarantees taken on
+        self.exposure = 0.0  # the most they can call over their terms
         self.guarantee_calls = 0.0
         self.financing_failures = 0
         self.minibond_issued = False
@@ -131,9 +132,10 @@ class Treasury:
         """Note an event for the run's log."""
         self.outbox.note(deal, event, **info)
 
-    def add_contingent(self, amount: float) -> None:
-        """Add the expected cost of a guarantee to the contingent liabilities."""
-        self.contingent += amount
+    def add_contingent(self, expected: float, exposure: float) -> None:
+        """Add a guarantee's expected cost and its exposure to the contingent liabilities."""
+        self.contingent += expected
+        self.exposure += exposure
 
     # ------------------------------------------------------------------ debt service
 

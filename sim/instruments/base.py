@@ -125,6 +125,7 @@ class Arrangement:
     reserve_target: float = 0.0  # debt-service reserve kept in the project fund (revenue_bond)
     base_case_cash_month: float = 0.0  # (guarantees)
     guarantee_floor_month: float = 0.0  # (guarantees)
+    guarantee_end: int = -1  # first month the floor no longer holds (guarantees)
     vehicle: int = -1  # PPP vehicle account (ppp)
     equity_investor: int = -1  # (ppp)
     equity: float = 0.0  # (ppp)
@@ -220,8 +221,8 @@ class Desk(Protocol):
         """Record an event for the run's log."""
         ...
 
-    def add_contingent(self, amount: float) -> None:
-        """Add to the city's contingent liabilities (expected cost of guarantees)."""
+    def add_contingent(self, expected: float, exposure: float) -> None:
+        """Add a guarantee's expected cost and its exposure (the most it can call)."""
         ...
 
 

@@ -41,7 +41,10 @@ def cover_bond(
     sd: float,
     term_years: int,
 ) -> None:
-    """Guarantee a floor on a revenue-bond tranche's cash; book its expected cost.
+    """Guarantee a floor on a revenue-bond tranche's cash; book its expected cost and exposure.
+
+    The exposure is the most the floor can call over the term: floor x 12 x term
+    (MODEL.md: a savings floor g on base B for T years exposes g B T).
 
     Args:
         desk: The city's treasury.
@@ -52,22 +55,20 @@ def cover_bond(
         sd: Standard deviation of performance.
         term_years: Term over which the floor holds.
     """
-    arr.guarantee_floor_month += floor_share * gross_month * mu
+    floor = floor_share * gross_month * mu
+    arr.guarantee_floor_month += floor
     arr.base_case_cash_month += gross_month * mu
-    desk.add_contingent(
-        12
-        * term_years
-        * finance.guarantee_expected_cost(
-            floor_share * gross_month * mu, gross_month * mu, gross_month * sd
-        )
-    )
+    months = 12 * term_years
+    expected = finance.guarantee_expected_cost(floor, gross_month * mu, gross_month * sd)
+    desk.add_contingent(months * expected, months * floor)
 
 
 def cover_ppp(desk: Desk, arr: Arrangement, floor: float, base_case: float, years: int) -> None:
-    """Raise a PPP's minimum revenue guarantee to a new floor; book the added expected cost.
+    """Raise a PPP's minimum revenue guarantee to a new floor; book the added cost and exposure.
 
     The contingent liability grows by what the new floor adds to the expected
-    calls over the remaining term (nothing is booked without a floor).
+    calls, and the exposure by what it adds to the most that can be called,
+    over the remaining term (nothing is booked without a floor).
 
     Args:
         desk: The city's treasury.
@@ -83,9 +84,27 @@ def cover_ppp(desk: Desk, arr: Arrangement, floor: float, base_case: float, year
         )
 
     before = expected_calls(arr.guarantee_floor_month, arr.base_case_cash_month)
+    added_floor = floor - arr.guarantee_floor_month
     arr.guarantee_floor_month, arr.base_case_cash_month = floor, base_case
     if floor > 0:
-        desk.add_contingent(12 * years * (expected_calls(floor, base_case) - before))
+        desk.add_contingent(
+            12 * years * (expected_calls(floor, base_case) - before), 12 * years * added_floor
+        )
+
+
+def expected_call(floor_month: float, mean_cash: float) -> float:
+    """Expected monthly call of a floor on cash of the given mean (sd 0.3 of the mean).
+
+    Args:
+        floor_month: The monthly floor.
+        mean_cash: Expected monthly cash.
+
+    Returns:
+        E[max(floor - X, 0)], X ~ Normal(mean, 0.3 mean).
+    """
+    return finance.guarantee_expected_cost(
+        floor_month, mean_cash, PPP_CASH_SD_SHARE * max(mean_cash, 0.0)
+    )
 
 
 def call(desk: Desk, arr: Arrangement, cash: float, into: int, t: int, project: int) -> float:

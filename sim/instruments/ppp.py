@@ -184,6 +184,7 @@ def raise_tranche(
     if demand:
         base_case = arr.base_case_cash_month + units * cash
         guarantees.cover_ppp(desk, arr, covered * base_case, base_case, years)
+        arr.guarantee_end = arr.term_end
     else:
         arr.fee_per_unit_month = cash
     _close(desk, deal, arr, bank, eq, vendor, s, capex, debt_rate, years, t)

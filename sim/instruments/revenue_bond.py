@@ -92,6 +92,7 @@ def issue(
     arr = desk.arrangement(deal, NAME)
     arr.reserve_target += principal - amount
     if floor_share > 0:
+        arr.guarantee_end = max(arr.guarantee_end, t + 1 + 12 * terms.term_years)
         guarantees.cover_bond(
             desk, arr, floor_share, units * gross_per_unit, mu, sd, terms.term_years
         )

@@ -289,10 +289,21 @@ def end_of_term(
     if choice == "upgrade":
         arr.term_end = t + terms.term_years * 12
     elif choice == "purchase" and lead is not None:
-        residual = (
-            deal.price_per_unit
-            * deal.units
-            * max(0.0, 1 - (t - deployed_at) / (deal.tech.lifetime_years * 12))
-        )
-        desk.ledger.transfer(t, desk.general, lead.account, residual, "capex", deal.pid)
+        price = purchase_price(deal, t, deployed_at)
+        desk.ledger.transfer(t, desk.general, lead.account, price, "capex", deal.pid)
     return choice
+
+
+def purchase_price(deal: Deal, t: int, deployed_at: int) -> float:
+    """The equipment's depreciated price at month ``t`` (straight line over its life).
+
+    Args:
+        deal: The project.
+        t: Month of the purchase.
+        deployed_at: Month the equipment's life began.
+
+    Returns:
+        price x units x max(0, 1 - age / lifetime).
+    """
+    age = (t - deployed_at) / (deal.tech.lifetime_years * 12)
+    return deal.price_per_unit * deal.units * max(0.0, 1 - age)

@@ -22,7 +22,7 @@ import numpy as np
 
 from sim.core.fields import RATINGS
 from sim.instruments import ppp, tif
-from sim.instruments.base import GENERAL
+from sim.model import fiscal
 from sim.model.record import RunRecord
 
 
@@ -37,25 +37,16 @@ def _discount(rate_annual: float, months: np.ndarray) -> np.ndarray:
 def fiscal_npv(rec: RunRecord) -> float:
     """City fiscal NPV of the programme against doing nothing (all cities).
 
+    The sum of :func:`sim.model.fiscal.components`: cash to the horizon, less
+    the commitments after it, plus the benefits of assets still in service.
+
     Args:
         rec: The run's record.
 
     Returns:
         USD, discounted at ``world.macro.discount_rate_annual``.
     """
-    led = rec.ledger
-    a = led.to_arrays()
-    is_city = np.zeros(led.n_accounts, dtype=bool)
-    is_city[led.accounts_where(stakeholder="city")] = True
-    tagged = a["project"] >= 0
-    net = np.where(is_city[a["debit"]], a["amount"], 0.0) - np.where(
-        is_city[a["credit"]], a["amount"], 0.0
-    )
-    rate = rec.scenario.world.macro.discount_rate_annual
-    pv = float(np.sum(net[tagged] * _discount(rate, a["step"][tagged].astype(float))))
-    last = rec.horizon - 1  # the last month simulated: debt still owed is valued there
-    owed = sum(d.outstanding(last) for c in rec.cities for d in c.debts if d.recourse == GENERAL)
-    return pv - owed * float(_discount(rate, np.array([last]))[0])
+    return float(sum(fiscal.components(rec).values()))
 
 
 def net_of(rec: RunRecord, stakeholder: str) -> float:
@@ -110,13 +101,15 @@ def kpis(rec: RunRecord) -> dict[str, float]:
     Raises:
         NonFiniteKPI: When a KPI is NaN or infinite (the run failed).
     """
+    parts = fiscal.components(rec)
     out = {
-        **_budget(rec),
+        **_budget(rec, parts),
         **_lifecycle(rec),
         **_flows(rec),
         **_instruments(rec),
         "trust_final": float(rec.series["trust_mean"][-1]),
         "ledger_imbalance_usd": float(abs(rec.ledger.balances().sum())),
+        **_fiscal_parts(rec, parts),
         **_services(rec),
     }
     bad = sorted(k for k, v in out.items() if not math.isfinite(v))
@@ -125,12 +118,12 @@ def kpis(rec: RunRecord) -> dict[str, float]:
     return out
 
 
-def _budget(rec: RunRecord) -> dict[str, float]:
+def _budget(rec: RunRecord, parts: dict[str, float]) -> dict[str, float]:
     """The city's finances: NPV, budget floor, debt burden, guarantees, rating."""
     s = rec.series
     names = [c.name for c in rec.cities]
     return {
-        "fiscal_npv_usd": fiscal_npv(rec),
+        "fiscal_npv_usd": float(sum(parts.values())),
         "min_budget_balance_usd": float(min(s[f"{n}.general_fund"].min() for n in names)),
         "peak_debt_service_ratio": float(max(s[f"{n}.debt_service_ratio"].max() for n in names)),
         "contingent_liabilities_usd": float(sum(c.contingent for c in rec.cities)),
@@ -145,6 +138,26 @@ def _budget(rec: RunRecord) -> dict[str, float]:
                 and RATINGS.index(e["info"]["rating"]) > RATINGS.index(e["info"]["was"])
             )
         ),
+    }
+
+
+def _fiscal_parts(rec: RunRecord, parts: dict[str, float]) -> dict[str, float]:
+    """The fiscal NPV's parts: cash to the horizon, after it, land value, exposure."""
+    return {
+        "fiscal_cash_to_horizon_usd": float(sum(parts[c] for c in fiscal.CASH_TO_HORIZON)),
+        "commitments_after_horizon_usd": -parts["commitments_after_horizon"],
+        "benefits_after_horizon_usd": parts["benefits_after_horizon"],
+        "land_value_pv_usd": parts["land_value"],
+        "contingent_exposure_usd": float(sum(c.exposure for c in rec.cities)),
+        "debt_outstanding_usd": float(
+            sum(
+                d.outstanding(rec.horizon - 1)
+                for c in rec.cities
+                for d in c.debts
+                if d.recourse != ppp.RECOURSE
+            )
+        ),
+        **{f"npv.{c}": float(v) for c, v in parts.items()},
     }
 
 

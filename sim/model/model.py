@@ -266,6 +266,8 @@ class AllianceModel(mesa.Model):
                 debts=list(c.treasury.debts),
                 minibond_sale=c.treasury.minibond_sale,
                 tif_area=c.funds.tif_area,
+                retentions=tuple(c.treasury.retentions),
+                exposure=c.treasury.exposure,
             )
             for c in self.cities
         ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.model.fiscal import COMPONENTS
+
 if TYPE_CHECKING:
     from sim.config.schema import Scenario
 
@@ -51,6 +53,13 @@ FIXED_KPIS = (
     "tif_but_for_share",
     "trust_final",
     "ledger_imbalance_usd",
+    "fiscal_cash_to_horizon_usd",
+    "commitments_after_horizon_usd",
+    "benefits_after_horizon_usd",
+    "land_value_pv_usd",
+    "contingent_exposure_usd",
+    "debt_outstanding_usd",
+    *(f"npv.{c}" for c in COMPONENTS),
 )
 N_QUINTILES = 5
 
@@ -76,12 +85,30 @@ def kpi_names(scenario: Scenario) -> list[str]:
     return names
 
 
+#: Plain words for the fiscal NPV's components (:data:`sim.model.fiscal.COMPONENTS`).
+COMPONENT_LABELS = {
+    "savings": "energy and water savings",
+    "revenue": "user fees and advertising",
+    "land_value": "land-value uplift (property tax)",
+    "capex": "equipment (capex)",
+    "operations": "operation and maintenance",
+    "service_fees": "service fees and availability payments",
+    "financing": "borrowing and debt service",
+    "guarantees": "guarantee calls",
+    "pilots": "pilots",
+    "procurement": "procurement (framework fees)",
+    "governance": "governance (PMO)",
+    "other": "other programme flows",
+    "commitments_after_horizon": "commitments after the horizon",
+    "benefits_after_horizon": "benefits after the horizon",
+}
+
 #: KPI -> (label, unit, direction): +1 when more is better, -1 when less is, 0 neutral.
 KPI_INFO: dict[str, tuple[str, str, int]] = {
     "fiscal_npv_usd": ("City fiscal NPV vs no projects", "USD", 1),
     "min_budget_balance_usd": ("Lowest general-fund balance", "USD", 1),
     "peak_debt_service_ratio": ("Peak debt service / revenue", "fraction", -1),
-    "contingent_liabilities_usd": ("Contingent liabilities (guarantees)", "USD", -1),
+    "contingent_liabilities_usd": ("Guarantees: expected cost", "USD", -1),
     "guarantee_calls_usd": ("Guarantee calls paid", "USD", -1),
     "final_rating_index": ("Final rating (0 = AAA)", "notch", -1),
     "worst_rating_index": ("Worst rating (0 = AAA)", "notch", -1),
@@ -115,6 +142,17 @@ KPI_INFO: dict[str, tuple[str, str, int]] = {
     "tif_but_for_share": ("TIF but-for share", "fraction", 0),
     "trust_final": ("Resident trust (final)", "fraction", 1),
     "ledger_imbalance_usd": ("Ledger imbalance (a check: balances' sum, ~0)", "USD", 0),
+    "fiscal_cash_to_horizon_usd": ("Fiscal NPV: cash to the horizon", "USD", 1),
+    "commitments_after_horizon_usd": ("Commitments after the horizon (PV)", "USD", -1),
+    "benefits_after_horizon_usd": (
+        "Benefits of assets in service after the horizon (PV)",
+        "USD",
+        1,
+    ),
+    "land_value_pv_usd": ("Fiscal NPV resting on land-value uplift", "USD", 0),
+    "contingent_exposure_usd": ("Guarantees: most the city can be called for", "USD", -1),
+    "debt_outstanding_usd": ("City funds' debt still owed at the horizon", "USD", -1),
+    **{f"npv.{c}": (f"NPV part: {COMPONENT_LABELS[c]}", "USD", 1) for c in COMPONENTS},
     "adoption_gap_top_bottom": ("Adoption gap, top - bottom quintile", "fraction", -1),
     **{f"adoption_q{q}": (f"Adoption, income quintile {q}", "fraction", 1) for q in range(1, 6)},
 }
@@ -123,10 +161,16 @@ KPI_INFO: dict[str, tuple[str, str, int]] = {
 STAKEHOLDERS: dict[str, tuple[str, ...]] = {
     "city": (
         "fiscal_npv_usd",
+        "fiscal_cash_to_horizon_usd",
+        "commitments_after_horizon_usd",
+        "benefits_after_horizon_usd",
+        "land_value_pv_usd",
         "city_net_usd",
         "min_budget_balance_usd",
         "peak_debt_service_ratio",
         "contingent_liabilities_usd",
+        "contingent_exposure_usd",
+        "debt_outstanding_usd",
         "guarantee_calls_usd",
         "worst_rating_index",
         "rating_downgrades",

@@ -34,6 +34,10 @@ class CityRecord:
     debts: list[Debt]
     minibond_sale: MiniBondSale | None
     tif_area: TIFDistrict | None
+    retentions: tuple[tuple[int, int, int, float], ...] = ()
+    """(project, first month, end month, monthly amount) of capex retained against KPIs."""
+    exposure: float = 0.0
+    """The most guarantees can call on the city over their terms, as taken on."""
 
 
 @dataclass(frozen=True)

@@ -253,3 +253,42 @@ def test_example_paths_exist():
     """The README's main command names shipped scenarios."""
     root = Path(__file__).resolve().parents[1]
     assert (root / "scenarios" / "traditional.toml").is_file()
+
+
+# --------------------------------------------------------------------------- decomposition
+
+
+def test_npv_decomposition_adds_up_to_the_paired_npv_difference(study):
+    out, result = study
+    table = pd.read_csv(out / "npv_decomposition.csv")
+    assert list(table.columns[:3]) == ["design", "against", "component"]
+    assert {"usd_mean", "usd_ci_low", "usd_ci_high"} <= set(table.columns)
+    total = table[table.component == "total"].usd_mean.iloc[0]
+    parts = table[table.component != "total"].usd_mean.sum()
+    assert parts == pytest.approx(total, rel=1e-9, abs=1e-3)
+    runs = experiments.load(out)
+    ok = runs[runs.status == "ok"].set_index(["scenario", "replication"])
+    diff = (ok.loc["alliance"].fiscal_npv_usd - ok.loc["traditional"].fiscal_npv_usd).mean()
+    assert total == pytest.approx(diff, rel=1e-9)
+    assert (table.usd_ci_low <= table.usd_mean + 1e-6).all()
+    assert (out / "charts" / "why_alliance.png").exists()
+    html_path, _ = build_report(out)
+    assert "Why the designs differ" in html_path.read_text()
+
+
+def test_the_same_policy_under_two_names_differs_in_nothing(tmp_path):
+    """Symmetry: a design compared with itself under another name gives zero differences."""
+    twin = tmp_path / "twin.toml"
+    twin.write_text('[scenario]\nname = "twin"\nextends = "alliance"\n')
+    result = compare_study(
+        ["alliance", str(twin)],
+        tmp_path / "study",
+        replications=3,
+        months=48,
+        engine="serial",
+        overrides=SMALL,
+    )
+    diffs = result["summary"].dropna(subset=["diff"])
+    assert len(diffs) > 20
+    assert (diffs["diff"] == 0).all(), diffs[diffs["diff"] != 0][["kpi", "diff"]]
+    assert (result["decomposition"].usd_mean == 0).all()

@@ -13,6 +13,10 @@ paired, so the noise the worlds share cancels.
   budget shortfall, the mean of the worst 5 % of worlds.
 - ``stress_matrix``: KPI change under each overlay against the unstressed run
   on the same world, and which design degrades least (regret, robustness).
+- ``npv_decomposition``: the paired difference in fiscal NPV taken apart by
+  component (savings, revenue, land value, capex, O&M, fees, financing, ...,
+  commitments and benefits after the horizon); the components' mean
+  differences add up to the total's.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.model.outputs import KPI_INFO, STAKEHOLDERS
+from sim.model.outputs import COMPONENT_LABELS, COMPONENTS, KPI_INFO, STAKEHOLDERS
 
 #: KPIs shown in stakeholder tables, in order.
 TABLE_KPIS = tuple(k for group in STAKEHOLDERS.values() for k in group)
@@ -191,6 +195,58 @@ def summarise(
             }
             table = pd.concat([table, pd.DataFrame([rows_cvar])], ignore_index=True)
     return table
+
+
+def npv_decomposition(runs: pd.DataFrame, designs: Sequence[str]) -> pd.DataFrame:
+    """Why the designs differ: the paired fiscal-NPV difference by component.
+
+    Args:
+        runs: Runs table with the ``npv.<component>`` KPIs.
+        designs: Design labels; each after the first is compared with the first.
+
+    Returns:
+        Columns design, against, component, label, usd_mean, usd_ci_low, usd_ci_high: one
+        row per component and a last row ``total`` (the fiscal NPV); the components'
+        ``usd_mean`` add up to the total's.
+    """
+    against = designs[0]
+    rows = []
+    for design in designs[1:]:
+        for component in (*COMPONENTS, "total"):
+            kpi = "fiscal_npv_usd" if component == "total" else f"npv.{component}"
+            if kpi not in runs:
+                continue
+            joined = pd.concat(
+                [
+                    _paired(runs, design, kpi).rename("x"),
+                    _paired(runs, against, kpi).rename("r"),
+                ],
+                axis=1,
+            ).dropna()
+            mean, low, high = mean_ci((joined.x - joined.r).to_numpy())
+            rows.append(
+                {
+                    "design": design,
+                    "against": against,
+                    "component": component,
+                    "label": COMPONENT_LABELS.get(component, "fiscal NPV"),
+                    "usd_mean": mean,
+                    "usd_ci_low": low,
+                    "usd_ci_high": high,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "design",
+            "against",
+            "component",
+            "label",
+            "usd_mean",
+            "usd_ci_low",
+            "usd_ci_high",
+        ],
+    )
 
 
 def stress_matrix(

@@ -45,6 +45,7 @@ HEADLINES = (
     "investor_net_usd",
 )
 CHART_ORDER = (
+    "why_",
     "stakeholders",
     "fan_charts",
     "kpi_distributions",
@@ -109,6 +110,30 @@ def headline_findings(summary: pd.DataFrame) -> list[str]:
                 )
             lines.append(text)
     return lines
+
+
+def decomposition_rows(table: pd.DataFrame) -> list[list[str]]:
+    """The fiscal-NPV difference by component as table rows (header first).
+
+    Args:
+        table: ``npv_decomposition.csv``.
+
+    Returns:
+        Rows: design vs against, component, mean difference, 95 % interval.
+    """
+    rows = [["design", "component", "difference", "95 % interval"]]
+    for r in table.itertuples(index=False):
+        if r.component != "total" and r.usd_mean == 0:
+            continue
+        rows.append(
+            [
+                f"{r.design} vs {r.against}",
+                "fiscal NPV (total)" if r.component == "total" else str(r.label),
+                _signed(r.usd_mean, "USD"),
+                f"{_signed(r.usd_ci_low, 'USD')} to {_signed(r.usd_ci_high, 'USD')}",
+            ]
+        )
+    return rows
 
 
 def stakeholder_rows(summary: pd.DataFrame) -> list[list[str]]:
@@ -242,6 +267,8 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
         )
     manifest, study = _json(folder, "manifest.json"), _json(folder, "study.json")
     stress = _read(folder, "stress.csv")
+    decomposition = _read(folder, "npv_decomposition.csv")
+    why = decomposition_rows(decomposition) if decomposition is not None else []
     findings = headline_findings(summary)
     designs = _designs(study)
     charts = _charts(folder)
@@ -268,6 +295,19 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
         ),
         ("Stakeholder table", _html_table(stakeholder_rows(summary))),
     ]
+    if why:
+        sections.insert(
+            3,
+            (
+                "Why the designs differ",
+                "<p>The paired difference in the city's fiscal NPV, taken apart by the flows "
+                "that make it (present values; the parts add up to the total). Commitments "
+                "after the horizon are what the city still owes past it (debt, service fees, "
+                "availability payments, guarantees); benefits after the horizon are what its "
+                "assets still in service are expected to earn to their end of life.</p>"
+                + _html_table(why),
+            ),
+        )
     sections += _other_studies(folder, stress)
     sections.append(
         (
@@ -296,7 +336,7 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     pdf_path = atomic(
         folder / "report.pdf",
         lambda p: _pdf(
-            p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce
+            p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce, why
         ),
     )
     return html_path, pdf_path
@@ -407,6 +447,7 @@ def _pdf(
     stress: pd.DataFrame | None,
     charts: list[Path],
     reproduce: list[str],
+    why: list[list[str]],
 ) -> None:
     with PdfPages(path) as pdf:
         paragraphs = [QUESTION, ""]
@@ -420,6 +461,8 @@ def _pdf(
             *(f"  {x}" for x in reproduce),
         ]
         _text_page(pdf, title, paragraphs)
+        if why:
+            _table_pages(pdf, "Why the designs differ: fiscal NPV by component", why)
         _table_pages(pdf, "Stakeholder table", table)
         if stress is not None:
             _table_pages(pdf, "Stress tests", _frame_rows(stress))

@@ -22,7 +22,13 @@ from experiments.engine.batch import Summary, run_experiment
 from experiments.engine.spec import load_spec
 from experiments.engine.store import load, write_csv, write_json, write_parquet
 from experiments.workshop import charts
-from experiments.workshop.compare import TABLE_KPIS, regret, stress_matrix, summarise
+from experiments.workshop.compare import (
+    TABLE_KPIS,
+    npv_decomposition,
+    regret,
+    stress_matrix,
+    summarise,
+)
 from sim.config import load_scenario
 
 #: KPIs shown as distributions and in the stress matrix.
@@ -72,8 +78,8 @@ def compare_study(
         progress: Passed to :func:`experiments.engine.batch.run_experiment`.
 
     Returns:
-        ``{"summary": stakeholder table, "stress": {kpi: matrix}, "regret": {...},
-        "run": Summary}``.
+        ``{"summary": stakeholder table, "decomposition": the fiscal-NPV difference by
+        component, "stress": {kpi: matrix}, "regret": {...}, "run": Summary}``.
     """
     refs = [{"file": s} for s in scenarios]
     refs += [{"file": s, "overlays": [o]} for o in overlays for s in scenarios]
@@ -103,7 +109,15 @@ def compare_study(
     summary = summarise(runs, designs, reserves=reserves)
     write_csv(summary, out / "compare.csv", index=False)
     write_parquet(summary, out / "compare.parquet")
-    result: dict[str, Any] = {"summary": summary, "stress": {}, "regret": {}, "run": run}
+    decomposition = npv_decomposition(runs, designs)
+    write_csv(decomposition, out / "npv_decomposition.csv", index=False)
+    result: dict[str, Any] = {
+        "summary": summary,
+        "decomposition": decomposition,
+        "stress": {},
+        "regret": {},
+        "run": run,
+    }
     overlay_labels = list(overlays)
     if overlay_labels:
         rows = []
@@ -136,7 +150,7 @@ def compare_study(
         },
         out / "study.json",
     )
-    _compare_charts(out, runs, designs, overlay_labels, summary, result["stress"], loaded)
+    _compare_charts(out, runs, designs, overlay_labels, result, loaded)
     return result
 
 
@@ -145,11 +159,13 @@ def _compare_charts(
     runs: pd.DataFrame,
     designs: list[str],
     overlays: list[str],
-    summary: pd.DataFrame,
-    stress: dict[str, pd.DataFrame],
+    result: dict[str, Any],
     loaded: dict[str, Any],
 ) -> None:
     chart_dir = out / "charts"
+    summary, stress = result["summary"], result["stress"]
+    for design, table in result["decomposition"].groupby("design", sort=False):
+        charts.npv_decomposition(table, chart_dir / f"why_{design}")
     base_runs = runs[runs.scenario.isin(designs)]
     ts = load(out, timeseries=True)
     ts = ts[ts.scenario.isin(designs)]

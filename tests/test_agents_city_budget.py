@@ -111,7 +111,7 @@ def test_service_uplift_is_taxed_as_a_programme_flow():
     c = m.cities[0]
     sl = m.layout.district_slice(0)
     m.market.advance(3)
-    m.land.update(m.market.property_index, np.full(m.population.n_districts, 0.5), 0.04)
+    m.land.update(m.market.property_index, np.full(m.population.n_districts, 0.5), 0.04, 1.0)
     n0 = len(m.ledger)
     c.budget.run_month(3)
     e = m.ledger.entries().iloc[n0:]
@@ -132,16 +132,22 @@ def test_a_tif_area_diverts_the_increment_during_its_term():
     assert c.funds.tif_area.until == 12
     rate = c.spec.property_tax_rate / 12
     m.market.advance(6)
-    m.land.update(m.market.property_index, np.full(m.population.n_districts, 0.5), 0.1)
+    m.land.update(m.market.property_index, np.full(m.population.n_districts, 0.5), 0.1, 1.0)
     total = float((m.land.av[sl] * rate).sum())
     increment = (m.land.av[sl][:2] - c.funds.tif_area.base) * rate
     assert (increment > 0).all()
     n0 = len(m.ledger)
     c.budget.run_month(6)
     e = m.ledger.entries().iloc[n0:]
-    captured = e[e.kind == "tif_increment"]
+    captured = e[e.kind.isin(["tif_increment", "tif_uplift"])]
     assert (captured.debit == c.funds.tif).all()
     assert captured.amount.sum() == pytest.approx(increment.sum())
+    # the services' part of the increment is the programme's, the trend's is not
+    driven = e[e.kind == "tif_uplift"]
+    assert (driven.project == PROGRAM).all() and (e[e.kind == "tif_increment"].project == -1).all()
+    av, trend = m.land.av[sl][:2], m.land.trend[sl][:2]
+    assert driven.amount.sum() == pytest.approx(float((increment * (av - trend) / av).sum()))
+    assert 0 < driven.amount.sum() < captured.amount.sum()
     # districts 0 and 1 pay their increment to the TIF fund and the rest to the general fund
     groups = m.layout.group_accounts[m.layout.city_groups(0)]
     by_group = captured.groupby("credit").amount.sum()

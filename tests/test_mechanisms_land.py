@@ -110,12 +110,21 @@ def test_assess_only_relative_weights_within_a_city_matter():
 
 def test_update_is_trend_times_service_uplift():
     lv = LandValues(np.array([100.0, 200.0, 300.0]))
-    lv.update(1.1, np.array([0.0, 0.5, 1.0]), 0.03)
+    lv.update(1.1, np.array([0.0, 0.5, 1.0]), 0.03, 1.0)  # no lag
     np.testing.assert_allclose(lv.trend, [110.0, 220.0, 330.0])
     np.testing.assert_allclose(lv.av, [110.0, 220.0 * 1.015, 330.0 * 1.03])
-    lv.update(0.9, np.zeros(3), 0.03)  # services gone, a fall in the market
+    lv.update(0.9, np.zeros(3), 0.03, 1.0)  # services gone, a fall in the market
     np.testing.assert_allclose(lv.av, [90.0, 180.0, 270.0])
     np.testing.assert_allclose(lv.trend, lv.av)
+
+
+def test_the_uplift_is_capitalised_with_a_lag():
+    """Values close 1/lag of the gap each month: 1 - (1 - 1/lag)^t of the uplift after t."""
+    lv = LandValues(np.array([100.0]))
+    for t in range(1, 25):
+        lv.update(1.0, np.array([2.0]), 0.01, 12.0)  # two services fully cover the district
+        assert lv.av[0] == pytest.approx(100.0 * (1 + 0.02 * (1 - (1 - 1 / 12) ** t)))
+    assert 100.0 < lv.av[0] < 102.0
 
 
 def test_update_never_changes_the_starting_values():
@@ -124,7 +133,7 @@ def test_update_never_changes_the_starting_values():
     lv.av[:] = -1.0  # the starting copies are not aliases of av0
     lv.trend[:] = -1.0
     np.testing.assert_array_equal(av0, [10.0, 20.0])
-    lv.update(2.0, np.ones(2), 0.5)
+    lv.update(2.0, np.ones(2), 0.5, 1.0)
     np.testing.assert_array_equal(lv.av0, [10.0, 20.0])
     np.testing.assert_allclose(lv.av, [30.0, 60.0])
     lv.av[:] = -1.0  # the current values are not aliases of the start either

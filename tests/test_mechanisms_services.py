@@ -159,24 +159,24 @@ def test_underperformance_lowers_quality_not_coverage():
 # --------------------------------------------------------------------------- land uplift
 
 
-def test_land_uplift_averages_coverage_times_capped_quality_over_services():
+def test_land_uplift_sums_coverage_times_capped_quality_over_services():
     water = project("water", 1.0, 0.9, 1.0, tech=BACK_OFFICE)  # not user-facing: no uplift
     uplift = services.land_uplift(
-        region([lights_a()], [lights_b(), water]), N_DISTRICTS, DISTRICTS, 2, 0, 1.0
+        region([lights_a()], [lights_b(), water]), N_DISTRICTS, DISTRICTS, 0, 1.0
     )
-    # city A: [1, 1, 0, 0] x 0.75 / 2; city B: 1 x min(1.2, 1) / 2
-    np.testing.assert_allclose(uplift, [0.375, 0.375, 0, 0, 0.5, 0.5, 0.5, 0.5])
+    # city A: [1, 1, 0, 0] x 0.75; city B: 1 x min(1.2, 1)
+    np.testing.assert_allclose(uplift, [0.75, 0.75, 0, 0, 1, 1, 1, 1])
 
 
-def test_land_uplift_adds_services_and_stays_within_one():
+def test_land_uplift_adds_services_one_per_fully_covering_service():
     wifi = project("wifi", 1.0, 2.0, 1.0)  # over-delivers: quality capped at 1
     uplift = services.land_uplift(
-        region([lights_a(), wifi], [lights_b()]), N_DISTRICTS, DISTRICTS, 2, 0, 1.0
+        region([lights_a(), wifi], [lights_b()]), N_DISTRICTS, DISTRICTS, 0, 1.0
     )
-    np.testing.assert_allclose(uplift[CITY_A], [0.875, 0.875, 0.5, 0.5])
+    np.testing.assert_allclose(uplift[CITY_A], [1.75, 1.75, 1.0, 1.0])
     full = [project("lights", 1.0, 3.0, 1.0), project("wifi", 1.0, 3.0, 1.0)]
-    uplift = services.land_uplift(region(full, full), N_DISTRICTS, DISTRICTS, 2, 0, 1.0)
-    np.testing.assert_allclose(uplift, 1.0)
+    uplift = services.land_uplift(region(full, full), N_DISTRICTS, DISTRICTS, 0, 1.0)
+    np.testing.assert_allclose(uplift, 2.0)
 
 
 def test_land_uplift_is_zero_for_halted_idle_or_back_office_projects():
@@ -184,10 +184,5 @@ def test_land_uplift_is_zero_for_halted_idle_or_back_office_projects():
         [lights_b(halted_until=3), project("lights", 1.0, 0.9, 1.0, state="procuring")],
         [project("water", 1.0, 0.9, 1.0, tech=BACK_OFFICE)],
     )
-    uplift = services.land_uplift(projects, N_DISTRICTS, DISTRICTS, 1, 0, 1.0)
+    uplift = services.land_uplift(projects, N_DISTRICTS, DISTRICTS, 0, 1.0)
     assert (uplift == 0).all()
-
-
-def test_land_uplift_without_services_does_not_divide_by_zero():
-    uplift = services.land_uplift(region([lights_a()]), N_DISTRICTS, DISTRICTS, 0, 0, 1.0)
-    np.testing.assert_allclose(uplift, [0.75, 0.75, 0, 0, 0, 0, 0, 0])

@@ -7,7 +7,9 @@ its term the increment goes to the TIF fund instead
 (:mod:`sim.instruments.tif`). Spending follows the *trend* budget, so a
 recession opens a gap that projects do not close; the existing debt book is
 rolled over with the budget. A PMO and framework membership cost a fee a
-year; the revolving fund's idle cash earns interest.
+year; the revolving fund's idle cash earns interest. Inside a TIF area the
+part of the increment that services' land-value uplift brings is booked as the
+programme's (``tif_uplift``), as the uplift is outside the area.
 """
 
 from __future__ import annotations
@@ -132,13 +134,22 @@ class Budget:
                 out=np.zeros(k),
                 where=(tax_trend[:k] + uplift[:k]) > 0,
             )
-            led.transfer_many(
-                t,
-                accounts[: k * N_QUINTILES],
-                self.funds.tif,
-                np.repeat(inc, N_QUINTILES) * shares[: k * N_QUINTILES],
-                "tif_increment",
-            )
+            # the increment takes its share of both parts of the tax: the uplift's part is the
+            # programme's (as the uplift is outside a TIF area), the trend's would have come
+            # anyway (the but-for part)
+            driven = uplift[:k] * share
+            for part, kind, project in (
+                (inc - driven, "tif_increment", -1),
+                (driven, "tif_uplift", PROGRAM),
+            ):
+                led.transfer_many(
+                    t,
+                    accounts[: k * N_QUINTILES],
+                    self.funds.tif,
+                    np.repeat(part, N_QUINTILES) * shares[: k * N_QUINTILES],
+                    kind,
+                    project,
+                )
             tax_trend, uplift = tax_trend.copy(), uplift.copy()
             tax_trend[:k] *= 1 - share
             uplift[:k] *= 1 - share

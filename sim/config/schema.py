@@ -128,11 +128,20 @@ class Macro(Strict):
     income_growth_annual: float = field(0.02, "fraction/yr", -0.2, 0.3, "household income growth")
     revenue_growth_annual: float = field(0.025, "fraction/yr", -0.2, 0.3, "other revenue growth")
     land_value_uplift_per_coverage: float = field(
-        0.03,
-        "fraction",
+        0.01,
+        "fraction per service",
         0.0,
         0.5,
-        "land value rise in a district at full coverage of user-facing services",
+        "hedonic land-value rise in a district per user-facing service covering it fully at "
+        "the claimed quality (an assumption: MODEL.md's range is 0 to 0.02; vary it in SA)",
+    )
+    land_value_lag_months: float = field(
+        24.0,
+        "months",
+        1.0,
+        240.0,
+        "capitalisation lag: assessed values close 1/lag of the gap to the services' "
+        "uplift each month",
     )
     grid_emissions_t_per_mwh: float = field(
         0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)"

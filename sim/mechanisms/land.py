@@ -4,9 +4,10 @@ Districts are numbered globally, ``district = city * districts_per_city +
 local``; resident groups (the ledger's resident accounts) are ``district * 5 +
 income quintile``. Each city's assessed value is split across its districts by
 their residents' income; assessed values follow the property index and rise
-with the coverage and quality of user-facing services (a hedonic uplift of
-``world.macro.land_value_uplift_per_coverage`` at full coverage of every
-service, MODEL.md F7).
+with the coverage and quality of user-facing services: a hedonic uplift of
+``world.macro.land_value_uplift_per_coverage`` per service that covers a
+district fully at the claimed quality (MODEL.md F7: an assumption, 0 to 2 % per
+service), capitalised with a lag of ``land_value_lag_months``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class LandValues:
         self.av0 = av0
         self.trend = av0.copy()
         self.av = av0.copy()
+        self.uplift = np.zeros_like(av0)
 
     @classmethod
     def assess(
@@ -86,15 +88,24 @@ class LandValues:
         return cls(av0)
 
     def update(
-        self, property_index: float, service_uplift: np.ndarray, uplift_per_coverage: float
+        self,
+        property_index: float,
+        service_uplift: np.ndarray,
+        uplift_per_service: float,
+        lag_months: float,
     ) -> None:
-        """Values for the month: trend x (1 + uplift x services' coverage and quality).
+        """Values for the month: trend x (1 + the capitalised uplift of the services).
+
+        The uplift moves ``1 / lag_months`` of the way towards ``uplift_per_service x``
+        the services' coverage and quality each month.
 
         Args:
             property_index: The market's property index.
-            service_uplift: Coverage x quality of user-facing services per district, averaged
-                over services (1 = every service fully covers the district as claimed).
-            uplift_per_coverage: Land value rise at full coverage.
+            service_uplift: Coverage x quality of user-facing services per district, summed
+                over services (1 per service that fully covers the district as claimed).
+            uplift_per_service: Land value rise per fully covering service.
+            lag_months: Capitalisation lag.
         """
         self.trend = self.av0 * property_index
-        self.av = self.trend * (1 + uplift_per_coverage * service_uplift)
+        self.uplift += (uplift_per_service * service_uplift - self.uplift) / lag_months
+        self.av = self.trend * (1 + self.uplift)

@@ -54,28 +54,25 @@ def land_uplift(
     cities: Sequence[CityProjects],
     n_districts: int,
     districts: int,
-    n_services: int,
     month: int,
     performance_factor: float,
 ) -> np.ndarray:
-    """Coverage x quality (at most 1) of every user-facing service, averaged over services.
+    """Coverage x quality (at most 1) of the user-facing services, summed over services.
 
     Args:
         cities: Each city's districts and projects, in city order.
         n_districts: Districts in the region.
         districts: Districts per city.
-        n_services: User-facing services in the catalogue.
         month: The month.
         performance_factor: The underperformance overlay's multiplier.
 
     Returns:
-        Uplift per global district, in [0, 1].
+        Per global district: 1 for each service that covers it fully at the claimed quality.
     """
     uplift = np.zeros(n_districts)
-    n = max(n_services, 1)
     for sl, projects in cities:
         for pr in projects:
             if pr.deployed and pr.tech.user_facing:
                 quality = min(pr.performance(month, performance_factor) / max(pr.claim, 1e-9), 1.0)
-                uplift[sl] += pr.coverage_by_district(districts) * quality / n
+                uplift[sl] += pr.coverage_by_district(districts) * quality
     return uplift

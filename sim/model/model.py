@@ -201,10 +201,13 @@ class AllianceModel(mesa.Model):
         self.residents.step(
             [c for c, _ in delivered], np.array([q for _, q in delivered]), self.market.income_index
         )
-        uplift = services.land_uplift(
-            cities, n, self.layout.districts, len(self.services), self.month, factor
+        uplift = services.land_uplift(cities, n, self.layout.districts, self.month, factor)
+        self.land.update(
+            self.market.property_index,
+            uplift,
+            w.macro.land_value_uplift_per_coverage,
+            w.macro.land_value_lag_months,
         )
-        self.land.update(self.market.property_index, uplift, w.macro.land_value_uplift_per_coverage)
 
     def _key_vendor_exits(self) -> None:
         """Vendor-default overlay: the vendor with the most deployed units leaves."""

@@ -384,3 +384,67 @@ def test_advance_all_moves_every_project():
     a, b = project(m, "streetlights"), project(m, "water", next_event=4)
     m.cities[0].portfolio.advance_all(0)
     assert (a.state, b.state) == ("pilot", "approval")
+
+
+# --------------------------------------------------------------------------- renewal ahead
+
+
+def test_a_proven_domain_is_not_piloted_again():
+    m = model(**PILOTS)
+    m.cities[0].office.proven.add("streetlights")
+    fresh = m.cities[0].office._procure("streetlights", 3)
+    assert fresh.proven
+    fresh.vendors = project(m).vendors  # as the award would leave it
+    fresh.price_per_unit, fresh.claim, fresh.state = 900.0, 1.0, "approval"
+    m.cities[0].portfolio.advance(fresh, fresh.next_event)
+    assert fresh.state in ("scaling", "operating") and fresh.pilot_units == 0.0
+
+
+def test_without_a_partner_the_equipment_is_re_procured_ahead_and_replaced_on_time():
+    """Users carry over: the replacement deploys all units the month the old one ends."""
+    m = model()
+    c = m.cities[0]
+    c.office.queue.clear()
+    pr = operating(m, deploy_start=0)
+    life_end = int(pr.tech.lifetime_years * 12)
+    lead = m.scenario.policy.procurement.renewal_lead_months
+    pr.lead.solvent = False
+    pr.tech = pr.tech.model_copy(update={"orphan_factor": 0.5})  # the city runs it meanwhile
+    c.portfolio.advance(pr, life_end - lead - 1)
+    assert pr.successor < 0  # too early
+    c.portfolio.advance(pr, life_end - lead)
+    new = next(p for p in c.projects if p.pid == pr.successor)
+    assert (new.replaces, new.start_after, new.proven) == (pr.pid, life_end, True)
+    new.vendors = [next(v for v in m.vendors if v.solvent and "streetlights" in v.domains)]
+    new.price_per_unit, new.claim, new.state = 900.0, 1.0, "approval"
+    new.next_event = life_end - 3
+    c.portfolio.advance(new, life_end - 3)  # approved early: waits for the old equipment
+    assert new.state == "approval" and new.units == 0.0
+    c.portfolio.advance(pr, life_end)
+    c.portfolio.advance(new, life_end)
+    assert pr.state == "ended" and new.units == pytest.approx(new.units_target)
+    assert c.office.queue == []  # no re-procurement from scratch
+
+
+def test_a_partner_contract_that_ended_is_renewed_as_a_new_contract():
+    m = AllianceModel(
+        resolve(
+            "alliance",
+            {
+                **SMALL,
+                "policy.financing.by_domain.wifi": ["as_a_service"],
+                "policy.domains": ["wifi"],
+            },
+        ),
+        seed=0,
+        months=240,
+    )
+    c = m.cities[0]
+    pr = project(m, "wifi", state="operating")
+    assert c.financing.fund(pr, pr.units_target, 0)
+    pr.deploy_start = 0
+    pr.arrangements[0].to_city()  # bought back at the end of the term
+    life_end = int(pr.tech.lifetime_years * 12)
+    c.portfolio.advance(pr, life_end)
+    assert pr.state == "operating" and pr.deploy_start == life_end
+    assert pr.arrangements[0].instrument == "as_a_service"  # a new service contract

@@ -22,6 +22,7 @@ from agents.city.treasury import Treasury
 from agents.outbox import Outbox
 from sim.instruments import ppp, vendor_finance
 from sim.instruments.base import Arrangement
+from sim.instruments.catalogue import PARTNER_FUNDED
 from sim.mechanisms import governance, pilots
 from sim.mechanisms.lifecycle import DEPLOYED, Project
 
@@ -115,9 +116,12 @@ class Portfolio:
 
     def _approval(self, pr: Project, t: int) -> None:
         pol = self.model.scenario.policy
-        if not pol.pilot.enabled:  # straight to scale-up
+        if t < pr.start_after:  # a replacement deploys when the old equipment ends
+            pr.next_event = pr.start_after
+            return
+        if not pol.pilot.enabled or pr.proven:  # straight to scale-up
             pr.state, pr.pilot_start, pr.deploy_start = "scaling", t, t
-            pr.tranches_left = pol.pilot.tranches
+            pr.tranches_left = 1 if pr.replaces >= 0 else pol.pilot.tranches
             pr.next_event = t
             self.advance(pr, t)
             return
@@ -184,12 +188,17 @@ class Portfolio:
             pr.scaled_month = t
             self.outbox.note(pr, "scaled", months=t - pr.pilot_start)
             self.model.consortium.proven_by(pr.domain)
+            self.office.proven.add(pr.domain)
 
     def _operating(self, pr: Project, t: int) -> None:
         life_end = pr.deploy_start + int(pr.tech.lifetime_years * 12)
         arr = pr.arrangements[0] if pr.arrangements else None
+        lead = self.model.scenario.policy.procurement.renewal_lead_months
+        if t >= life_end - lead and pr.successor < 0 and not pr.live_vendors():
+            # no partner to renew in place with: re-procure ahead, so the service goes on
+            pr.successor = self.office.procure_replacement(pr, t, max(life_end, t + 1)).pid
         if t >= life_end:
-            if not self._renew(pr, t):
+            if pr.successor >= 0 or not self._renew(pr, t):
                 self._end(pr, t, "end_of_life")
         elif arr is not None and t >= arr.term_end:
             self._hand_back(pr, arr, t)
@@ -212,7 +221,8 @@ class Portfolio:
             arr.term_end = min(arr.term_end, t)
         if why != "stopped":
             self.outbox.note(pr, why)
-            self.office.requeue(pr.domain, t)  # renewal or re-procurement
+            if pr.successor < 0:  # re-procurement (a replacement was not procured ahead)
+                self.office.requeue(pr.domain, t)
 
     def _renew(self, pr: Project, t: int) -> bool:
         """End of the equipment's life: replace it in place with the same partner.
@@ -224,6 +234,12 @@ class Portfolio:
         """
         if not pr.live_vendors() or pr.units <= 0:
             return False
+        if (
+            pr.arrangements
+            and pr.owned_by_city()
+            and pr.arrangements[0].instrument in (PARTNER_FUNDED)
+        ):  # the partner's contract ended at hand-back: the renewal is a new contract
+            pr.arrangements.clear()
         units, pr.units = pr.units, 0.0
         if not self.financing.fund(pr, units, t):
             pr.units = units

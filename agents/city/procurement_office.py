@@ -52,6 +52,7 @@ class ProcurementOffice:
         self.name, self.spec = name, spec
         self.projects, self.economics, self.outbox = projects, economics, outbox
         self.queue = list(model.scenario.policy.domains)
+        self.proven: set[str] = set()  # domains this city has scaled: no pilot again
 
     def start_projects(self, t: int) -> None:
         """Start procurements from the queue while the city has capacity.
@@ -63,27 +64,54 @@ class ProcurementOffice:
         p = m.scenario.policy
         active = sum(1 for pr in self.projects if pr.state in ACTIVE)
         while self.queue and active < governance.capacity(p.governance):
-            domain = self.queue.pop(0)
-            tech = m.scenario.world.technology[domain]
-            mode = p.procurement.mode
-            if mode == "framework" and domain not in m.consortium.proven:
-                mode = "rfp"  # the framework only lists technologies proven in a member city
-            project = Project(
-                m.new_project_id(),
-                self.name,
-                domain,
-                tech,
-                self.economics.units_for(tech),
-                mode=mode,
-                started=t,
-            )
-            project.next_event = t + procurement.duration(
-                mode, m.scenario.world.procurement, p.governance, m.rng_market
-            )
-            self.projects.append(project)
-            self.outbox.started(project)
-            self.outbox.note(project, "procurement_start", mode=mode)
+            self._procure(self.queue.pop(0), t)
             active += 1
+
+    def _procure(self, domain: str, t: int) -> Project:
+        """Start one procurement in the policy's mode (framework only for listed domains)."""
+        m = self.model
+        p = m.scenario.policy
+        tech = m.scenario.world.technology[domain]
+        mode = p.procurement.mode
+        if mode == "framework" and domain not in m.consortium.proven:
+            mode = "rfp"  # the framework only lists technologies proven in a member city
+        project = Project(
+            m.new_project_id(),
+            self.name,
+            domain,
+            tech,
+            self.economics.units_for(tech),
+            mode=mode,
+            started=t,
+            proven=domain in self.proven,
+        )
+        project.next_event = t + procurement.duration(
+            mode, m.scenario.world.procurement, p.governance, m.rng_market
+        )
+        self.projects.append(project)
+        self.outbox.started(project)
+        self.outbox.note(project, "procurement_start", mode=mode)
+        return project
+
+    def procure_replacement(self, old: Project, t: int, life_end: int) -> Project:
+        """Re-procure a deployment ahead of its end of life (its partner is gone).
+
+        The replacement is a proven technology (no pilot) that deploys all its units
+        when the old equipment reaches its end of life, so users carry over.
+
+        Args:
+            old: The project whose equipment ends.
+            t: Month.
+            life_end: The old equipment's end of life.
+
+        Returns:
+            The new project.
+        """
+        self.proven.add(old.domain)
+        new = self._procure(old.domain, t)
+        new.replaces, new.start_after = old.pid, life_end
+        self.outbox.note(new, "renewal_procurement", replaces=old.pid, deploy_at=life_end)
+        return new
 
     def requeue(self, domain: str, t: int) -> None:
         """Procure a domain again after its project ended (unless the horizon is near).

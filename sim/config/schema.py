@@ -452,6 +452,13 @@ class Procurement(Strict):
     )
     technology_partners: int = field(1, "vendors", 1, 10, "partners per project")
     integrator: bool = False
+    renewal_lead_months: int = field(
+        24,
+        "months",
+        0,
+        120,
+        "re-procure equipment this long before its end of life when its partner is gone",
+    )
 
 
 class Governance(Strict):

@@ -76,6 +76,10 @@ class Project:
     evidence_key: tuple = ()
     overrun: float = 1.0
     account: int = -1  # the project's own fund (revenue-bond projects), else -1
+    proven: bool = False  # the city scaled this domain before: no pilot again
+    replaces: int = -1  # the project whose equipment this one replaces at its end of life
+    start_after: int = -1  # a replacement deploys from this month (the old one's end of life)
+    successor: int = -1  # the replacement procured ahead of this project's end of life
 
     @property
     def coverage(self) -> float:

@@ -197,7 +197,7 @@ def test_the_evaluation_uses_the_citys_posterior():
     pr = project(m)
     port = m.cities[0].portfolio
     for _ in range(30):  # strong evidence that the technology performs well
-        m.consortium.evidence.measure(pr.evidence_key, 5.0, 0.25, 1000, m.rng_measure)
+        m.consortium.evidence.measure(pr.evidence_key, pr.pid, 5.0, 0.25, 1000, m.rng_measure)
     be = m.cities[0].economics.break_even(pr)
     (e,) = evaluate(m, pr, be - 0.3, 0.25)
     mu, sd = port.belief(pr)

@@ -55,7 +55,7 @@ def posterior_after_pilots(consortium, cities, months=6):
     keys = {name: consortium.evidence_key(name, member, "lights", 1) for name, member in cities}
     for _ in range(months):
         for name, _ in cities:
-            consortium.evidence.measure(keys[name], 0.6, 0.25, 50.0, rng)
+            consortium.evidence.measure(keys[name], 1, 0.6, 0.25, 50.0, rng)
     return {name: consortium.evidence.posterior(keys[name], 0.8, 0.2) for name, _ in cities}
 
 
@@ -86,7 +86,7 @@ def test_each_consortium_has_its_own_evidence_store():
     a, b = Consortium(active=True), Consortium(active=True)
     assert isinstance(a.evidence, Evidence)
     assert a.evidence is not b.evidence
-    a.evidence.measure(("lights", 1), 0.5, 0.2, 10.0, np.random.default_rng(0))
+    a.evidence.measure(("lights", 1), 1, 0.5, 0.2, 10.0, np.random.default_rng(0))
     assert b.evidence.keys() == []
 
 

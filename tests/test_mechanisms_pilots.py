@@ -127,7 +127,7 @@ def test_break_even_without_benefit_is_infinite():
 
 
 def measurement_var(noise_sd, units):
-    return (pilots.COMMON_NOISE * noise_sd) ** 2 + noise_sd**2 / max(units, 1.0)
+    return noise_sd**2 / max(units, 1.0)
 
 
 def test_evidence_without_measurements_returns_the_prior():
@@ -138,7 +138,7 @@ def test_evidence_without_measurements_returns_the_prior():
 
 def test_one_measurement_gives_the_normal_normal_posterior():
     ev = Evidence()
-    ev.measure(("lights", 1), 0.6, 0.25, 40.0, np.random.default_rng(3))
+    ev.measure(("lights", 1), 1, 0.6, 0.25, 40.0, np.random.default_rng(3))
     var = measurement_var(0.25, 40.0)
     x = 0.6 + np.random.default_rng(3).normal(0.0, np.sqrt(var))  # the same draw
     mu, sd = ev.posterior(("lights", 1), 0.8, 0.2)
@@ -148,47 +148,61 @@ def test_one_measurement_gives_the_normal_normal_posterior():
     assert ev.keys() == [("lights", 1)]
 
 
-def test_measurements_of_different_sizes_are_precision_weighted():
-    ev, rng, ref = Evidence(), np.random.default_rng(5), np.random.default_rng(5)
+def test_a_pilots_months_are_precision_weighted_and_its_bias_adds_a_floor():
+    ev, rng, ref = Evidence(bias_sd=0.1), np.random.default_rng(5), np.random.default_rng(5)
     xs, vs = [], []
     for units in (1.0, 10.0, 0.2, 200.0):  # under one unit counts as one
-        ev.measure(("k",), 0.9, 0.3, units, rng)
+        ev.measure(("k",), 9, 0.9, 0.3, units, rng, bias=0.05)
         v = measurement_var(0.3, units)
-        xs.append(0.9 + ref.normal(0.0, np.sqrt(v)))
+        xs.append(0.9 + 0.05 + ref.normal(0.0, np.sqrt(v)))
         vs.append(v)
-    prec = 1 / 0.25**2 + sum(1 / v for v in vs)
-    exp_mu = (0.7 / 0.25**2 + sum(x / v for x, v in zip(xs, vs, strict=True))) / prec
+    prec = sum(1 / v for v in vs)
+    xbar = sum(x / v for x, v in zip(xs, vs, strict=True)) / prec
+    exp_mu, exp_sd = normal_normal(0.7, 0.25, 1, xbar, math.sqrt(0.1**2 + 1 / prec))
     mu, sd = ev.posterior(("k",), 0.7, 0.25)
     assert mu == pytest.approx(exp_mu, rel=1e-12)
-    assert sd == pytest.approx(prec**-0.5, rel=1e-12)
+    assert sd == pytest.approx(exp_sd, rel=1e-12)
 
 
-def test_pooled_evidence_narrows_the_posterior_and_learns_the_truth():
-    ev, rng = Evidence(), np.random.default_rng(0)
-    sds = []
-    for _ in range(60):
-        ev.measure(("maas", 7), 0.5, 0.25, 30.0, rng)
-        sds.append(ev.posterior(("maas", 7), 1.0, 0.25)[1])
-    assert all(a > b for a, b in zip(sds, sds[1:], strict=False))
-    mu, sd = ev.posterior(("maas", 7), 1.0, 0.25)
-    assert abs(mu - 0.5) < 3 * sd + 0.02  # the prior's optimism is washed out
-    assert sd < 0.25 / 5
-
-
-def test_bigger_pilots_measure_more_precisely_but_not_beyond_common_noise():
-    def sd_after(units):
-        ev = Evidence()
-        ev.measure(("k",), 0.8, 0.3, units, np.random.default_rng(1))
+def test_evidence_grows_with_size_and_length_but_not_past_the_bias():
+    def sd_after(units, months, bias_sd=0.1):
+        ev, rng = Evidence(bias_sd), np.random.default_rng(1)
+        for _ in range(months):
+            ev.measure(("k",), 1, 0.8, 0.3, units, rng)
         return ev.posterior(("k",), 0.8, 10.0)[1]
 
-    assert sd_after(1) > sd_after(10) > sd_after(1000)
-    assert sd_after(1e9) == pytest.approx(pilots.COMMON_NOISE * 0.3, rel=1e-3)
+    assert sd_after(1, 12) > sd_after(10, 12) > sd_after(1000, 12)
+    assert sd_after(10, 6) > sd_after(10, 24)
+    assert sd_after(1e9, 1000) == pytest.approx(0.1, rel=1e-3)  # the bias's floor
+    assert sd_after(1e9, 1000, bias_sd=0.0) < 1e-3
+
+
+def test_more_pilots_learn_past_one_pilots_bias():
+    """Each pilot brings its own bias: pooling pilots (a consortium) narrows the posterior."""
+    ev, rng = Evidence(bias_sd=0.1), np.random.default_rng(0)
+    sds = []
+    for pilot in range(8):
+        for _ in range(12):
+            ev.measure(("maas", 7), pilot, 0.5, 0.25, 30.0, rng)
+        sds.append(ev.posterior(("maas", 7), 1.0, 0.25)[1])
+    assert all(a > b for a, b in zip(sds, sds[1:], strict=False))
+    assert sds[-1] < 0.1 / 2
+
+
+def test_a_flattering_pilot_misleads_the_city():
+    """The city allows for the bias's spread, not its mean: a biased pilot looks better."""
+    honest, flattering = Evidence(0.1), Evidence(0.1)
+    for ev, bias in ((honest, 0.0), (flattering, 0.2)):
+        rng = np.random.default_rng(4)
+        for _ in range(12):
+            ev.measure(("k",), 1, 0.5, 0.25, 50.0, rng, bias=bias)
+    assert flattering.posterior(("k",), 0.7, 0.25)[0] > honest.posterior(("k",), 0.7, 0.25)[0]
 
 
 def test_evidence_keys_are_independent():
     ev, rng = Evidence(), np.random.default_rng(2)
     for _ in range(5):
-        ev.measure(("a", 1), 0.2, 0.2, 10.0, rng)
+        ev.measure(("a", 1), 1, 0.2, 0.2, 10.0, rng)
     assert ev.posterior(("a", 2), 0.9, 0.3) == (0.9, 0.3)
     assert ev.posterior(("a", 1), 0.9, 0.3)[0] < 0.9
     assert ev.keys() == [("a", 1)]
@@ -198,7 +212,7 @@ def test_same_stream_same_evidence():
     def posterior_after(seed):
         ev, rng = Evidence(), np.random.default_rng(seed)
         for _ in range(6):
-            ev.measure(("k",), 0.7, 0.25, 20.0, rng)
+            ev.measure(("k",), 1, 0.7, 0.25, 20.0, rng)
         return ev.posterior(("k",), 0.8, 0.2)
 
     assert posterior_after(4) == posterior_after(4)

@@ -100,10 +100,12 @@ class Portfolio:
         if pr.state == "pilot" and pr.units > 0 and not halted:
             self.model.consortium.evidence.measure(
                 pr.evidence_key,
+                pr.pid,
                 pr.performance(t, self.model.scenario.world.stress.performance_factor),
                 pr.tech.measurement_noise_sd,
                 pr.units,
                 self.model.rng_measure,
+                bias=pr.pilot_bias,
             )
         if t < pr.next_event or halted:
             return
@@ -129,6 +131,8 @@ class Portfolio:
         if self._fund(pr, units, t):
             pr.state, pr.pilot_start, pr.deploy_start = "pilot", t, t
             pr.pilot_units = units
+            bias = self.model.scenario.world.pilots
+            pr.pilot_bias = float(self.model.rng_measure.normal(bias.bias_mean, bias.bias_sd))
             pr.next_event = t + pol.pilot.months
             self.outbox.note(pr, "pilot_start", units=units, instrument=pr.instrument)
         else:

@@ -423,6 +423,21 @@ class Stress(Strict):
     )
 
 
+class PilotEvidence(Strict):
+    """How pilots mislead: a bias per pilot that does not average away (MODEL.md)."""
+
+    bias_mean: float = field(
+        0.05,
+        "fraction of nominal",
+        -0.5,
+        0.5,
+        "mean bias of a pilot's measurements: pilots look better than roll-outs (0 to 0.1)",
+    )
+    bias_sd: float = field(
+        0.1, "fraction of nominal", 0.0, 1.0, "spread of pilots' biases (0.05 to 0.2)"
+    )
+
+
 class World(Strict):
     """Everything the policy cannot choose (XLRM: X and R)."""
 
@@ -437,6 +452,7 @@ class World(Strict):
     investors: Investors = Field(default_factory=Investors)
     regulator: Regulator = Field(default_factory=Regulator)
     procurement: ProcurementDurations = Field(default_factory=ProcurementDurations)
+    pilots: PilotEvidence = Field(default_factory=PilotEvidence)
     stress: Stress = Field(default_factory=Stress)
 
 

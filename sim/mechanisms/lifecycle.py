@@ -59,6 +59,7 @@ class Project:
     next_event: int = 0  # month when the current stage's wait ends
     pilot_start: int = -1
     pilot_end: int = -1  # month of the pilot's scale or stop decision
+    pilot_bias: float = 0.0  # the pilot's persistent measurement bias
     deploy_start: int = -1
     scaled_month: int = -1
     end_month: int = -1

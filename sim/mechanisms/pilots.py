@@ -2,11 +2,11 @@
 
 The city's prior on a technology's performance is centred on the vendor's
 claim less an optimism haircut. Each month of a running pilot adds one
-measurement of the realised performance with variance
-``(COMMON_NOISE * s)^2 + s^2 / units`` (``s`` the domain's
-``measurement_noise_sd``), pooled by evidence key in an :class:`Evidence`
-store (one per city, or one per consortium, whose members share it). The
-posterior is Normal-Normal (MODEL.md, Project lifecycle)::
+measurement of the realised performance plus the pilot's persistent bias, with
+noise of variance ``s^2 / units`` (``s`` the domain's ``measurement_noise_sd``),
+pooled by evidence key in an :class:`Evidence` store (one per consortium, whose
+members share it; other cities key theirs by city). The posterior is
+Normal-Normal (MODEL.md, Project lifecycle)::
 
     mu1 = (mu0/s0^2 + n*xbar/s^2) / (1/s0^2 + n/s^2),   s1^2 = 1 / (1/s0^2 + n/s^2)
 
@@ -24,9 +24,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     from sim.config.schema import Pilot
-
-#: Common-mode noise of a pilot's monthly measurement, as a share of the unit noise.
-COMMON_NOISE = 0.5
 
 SCALE, EXTEND, STOP = "scale", "extend", "stop"
 
@@ -89,35 +86,60 @@ def break_even_performance(
 
 
 class Evidence:
-    """Pooled pilot measurements by key (precision and precision-weighted sum)."""
+    """Pilot measurements pooled by key, kept per pilot (each has its own persistent bias).
 
-    def __init__(self) -> None:
-        self._pool: dict[tuple, list[float]] = {}
+    A pilot's month of data is ``theta + b + e``: ``b`` is the pilot's bias (site
+    selection, vendor attention), drawn once when the pilot starts and the same
+    every month, and ``e`` is noise of variance ``s^2 / units``. Months average the
+    noise away but not the bias, so a pilot's estimate of ``theta`` has variance
+    ``bias_sd^2 + 1 / sum(units / s^2)``: evidence grows with a pilot's size and
+    length up to the floor the bias sets, and further only with more pilots
+    (shared in a consortium). The city knows how widely pilots' biases spread
+    (``bias_sd``) but not their mean, so pilots that flatter mislead it.
+    """
+
+    def __init__(self, bias_sd: float = 0.0) -> None:
+        """Start empty.
+
+        Args:
+            bias_sd: Standard deviation of pilots' bias that the city allows for.
+        """
+        self.bias_sd = bias_sd
+        self._pool: dict[tuple, dict[int, list[float]]] = {}
 
     def keys(self) -> list[tuple]:
         """The evidence keys with measurements."""
         return list(self._pool)
 
     def measure(
-        self, key: tuple, theta: float, noise_sd: float, units: float, rng: np.random.Generator
+        self,
+        key: tuple,
+        pilot: int,
+        theta: float,
+        noise_sd: float,
+        units: float,
+        rng: np.random.Generator,
+        bias: float = 0.0,
     ) -> None:
         """Add one month's measurement of a pilot whose realised performance is ``theta``.
 
         Args:
             key: Evidence key (domain and lead vendor; per city unless shared).
+            pilot: The pilot (its project id).
             theta: Realised performance this month.
             noise_sd: The domain's measurement noise of one unit.
             units: Units in the pilot.
             rng: The measurement stream.
+            bias: The pilot's persistent bias.
         """
-        var = (COMMON_NOISE * noise_sd) ** 2 + noise_sd**2 / max(units, 1.0)
-        x = theta + rng.normal(0.0, np.sqrt(var))
-        ev = self._pool.setdefault(key, [0.0, 0.0])
+        var = noise_sd**2 / max(units, 1.0)
+        x = theta + bias + rng.normal(0.0, np.sqrt(var))
+        ev = self._pool.setdefault(key, {}).setdefault(pilot, [0.0, 0.0])
         ev[0] += 1.0 / var
         ev[1] += x / var
 
     def posterior(self, key: tuple, mu0: float, sd0: float) -> tuple[float, float]:
-        """Posterior mean and sd of performance given the prior and the pooled evidence.
+        """Posterior mean and sd of performance given the prior and every pilot's evidence.
 
         Args:
             key: Evidence key.
@@ -127,11 +149,11 @@ class Evidence:
         Returns:
             (mean, sd); the prior when there is no evidence yet.
         """
-        prec, weighted = self._pool.get(key, [0.0, 0.0])
-        if prec <= 0:
-            return mu0, sd0
-        # n measurements of variance 1/prec each, mean weighted/prec, is one of variance 1/prec
-        return posterior(mu0, sd0, 1.0, weighted / prec, np.sqrt(1.0 / prec))
+        mu, sd = mu0, sd0
+        for prec, weighted in self._pool.get(key, {}).values():
+            # one pilot: its months' mean, with the bias's variance on top of the noise's
+            mu, sd = posterior(mu, sd, 1.0, weighted / prec, np.sqrt(self.bias_sd**2 + 1.0 / prec))
+        return mu, sd
 
 
 def decide(p_good: float, extensions: int, pilot: Pilot) -> str:

@@ -48,6 +48,7 @@ from sim.mechanisms.consortium import Consortium
 from sim.mechanisms.land import DistrictMap, LandValues, tax_shares
 from sim.mechanisms.lifecycle import Project
 from sim.mechanisms.markets import Market
+from sim.mechanisms.pilots import Evidence
 from sim.model.record import CityRecord, RunRecord
 from sim.model.series import Series
 
@@ -89,7 +90,9 @@ class AllianceModel(mesa.Model):
         self._ids = itertools.count(1)
         members = [c for c in w.cities.values() if c.consortium_member]
         self.consortium = Consortium(
-            active=len(members) > 1, proven=set(w.procurement.framework_domains)
+            active=len(members) > 1,
+            proven=set(w.procurement.framework_domains),
+            evidence=Evidence(w.pilots.bias_sd),
         )
         self.totals = dict.fromkeys(TALLIES, 0.0)
         self.ppp_vfm: list[float] = []

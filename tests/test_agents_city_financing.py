@@ -193,3 +193,48 @@ def test_without_a_live_partner_nothing_is_raised():
         assert not c.financing.fund(pr, 1000.0, t)
     assert c.treasury.debts == [] and len(m.ledger) == n0
     assert pr.arrangements == [] and pr.units == 0.0
+
+
+# --------------------------------------------------------------------------- scaling terms
+
+
+def test_the_citys_break_even_depends_on_the_deal():
+    """Borrowing above the discount rate or sharing the cash moves the break-even."""
+
+    def break_even(**overrides):
+        m = model("alliance", **overrides)
+        c = m.cities[0]
+        pr = project(m, "wifi")
+        return c.economics.break_even(pr, c.financing.scaling_terms(pr)), c.economics.break_even(pr)
+
+    own, plain = break_even(**{"policy.financing.by_domain.wifi": ["revolving_fund"]})
+    assert own == pytest.approx(plain, rel=1e-9)  # no interest, all the cash: the plain view
+    go, _ = break_even(**{"policy.financing.by_domain.wifi": ["go_bond"]})
+    assert go > own  # the bond's yield is above the city's discount rate
+    share, _ = break_even(**{"policy.financing.by_domain.wifi": ["revenue_share"]})
+    service, _ = break_even(**{"policy.financing.by_domain.wifi": ["as_a_service"]})
+    assert share != own and service != own
+
+
+def test_a_revenue_share_leaves_the_city_its_share_of_the_cash():
+    m = model("alliance", **{"policy.financing.by_domain.wifi": ["revenue_share"]})
+    c = m.cities[0]
+    pr = project(m, "wifi")
+    terms = c.financing.scaling_terms(pr)
+    fin = m.scenario.policy.financing.vendor
+    assert terms.cash_share == pytest.approx(1 - fin.revenue_share)
+    assert terms.share_months == min(fin.revenue_share_years * 12, int(pr.tech.lifetime_years * 12))
+
+
+def test_a_demand_risk_ppp_leaves_the_city_only_public_value_for_the_term():
+    m = model(
+        "alliance",
+        **{"policy.financing.by_domain.maas": ["ppp"], "policy.financing.ppp.payment": "user_fees"},
+    )
+    c = m.cities[0]
+    pr = project(m, "maas")
+    terms = c.financing.scaling_terms(pr)
+    assert terms.cash_share == 0.0
+    assert terms.share_months == min(
+        m.scenario.policy.financing.ppp.term_years * 12, int(pr.tech.lifetime_years * 12)
+    )

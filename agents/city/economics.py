@@ -9,6 +9,7 @@ by :mod:`agents.city.operations`; these projections only drive choices
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim.instruments.base import pv_monthly
@@ -20,6 +21,19 @@ if TYPE_CHECKING:
 
 #: Expected share of the market potential that adopts, used in projections.
 EXPECTED_UPTAKE = 0.3
+
+
+@dataclass(frozen=True)
+class ScalingTerms:
+    """What scaling a unit costs the city under a deal, and what share of its cash it keeps."""
+
+    cost_pv: float
+    """PV per unit of the city's payments over the unit's life (capex with its financing,
+    fees, O&M)."""
+    cash_share: float = 1.0
+    """The city's share of the unit's cash benefits while the deal runs."""
+    share_months: int = 0
+    """Months the share applies; the city keeps all of the cash after them."""
 
 
 class Economics:
@@ -69,12 +83,32 @@ class Economics:
         """Projected monthly net cash of ``units`` at performance ``theta`` (after O&M)."""
         return units * (self.cash_per_unit(pr.tech) * theta - self.om_per_unit(pr.tech))
 
-    def break_even(self, pr: Project) -> float:
-        """Performance at which scaling pays (city's view: cash plus public value)."""
+    def break_even(self, pr: Project, terms: ScalingTerms | None = None) -> float:
+        """Performance at which scaling pays, for the city, under the deal's terms.
+
+        The city's NPV of a unit is linear in performance ``theta``: ``theta x (its
+        share of the unit's cash + the public value) - what the unit costs it``, all
+        over the equipment's life at the city's discount rate. Without terms the
+        city buys the unit at its price, pays its O&M and keeps all its cash.
+
+        Args:
+            pr: The project.
+            terms: What scaling costs the city and what share of the cash it keeps.
+
+        Returns:
+            The break-even theta (``inf`` when there is no benefit).
+        """
         life = int(pr.tech.lifetime_years * 12)
-        nominal = self.cash_per_unit(pr.tech) + self.welfare_per_unit(pr.tech)
-        return break_even_performance(
-            pr.price_per_unit,
-            pv_monthly(self.om_per_unit(pr.tech), self.discount_rate, life),
-            pv_monthly(nominal, self.discount_rate, life),
+        r = self.discount_rate
+        om = pv_monthly(self.om_per_unit(pr.tech), r, life)
+        if terms is None:
+            nominal = self.cash_per_unit(pr.tech) + self.welfare_per_unit(pr.tech)
+            return break_even_performance(pr.price_per_unit, om, pv_monthly(nominal, r, life))
+        shared = min(terms.share_months, life)
+        cash_factor = terms.cash_share * pv_monthly(1.0, r, shared) + (
+            pv_monthly(1.0, r, life) - pv_monthly(1.0, r, shared)
         )
+        benefit = self.cash_per_unit(pr.tech) * cash_factor + pv_monthly(
+            self.welfare_per_unit(pr.tech), r, life
+        )
+        return break_even_performance(terms.cost_pv, 0.0, benefit)

@@ -21,8 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agents.city.economics import Economics
+import numpy as np
+
+from agents.city.economics import Economics, ScalingTerms
 from agents.city.treasury import Treasury
+from sim.core import finance
 from sim.core.parties import VendorLike
 from sim.instruments import (
     go_bond,
@@ -34,7 +37,7 @@ from sim.instruments import (
     tif,
     vendor_finance,
 )
-from sim.instruments.base import Arrangement, Raised
+from sim.instruments.base import Arrangement, Raised, level_payments, pv_monthly
 from sim.instruments.catalogue import PARTNER_FUNDED
 from sim.mechanisms import contracts
 
@@ -133,6 +136,103 @@ class Financing:
         vendor.build(pr.domain, units, pr.pid, t, pr.overrun)
         pr.units += units
         pr.capex_total += amount
+
+    # ------------------------------------------------------------------ the deal's terms
+
+    def scaling_terms(self, pr: Project) -> ScalingTerms:
+        """What scaling a unit of the project would cost the city under its financing.
+
+        The deal is the project's arrangement (set by its pilot) or, before any, the
+        first instrument of the policy's preference list: the city's payments per unit
+        over the equipment's life at its discount rate (a bond's or loan's debt
+        service, a service fee, an availability payment, the O&M it runs) and the share
+        of the cash it keeps while a partner takes a share.
+
+        Args:
+            pr: The project.
+
+        Returns:
+            The terms the city's break-even performance is computed under.
+        """
+        m = self.model
+        fin = m.scenario.policy.financing
+        inst = pr.arrangements[0].instrument if pr.arrangements else self._preferences(pr)[0]
+        life = int(pr.tech.lifetime_years * 12)
+        r = self.economics.discount_rate
+        om = self.economics.om_per_unit(pr.tech)
+        run = pv_monthly(om, r, life)  # the city runs the unit for its life
+        price = pr.price_per_unit
+        if inst in (vendor_finance.SERVICE, vendor_finance.SHARE, performance.NAME, ppp.NAME):
+            return self._partner_terms(pr, inst, life, r, om)
+        return ScalingTerms(price * self._finance_factor(inst, fin, r) + run)
+
+    def _finance_factor(self, inst: str, fin: Any, r: float) -> float:
+        """PV at the city's rate of the payments on 1 USD raised with a city instrument."""
+        m = self.model
+        if inst == revolving_fund.NAME:
+            return 1.0  # the fund lends without interest
+        if inst == vendor_finance.LOAN:
+            rate = m.scenario.world.vendors.cost_of_capital_annual + fin.vendor.loan_margin
+            years, principal = fin.vendor.term_years, 1.0
+        elif inst == revenue_bond.NAME:
+            years = fin.revenue_bond.term_years
+            rate = m.market.municipal_yield(self.treasury.rating, years)
+            rate += m.scenario.world.rates.revenue_bond_spread_bp / 1e4
+            principal = 1 + fin.revenue_bond.reserve_share
+        elif inst == tif.NAME:
+            years, principal = fin.tif.term_years, 1.0
+            rate = m.market.municipal_yield(self.treasury.rating, years)
+            rate += m.scenario.world.rates.revenue_bond_spread_bp / 1e4
+        else:  # GO bonds (and mini-bonds, valued like them)
+            years, principal = fin.go_bond.term_years, 1.0
+            rate = m.market.municipal_yield(self.treasury.rating, years)
+        payments = level_payments(principal, rate, years)
+        return float(np.sum(payments * (1 + r) ** (-np.arange(1, payments.size + 1) / 12)))
+
+    def _partner_terms(
+        self, pr: Project, inst: str, life: int, r: float, om: float
+    ) -> ScalingTerms:
+        """Terms of a deal where a partner funds the equipment."""
+        m = self.model
+        fin, pol = m.scenario.policy.financing, m.scenario.policy
+        coc = m.scenario.world.vendors.cost_of_capital_annual
+        if inst == vendor_finance.SERVICE:
+            term = min(fin.vendor.term_years * 12, life)
+            fee = finance.as_a_service_fee(
+                pr.price_per_unit,
+                pr.tech.opex_per_unit_month_usd,
+                fin.vendor.term_years * 12,
+                coc,
+                fin.vendor.service_margin,
+            )
+            after = pv_monthly(om, r, life) - pv_monthly(om, r, term)
+            shared = pr.tech.benefit_type in vendor_finance.SHARED_REVENUE
+            return ScalingTerms(
+                pv_monthly(fee, r, term) + after,
+                pol.contracts.gain_share_city if shared else 1.0,
+                term,
+            )
+        if inst == vendor_finance.SHARE:
+            term = min(fin.vendor.revenue_share_years * 12, life)
+            return ScalingTerms(pv_monthly(om, r, life), 1 - fin.vendor.revenue_share, term)
+        if inst == performance.NAME:  # the ESCO runs the equipment for the term
+            term = min(pol.contracts.savings_term_years * 12, life)
+            after = pv_monthly(om, r, life) - pv_monthly(om, r, term)
+            return ScalingTerms(after, 1 - pol.contracts.vendor_savings_share, term)
+        term = min(fin.ppp.term_years * 12, life)  # a PPP
+        if fin.ppp.payment == "user_fees":  # the vehicle keeps the fees for the term
+            return ScalingTerms(pv_monthly(om, r, life) - pv_monthly(om, r, term), 0.0, term)
+        fee = pr.arrangements[0].fee_per_unit_month if pr.arrangements else 0.0
+        fee = fee or ppp.availability_payment(
+            pr.price_per_unit,
+            om,
+            fin.ppp.term_years,
+            m.scenario.world.rates.bank_rate_annual,
+            m.scenario.world.rates.equity_irr_required,
+            fin.ppp.gearing_max,
+        )
+        after = pv_monthly(om, r, life) - pv_monthly(om, r, term)
+        return ScalingTerms(pv_monthly(fee, r, term) + after)
 
     def _preferences(self, pr: Project) -> list[str]:
         fin = self.model.scenario.policy.financing

@@ -142,7 +142,9 @@ class Portfolio:
         m = self.model
         pol = m.scenario.policy
         mu, sd = self.belief(pr)
-        p_good = pilots.prob_above(mu, sd, self.economics.break_even(pr))
+        p_good = pilots.prob_above(
+            mu, sd, self.economics.break_even(pr, self.financing.scaling_terms(pr))
+        )
         delay = int(round(governance.delay(1.0, pol.governance, m.scenario.world.procurement)))
         decision = pilots.decide(p_good, pr.extensions, pol.pilot)
         if decision != pilots.EXTEND:

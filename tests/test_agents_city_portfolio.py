@@ -448,3 +448,30 @@ def test_a_partner_contract_that_ended_is_renewed_as_a_new_contract():
     c.portfolio.advance(pr, life_end)
     assert pr.state == "operating" and pr.deploy_start == life_end
     assert pr.arrangements[0].instrument == "as_a_service"  # a new service contract
+
+
+# --------------------------------------------------------------------------- partner exits
+
+
+def test_a_partners_exit_costs_a_transition_and_a_disruption_once():
+    m = model(**{"policy.procurement.mode": "rfi_mou"})
+    c = m.cities[0]
+    pr = operating(m, deploy_start=0)
+    others = [v for v in m.vendors if v is not pr.lead and "streetlights" in v.domains][:1]
+    pr.vendors = [pr.lead, *others]
+    n0 = len(m.ledger)
+    c.portfolio.advance(pr, 30)
+    assert len(m.ledger) == n0  # nobody left yet
+    others[0].solvent = False
+    c.portfolio.advance(pr, 31)
+    e = m.ledger.entries().iloc[n0:]
+    cost = e[e.kind == "transition"]
+    months_left = int(pr.tech.lifetime_years * 12) - 31
+    om = c.economics.om_per_unit(pr.tech) * pr.units * months_left
+    share = m.scenario.world.vendors.exit_transition_share
+    assert cost.amount.sum() == pytest.approx(share * om)
+    assert (cost.credit == c.general).all()
+    assert pr.disrupted_until > 31 and pr.partners_lost == 1
+    before = len(m.ledger)
+    c.portfolio.advance(pr, 32)
+    assert not (m.ledger.entries().iloc[before:].kind == "transition").any()  # once

@@ -132,12 +132,23 @@ def test_halted_until_the_end_of_the_halt():
 # --------------------------------------------------------------------------- performance
 
 
-def test_true_performance_is_live_partners_mean_times_system_and_stress():
-    vendors = [FakeVendor(1, 0.9), FakeVendor(2, 0.6), FakeVendor(3, 0.1, solvent=False)]
+def test_true_performance_is_the_contracted_partners_mean_times_system_and_stress():
+    """A partner that left is replaced: losing a weak partner never lifts the service."""
+    vendors = [FakeVendor(1, 0.9), FakeVendor(2, 0.6), FakeVendor(3, 0.3, solvent=False)]
     pr = project(vendors, units=10.0, system_factor=0.9)
-    assert pr.true_performance(1.0) == pytest.approx(0.75 * 0.9)
-    assert pr.true_performance(0.4) == pytest.approx(0.75 * 0.9 * 0.4)
+    assert pr.true_performance(1.0) == pytest.approx(0.6 * 0.9)
+    assert pr.true_performance(0.4) == pytest.approx(0.6 * 0.9 * 0.4)
+    everyone = project([FakeVendor(1, 0.9), FakeVendor(2, 0.6), FakeVendor(3, 0.3)])
+    assert pr.true_performance(1.0) == pytest.approx(everyone.true_performance(1.0) * 0.9)
     assert project([FakeVendor(1, 0.9, solvent=False)]).true_performance(1.0) == 0.0
+
+
+def test_until_a_lost_partner_is_replaced_only_the_live_partners_parts_are_delivered():
+    vendors = [FakeVendor(1, 0.9), FakeVendor(2, 0.6), FakeVendor(3, 0.3, solvent=False)]
+    pr = project(vendors, units=10.0, disrupted_until=20)
+    assert pr.true_performance(1.0, month=19) == pytest.approx(0.6 * 2 / 3)
+    assert pr.true_performance(1.0, month=20) == pytest.approx(0.6)
+    assert pr.performance(10, 1.0) == pytest.approx(0.6 * 2 / 3)
 
 
 def test_performance_with_live_vendors_is_true_performance():
@@ -148,7 +159,7 @@ def test_performance_with_live_vendors_is_true_performance():
         owner="vendor",
     )
     assert pr.performance(3, 0.7) == pytest.approx(pr.true_performance(0.7))
-    assert pr.performance(3, 0.7) == pytest.approx(0.8 * 0.95 * 0.7)
+    assert pr.performance(3, 0.7) == pytest.approx(0.65 * 0.95 * 0.7)  # the contracted mean
 
 
 @pytest.mark.parametrize("owner", [None, "city", "vendor", "vehicle"])

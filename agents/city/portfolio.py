@@ -23,7 +23,7 @@ from agents.outbox import Outbox
 from sim.instruments import ppp, vendor_finance
 from sim.instruments.base import Arrangement
 from sim.instruments.catalogue import PARTNER_FUNDED
-from sim.mechanisms import governance, pilots
+from sim.mechanisms import governance, pilots, procurement
 from sim.mechanisms.lifecycle import DEPLOYED, Project
 
 if TYPE_CHECKING:
@@ -96,6 +96,8 @@ class Portfolio:
         if orphaned and (not pr.owned_by_city() or pr.tech.orphan_factor == 0):
             self._end(pr, t, "service_disrupted")  # the debts, if any, run on: stranded
             return
+        if pr.state in DEPLOYED and len(pr.vendors) > 1 and not orphaned:
+            self._partner_exits(pr, t)
         halted = pr.halted(t)
         if pr.state == "pilot" and pr.units > 0 and not halted:
             self.model.consortium.evidence.measure(
@@ -208,6 +210,32 @@ class Portfolio:
                 self._end(pr, t, "end_of_life")
         elif arr is not None and t >= arr.term_end:
             self._hand_back(pr, arr, t)
+
+    def _partner_exits(self, pr: Project, t: int) -> None:
+        """A partner left a multi-partner project: transition cost, disruption, re-procurement.
+
+        The city pays ``exit_transition_share`` of the contract's remaining value (the
+        O&M still to come over the equipment's life) and re-procures the partner
+        through its own procurement mode; until then the lost partner's part of the
+        service is not delivered (``Project.true_performance``).
+        """
+        lost = sum(not v.solvent for v in pr.vendors)
+        if lost <= pr.partners_lost:
+            return
+        m = self.model
+        w, pol = m.scenario.world, m.scenario.policy
+        pr.partners_lost = lost
+        months_left = max(pr.deploy_start + int(pr.tech.lifetime_years * 12) - t, 0)
+        remaining = self.economics.om_per_unit(pr.tech) * pr.units * months_left
+        cost = w.vendors.exit_transition_share * remaining
+        m.ledger.transfer(
+            t, self.treasury.general, m.accounts["market"], cost, "transition", pr.pid
+        )
+        months = procurement.duration(
+            pol.procurement.mode, w.procurement, pol.governance, m.rng_market
+        )
+        pr.disrupted_until = t + months
+        self.outbox.note(pr, "partner_exit", cost=cost, disrupted_months=months)
 
     # ------------------------------------------------------------------ helpers
 

@@ -351,6 +351,14 @@ class Vendors(Strict):
     interoperability_sd: float = field(0.15, "score 0-1", 0.0, 0.5)
     default_hazard_annual: float = field(0.02, "1/yr", 0.0, 1.0, "background insolvency hazard")
     partnership_appetite_mean: float = field(0.6, "fraction", 0.0, 1.0)
+    exit_transition_share: float = field(
+        0.2,
+        "fraction",
+        0.0,
+        1.0,
+        "a partner's exit from a multi-partner project costs the city this share of the "
+        "contract's remaining value (MODEL.md: 10-30 %)",
+    )
 
 
 class Investors(Strict):

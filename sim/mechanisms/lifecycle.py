@@ -81,6 +81,8 @@ class Project:
     replaces: int = -1  # the project whose equipment this one replaces at its end of life
     start_after: int = -1  # a replacement deploys from this month (the old one's end of life)
     successor: int = -1  # the replacement procured ahead of this project's end of life
+    partners_lost: int = 0  # partners that left while others stayed on
+    disrupted_until: int = -1  # until a lost partner's replacement is in place
 
     @property
     def coverage(self) -> float:
@@ -109,11 +111,17 @@ class Project:
         """Whether an incident halt is in force in ``month``."""
         return month < self.halted_until
 
-    def true_performance(self, performance_factor: float) -> float:
-        """Realised performance: partners' mean true performance x system factor x stress.
+    def true_performance(self, performance_factor: float, month: int = -1) -> float:
+        """Realised performance: the partners' mean true performance x system factor x stress.
+
+        The mean is over the partners as contracted: a partner that left is replaced
+        by one that does its part as well (losing a weak partner never improves the
+        service), but until the replacement is in place (``disrupted_until``) only
+        the live partners' parts are delivered.
 
         Args:
             performance_factor: The underperformance overlay's multiplier.
+            month: The month (-1: ignore a disruption).
 
         Returns:
             Fraction of the catalogue's nominal benefit actually delivered.
@@ -121,7 +129,9 @@ class Project:
         live = self.live_vendors()
         if not live:
             return 0.0
-        theta = sum(v.true_perf[self.domain] for v in live) / len(live)
+        theta = sum(v.true_perf[self.domain] for v in self.vendors) / len(self.vendors)
+        if month < self.disrupted_until:
+            theta *= len(live) / len(self.vendors)
         return theta * self.system_factor * performance_factor
 
     def performance(self, month: int, performance_factor: float) -> float:
@@ -144,7 +154,7 @@ class Project:
                 return 0.0
             theta = float(np.mean([v.true_perf[self.domain] for v in self.vendors]))
             return theta * self.system_factor * performance_factor * self.tech.orphan_factor
-        return self.true_performance(performance_factor)
+        return self.true_performance(performance_factor, month)
 
     def coverage_by_district(self, n_districts: int) -> np.ndarray:
         """Coverage of each district: units fill districts one after another.

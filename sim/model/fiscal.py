@@ -61,6 +61,7 @@ KIND_COMPONENT = {
     "mini_bond_sale": "financing",
     "mini_bond_redemption": "financing",
     "guarantee_call": "guarantees",
+    "transition": "operations",
     "member_fee": "procurement",
 }
 CASH_TO_HORIZON = (

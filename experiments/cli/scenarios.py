@@ -54,7 +54,14 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    """Print every parameter of a scenario by dotted path with unit and range."""
+    """Print every parameter of a scenario: path, value, unit, range, whether it applies.
+
+    Plain text: one line per parameter, ``on`` or ``off`` first (``off``: the parameter
+    does not apply in this scenario; the line ends with when it would). ``--json``: a
+    JSON list of objects with path, value, unit, range, active, applies_when and doc.
+    """
+    import json
+
     from sim.config import parse_assignments
 
     scn = load_scenario(
@@ -63,11 +70,17 @@ def cmd_params(args: argparse.Namespace) -> int:
         overrides=parse_assignments(args.overrides),
     )
     rows = [p for p in parameters(scn) if not args.grep or args.grep in p.path]
+    if args.active is not None:
+        rows = [p for p in rows if p.active == args.active]
+    if args.json:
+        print(json.dumps([p.as_dict() for p in rows], indent=1))
+        return 0
     width = max((len(p.path) for p in rows), default=0)
     for p in rows:
         unit = f" {p.unit}" if p.unit else ""
         span = f"  [{p.allowed}]" if p.allowed else ""
-        print(f"{p.path:<{width}} = {p.value!r}{unit}{span}")
+        when = "" if p.active else f"  (applies when {p.applies_when})"
+        print(f"{'on ' if p.active else 'off'}  {p.path:<{width}} = {p.value!r}{unit}{span}{when}")
     return 0
 
 
@@ -198,8 +211,31 @@ def add_listings(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scenarios", help="list the scenario and overlay library")
     p.set_defaults(func=cmd_scenarios)
 
-    p = sub.add_parser("params", help="list a scenario's parameters by dotted path")
+    p = sub.add_parser(
+        "params", help="list a scenario's parameters by dotted path, and whether each applies"
+    )
     p.add_argument("scenario", help="scenario file or library name")
     p.add_argument("--grep", "-g", default="", help="only paths containing this text")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="a JSON list: path, value, unit, range, active, applies_when, doc",
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--active",
+        dest="active",
+        action="store_const",
+        const=True,
+        default=None,
+        help="only the parameters that apply in this scenario",
+    )
+    which.add_argument(
+        "--inactive",
+        dest="active",
+        action="store_const",
+        const=False,
+        help="only the parameters that do not apply in this scenario",
+    )
     scenario_args(p)
     p.set_defaults(func=cmd_params)

@@ -18,9 +18,11 @@ function needs none of them:
 - ``fingerprint``: a short text naming what the model computes beyond its reference
   (the built-in: a hash of its resolved scenario); it enters the run id, so an edited
   scenario file gives new runs;
-- ``parameters()``: the model's parameters, objects with ``path``, ``value``, ``unit``,
-  ``allowed`` (``"lo .. hi"``) and ``doc`` (as :func:`sim.config.parameters`), to check
-  design paths, types and ranges, and to describe them in rules and charts;
+- ``parameters(params=None)``: the model's parameters, objects with ``path``, ``value``,
+  ``unit``, ``allowed`` (``"lo .. hi"``), ``doc`` and, optionally, ``active`` and
+  ``applies_when`` (as :func:`sim.config.parameters`; at the design point ``params``
+  when given), to check design paths, types and ranges, to refuse a design parameter
+  that does not apply, and to describe them in rules and charts;
 - ``check(params)``: the problems of a design point, one line each, without running;
 - ``warm_up()``: called once in every worker process before its first run.
 
@@ -163,15 +165,31 @@ class ScenarioModel:
         """16 hex digits of the resolved scenario's content."""
         return hashlib.sha256(self.scenario.model_dump_json().encode()).hexdigest()[:16]
 
-    def parameters(self) -> list[Any]:
+    def parameters(self, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Every parameter of the scenario by dotted path (:func:`sim.config.parameters`).
 
-        Returns:
-            Leaves with ``path``, ``value``, ``unit``, ``allowed`` and ``doc``.
-        """
-        from sim.config import parameters
+        Args:
+            params: A design point (dotted path -> value): the parameters are listed as
+                they stand at that point (whether each applies depends on the others,
+                e.g. a rate shock's month only with a shock). None: the scenario itself.
 
-        return parameters(self.scenario)
+        Returns:
+            Leaves with ``path``, ``value``, ``unit``, ``allowed``, ``doc``, ``active``
+            and ``applies_when``.
+
+        Raises:
+            ScenarioError: When the point does not load.
+        """
+        from sim.config import load_scenario, parameters
+
+        overrides = dict(params or {})
+        if self.months is not None:  # whether a parameter applies may depend on the horizon
+            overrides.setdefault("world.horizon_months", self.months)
+        if not overrides:
+            return parameters(self.scenario)
+        return parameters(
+            load_scenario(self.file, overlays=list(self.overlays), overrides=overrides)
+        )
 
     def check(self, params: Mapping[str, Any]) -> list[str]:
         """Load the scenario with ``params`` as overrides, without running it.

@@ -39,6 +39,7 @@ runs (:mod:`experiments.engine.model`): the built-in bound to each
 from __future__ import annotations
 
 import difflib
+import fnmatch
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -220,6 +221,16 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
         if check is not None:  # every model loads and accepts every design path with a value
             problems += [f"{name}: {b.where}: {p}" for p in check(probe)]
     if not problems:
+        levels = {k: _levels(p) for k, p in spec.design.parameters.items()}
+        for point in spec.design.points:
+            for k, v in point.items():
+                levels.setdefault(k, []).append(v)
+        for b in bindings:
+            problems += [
+                f"{name}: design.parameters.{path}: {why}"
+                for path, why in inactive_parameters(b.model, levels, label=b.label).items()
+            ]
+    if not problems:
         problems += unknown_kpis(
             spec.experiment.kpis, [b.model for b in bindings], f"{name}: experiment.kpis"
         )
@@ -296,6 +307,74 @@ def read_spec(source: str | Path | Mapping[str, Any], kind: str) -> tuple[str, d
         known = ", ".join(sorted(p.stem for p in SPECS.glob("*.toml")))
         raise ScenarioError([f"{source}: no such {kind}; examples: {known}"])
     return str(path), read_toml(path)
+
+
+def inactive_parameters(
+    model: Model,
+    levels: Mapping[str, Sequence[Any]],
+    fixed: Mapping[str, Any] | None = None,
+    label: str = "",
+) -> dict[str, str]:
+    """Design parameters that apply at none of a few points of the design, with why.
+
+    A parameter that does not apply to a scenario (``active`` false in
+    :func:`sim.config.parameters`: a pilot's length without pilots, a PPP term without a
+    PPP) changes no run, so sampling it wastes the runs and shows a flat, misleading
+    effect. Whether a parameter applies can depend on other design parameters (a rate
+    shock's month only with a shock), so the points are: every parameter at its first
+    level, then each parameter at each of its other levels in turn (``fixed`` values
+    everywhere). A parameter is refused when it applies at none of them. Models that
+    declare no ``parameters`` (plain functions), or whose parameters carry no ``active``,
+    are not checked.
+
+    Args:
+        model: The model.
+        levels: Design path -> the values to try (the first is the default).
+        fixed: Values set at every point.
+        label: The model's label (the scenario), for the message.
+
+    Returns:
+        Path -> one line: which scenario it does not apply to, and when it would.
+    """
+    declared = getattr(model, "parameters", None)
+    if declared is None or not levels:
+        return {}
+    base = {**(fixed or {}), **{k: v[0] for k, v in levels.items() if v}}
+    points = [base] + [
+        {**base, path: value} for path, values in levels.items() for value in values[1:]
+    ]
+    status: dict[str, tuple[bool, str]] = {}
+    for point in points:
+        try:
+            leaves = declared(point)
+        except (ScenarioError, TypeError):
+            continue  # a point that does not load is reported by the other checks
+        for path in levels:
+            for leaf in leaves:
+                if leaf.path == path or ("*" in path and fnmatch.fnmatchcase(leaf.path, path)):
+                    active = getattr(leaf, "active", True)
+                    seen, _ = status.get(path, (False, ""))
+                    status[path] = (seen or active, getattr(leaf, "applies_when", ""))
+    where = f"scenario '{label}'" if label else "the model"
+    return {
+        path: (
+            f"does not apply to {where} (it applies when {when}), so sampling it changes "
+            "none of its runs; drop it or sample it only where it applies ('alliance "
+            "params SCENARIO --inactive' lists what does not)"
+        )
+        for path, (active, when) in status.items()
+        if not active
+    }
+
+
+def _levels(p: Parameter) -> list[Any]:
+    """Values of a design parameter to check it at: its values, or its range's middle and ends."""
+    if p.values:
+        return list(p.values)
+    lo, hi = p.range
+    mid = (lo + hi) / 2
+    values = [mid, lo, hi]
+    return [int(round(v)) for v in values] if p.integer else values
 
 
 def _probe_value(p: Parameter) -> Any:

@@ -6,7 +6,8 @@ sample size, KPIs, analysed and fixed parameters); see
 every field. :func:`load_sensitivity_spec` reads and validates one, without
 running the model: the file's schema, the method's sample-size rules, every
 parameter path and range against what the model declares (the built-in: its
-scenario's parameters, loaded at both ends of every range), and the KPI names
+scenario's parameters, loaded at both ends of every range; a parameter that does
+not apply to the scenario anywhere in its range is refused), and the KPI names
 against the model's declared outputs. Every problem is one line of a
 :class:`sim.config.ScenarioError`.
 """
@@ -29,6 +30,7 @@ from experiments.engine.spec import (
     Experiment,
     ScenarioRef,
     bind_models,
+    inactive_parameters,
     kpi_problems,
     read_spec,
 )
@@ -314,6 +316,7 @@ def _parameter_problems(spec: SensitivitySpec, name: str, binding: Binding) -> l
     s = spec.sensitivity
     out = []
     probe: dict[str, Any] = dict(s.fixed)
+    levels: dict[str, list[Any]] = {}
     for path, p in s.parameters.items():
         where = f"{name}: sensitivity.parameters.{path}"
         problems, ends, middle = _range_problems(path, p, leaves, where, declared is not None)
@@ -321,6 +324,7 @@ def _parameter_problems(spec: SensitivitySpec, name: str, binding: Binding) -> l
             out += problems
             continue
         probe[path] = middle
+        levels[path] = [middle] + [v for v in ends if v != middle]
         for value in ends if check is not None else ():  # consistency checks depend on values
             lines = check({path: value})
             if lines:
@@ -328,6 +332,11 @@ def _parameter_problems(spec: SensitivitySpec, name: str, binding: Binding) -> l
                 break
     if not out and check is not None:
         out += [f"{name}: sensitivity: {line}" for line in check(probe)]
+    if not out:  # a parameter that applies nowhere in the design changes no run
+        out += [
+            f"{name}: sensitivity.parameters.{path}: {why}"
+            for path, why in inactive_parameters(model, levels, s.fixed, binding.label).items()
+        ]
     return out
 
 

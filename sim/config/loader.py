@@ -26,9 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.config.applicability import ALWAYS_TEXT, applies_when, is_active
 from sim.config.schema import Scenario
-from sim.core.fields import CASH_BENEFITS, RATINGS, SAVINGS_BENEFITS
-from sim.instruments.catalogue import REVENUE_BACKED, SAVINGS_BACKED
+from sim.core.fields import RATINGS, Condition, condition_of
+from sim.instruments.catalogue import misfit
 
 #: The shipped scenario library (installed with the package as ``scenarios``).
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
@@ -318,13 +319,7 @@ def _walk(root: type[BaseModel], path: tuple) -> tuple[Any, Any]:
 def _field_info(root: type[BaseModel], path: tuple) -> tuple[str, str]:
     """Return (unit, allowed range) of the schema field at a validation ``loc``."""
     _, info = _walk(root, path)
-    if info is None:
-        return "", ""
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
-    hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
-    span = "" if lo is None and hi is None else f"{_num(lo)} .. {_num(hi)}"
-    return str(extra.get("unit", "")), span
+    return _span(info)
 
 
 def _num(x: Any) -> str:
@@ -450,23 +445,6 @@ def _domains(scn: Scenario) -> list[tuple[str, str]]:
     return out
 
 
-def _instrument_fits(inst: str, domain: str, t: Any, ppp_payment: str) -> str | None:
-    """Why an instrument cannot finance a domain, or None when it can."""
-    if inst in REVENUE_BACKED and t.benefit_type not in CASH_BENEFITS:
-        return (
-            f"{inst} needs a revenue stream, but {domain!r} has "
-            f"benefit_type {t.benefit_type!r} (no cash)"
-        )
-    if inst in SAVINGS_BACKED and t.benefit_type not in SAVINGS_BENEFITS:
-        return f"{inst} needs verified savings; {domain!r} has benefit_type {t.benefit_type!r}"
-    if inst == "ppp" and ppp_payment == "user_fees" and not t.user_facing:
-        return (
-            f"ppp with user_fees payment needs a user-facing domain; "
-            f"{domain!r} has user_facing = false"
-        )
-    return None
-
-
 def _financing(scn: Scenario) -> list[tuple[str, str]]:
     """Preference lists, instruments that fit their domains, and instruments' terms."""
     w, fin = scn.world, scn.policy.financing
@@ -486,8 +464,7 @@ def _financing(scn: Scenario) -> list[tuple[str, str]]:
         out += [
             (path, why)
             for inst in instruments
-            if (why := _instrument_fits(inst, domain, w.technology[domain], fin.ppp.payment))
-            is not None
+            if (why := misfit(inst, domain, w.technology[domain], fin.ppp.payment)) is not None
         ]
     used = set(fin.preference).union(*fin.by_domain.values())
     mb = fin.mini_bonds
@@ -604,10 +581,35 @@ class Parameter:
     unit: str
     allowed: str
     doc: str
+    active: bool = True
+    """Whether the parameter applies in this scenario (its conditions hold)."""
+    applies_when: str = ALWAYS_TEXT
+    """When it applies, one line ("always" when unconditional)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameter as plain JSON-ready data (``range`` is None without one).
+
+        Returns:
+            ``{path, value, unit, range, active, applies_when, doc}``.
+        """
+        return {
+            "path": self.path,
+            "value": self.value,
+            "unit": self.unit,
+            "range": self.allowed or None,
+            "active": self.active,
+            "applies_when": self.applies_when,
+            "doc": self.doc,
+        }
 
 
 def parameters(scn: Scenario) -> list[Parameter]:
-    """List every leaf parameter of a scenario with its value, unit and range.
+    """List every leaf parameter of a scenario with its value, unit, range and applicability.
+
+    A table of numbers (the yield curves by rating) is listed key by key, so each
+    rating's yield is a parameter of its own. Each parameter is ``active`` when every
+    condition declared on its path holds (:mod:`sim.config.applicability`; a block's
+    condition holds for every field in it).
 
     Args:
         scn: A validated scenario.
@@ -617,27 +619,58 @@ def parameters(scn: Scenario) -> list[Parameter]:
     """
     out: list[Parameter] = []
 
-    def walk(node: Any, path: tuple) -> None:
+    def leaf(path: tuple, value: Any, info: Any, conditions: list[Condition]) -> None:
+        unit, span = _span(info)
+        out.append(
+            Parameter(
+                ".".join(map(str, path)),
+                value,
+                unit,
+                span,
+                (info.description or "") if info is not None else "",
+                is_active(conditions, scn, tuple(map(str, path))),
+                applies_when(conditions),
+            )
+        )
+
+    def walk(node: Any, path: tuple, info: Any, conditions: list[Condition]) -> None:
         if isinstance(node, BaseModel):
-            for key in type(node).model_fields:
-                walk(getattr(node, key), (*path, key))
+            for key, sub_info in type(node).model_fields.items():
+                cond = condition_of(sub_info)
+                walk(
+                    getattr(node, key),
+                    (*path, key),
+                    sub_info,
+                    conditions + ([cond] if cond is not None else []),
+                )
         elif (
             isinstance(node, dict) and node and all(isinstance(v, BaseModel) for v in node.values())
         ):
             for key, sub in node.items():
-                walk(sub, (*path, key))
+                walk(sub, (*path, key), info, conditions)
+        elif isinstance(node, dict) and node and all(_is_number(v) for v in node.values()):
+            for key, sub in node.items():  # a table of numbers: one parameter per key
+                leaf((*path, key), sub, info, conditions)
         else:
-            unit, span = _field_info(Scenario, path)
-            info = _leaf_doc(path)
-            out.append(Parameter(".".join(map(str, path)), node, unit, span, info))
+            leaf(path, node, info, conditions)
 
-    walk(scn, ())
+    walk(scn, (), None, [])
     return out
 
 
-def _leaf_doc(path: tuple) -> str:
-    _, info = _walk(Scenario, path)
-    return (info.description or "") if info else ""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _span(info: Any) -> tuple[str, str]:
+    """(unit, allowed range) of a field."""
+    if info is None:
+        return "", ""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+    hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
+    span = "" if lo is None and hi is None else f"{_num(lo)} .. {_num(hi)}"
+    return str(extra.get("unit", "")), span
 
 
 def library(overlay: bool = False) -> list[tuple[str, str, Path]]:

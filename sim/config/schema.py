@@ -7,6 +7,11 @@ holds the levers. Every field is declared once here, with its type, its unit
 TOML files into these models and turns validation failures into one line per
 problem.
 
+A parameter that acts only under some condition declares it (``applies=``, the
+named conditions of :mod:`sim.config.applicability`; a block's condition holds
+for every field in it): :func:`sim.config.parameters` reports whether each
+parameter is active in a scenario and when it applies.
+
 Defaults describe a mid-size US city of about 700,000 people (Denver-like) with
 the municipal yield curve of May 2025; sources are cited field by field.
 """
@@ -17,7 +22,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from sim.core.fields import BenefitType, Rating, Strict, field
+from sim.config import applicability as ap
+from sim.core.fields import BenefitType, Rating, Strict, block, field
 from sim.instruments.catalogue import Instrument
 from sim.instruments.go_bond import GOBond
 from sim.instruments.guarantees import Guarantee
@@ -49,7 +55,7 @@ class City(Strict):
         1.4e9, "USD/yr", 1e6, 1e12, "general-fund revenue (Denver ~1.6e9, 2024 budget)"
     )
     property_tax_share: float = field(
-        0.25, "fraction", 0.0, 1.0, "share of general revenue from property tax"
+        0.25, "fraction", 0.0, 1.0, "share of general revenue from property tax", ap.PROPERTY_SPLIT
     )
     property_tax_rate: float = field(
         0.01, "fraction/yr", 0.0, 0.1, "effective property tax rate on assessed value"
@@ -79,38 +85,75 @@ class Residents(Strict):
         "simulated residents; each carries weight population / simulated_agents",
     )
     income_median_annual_usd: float = field(
-        72_000.0, "USD/yr", 1_000.0, 1e6, "median household income (US 2023 ~ 77k)"
+        72_000.0,
+        "USD/yr",
+        1_000.0,
+        1e6,
+        "median household income (US 2023 ~ 77k)",
+        ap.INCOME_LEVEL,
     )
-    income_log_sd: float = field(0.7, "log-USD", 0.05, 2.0, "sd of log income (lognormal)")
+    income_log_sd: float = field(
+        0.7, "log-USD", 0.05, 2.0, "sd of log income (lognormal)", ap.INCOME_SPREAD
+    )
     savings_months_of_income: float = field(
-        3.0, "months", 0.0, 60.0, "mean liquid savings as months of income"
+        3.0, "months", 0.0, 60.0, "mean liquid savings as months of income", ap.MINI_BONDS
     )
     trust_mean: float = field(0.55, "fraction", 0.0, 1.0, "mean trust in the city")
     trust_sd: float = field(0.15, "fraction", 0.0, 0.5, "sd of trust across residents")
     price_sensitivity: float = field(
-        1.0, "1", 0.0, 10.0, "elasticity of adoption to fee as a share of income"
+        1.0, "1", 0.0, 10.0, "elasticity of adoption to fee as a share of income", ap.ANY_FEE
     )
     district_income_spread: float = field(
-        0.3, "log-USD", 0.0, 2.0, "sd of district mean log income (segregation)"
+        0.3,
+        "log-USD",
+        0.0,
+        2.0,
+        "sd of district mean log income (segregation)",
+        ap.INCOME_SPREAD,
     )
     network_weight_district: float = field(
-        0.5, "fraction", 0.0, 1.0, "weight of the own district (vs the city) in network effects"
+        0.5,
+        "fraction",
+        0.0,
+        1.0,
+        "weight of the own district (vs the city) in network effects",
+        ap.ANY_USER_FACING,
     )
     satisfaction_rate: float = field(
-        0.1, "1/month", 0.0, 1.0, "how fast satisfaction follows service quality"
+        0.1,
+        "1/month",
+        0.0,
+        1.0,
+        "how fast satisfaction follows service quality (neutral 0.5 for non-users)",
+        ap.ANY_USER_FACING,
     )
     trust_response: float = field(0.05, "1/month", 0.0, 1.0, "how fast trust follows satisfaction")
     incident_trust_loss: float = field(
-        0.1, "fraction", 0.0, 1.0, "trust lost in a district after a public incident"
+        0.1, "fraction", 0.0, 1.0, "trust lost in a district after a public incident", ap.INCIDENTS
     )
     savings_rate_annual: float = field(
-        0.005, "fraction/yr", 0.0, 0.2, "what residents' savings earn elsewhere (2014 ~0.5 %)"
+        0.005,
+        "fraction/yr",
+        0.0,
+        0.2,
+        "what residents' savings earn elsewhere (2014 ~0.5 %)",
+        ap.MINI_BONDS,
     )
     minibond_interest_share: float = field(
-        0.03, "fraction", 0.0, 1.0, "share of residents who consider buying mini-bonds"
+        0.03,
+        "fraction",
+        0.0,
+        1.0,
+        "share of residents who consider buying mini-bonds",
+        ap.MINI_BONDS,
     )
     minibond_arrival_hours: float = field(
-        8.0, "hours", 0.01, 10_000.0, "mean time for an interested resident to order at no premium"
+        8.0,
+        "hours",
+        0.01,
+        10_000.0,
+        "mean time for an interested resident to order at no premium",
+        ap.MINI_BONDS,
     )
     minibond_premium_response: float = field(
         100.0,
@@ -118,6 +161,7 @@ class Residents(Strict):
         0.0,
         10_000.0,
         "interest and speed rise by this factor per unit of yield premium over savings",
+        ap.MINI_BONDS,
     )
 
 
@@ -125,7 +169,9 @@ class Macro(Strict):
     """Background economy."""
 
     property_growth_annual: float = field(0.025, "fraction/yr", -0.2, 0.3, "assessed value growth")
-    income_growth_annual: float = field(0.02, "fraction/yr", -0.2, 0.3, "household income growth")
+    income_growth_annual: float = field(
+        0.02, "fraction/yr", -0.2, 0.3, "household income growth", ap.ANY_FEE
+    )
     revenue_growth_annual: float = field(0.025, "fraction/yr", -0.2, 0.3, "other revenue growth")
     land_value_uplift_per_coverage: float = field(
         0.01,
@@ -134,6 +180,7 @@ class Macro(Strict):
         0.5,
         "hedonic land-value rise in a district per user-facing service covering it fully at "
         "the claimed quality (an assumption: MODEL.md's range is 0 to 0.02; vary it in SA)",
+        ap.ANY_USER_FACING,
     )
     land_value_lag_months: float = field(
         24.0,
@@ -142,9 +189,10 @@ class Macro(Strict):
         240.0,
         "capitalisation lag: assessed values close 1/lag of the gap to the services' "
         "uplift each month",
+        ap.ANY_USER_FACING,
     )
     grid_emissions_t_per_mwh: float = field(
-        0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)"
+        0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)", ap.ANY_KWH
     )
     discount_rate_annual: float = field(
         0.03, "fraction/yr", 0.0, 0.2, "social discount rate for the city's fiscal NPV"
@@ -164,7 +212,7 @@ class Rates(Strict):
             "B": 0.0666,
         },
         description="10-year municipal yields by rating (May 2025; Ba, B extrapolated)",
-        json_schema_extra={"unit": "fraction/yr"},
+        json_schema_extra={"unit": "fraction/yr", "applies": ap.YIELDS_10Y},
     )
     yields_20y: dict[Rating, float] = Field(
         default_factory=lambda: {
@@ -176,18 +224,27 @@ class Rates(Strict):
             "B": 0.0755,
         },
         description="20-year municipal yields by rating (May 2025; Ba, B extrapolated)",
-        json_schema_extra={"unit": "fraction/yr"},
+        json_schema_extra={"unit": "fraction/yr", "applies": ap.YIELDS_20Y},
     )
-    shift_bp: float = field(0.0, "bp", -300.0, 1000.0, "parallel shift of the whole curve")
+    shift_bp: float = field(
+        0.0, "bp", -300.0, 1000.0, "parallel shift of the whole curve", ap.LENDERS
+    )
     revenue_bond_spread_bp: float = field(
-        60.0, "bp", 0.0, 1000.0, "revenue bonds over GO of the same rating"
+        60.0,
+        "bp",
+        0.0,
+        1000.0,
+        "revenue (and TIF) bonds over GO of the same rating",
+        ap.REVENUE_SPREAD,
     )
-    bank_rate_annual: float = field(0.065, "fraction/yr", 0.0, 0.3, "senior project debt rate")
+    bank_rate_annual: float = field(
+        0.065, "fraction/yr", 0.0, 0.3, "senior project debt rate", ap.USES_PPP
+    )
     equity_irr_required: float = field(
-        0.12, "fraction/yr", 0.0, 0.5, "infrastructure equity target IRR (10-15 %)"
+        0.12, "fraction/yr", 0.0, 0.5, "infrastructure equity target IRR (10-15 %)", ap.USES_PPP
     )
     revolving_fund_deposit_rate_annual: float = field(
-        0.02, "fraction/yr", 0.0, 0.2, "interest earned on idle revolving-fund cash"
+        0.02, "fraction/yr", 0.0, 0.2, "interest earned on idle revolving-fund cash", ap.FUND_SEEDED
     )
 
 
@@ -205,8 +262,11 @@ class Technology(Strict):
         0.0,
         1e7,
         "nominal cash or welfare benefit per unit; realised = nominal x performance",
+        ap.NOT_USER_FEES,
     )
-    kwh_saved_per_unit_month: float = field(0.0, "kWh/month", 0.0, 1e8)
+    kwh_saved_per_unit_month: float = field(
+        0.0, "kWh/month", 0.0, 1e8, "energy saved (for CO2 avoided)", ap.SAVES_KWH
+    )
     true_performance_mean: float = field(
         0.8,
         "fraction of nominal",
@@ -216,24 +276,50 @@ class Technology(Strict):
     )
     true_performance_sd: float = field(0.15, "fraction of nominal", 0.0, 2.0)
     measurement_noise_sd: float = field(
-        0.25, "fraction of nominal", 0.0, 3.0, "noise of one pilot unit's monthly measurement"
+        0.25,
+        "fraction of nominal",
+        0.0,
+        3.0,
+        "noise of one pilot unit's monthly measurement",
+        ap.PILOTS,
     )
     learning_rate: float = field(
         0.1, "fraction", 0.0, 0.5, "cost drop per doubling of cumulative units (Wright)"
     )
     lifetime_years: float = field(12.0, "years", 1.0, 60.0)
     incident_hazard_monthly: float = field(
-        0.002, "1/month", 0.0, 0.5, "chance a deployment causes a public incident"
+        0.002,
+        "1/month",
+        0.0,
+        0.5,
+        "chance a deployment causes a public incident",
+        ap.HAZARD_SCALED,
     )
     user_facing: bool = False
-    fee_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
-    bass_p_monthly: float = field(0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient")
-    bass_q_monthly: float = field(
-        0.38, "1/month", 0.0, 5.0, "Bass imitation coefficient (on the adopters' share)"
+    fee_per_user_month_usd: float = field(
+        0.0, "USD/month", 0.0, 10_000.0, "fee a user pays", ap.USER_FACING
     )
-    churn_monthly: float = field(0.02, "1/month", 0.0, 1.0)
+    bass_p_monthly: float = field(
+        0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient", ap.USER_FACING
+    )
+    bass_q_monthly: float = field(
+        0.38,
+        "1/month",
+        0.0,
+        5.0,
+        "Bass imitation coefficient (on the adopters' share)",
+        ap.USER_FACING,
+    )
+    churn_monthly: float = field(
+        0.02, "1/month", 0.0, 1.0, "users who stop each month", ap.USER_FACING
+    )
     market_potential: float = field(
-        1.0, "fraction", 0.0, 1.0, "share of residents for whom the service is relevant"
+        1.0,
+        "fraction",
+        0.0,
+        1.0,
+        "share of residents for whom the service is relevant",
+        ap.USER_FACING,
     )
     orphan_factor: float = field(
         0.5,
@@ -243,7 +329,9 @@ class Technology(Strict):
         "share of the benefit a city-owned system keeps when its vendors are gone "
         "(0 = the platform dies with its vendor)",
     )
-    welfare_per_user_month_usd: float = field(0.0, "USD/month", 0.0, 10_000.0)
+    welfare_per_user_month_usd: float = field(
+        0.0, "USD/month", 0.0, 10_000.0, "value of the service to a user", ap.USER_FACING
+    )
 
 
 def _default_catalogue() -> dict[str, Technology]:
@@ -336,21 +424,32 @@ def _default_catalogue() -> dict[str, Technology]:
     }
 
 
+INTEROP = ap.MANY_VENDORS & (ap.RFI_MOU | ap.CALL_OFFS)
+
+
 class Vendors(Strict):
     """The vendor market: how many, how optimistic, how solid."""
 
     count: int = field(12, "vendors", 1, 200)
     optimism_bias_mean: float = field(
-        0.25, "fraction", 0.0, 3.0, "claim / true performance - 1, on average"
+        0.25, "fraction", 0.0, 3.0, "claim / true performance - 1, on average", ap.CLAIMS_READ
     )
-    optimism_bias_sd: float = field(0.1, "fraction", 0.0, 2.0)
+    optimism_bias_sd: float = field(
+        0.1, "fraction", 0.0, 2.0, "spread of optimism across vendors", ap.CLAIMS_READ
+    )
     cash_usd: float = field(5e7, "USD", 0.0, 1e12, "starting cash per vendor")
-    cost_of_capital_annual: float = field(0.08, "fraction/yr", 0.0, 0.5)
+    cost_of_capital_annual: float = field(
+        0.08, "fraction/yr", 0.0, 0.5, "what financing a city costs a vendor", ap.VENDOR_CAPITAL
+    )
     margin: float = field(0.15, "fraction", 0.0, 2.0, "price over cost")
-    interoperability_mean: float = field(0.6, "score 0-1", 0.0, 1.0)
-    interoperability_sd: float = field(0.15, "score 0-1", 0.0, 0.5)
+    interoperability_mean: float = field(
+        0.6, "score 0-1", 0.0, 1.0, "read by the rfi_mou demo and framework call-offs", INTEROP
+    )
+    interoperability_sd: float = field(0.15, "score 0-1", 0.0, 0.5, applies=INTEROP)
     default_hazard_annual: float = field(0.02, "1/yr", 0.0, 1.0, "background insolvency hazard")
-    partnership_appetite_mean: float = field(0.6, "fraction", 0.0, 1.0)
+    partnership_appetite_mean: float = field(
+        0.6, "fraction", 0.0, 1.0, "trims partners' margins under rfi_mou", ap.RFI_MOU
+    )
     exit_transition_share: float = field(
         0.2,
         "fraction",
@@ -358,21 +457,29 @@ class Vendors(Strict):
         1.0,
         "a partner's exit from a multi-partner project costs the city this share of the "
         "contract's remaining value (MODEL.md: 10-30 %)",
+        ap.MULTI_PARTNER,
     )
 
 
 class Investors(Strict):
     """Investors: bond funds, banks and infrastructure equity."""
 
-    count: int = field(6, "investors", 1, 100)
-    capital_usd: float = field(5e9, "USD", 0.0, 1e13, "capital per investor")
+    count: int = field(6, "investors", 1, 100, "bond funds, banks, equity in turn", ap.LENDERS)
+    capital_usd: float = field(5e9, "USD", 0.0, 1e13, "capital per investor", ap.LENDERS)
     risk_premium_per_default: float = field(
-        0.005, "fraction/yr", 0.0, 0.2, "added required return per observed default"
+        0.005, "fraction/yr", 0.0, 0.2, "added required return per observed default", ap.LENDERS
     )
     risk_premium_demand: float = field(
-        0.03, "fraction/yr", 0.0, 0.3, "premium for taking demand (traffic/usage) risk"
+        0.03,
+        "fraction/yr",
+        0.0,
+        0.3,
+        "premium for taking demand (traffic/usage) risk",
+        ap.DEMAND_PPP,
     )
-    premium_decay_annual: float = field(0.3, "fraction/yr", 0.0, 1.0, "memory of past defaults")
+    premium_decay_annual: float = field(
+        0.3, "fraction/yr", 0.0, 1.0, "memory of past defaults", ap.LENDERS
+    )
 
 
 class Regulator(Strict):
@@ -380,52 +487,95 @@ class Regulator(Strict):
 
     approval_months_mean: float = field(4.0, "months", 0.0, 60.0, "mean approval delay")
     sandbox_factor: float = field(
-        0.4, "fraction", 0.0, 1.0, "approval delay and incident halt multiplier in a sandbox"
+        0.4,
+        "fraction",
+        0.0,
+        1.0,
+        "approval delay and incident halt multiplier in a sandbox",
+        ap.SANDBOX,
     )
-    halt_months: float = field(12.0, "months", 0.0, 120.0, "deployment halt after an incident")
+    halt_months: float = field(
+        12.0, "months", 0.0, 120.0, "deployment halt after an incident", ap.INCIDENTS
+    )
 
 
 class ProcurementDurations(Strict):
     """How long each procurement mode takes (MODEL.md, Procurement modes)."""
 
-    rfp_prep_months: float = field(6.0, "months", 0.0, 60.0, "specification and preparation")
-    rfp_award_months: float = field(2.5, "months", 0.0, 24.0, "posting to award (2-3)")
-    rfp_tail_alpha: float = field(
-        2.0, "1", 1.01, 20.0, "Pareto shape of the heavy tail of RFP delays (lower = heavier)"
+    rfp_prep_months: float = field(
+        6.0, "months", 0.0, 60.0, "specification and preparation", ap.RFP
     )
-    rfi_mou_months: float = field(4.0, "months", 0.0, 36.0, "RFI, MOUs and interop demo")
-    framework_months: float = field(1.5, "months", 0.0, 12.0, "call-off from a framework")
-    framework_discount: float = field(0.08, "fraction", 0.0, 0.5, "volume discount")
+    rfp_award_months: float = field(2.5, "months", 0.0, 24.0, "posting to award (2-3)", ap.RFP)
+    rfp_tail_alpha: float = field(
+        2.0,
+        "1",
+        1.01,
+        20.0,
+        "Pareto shape of the heavy tail of RFP delays (lower = heavier)",
+        ap.RFP,
+    )
+    rfi_mou_months: float = field(
+        4.0, "months", 0.0, 36.0, "RFI, MOUs and interop demo", ap.RFI_MOU
+    )
+    framework_months: float = field(
+        1.5, "months", 0.0, 12.0, "call-off from a framework", ap.CALL_OFFS
+    )
+    framework_discount: float = field(0.08, "fraction", 0.0, 0.5, "volume discount", ap.CALL_OFFS)
     framework_member_fee_annual_usd: float = field(
-        10_000.0, "USD/yr", 0.0, 1e7, "consortium membership fee (Greater Phoenix ~10k)"
+        10_000.0,
+        "USD/yr",
+        0.0,
+        1e7,
+        "consortium membership fee (Greater Phoenix ~10k)",
+        ap.FRAMEWORK,
     )
     framework_domains: list[str] = Field(
         default_factory=lambda: ["streetlights", "water", "buildings"],
         description="domains already proven on the regional purchasing framework",
+        json_schema_extra={"applies": ap.FRAMEWORK},
     )
     silo_delay_months: float = field(
-        3.0, "months", 0.0, 36.0, "added decision delay without champion or PMO"
+        3.0, "months", 0.0, 36.0, "added decision delay without champion or PMO", ap.SILOS
     )
 
 
 class Stress(Strict):
     """Stress overlays' parameters; the defaults are the unstressed world."""
 
-    rate_shock_bp: float = field(0.0, "bp", 0.0, 2000.0, "rise in all yields")
-    rate_shock_month: int = field(24, "month", 0, 1200)
-    spread_widening_bp: float = field(
-        0.0, "bp", 0.0, 2000.0, "extra spread per notch below AA (2008: A-Baa > 100 bp)"
+    rate_shock_bp: float = field(0.0, "bp", 0.0, 2000.0, "rise in all yields", ap.RATE_SHOCK_SIZE)
+    rate_shock_month: int = field(
+        24, "month", 0, 1200, "month the rate shock starts", ap.RATE_SHOCK_MONTH
     )
-    recession_month: int = field(-1, "month", -1, 1200, "start of a recession; -1 = none")
-    recession_months: int = field(24, "months", 1, 240)
-    recession_property_drop: float = field(0.0, "fraction", 0.0, 0.9, "assessed value fall")
-    recession_income_drop: float = field(0.0, "fraction", 0.0, 0.9, "income and revenue fall")
+    spread_widening_bp: float = field(
+        0.0,
+        "bp",
+        0.0,
+        2000.0,
+        "extra spread per notch below AA (2008: A-Baa > 100 bp)",
+        ap.SPREAD_WIDENING,
+    )
+    recession_month: int = field(
+        -1, "month", -1, 1200, "start of a recession; -1 = none", ap.RECESSION_HAS_DROP
+    )
+    recession_months: int = field(
+        24, "months", 1, 240, "length of the trough (recovery takes as long)", ap.RECESSION_ON
+    )
+    recession_property_drop: float = field(
+        0.0, "fraction", 0.0, 0.9, "assessed value fall", ap.RECESSION_SCHEDULED
+    )
+    recession_income_drop: float = field(
+        0.0, "fraction", 0.0, 0.9, "income and revenue fall", ap.RECESSION_SCHEDULED
+    )
     vendor_default_month: int = field(-1, "month", -1, 1200, "a key vendor exits; -1 = none")
     performance_factor: float = field(
         1.0, "fraction", 0.0, 2.0, "realised performance multiplier (underperformance ~0.4)"
     )
-    approval_delay_factor: float = field(1.0, "x", 0.1, 20.0, "regulatory approvals x factor")
-    incident_hazard_factor: float = field(1.0, "x", 0.0, 50.0, "incident hazard x factor")
+    approval_delay_factor: float = field(
+        1.0, "x", 0.1, 20.0, "regulatory approvals x factor", ap.APPROVALS
+    )
+    incident_hazard_factor: float = field(
+        1.0, "x", 0.0, 50.0, "incident hazard x factor", ap.ANY_HAZARD
+    )
     cost_overrun_alpha: float = field(
         0.0, "1", 0.0, 20.0, "Pareto shape of capex overruns; 0 = no overrun"
     )
@@ -455,7 +605,9 @@ class World(Strict):
     residents: Residents = Field(default_factory=Residents)
     macro: Macro = Field(default_factory=Macro)
     rates: Rates = Field(default_factory=Rates)
-    technology: dict[str, Technology] = Field(default_factory=_default_catalogue)
+    technology: dict[str, Technology] = block(
+        _default_catalogue, "the technology catalogue, by domain", ap.PURSUED
+    )
     vendors: Vendors = Field(default_factory=Vendors)
     investors: Investors = Field(default_factory=Investors)
     regulator: Regulator = Field(default_factory=Regulator)
@@ -472,10 +624,16 @@ class Procurement(Strict):
 
     mode: ProcurementMode = "rfp"
     interoperability_min: float = field(
-        0.0, "score 0-1", 0.0, 1.0, "screen in the rfi_mou interoperability demo"
+        0.0, "score 0-1", 0.0, 1.0, "screen in the rfi_mou interoperability demo", ap.RFI_MOU_CHOICE
     )
-    technology_partners: int = field(1, "vendors", 1, 10, "partners per project")
-    integrator: bool = False
+    technology_partners: int = field(
+        1, "vendors", 1, 10, "partners per project (rfi_mou)", ap.RFI_MOU_CHOICE
+    )
+    integrator: bool = field(
+        False,
+        doc="appoint the most interoperable vendor as integrator (rfi_mou)",
+        applies=ap.RFI_MOU_CHOICE,
+    )
     renewal_lead_months: int = field(
         24,
         "months",
@@ -491,31 +649,56 @@ class Governance(Strict):
     champion: bool = False
     pmo: bool = False
     sandbox: bool = False
-    base_capacity_projects: int = field(2, "projects", 1, 50, "projects run at once, no PMO")
-    pmo_extra_capacity: int = field(3, "projects", 0, 50)
-    champion_delay_factor: float = field(
-        0.5, "x", 0.05, 1.0, "procurement and decision delays x factor with a champion"
+    base_capacity_projects: int = field(
+        2, "projects", 1, 50, "projects run at once, no PMO", ap.BASE_CAPACITY_BINDS
     )
-    pmo_cost_annual_usd: float = field(1.5e6, "USD/yr", 0.0, 1e9)
+    pmo_extra_capacity: int = field(
+        3, "projects", 0, 50, "projects a PMO adds to the capacity", ap.PMO_CAPACITY_BINDS
+    )
+    champion_delay_factor: float = field(
+        0.5,
+        "x",
+        0.05,
+        1.0,
+        "procurement and decision delays x factor with a champion",
+        ap.CHAMPION,
+    )
+    pmo_cost_annual_usd: float = field(1.5e6, "USD/yr", 0.0, 1e9, "what the PMO costs", ap.PMO)
 
 
 class Pilot(Strict):
     """Start small and scale what works: pilots and Bayesian evaluation."""
 
     enabled: bool = False
-    share_of_units: float = field(0.03, "fraction", 0.001, 0.5, "pilot size")
-    months: int = field(12, "months", 1, 60, "measurement period")
-    max_extensions: int = field(1, "pilots", 0, 5)
+    share_of_units: float = field(0.03, "fraction", 0.001, 0.5, "pilot size", ap.PILOTS)
+    months: int = field(12, "months", 1, 60, "measurement period", ap.PILOTS)
+    max_extensions: int = field(
+        1, "pilots", 0, 5, "extensions before an undecided pilot stops", ap.PILOTS
+    )
     scale_probability: float = field(
-        0.7, "probability", 0.5, 0.999, "scale when P(NPV of scaling > 0 | data) >= this"
+        0.7,
+        "probability",
+        0.5,
+        0.999,
+        "scale when P(NPV of scaling > 0 | data) >= this",
+        ap.PILOTS,
     )
     stop_probability: float = field(
-        0.35, "probability", 0.0, 0.5, "stop when P(NPV > 0 | data) < this"
+        0.35, "probability", 0.0, 0.5, "stop when P(NPV > 0 | data) < this", ap.PILOTS
     )
-    optimism_haircut: float = field(0.2, "fraction", 0.0, 0.9, "prior mean = claim x (1 - haircut)")
-    prior_sd: float = field(0.25, "fraction of claim", 0.01, 2.0)
+    optimism_haircut: float = field(
+        0.2,
+        "fraction",
+        0.0,
+        0.9,
+        "prior mean = claim x (1 - haircut)",
+        ap.PILOTS_OR_PROJECTIONS,
+    )
+    prior_sd: float = field(
+        0.25, "fraction of claim", 0.01, 2.0, "sd of the prior", ap.PILOTS_OR_GUARANTEED_BOND
+    )
     tranches: int = field(4, "tranches", 1, 20, "scale-up tranches")
-    tranche_months: int = field(6, "months", 1, 60)
+    tranche_months: int = field(6, "months", 1, 60, "months between tranches")
 
 
 class Financing(Strict):
@@ -546,27 +729,51 @@ class Contracts(Strict):
 
     payment: PaymentMode = "fixed_price"
     retention_share: float = field(
-        0.3, "fraction", 0.0, 1.0, "pay for performance: capex share paid later against KPIs"
+        0.3,
+        "fraction",
+        0.0,
+        1.0,
+        "pay for performance: capex share paid later against KPIs",
+        ap.P4P_CITY_FUNDED,
     )
-    retention_years: int = field(5, "years", 1, 20, "over which the retention is paid")
-    energy_contract: Literal["none", "guaranteed_savings"] = Field(
-        "none", description="city-financed energy projects: the vendor guarantees savings"
+    retention_years: int = field(
+        5, "years", 1, 20, "over which the retention is paid", ap.P4P_CITY_FUNDED
+    )
+    energy_contract: Literal["none", "guaranteed_savings"] = field(
+        "none",
+        doc="city-financed energy projects: the vendor guarantees savings",
+        applies=ap.ANY_SAVINGS,
     )
     vendor_savings_share: float = field(
-        0.7, "fraction", 0.0, 1.0, "vendor's share under shared savings (50-90 %)"
+        0.7,
+        "fraction",
+        0.0,
+        1.0,
+        "vendor's share under shared savings (50-90 %)",
+        ap.SHARED_SAVINGS,
     )
-    savings_term_years: int = field(10, "years", 1, 30, "shared-savings term (5-20)")
+    savings_term_years: int = field(
+        10, "years", 1, 30, "shared-savings term (5-20)", ap.SHARED_SAVINGS
+    )
     gain_share_city: float = field(
         0.5,
         "fraction",
         0.0,
         1.0,
         "gain sharing: city's share of advertising and fee revenue a vendor's service earns",
+        ap.GAIN_SHARING,
     )
     kpi_threshold: float = field(
-        0.8, "fraction of target", 0.0, 1.0, "pay for performance: nothing below this"
+        0.8,
+        "fraction of target",
+        0.0,
+        1.0,
+        "pay for performance: nothing below this",
+        ap.PAY_FOR_PERFORMANCE,
     )
-    measurement_lag_months: int = field(3, "months", 0, 24)
+    measurement_lag_months: int = field(
+        3, "months", 0, 24, "lag of the KPI a payment rests on", ap.KPI_PAID
+    )
 
 
 class Policy(Strict):

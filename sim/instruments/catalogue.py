@@ -9,7 +9,9 @@ or a PPP vehicle fund and own the equipment for a term.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+from sim.core.fields import CASH_BENEFITS, SAVINGS_BENEFITS
 
 Instrument = Literal[
     "go_bond",
@@ -30,3 +32,30 @@ PARTNER_FUNDED = frozenset({"as_a_service", "revenue_share", "shared_savings", "
 REVENUE_BACKED = frozenset({"revenue_bond", "revenue_share", "shared_savings"})
 #: Need verified savings (energy or water leakage).
 SAVINGS_BACKED = frozenset({"shared_savings"})
+
+
+def misfit(inst: str, domain: str, tech: Any, ppp_payment: str) -> str | None:
+    """Why an instrument cannot finance a domain, or None when it can.
+
+    Args:
+        inst: Instrument name.
+        domain: Domain name (for the message).
+        tech: The domain's technology block (``benefit_type``, ``user_facing``).
+        ppp_payment: ``policy.financing.ppp.payment``.
+
+    Returns:
+        One line naming the misfit, or None.
+    """
+    if inst in REVENUE_BACKED and tech.benefit_type not in CASH_BENEFITS:
+        return (
+            f"{inst} needs a revenue stream, but {domain!r} has "
+            f"benefit_type {tech.benefit_type!r} (no cash)"
+        )
+    if inst in SAVINGS_BACKED and tech.benefit_type not in SAVINGS_BENEFITS:
+        return f"{inst} needs verified savings; {domain!r} has benefit_type {tech.benefit_type!r}"
+    if inst == "ppp" and ppp_payment == "user_fees" and not tech.user_facing:
+        return (
+            f"ppp with user_fees payment needs a user-facing domain; "
+            f"{domain!r} has user_facing = false"
+        )
+    return None

@@ -11,6 +11,7 @@ debt-service cap.
 from __future__ import annotations
 
 from sim.core.fields import Strict, field
+from sim.instruments.applicability import GO_BOND
 from sim.instruments.base import GENERAL, Deal, Desk, Raised, level_payments, new_debt
 
 NAME = "go_bond"
@@ -19,8 +20,8 @@ NAME = "go_bond"
 class GOBond(Strict):
     """F1 general-obligation bond."""
 
-    term_years: int = field(20, "years", 1, 40)
-    serial: bool = False
+    term_years: int = field(20, "years", 1, 40, applies=GO_BOND)
+    serial: bool = field(False, doc="level principal instead of level payment", applies=GO_BOND)
 
 
 def issue(desk: Desk, deal: Deal, amount: float, t: int, terms: GOBond) -> Raised | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from sim.core import finance
 from sim.core.fields import Strict, field
+from sim.instruments.applicability import REVENUE_FLOOR, SAVINGS_FLOOR
 from sim.instruments.base import Arrangement, Desk
 
 #: Standard deviation of a PPP's monthly user-fee cash, as a share of its base case.
@@ -27,9 +28,21 @@ class Guarantee(Strict):
     """F8 city guarantees (contingent liabilities)."""
 
     savings_floor_share: float = field(
-        0.0, "fraction", 0.0, 1.0, "city guarantees this share of the base-case savings"
+        0.0,
+        "fraction",
+        0.0,
+        1.0,
+        "city guarantees this share of a revenue bond's base-case savings",
+        SAVINGS_FLOOR,
     )
-    revenue_floor_share: float = field(0.0, "fraction", 0.0, 1.0)
+    revenue_floor_share: float = field(
+        0.0,
+        "fraction",
+        0.0,
+        1.0,
+        "city guarantees this share of a revenue bond's (or a demand-risk PPP's) base-case revenue",
+        REVENUE_FLOOR,
+    )
 
 
 def cover_bond(

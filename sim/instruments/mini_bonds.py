@@ -23,6 +23,7 @@ from sim.core import finance
 from sim.core.fields import Strict
 from sim.core.fields import field as schema_field
 from sim.core.ledger import Ledger
+from sim.instruments.applicability import MINI_BONDS
 from sim.instruments.base import GENERAL, Deal, Debt, Desk, Raised, new_debt
 
 NAME = "mini_bonds"
@@ -31,12 +32,14 @@ NAME = "mini_bonds"
 class MiniBonds(Strict):
     """F5 citizen mini-bonds (Denver 2014)."""
 
-    issue_size_usd: float = schema_field(12e6, "USD", 0.0, 1e10)
-    price_usd: float = schema_field(500.0, "USD", 1.0, 1e6)
-    maturity_value_usd: float = schema_field(750.0, "USD", 1.0, 1e7)
-    term_years: int = schema_field(9, "years", 1, 40)
-    max_per_person: int = schema_field(40, "bonds", 1, 10_000)
-    offering_days: int = schema_field(30, "days", 1, 365, "how long the offering stays open")
+    issue_size_usd: float = schema_field(12e6, "USD", 0.0, 1e10, applies=MINI_BONDS)
+    price_usd: float = schema_field(500.0, "USD", 1.0, 1e6, applies=MINI_BONDS)
+    maturity_value_usd: float = schema_field(750.0, "USD", 1.0, 1e7, applies=MINI_BONDS)
+    term_years: int = schema_field(9, "years", 1, 40, applies=MINI_BONDS)
+    max_per_person: int = schema_field(40, "bonds", 1, 10_000, applies=MINI_BONDS)
+    offering_days: int = schema_field(
+        30, "days", 1, 365, "how long the offering stays open", MINI_BONDS
+    )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from sim.core import finance
 from sim.core.fields import Strict, field
 from sim.core.parties import LenderLike, VendorLike
 from sim.instruments import guarantees
+from sim.instruments.applicability import AVAILABILITY_PPP, DEMAND_PPP, USES_PPP
 from sim.instruments.base import (
     Arrangement,
     Deal,
@@ -48,17 +49,26 @@ RECOURSE = "vehicle"
 class PPP(Strict):
     """F6 public-private partnership (DBFOM)."""
 
-    payment: Literal["availability", "user_fees"] = "availability"
-    term_years: int = field(20, "years", 3, 50)
-    dscr_target: float = field(1.2, "x", 1.0, 5.0, "1.15-1.2 availability; 1.5-2.0 demand")
-    gearing_max: float = field(0.85, "fraction", 0.0, 0.99)
+    payment: Literal["availability", "user_fees"] = field(
+        "availability", doc="who pays the vehicle: the city or its users", applies=USES_PPP
+    )
+    term_years: int = field(20, "years", 3, 50, applies=USES_PPP)
+    dscr_target: float = field(
+        1.2, "x", 1.0, 5.0, "1.15-1.2 availability; 1.5-2.0 demand", USES_PPP
+    )
+    gearing_max: float = field(0.85, "fraction", 0.0, 0.99, applies=USES_PPP)
     kpi_deduction_rate: float = field(
-        1.0, "x", 0.0, 10.0, "availability deduction per unit of KPI shortfall"
+        1.0, "x", 0.0, 10.0, "availability deduction per unit of KPI shortfall", AVAILABILITY_PPP
     )
     min_revenue_guarantee_share: float = field(
-        0.0, "fraction", 0.0, 1.0, "city tops user fees up to this share of the base case"
+        0.0,
+        "fraction",
+        0.0,
+        1.0,
+        "city tops user fees up to this share of the base case",
+        DEMAND_PPP,
     )
-    contract_management_share: float = field(0.02, "fraction", 0.0, 0.5, "of capex, PV")
+    contract_management_share: float = field(0.02, "fraction", 0.0, 0.5, "of capex, PV", USES_PPP)
 
 
 def availability_payment(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from sim.core import finance
 from sim.core.fields import CASH_BENEFITS, SAVINGS_BENEFITS, Strict, field
 from sim.instruments import guarantees
+from sim.instruments.applicability import REVENUE_BOND
 from sim.instruments.base import Deal, Debt, Desk, Raised, level_payments, new_debt
 from sim.instruments.guarantees import Guarantee
 
@@ -30,9 +31,11 @@ RECOURSE = "project"
 class RevenueBond(Strict):
     """F2 revenue bond."""
 
-    term_years: int = field(15, "years", 1, 40)
-    dscr_covenant: float = field(1.25, "x", 1.0, 5.0, "coverage covenant")
-    reserve_share: float = field(0.1, "fraction of principal", 0.0, 1.0, "debt service reserve")
+    term_years: int = field(15, "years", 1, 40, applies=REVENUE_BOND)
+    dscr_covenant: float = field(1.25, "x", 1.0, 5.0, "coverage covenant", REVENUE_BOND)
+    reserve_share: float = field(
+        0.1, "fraction of principal", 0.0, 1.0, "debt service reserve", REVENUE_BOND
+    )
 
 
 def issue(

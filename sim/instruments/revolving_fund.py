@@ -14,6 +14,7 @@ from __future__ import annotations
 from sim.core import finance
 from sim.core.fields import Strict, field
 from sim.core.ledger import Ledger
+from sim.instruments.applicability import REVOLVING_FUND
 from sim.instruments.base import PROGRAM, Arrangement, Deal, Desk, Raised
 
 NAME = "revolving_fund"
@@ -22,9 +23,15 @@ NAME = "revolving_fund"
 class RevolvingFund(Strict):
     """F4 revolving innovation fund."""
 
-    initial_usd: float = field(0.0, "USD", 0.0, 1e11, "seed appropriation")
-    recycle_share: float = field(0.5, "fraction", 0.0, 1.0, "verified savings paid back")
-    max_loan_share: float = field(0.5, "fraction", 0.0, 1.0, "largest loan / fund balance")
+    initial_usd: float = field(
+        0.0, "USD", 0.0, 1e11, "seed appropriation (taken from the general fund even if unused)"
+    )
+    recycle_share: float = field(
+        0.5, "fraction", 0.0, 1.0, "verified savings paid back", REVOLVING_FUND
+    )
+    max_loan_share: float = field(
+        0.5, "fraction", 0.0, 1.0, "largest loan / fund balance", REVOLVING_FUND
+    )
 
 
 def seed(ledger: Ledger, general: int, fund: int, terms: RevolvingFund) -> None:

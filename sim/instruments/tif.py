@@ -21,6 +21,7 @@ import numpy as np
 from sim.core import finance
 from sim.core.fields import Strict, field
 from sim.core.ledger import Ledger
+from sim.instruments.applicability import USES_TIF
 from sim.instruments.base import Deal, Debt, Desk, Raised, level_payments, new_debt
 
 NAME = "tif"
@@ -30,8 +31,8 @@ RECOURSE = "tif"
 class TIF(Strict):
     """F7 land-value capture / tax-increment financing."""
 
-    districts: int = field(2, "districts", 1, 100, "districts in the TIF area")
-    term_years: int = field(20, "years", 1, 50)
+    districts: int = field(2, "districts", 1, 100, "districts in the TIF area", USES_TIF)
+    term_years: int = field(20, "years", 1, 50, applies=USES_TIF)
 
 
 @dataclass

@@ -29,6 +29,12 @@ from typing import Literal
 from sim.core import finance
 from sim.core.fields import CASH_BENEFITS, Strict, field
 from sim.core.parties import VendorLike
+from sim.instruments.applicability import (
+    AS_A_SERVICE,
+    REVENUE_SHARE,
+    VENDOR_LOAN,
+    VENDOR_LOAN_OR_SERVICE,
+)
 from sim.instruments.base import (
     GENERAL,
     Arrangement,
@@ -48,12 +54,20 @@ SHARED_REVENUE = frozenset({"advertising", "user_fees"})
 class VendorFinance(Strict):
     """F3 vendor financing: loan, as-a-service, revenue share."""
 
-    loan_margin: float = field(0.02, "fraction/yr", 0.0, 0.3, "over vendor cost of capital")
-    term_years: int = field(10, "years", 1, 30)
-    service_margin: float = field(0.12, "fraction", 0.0, 2.0, "as-a-service margin")
-    end_of_term: Literal["return", "purchase", "upgrade"] = "purchase"
-    revenue_share: float = field(0.4, "fraction", 0.0, 1.0, "vendor's share of revenues")
-    revenue_share_years: int = field(10, "years", 1, 40)
+    loan_margin: float = field(
+        0.02, "fraction/yr", 0.0, 0.3, "over vendor cost of capital", VENDOR_LOAN
+    )
+    term_years: int = field(
+        10, "years", 1, 30, "vendor loan and as-a-service term", VENDOR_LOAN_OR_SERVICE
+    )
+    service_margin: float = field(0.12, "fraction", 0.0, 2.0, "as-a-service margin", AS_A_SERVICE)
+    end_of_term: Literal["return", "purchase", "upgrade"] = field(
+        "purchase", doc="at the end of an as-a-service term", applies=AS_A_SERVICE
+    )
+    revenue_share: float = field(
+        0.4, "fraction", 0.0, 1.0, "vendor's share of revenues", REVENUE_SHARE
+    )
+    revenue_share_years: int = field(10, "years", 1, 40, applies=REVENUE_SHARE)
 
 
 def issue_loan(

@@ -8,9 +8,14 @@ import mesa
 import numpy as np
 
 from agents.outbox import Outbox
+from sim.mechanisms.contracts import RiskTerms, contract_value, risk_premium
 
 if TYPE_CHECKING:
     from agents.view import ModelView
+
+
+#: Claims a vendor considers between its true performance and its optimistic claim.
+CLAIM_STEPS = 4
 
 
 class Vendor(mesa.Agent):
@@ -92,6 +97,50 @@ class Vendor(mesa.Agent):
         """
         margin = self.margin * (1.0 - 0.5 * self.appetite * partnering)
         return self.unit_cost(domain) * (1.0 + margin) * (1.0 - discount)
+
+    def ask(self, domain: str, price: float, terms: RiskTerms) -> tuple[float, float] | None:
+        """What it bids when the contract makes it bear performance risk: price and claim.
+
+        The vendor knows its true performance (the city sees only the claim).
+        Under a fixed-price contract it claims its optimistic figure; when the
+        contract pays against the claim (a savings guarantee, pay for
+        performance) an over-claim costs it a risk premium
+        (:func:`sim.mechanisms.contracts.risk_premium`), so it chooses, among
+        claims from its true performance up to its optimistic one, the one that
+        offers the most claimed performance per dollar asked, and declines when
+        even an honest claim's premium is above ``terms.max_loading`` of the
+        contract's value to it (the price and the O&M fees it would be paid).
+
+        Args:
+            domain: Technology domain.
+            price: Its price per unit before the risk premium.
+            terms: The risk the contract transfers.
+
+        Returns:
+            (price asked per unit, claim), or None when it declines to bid.
+        """
+        tech = self.technology[domain]
+        true = self.true_perf[domain]
+        life = int(round(tech.lifetime_years * 12))
+        value = price + contract_value(terms, tech.opex_per_unit_month_usd, self.margin, life)
+        best: tuple[float, float] | None = None
+        for k in range(CLAIM_STEPS + 1):
+            claim = true + (self.claim[domain] - true) * k / CLAIM_STEPS
+            premium = risk_premium(
+                terms,
+                price=price,
+                claim=claim,
+                true_perf=true,
+                benefit_per_unit_month=tech.benefit_per_unit_month_usd,
+                opex_per_unit_month=tech.opex_per_unit_month_usd,
+                margin=self.margin,
+                life_months=life,
+            )
+            if premium > terms.max_loading * value:
+                continue
+            if best is None or (price + premium) / claim < best[0] / best[1]:
+                best = (float(price + premium), float(claim))
+        return best
 
     @property
     def cash(self) -> float:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from agents.city.operations import EXPECTED_REACH, SELF_PERFORM
-from sim.instruments.performance import GUARANTEED_SHARE
 from sim.mechanisms import contracts
 from sim.mechanisms.lifecycle import Project
 from sim.model.api import resolve
@@ -111,6 +110,8 @@ def test_shared_savings_split_the_savings_with_the_esco():
         }
     )
     c = m.cities[0]
+    esco = next(v for v in m.vendors if "streetlights" in v.domains)
+    esco.true_perf["streetlights"] = 0.9  # the ESCO signs on what it knows it delivers
     pr = deployed(m, "streetlights", 2000.0)
     assert pr.arrangements[0].owner == "vendor"
     e = operate(m, pr)
@@ -254,9 +255,22 @@ def test_guaranteed_savings_make_the_vendor_pay_the_shortfall():
     pr = deployed(m, "streetlights", 2000.0)
     e = operate(m, pr)
     cash = 2000 * 14.0 * theta(pr, m)
-    guaranteed = 2000 * 14.0 * pr.claim * GUARANTEED_SHARE
+    guaranteed = 2000 * 14.0 * pr.claim * 0.8  # policy.contracts.guaranteed_share
     assert guaranteed > cash  # the vendor over-claimed
     assert flow(e, "penalty", pr.lead.account, c.general) == pytest.approx(guaranteed - cash)
+
+
+def test_the_savings_guarantee_ends_with_its_term():
+    m = model(
+        **{
+            "policy.contracts.energy_contract": "guaranteed_savings",
+            "policy.contracts.guarantee_years": 2,
+        }
+    )
+    pr = deployed(m, "streetlights", 2000.0)
+    assert pr.deploy_start == 0
+    assert flow(operate(m, pr, t=23), "penalty") > 0
+    assert flow(operate(m, pr, t=24), "penalty") == 0.0
 
 
 def test_the_revolving_fund_is_repaid_from_the_cash_until_the_loan_is_paid():

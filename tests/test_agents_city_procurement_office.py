@@ -8,7 +8,6 @@ streams then draw the same numbers).
 import pytest
 
 from agents.city.procurement_office import RETRY_MONTHS
-from sim.instruments.performance import PRICE_PREMIUM
 from sim.mechanisms.lifecycle import ACTIVE
 from sim.model.api import resolve
 from sim.model.model import AllianceModel
@@ -153,7 +152,9 @@ def test_award_under_rfi_mou_takes_several_partners_and_an_integrator():
     assert all(pr.domain in v.domains for v in pr.vendors)
     assert pr.integrator is max((v for v in m.vendors if v.solvent), key=lambda v: v.interop)
     assert 0 < pr.system_factor < 1
-    assert pr.claim == pytest.approx(sum(v.claim[pr.domain] for v in pr.vendors) / 3)
+    # pay for performance: each partner bids a claim between its true and optimistic figure
+    true = sum(v.true_perf[pr.domain] for v in pr.vendors) / 3
+    assert true - 1e-12 <= pr.claim <= sum(v.claim[pr.domain] for v in pr.vendors) / 3
 
 
 def test_consortium_members_pool_evidence_by_domain_and_lead():
@@ -170,7 +171,60 @@ def test_consortium_members_pool_evidence_by_domain_and_lead():
     assert pr.evidence_key == ("streetlights", pr.lead.unique_id)
 
 
-def test_a_guaranteed_savings_vendor_prices_the_guarantee():
+def two_vendors(m, domain):
+    """Every vendor but two leaves; both have the same costs: one honest, one over-claiming."""
+    able = [v for v in m.vendors if domain in v.domains]
+    honest, boaster = able[:2]
+    for v in m.vendors:
+        v.solvent = v in (honest, boaster)
+        v.units_built = dict.fromkeys(v.units_built, 0.0)
+    honest.true_perf[domain] = honest.claim[domain] = 0.8
+    boaster.true_perf[domain], boaster.claim[domain] = 0.5, 0.95
+    return honest, boaster
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        {"policy.contracts.energy_contract": "guaranteed_savings"},
+        {"policy.contracts.payment": "pay_for_performance"},
+    ],
+)
+def test_risk_bearing_terms_turn_adverse_selection_around(terms):
+    """Risk-bearing terms make an over-claimer lose to an honest vendor.
+
+    Fixed price: the over-claimer wins on price per claimed unit. Under a savings
+    guarantee or pay for performance, it knows what its claim would cost it: it
+    shades the claim and loses to the honest vendor.
+    """
+    winners = {}
+    for name, extra in (("fixed", {}), ("risk", terms)):
+        m = model(**{"policy.domains": ["streetlights"], **extra})
+        honest, boaster = two_vendors(m, "streetlights")
+        pr = started(m)[0]
+        m.cities[0].office.award(pr, 0)
+        who = "honest" if pr.lead is honest else "boaster" if pr.lead is boaster else "?"
+        winners[name] = (who, pr.claim, pr.price_per_unit)
+    assert winners["fixed"][:2] == ("boaster", 0.95)
+    assert winners["risk"][:2] == ("honest", 0.8)
+    assert winners["risk"][2] > winners["fixed"][2] * 0.95  # the honest bid carries a premium
+
+
+def test_a_vendor_declines_when_the_risk_is_worth_more_than_it_may_load():
+    m = model(
+        **{
+            "policy.domains": ["streetlights"],
+            "policy.contracts.payment": "pay_for_performance",
+            "world.vendors.max_risk_loading": 0.0,
+        }
+    )
+    pr = started(m)[0]
+    m.cities[0].office.award(pr, 0)
+    assert pr.state == "procuring" and pr.next_event == RETRY_MONTHS
+    assert [e.event for e in m.cities[0].outbox.drain().events][-1] == "no_bidder"
+
+
+def test_fixed_price_terms_carry_no_premium():
     plain = model(**{"policy.domains": ["streetlights", "maas"]})
     gs = model(
         **{
@@ -181,9 +235,24 @@ def test_a_guaranteed_savings_vendor_prices_the_guarantee():
     for m in (plain, gs):
         for pr in started(m):
             m.cities[0].office.award(pr, 0)
-    (lights_a, maas_a), (lights_b, maas_b) = plain.cities[0].projects, gs.cities[0].projects
-    assert lights_b.price_per_unit == pytest.approx(lights_a.price_per_unit * PRICE_PREMIUM)
+    (_, maas_a), (lights_b, maas_b) = plain.cities[0].projects, gs.cities[0].projects
     assert maas_b.price_per_unit == pytest.approx(maas_a.price_per_unit)  # not a savings domain
+    assert maas_b.claim == maas_a.claim
+    lead = lights_b.lead
+    assert lead.true_perf["streetlights"] <= lights_b.claim <= lead.claim["streetlights"]
+
+
+def test_each_project_draws_its_site():
+    m = model(**{"world.vendors.field_performance_sd": 0.3})
+    projects = started(m)
+    for pr in projects:
+        m.cities[0].office.award(pr, 0)
+    sites = [pr.site_factor for pr in projects]
+    assert len(set(sites)) == len(sites) and all(s > 0 for s in sites)
+    flat = model(**{"world.vendors.field_performance_sd": 0.0})
+    for pr in started(flat):
+        flat.cities[0].office.award(pr, 0)
+        assert pr.site_factor == 1.0
 
 
 def test_cost_overruns_are_drawn_at_award():

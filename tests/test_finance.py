@@ -416,6 +416,22 @@ def test_guarantee_expected_cost_degenerate():
         fin.guarantee_expected_cost(1.0, 1.0, -1.0)
 
 
+def test_lognormal_put_matches_monte_carlo_and_parity():
+    """Black's put on a lognormal: a seeded simulation, and put - call = K - F."""
+    rng = np.random.default_rng(7)
+    s = 0.2
+    x = 0.8 * np.exp(s * rng.standard_normal(2_000_000) - 0.5 * s**2)
+    put = fin.lognormal_put(0.76, 0.8, s)
+    assert put == pytest.approx(np.maximum(0.76 - x, 0.0).mean(), rel=0.01)
+    call = np.maximum(x - 0.76, 0.0).mean()
+    assert put - call == pytest.approx(0.76 - 0.8, abs=2e-3)
+    assert fin.lognormal_put(0.9, 0.8, 0.0) == pytest.approx(0.1)
+    assert fin.lognormal_put(0.0, 0.8, 0.2) == 0.0
+    assert fin.lognormal_put(0.7, 0.8, 0.1) < fin.lognormal_put(0.7, 0.8, 0.3)
+    with pytest.raises(ValueError, match="mean"):
+        fin.lognormal_put(1.0, 0.0, 0.1)
+
+
 def test_guaranteed_required_return():
     """Covering 60 % of the downside removes 60 % of the premium."""
     assert fin.guaranteed_required_return(0.04, 0.05, 0.6) == pytest.approx(0.06)

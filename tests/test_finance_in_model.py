@@ -22,10 +22,13 @@ CASES = [
             "policy.financing.by_domain.streetlights": ["shared_savings", "go_bond"],
             "policy.contracts.vendor_savings_share": 0.9,
             "policy.contracts.savings_term_years": 20,
+            # an ESCO signs on what it knows it delivers
+            "world.technology.streetlights.true_performance_mean": 0.95,
         },
     ),
     ("helsinki_maas", 120, {"policy.financing.ppp.min_revenue_guarantee_share": 0.3}),
     ("alliance", 120, {"policy.financing.by_domain.traffic": ["ppp"]}),
+    ("alliance", 60, {"policy.pilot.enabled": False, "policy.domains": ["water"]}),
     ("denver_minibonds", 60, {}),
     ("tif_district", 120, {}),
     ("san_diego_streetlights", 60, {}),

@@ -59,7 +59,7 @@ def test_the_penalty_is_the_shortfall_below_eighty_percent_of_claimed_savings():
     desk, v, deal = setup()
     guaranteed = 200.0 * 10.0 * 0.9 * 0.8  # units x nominal x claim x 80 %
     verified = 1000.0
-    perf.shortfall_penalty(desk, deal, v, verified, nominal_per_unit=10.0, t=3)
+    perf.shortfall_penalty(desk, deal, v, verified, nominal_per_unit=10.0, t=3, share=0.8)
     assert desk.balance(desk.general) - 1e6 == pytest.approx(guaranteed - verified)
     assert desk.balance(v.account) == pytest.approx(-(guaranteed - verified))
     entry = desk.ledger.entries().iloc[-1]
@@ -71,7 +71,7 @@ def test_no_penalty_when_the_savings_reach_the_guarantee():
     desk, v, deal = setup()
     n = len(desk.ledger)
     for verified in (1440.0, 1500.0, 1e6):
-        perf.shortfall_penalty(desk, deal, v, verified, 10.0, 3)
+        perf.shortfall_penalty(desk, deal, v, verified, 10.0, 3, 0.8)
     assert len(desk.ledger) == n
 
 
@@ -80,7 +80,7 @@ def test_no_penalty_when_the_savings_reach_the_guarantee():
 def test_savings_plus_penalty_never_fall_below_the_guarantee(verified, nominal, claim):
     desk, v, deal = setup()
     deal.claim = claim
-    perf.shortfall_penalty(desk, deal, v, verified, nominal, 0)
+    perf.shortfall_penalty(desk, deal, v, verified, nominal, 0, 0.8)
     penalty = desk.balance(desk.general) - 1e6
     guaranteed = deal.units * nominal * claim * 0.8
     assert penalty == pytest.approx(max(guaranteed - verified, 0.0), abs=1e-6)
@@ -156,6 +156,7 @@ def test_shared_savings_needs_verified_savings(benefit):
     assert perf.open_shared(desk, deal, v, 0, 0.6, 12, COC, 1e6) is None
 
 
-def test_a_guaranteeing_vendor_marks_its_bid_up():
-    assert perf.GUARANTEED_SHARE == 0.8
-    assert perf.PRICE_PREMIUM > 1.0
+def test_the_guaranteed_share_sets_the_floor():
+    desk, v, deal = setup()
+    perf.shortfall_penalty(desk, deal, v, 0.0, 10.0, 3, share=0.5)
+    assert desk.balance(desk.general) - 1e6 == pytest.approx(200.0 * 10.0 * 0.9 * 0.5)

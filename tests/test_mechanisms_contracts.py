@@ -119,3 +119,68 @@ def test_measure_kpi_without_lag_pays_on_this_month():
     history: list[float] = []
     assert contracts.measure_kpi(history, 0.9, 1.2, 0.0, 0) == pytest.approx(0.75)
     assert len(history) == 1
+
+
+# --------------------------------------------------------------------------- risk pricing
+
+
+def test_expected_payment_factor():
+    assert contracts.expected_payment_factor("fixed_price", 0.5, 0.3, 0.8) == 1.0
+    assert contracts.expected_payment_factor("pay_for_performance", 1.0, 0.0, 0.8) == pytest.approx(
+        1.0
+    )
+    assert contracts.expected_payment_factor("pay_for_performance", 0.7, 0.0, 0.8) == 0.0
+    # a site's spread costs an honest vendor: payments are capped at target
+    honest = contracts.expected_payment_factor("pay_for_performance", 1.0, 0.15, 0.8)
+    assert 0.5 < honest < 1.0
+    shaded = [
+        contracts.expected_payment_factor("pay_for_performance", k, 0.15, 0.8)
+        for k in (1.0, 0.9, 0.8, 0.7)
+    ]
+    assert shaded == sorted(shaded, reverse=True)
+    assert contracts.expected_payment_factor("value_based", 1.2, 0.0, 0.8) == pytest.approx(1.2)
+
+
+KW = dict(benefit_per_unit_month=14.0, opex_per_unit_month=1.5, margin=0.15, life_months=180)
+
+
+def test_the_premium_grows_with_the_over_claim_and_the_guarantee():
+    g = contracts.RiskTerms(guaranteed_share=0.8, guarantee_months=120, sd_log=0.15)
+    p = [
+        contracts.risk_premium(g, price=1000.0, claim=c, true_perf=0.6, **KW)
+        for c in (0.6, 0.75, 0.9)
+    ]
+    assert p == sorted(p) and p[0] > 0
+    lower = contracts.RiskTerms(guaranteed_share=0.5, guarantee_months=120, sd_log=0.15)
+    assert contracts.risk_premium(lower, price=1000.0, claim=0.9, true_perf=0.6, **KW) < p[2]
+    shorter = contracts.RiskTerms(guaranteed_share=0.8, guarantee_months=24, sd_log=0.15)
+    assert contracts.risk_premium(shorter, price=1000.0, claim=0.9, true_perf=0.6, **KW) < p[2]
+    neutral = contracts.RiskTerms(
+        guaranteed_share=0.8, guarantee_months=120, sd_log=0.15, risk_aversion=0.0
+    )
+    assert contracts.risk_premium(neutral, price=1000.0, claim=0.9, true_perf=0.6, **KW) == (
+        pytest.approx(p[2] / 1.5)
+    )
+
+
+def test_the_guarantee_premium_is_the_discounted_expected_shortfall():
+    from sim.core import finance
+
+    t = contracts.RiskTerms(
+        guaranteed_share=0.8,
+        guarantee_months=12,
+        sd_log=0.0,
+        risk_aversion=0.0,
+        cost_of_capital=0.0,
+    )
+    # sure shortfall of 0.8 x 1.0 - 0.6 = 0.2 x 14 USD a month for 12 months
+    got = contracts.risk_premium(t, price=1000.0, claim=1.0, true_perf=0.6, **KW)
+    assert got == pytest.approx(0.2 * 14.0 * 12)
+    assert finance.lognormal_put(0.8, 0.6, 0.0) == pytest.approx(0.2)
+
+
+def test_fixed_price_without_a_guarantee_carries_no_premium():
+    assert (
+        contracts.risk_premium(contracts.RiskTerms(), price=1000.0, claim=2.0, true_perf=0.1, **KW)
+        == 0.0
+    )

@@ -197,9 +197,13 @@ class Operations:
             fee = opex * (1 + m.scenario.world.vendors.margin) * g
             led.transfer(t, payer, vendor.account, fee, "opex", pr.pid)
             led.transfer(t, vendor.account, market, opex, "opex", pr.pid)
-            if performance.guarantees_savings(pol.contracts.energy_contract, pr.tech.benefit_type):
+            c = pol.contracts
+            if (
+                performance.guarantees_savings(c.energy_contract, pr.tech.benefit_type)
+                and t < pr.deploy_start + 12 * c.guarantee_years
+            ):
                 performance.shortfall_penalty(
-                    tr, pr, vendor, cash, pr.tech.benefit_per_unit_month_usd, t
+                    tr, pr, vendor, cash, pr.tech.benefit_per_unit_month_usd, t, c.guaranteed_share
                 )
         else:
             led.transfer(t, payer, market, opex * SELF_PERFORM, "opex", pr.pid)

@@ -10,17 +10,22 @@ where the pilot's evidence is pooled, and the project waits for approval.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from agents.city.economics import Economics
 from agents.outbox import Outbox
 from sim.instruments import performance
 from sim.mechanisms import governance, procurement
+from sim.mechanisms.contracts import RiskTerms
 from sim.mechanisms.lifecycle import ACTIVE, Project
 
 if TYPE_CHECKING:
     from agents.view import ModelView
     from sim.config.schema import City as CitySpec
+    from sim.core.parties import VendorLike
 
 #: Months before a procurement without bidders is tried again.
 RETRY_MONTHS = 6
@@ -123,6 +128,36 @@ class ProcurementOffice:
         if t < self.model.horizon - 24 and domain not in self.queue:
             self.queue.append(domain)
 
+    def _asking(
+        self, pr: Project
+    ) -> Callable[[VendorLike, float], tuple[float, float] | None] | None:
+        """How vendors price the performance risk of this project's contract (None: none).
+
+        Args:
+            pr: The project being awarded.
+
+        Returns:
+            ``(vendor, price) -> (asked price, claim) or None`` (declines), or None
+            under a fixed-price contract without a savings guarantee.
+        """
+        pol, w = self.model.scenario.policy, self.model.scenario.world
+        c = pol.contracts
+        guaranteed = performance.guarantees_savings(c.energy_contract, pr.tech.benefit_type)
+        if c.payment == "fixed_price" and not guaranteed:
+            return None
+        terms = RiskTerms(
+            payment=c.payment,
+            threshold=c.kpi_threshold,
+            retention_share=c.retention_share if c.payment == "pay_for_performance" else 0.0,
+            guaranteed_share=c.guaranteed_share if guaranteed else 0.0,
+            guarantee_months=c.guarantee_years * 12,
+            cost_of_capital=w.vendors.cost_of_capital_annual,
+            risk_aversion=w.vendors.risk_aversion,
+            sd_log=w.vendors.field_performance_sd,
+            max_loading=w.vendors.max_risk_loading,
+        )
+        return lambda v, price: v.ask(pr.domain, price, terms)
+
     def award(self, pr: Project, t: int) -> None:
         """Select the partners; the project then waits for regulatory approval.
 
@@ -141,6 +176,7 @@ class ProcurementOffice:
             integrator=pol.procurement.integrator,
             discount=w.procurement.framework_discount,
             rng=m.rng_market,
+            ask=self._asking(pr),
         )
         if result is None:
             self.outbox.note(pr, "no_bidder")
@@ -150,9 +186,10 @@ class ProcurementOffice:
         pr.price_per_unit, pr.claim = result.price_per_unit, result.claim
         pr.system_factor = result.system_factor
         alpha = w.stress.cost_overrun_alpha
-        pr.overrun = float((1 - m.rng_market.random()) ** (-1 / alpha)) if alpha > 0 else 1.0
-        if performance.guarantees_savings(pol.contracts.energy_contract, pr.tech.benefit_type):
-            pr.price_per_unit *= performance.PRICE_PREMIUM  # the vendor prices the guarantee
+        u = m.rng_market.random()  # drawn in every world, so the streams stay paired
+        pr.overrun = float((1 - u) ** (-1 / alpha)) if alpha > 0 else 1.0
+        sd = w.vendors.field_performance_sd
+        pr.site_factor = float(np.exp(sd * m.rng_market.standard_normal() - 0.5 * sd**2))
         pr.mu = pr.claim * (1 - pol.pilot.optimism_haircut)
         pr.sd = pol.pilot.prior_sd
         pr.evidence_key = m.consortium.evidence_key(

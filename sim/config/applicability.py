@@ -371,6 +371,12 @@ GUARANTEED_SAVINGS = _on(
         and any(t.benefit_type in SAVINGS_BENEFITS for t in _pursued(s))
     ),
 )
+#: A bid carries performance risk the vendor prices: a savings guarantee, or payments
+#: that move with the measured KPI.
+RISK_PRICED = GUARANTEED_SAVINGS | _on(
+    "contracts.payment is pay_for_performance or value_based",
+    lambda s: s.policy.contracts.payment != "fixed_price",
+)
 #: Where a vendor's claim is read: ranking bidders, the prior, a KPI target, service
 #: quality (delivered / claimed), a savings guarantee, a partner's offer, projections.
 CLAIMS_READ = (

@@ -450,6 +450,32 @@ class Vendors(Strict):
     partnership_appetite_mean: float = field(
         0.6, "fraction", 0.0, 1.0, "trims partners' margins under rfi_mou", ap.RFI_MOU
     )
+    field_performance_sd: float = field(
+        0.15,
+        "log-sd",
+        0.0,
+        1.0,
+        "a project's realised performance is lognormal around its vendors' true one "
+        "(site conditions, unknown to vendor and city until it runs)",
+    )
+    risk_aversion: float = field(
+        0.5,
+        "fraction",
+        0.0,
+        5.0,
+        "vendors ask (1 + this) x the expected cost of the performance risk a contract "
+        "makes them bear",
+        ap.RISK_PRICED,
+    )
+    max_risk_loading: float = field(
+        0.5,
+        "fraction",
+        0.0,
+        5.0,
+        "a vendor whose risk premium exceeds this share of the contract's value to it "
+        "(price and O&M fees) declines to bid",
+        ap.RISK_PRICED,
+    )
     exit_transition_share: float = field(
         0.2,
         "fraction",
@@ -590,9 +616,10 @@ class PilotEvidence(Strict):
         -0.5,
         0.5,
         "mean bias of a pilot's measurements: pilots look better than roll-outs (0 to 0.1)",
+        ap.PILOTS,
     )
     bias_sd: float = field(
-        0.1, "fraction of nominal", 0.0, 1.0, "spread of pilots' biases (0.05 to 0.2)"
+        0.1, "fraction of nominal", 0.0, 1.0, "spread of pilots' biases (0.05 to 0.2)", ap.PILOTS
     )
 
 
@@ -743,6 +770,22 @@ class Contracts(Strict):
         "none",
         doc="city-financed energy projects: the vendor guarantees savings",
         applies=ap.ANY_SAVINGS,
+    )
+    guaranteed_share: float = field(
+        0.8,
+        "fraction",
+        0.0,
+        1.0,
+        "guaranteed savings: share of the claimed savings the vendor guarantees",
+        ap.GUARANTEED_SAVINGS,
+    )
+    guarantee_years: int = field(
+        10,
+        "years",
+        1,
+        30,
+        "guaranteed savings: years the guarantee runs from deployment",
+        ap.GUARANTEED_SAVINGS,
     )
     vendor_savings_share: float = field(
         0.7,

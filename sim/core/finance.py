@@ -868,6 +868,32 @@ def guarantee_expected_cost(floor: float, mean: float, sd: float) -> float:
     return float((floor - mean) * stats.norm.cdf(z) + sd * stats.norm.pdf(z))
 
 
+def lognormal_put(floor: float, mean: float, sd_log: float) -> float:
+    """Compute E[max(floor - X, 0)] with X lognormal of mean ``mean`` and log-sd ``sd_log`` (F8).
+
+    Source: Black (1976) put on a forward: K N(-d2) - F N(-d1),
+    d1 = (ln(F / K) + s^2 / 2) / s, d2 = d1 - s. It prices a savings guarantee
+    whose verified savings have a multiplicative (site) uncertainty; with
+    ``sd_log = 0`` it is max(K - F, 0).
+
+    Args:
+        floor: Guaranteed level K (>= 0).
+        mean: Expected value F of the guaranteed quantity (> 0).
+        sd_log: Standard deviation of ln X (>= 0).
+
+    Returns:
+        Expected shortfall below the floor.
+    """
+    _check_nonneg(floor, "floor")
+    _check_positive(mean, "mean")
+    _check_nonneg(sd_log, "sd_log")
+    if sd_log == 0.0 or floor == 0.0:
+        return max(floor - mean, 0.0)
+    d1 = (np.log(mean / floor) + 0.5 * sd_log**2) / sd_log
+    d2 = d1 - sd_log
+    return float(floor * stats.norm.cdf(-d2) - mean * stats.norm.cdf(-d1))
+
+
 def guaranteed_required_return(
     base_required_return: float, risk_premium: float, covered_share: float
 ) -> float:

@@ -8,7 +8,7 @@ these protocols, which list only what they read and call.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class VendorLike(Protocol):
@@ -30,6 +30,10 @@ class VendorLike(Protocol):
 
     def unit_cost(self, domain: str) -> float:
         """Current capex per unit after learning."""
+        ...
+
+    def ask(self, domain: str, price: float, terms: Any) -> tuple[float, float] | None:
+        """(price, claim) bid once the contract's performance risk is priced (None: declines)."""
         ...
 
     def can_fund(self, amount: float) -> bool:

@@ -5,10 +5,11 @@ Terms: ``policy.contracts`` (``energy_contract``, ``vendor_savings_share``,
 water leakage).
 
 - Guaranteed savings (``energy_contract = "guaranteed_savings"``) on a
-  city-financed project: the vendor guarantees ``GUARANTEED_SHARE`` of the
-  savings it claims and pays any shortfall each month
-  (:func:`sim.core.finance.guaranteed_savings`); it prices the guarantee with
-  ``PRICE_PREMIUM`` on its bid.
+  city-financed project: the vendor guarantees ``guaranteed_share`` of the
+  savings it claims for ``guarantee_years`` from deployment and pays any
+  shortfall each month (:func:`sim.core.finance.guaranteed_savings`); it prices
+  the guarantee on its bid from what it knows of its own performance
+  (:func:`sim.mechanisms.contracts.risk_premium`), or declines to bid.
 - Shared savings (instrument ``shared_savings``): an ESCO funds, owns and runs
   the equipment and takes ``vendor_savings_share`` of the verified savings for
   ``savings_term_years``; it signs only if that share of its own claim pays back
@@ -27,10 +28,6 @@ from sim.instruments.vendor_finance import share_pays
 
 NAME = "shared_savings"
 GUARANTEED = "guaranteed_savings"
-#: Share of the claimed savings a guaranteed-savings vendor guarantees.
-GUARANTEED_SHARE = 0.8
-#: Mark-up on the bid of a vendor who guarantees savings.
-PRICE_PREMIUM = 1.05
 
 
 def guarantees_savings(energy_contract: str, benefit_type: str) -> bool:
@@ -47,7 +44,13 @@ def guarantees_savings(energy_contract: str, benefit_type: str) -> bool:
 
 
 def shortfall_penalty(
-    desk: Desk, deal: Deal, vendor: VendorLike, verified: float, nominal_per_unit: float, t: int
+    desk: Desk,
+    deal: Deal,
+    vendor: VendorLike,
+    verified: float,
+    nominal_per_unit: float,
+    t: int,
+    share: float,
 ) -> None:
     """The vendor pays the month's shortfall below the guaranteed savings.
 
@@ -58,8 +61,9 @@ def shortfall_penalty(
         verified: This month's verified savings.
         nominal_per_unit: Nominal monthly savings per unit.
         t: Month.
+        share: Share of the claimed savings guaranteed.
     """
-    guaranteed = deal.units * nominal_per_unit * deal.claim * GUARANTEED_SHARE
+    guaranteed = deal.units * nominal_per_unit * deal.claim * share
     _, penalty = finance.guaranteed_savings(verified, guaranteed)
     desk.ledger.transfer(t, vendor.account, desk.general, penalty, "penalty", deal.pid)
 

@@ -16,7 +16,7 @@ as-a-service, revenue share).
   depreciated price (``end_of_term``).
 - ``revenue_share``: the partner funds and owns the equipment and takes
   ``revenue_share`` of its cash benefits for ``revenue_share_years``, with no
-  fixed payment; it signs only if that share of its own (optimistic) claim pays
+  fixed payment; it signs only if that share of what it knows it delivers pays
   back the equipment at its cost of capital. The city keeps running its
   service and pays the O&M.
 """
@@ -125,8 +125,9 @@ def share_pays(
 ) -> bool:
     """Whether a share of a unit's cash pays back the vendor's cost at its cost of capital.
 
-    The vendor values the deal on its own claim of performance; running the
-    equipment (shared savings) adds the O&M to what must be paid back.
+    The vendor values the deal on what it knows it will deliver (its true
+    performance, not its claim); running the equipment (shared savings) adds
+    the O&M to what must be paid back.
 
     Args:
         vendor: The partner.
@@ -140,7 +141,9 @@ def share_pays(
     Returns:
         True when the PV of the share covers the unit cost (and the O&M).
     """
-    gain = pv_monthly(share * cash_per_unit * vendor.claim[deal.domain], cost_of_capital, months)
+    gain = pv_monthly(
+        share * cash_per_unit * vendor.true_perf[deal.domain], cost_of_capital, months
+    )
     running = pv_monthly(deal.tech.opex_per_unit_month_usd, cost_of_capital, months)
     return gain >= vendor.unit_cost(deal.domain) + (running if runs_equipment else 0)
 

@@ -76,6 +76,7 @@ class Project:
     kpi_history: list[float] = field(default_factory=list)
     evidence_key: tuple = ()
     overrun: float = 1.0
+    site_factor: float = 1.0  # realised / true performance at this project's site
     account: int = -1  # the project's own fund (revenue-bond projects), else -1
     proven: bool = False  # the city scaled this domain before: no pilot again
     replaces: int = -1  # the project whose equipment this one replaces at its end of life
@@ -112,7 +113,7 @@ class Project:
         return month < self.halted_until
 
     def true_performance(self, performance_factor: float, month: int = -1) -> float:
-        """Realised performance: the partners' mean true performance x system factor x stress.
+        """Realised performance: partners' mean true performance x site x system x stress.
 
         The mean is over the partners as contracted: a partner that left is replaced
         by one that does its part as well (losing a weak partner never improves the
@@ -132,7 +133,7 @@ class Project:
         theta = sum(v.true_perf[self.domain] for v in self.vendors) / len(self.vendors)
         if month < self.disrupted_until:
             theta *= len(live) / len(self.vendors)
-        return theta * self.system_factor * performance_factor
+        return theta * self.site_factor * self.system_factor * performance_factor
 
     def performance(self, month: int, performance_factor: float) -> float:
         """Performance delivered this month: 0 when halted; degraded when orphaned.
@@ -153,7 +154,13 @@ class Project:
             if not self.owned_by_city():
                 return 0.0
             theta = float(np.mean([v.true_perf[self.domain] for v in self.vendors]))
-            return theta * self.system_factor * performance_factor * self.tech.orphan_factor
+            return (
+                theta
+                * self.site_factor
+                * self.system_factor
+                * performance_factor
+                * self.tech.orphan_factor
+            )
         return self.true_performance(performance_factor, month)
 
     def coverage_by_district(self, n_districts: int) -> np.ndarray:

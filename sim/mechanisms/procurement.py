@@ -11,13 +11,22 @@
 - ``framework``: a call-off in weeks from a regional purchasing framework, only
   for domains already proven in a member city, at a volume discount.
 
+In every mode a vendor bids a price and a claim (``ask``): under a fixed-price
+contract its price and its optimistic claim; where the contract pays against
+the claim it adds what the risk is worth to it
+(:func:`sim.mechanisms.contracts.risk_premium`), shades its claim towards what
+it knows it delivers, or declines to bid. Risk-bearing terms thus make claims
+more honest and cost a premium, while plain fixed-price RFPs reward
+over-claiming.
+
 Governance scales the durations (:func:`sim.mechanisms.governance.delay`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -94,6 +103,7 @@ def award(
     integrator: bool,
     discount: float,
     rng: np.random.Generator,
+    ask: Callable[[VendorLike, float], tuple[float, float] | None] | None = None,
 ) -> Award | None:
     """Select vendors for a domain.
 
@@ -106,26 +116,54 @@ def award(
         integrator: Whether to appoint an integrator partner (``rfi_mou``).
         discount: Framework volume discount (``framework``).
         rng: The market generator (bid noise).
+        ask: ``(vendor, its price) -> (price asked, claim)`` once it has priced the
+            risk the contract makes it bear, or None when it declines to bid
+            (default: its price and its claim).
 
     Returns:
         The award, or None when no vendor qualifies.
     """
-    bidders = [v for v in vendors if v.solvent and domain in v.domains]
+    able = [v for v in vendors if v.solvent and domain in v.domains]
+    noise = {v.unique_id: 1.0 + 0.05 * rng.standard_normal() for v in able}
+
+    def offers(**how: Any) -> dict[int, tuple[float, float]]:
+        out = {}
+        for v in able:
+            price = v.price(domain, **how)
+            bid = (price, v.claim[domain]) if ask is None else ask(v, price)
+            if bid is not None:
+                out[v.unique_id] = bid
+        return out
+
+    if mode == "rfp":
+        offer = offers()
+        bidders = [v for v in able if v.unique_id in offer]
+        if not bidders:
+            return None
+
+        def per_claim(v: VendorLike) -> float:
+            price, claim = offer[v.unique_id]
+            return price * noise[v.unique_id] / claim
+
+        best = min(bidders, key=per_claim)
+        price, claim = offer[best.unique_id]
+        return Award((best,), None, price * noise[best.unique_id], claim, 1.0)
+    if mode == "framework":
+        offer = offers(discount=discount)
+        bidders = [v for v in able if v.unique_id in offer]
+        if not bidders:
+            return None
+        best = max(bidders, key=lambda v: offer[v.unique_id][1] * v.interop)
+        price, claim = offer[best.unique_id]
+        return Award((best,), None, price, claim, 1.0)
+    offer = offers(partnering=True)
+    bidders = [v for v in able if v.unique_id in offer]
     if not bidders:
         return None
-    noise = {v.unique_id: 1.0 + 0.05 * rng.standard_normal() for v in bidders}
-    if mode == "rfp":
-        best = min(bidders, key=lambda v: v.price(domain) * noise[v.unique_id] / v.claim[domain])
-        return Award(
-            (best,), None, best.price(domain) * noise[best.unique_id], best.claim[domain], 1.0
-        )
-    if mode == "framework":
-        best = max(bidders, key=lambda v: v.claim[domain] * v.interop)
-        return Award((best,), None, best.price(domain, discount), best.claim[domain], 1.0)
     screened = [v for v in bidders if v.interop >= interop_min] or bidders
 
     def demo_score(v: VendorLike) -> float:
-        shown = (1 - DEMO_REVEAL) * v.claim[domain] + DEMO_REVEAL * v.true_perf[domain]
+        shown = (1 - DEMO_REVEAL) * offer[v.unique_id][1] + DEMO_REVEAL * v.true_perf[domain]
         return shown * (0.5 + 0.5 * v.interop) * (0.8 + 0.2 * v.appetite) / noise[v.unique_id]
 
     chosen = sorted(screened, key=demo_score, reverse=True)[:partners]
@@ -135,6 +173,6 @@ def award(
         interop = lead.interop
     else:
         interop = float(np.mean([v.interop for v in chosen]))
-    price = float(np.mean([v.price(domain, partnering=True) * noise[v.unique_id] for v in chosen]))
-    claim = float(np.mean([v.claim[domain] for v in chosen]))
+    price = float(np.mean([offer[v.unique_id][0] * noise[v.unique_id] for v in chosen]))
+    claim = float(np.mean([offer[v.unique_id][1] for v in chosen]))
     return Award(tuple(chosen), lead, price, claim, system_factor(len(chosen), interop))

@@ -214,8 +214,11 @@ class Desk:
     def rating(self) -> str:
         return self._rating
 
+    def willing_lenders(self, kind: str, amount: float) -> list[Lender]:
+        return [i for i in self.lenders if i.kind == kind and i.can_invest(amount)]
+
     def lender(self, kind: str, amount: float) -> Lender | None:
-        pool = [i for i in self.lenders if i.kind == kind and i.can_invest(amount)]
+        pool = self.willing_lenders(kind, amount)
         return min(pool, key=lambda i: i.premium) if pool else None
 
     def under_cap(self, new_annual: float, t: int) -> bool:

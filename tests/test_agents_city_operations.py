@@ -155,7 +155,11 @@ def test_a_demand_risk_ppp_vehicle_receives_the_fees():
     assert flow(e, "user_fee", dst=c.general) == 0.0
     om = 20 * 6000.0 * 1.15
     assert flow(e, "opex", arr.vehicle, pr.lead.account) == pytest.approx(om)
-    assert arr.cfads == [pytest.approx(1e4 * 50 - om)]
+    # competing equity bidders pass a share of the fees to the city (a concession)
+    conceded = flow(e, "concession_fee", arr.vehicle, c.general)
+    assert arr.concession_share > 0
+    assert conceded == pytest.approx(arr.concession_share * 1e4 * 50)
+    assert arr.cfads == [pytest.approx(1e4 * 50 - conceded - om)]
 
 
 def test_an_availability_ppp_is_paid_by_the_city_less_the_kpi_deduction():

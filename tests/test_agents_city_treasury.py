@@ -24,6 +24,18 @@ def test_the_lender_is_the_cheapest_of_its_kind_with_the_capital():
     assert tr.lender("bank", 1e6).kind == "bank"
 
 
+def test_bond_funds_buy_only_investment_grade():
+    m = model()
+    tr = m.cities[0].treasury
+    assert tr.rating_index == 1  # AA
+    assert tr.lender("bond_fund", 1e6) is not None
+    tr.rating_index = 3  # Baa: still investment grade
+    assert tr.lender("bond_fund", 1e6) is not None
+    tr.rating_index = 4  # Ba
+    assert tr.lender("bond_fund", 1e6) is None and tr.willing_lenders("bond_fund", 1e6) == []
+    assert tr.lender("bank", 1e6) is not None  # banks still lend to projects
+
+
 # --------------------------------------------------------------------------- the cap
 
 

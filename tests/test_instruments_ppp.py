@@ -377,3 +377,39 @@ def test_vehicle_debt_is_paid_only_from_the_vehicle():
     assert short == pytest.approx(d.due(1))
     assert desk.balance(desk.general) == general
     assert desk.balance(arr.vehicle) == pytest.approx(0.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------- competition for a concession
+
+
+def test_the_concession_share_leaves_equity_exactly_its_required_return():
+    args = (100_000.0, 100 * 30.0, 100 * 3.0, 20, DEBT_RATE)
+    share = ppp.concession_share(*args, EQ_RATE, FEES)
+    assert 0 < share < 1 - 3.0 / 30.0
+    from sim.core import finance
+
+    cfads = np.full(20, 12 * (3000.0 * (1 - share) - 300.0))
+    s = finance.ppp_structure(100_000.0, cfads, DEBT_RATE, 1.5, EQ_RATE, gearing_max=0.85)
+    assert finance.npv(EQ_RATE, s.equity_flows) == pytest.approx(0.0, abs=1.0)
+    # a dearer equity leaves the city less; a base case with no rent leaves it nothing
+    assert ppp.concession_share(*args, 0.2, FEES) < share
+    assert ppp.concession_share(100_000.0, 100 * 4.0, 100 * 3.0, 20, DEBT_RATE, EQ_RATE, FEES) == 0
+
+
+def test_competing_bidders_pay_the_city_a_share_of_the_fees():
+    fees = {}
+    for bidders in (1, 2):
+        desk, lenders, v, deal = setup()
+        for _ in range(bidders - 1):
+            desk.add_lender(
+                "equity", equity_rate=EQ_RATE, demand_premium=DEMAND_PREMIUM, capital=1e9
+            )
+        arr = ppp.open_vehicle(desk, deal, 0, FEES)
+        assert raise_(desk, deal, arr, FEES) is not None
+        deal.units = 100.0
+        g0 = desk.balance(desk.general)
+        ppp.operate_month(desk, deal, arr, v, 3000.0, 300.0, 0.0, 1.0, 5, FEES)
+        fees[bidders] = (arr.concession_share, desk.balance(desk.general) - g0)
+    assert fees[1] == (0.0, 0.0)  # a lone bidder keeps the rent
+    share, paid = fees[2]
+    assert share > 0 and paid == pytest.approx(share * 3000.0)

@@ -510,3 +510,28 @@ def test_vendors_learn_by_building():
     before = vendor.unit_cost(domain)
     vendor.units_built[domain] += 10_000
     assert vendor.unit_cost(domain) < before
+
+
+def test_ppp_equity_pricing_decides_what_the_city_gets():
+    """Demand-risk PPP: competing bidders hand the city the rent above equity's required
+    return, so a dearer equity or a higher demand premium leaves the city less.
+    """
+
+    def concession(**kw):
+        r = sim.run(
+            "helsinki_maas",
+            seed=0,
+            months=72,
+            overrides={"world.residents.simulated_agents": 2000, **kw},
+        )
+        e = r.ledger.entries()
+        return e[e.kind == "concession_fee"].amount.sum(), r.kpis["fiscal_npv_usd"]
+
+    base = concession()
+    dear = concession(**{"world.rates.equity_irr_required": 0.3})
+    risky = concession(**{"world.investors.risk_premium_demand": 0.2})
+    lone = concession(**{"world.investors.count": 3})  # one equity investor: no competition
+    assert base[0] > 0
+    assert dear[0] < base[0] and dear[1] < base[1]
+    assert risky[0] < base[0]
+    assert lone[0] == 0.0

@@ -93,9 +93,27 @@ class Treasury:
         """Current credit rating."""
         return RATINGS[self.rating_index]
 
+    def willing_lenders(self, kind: str, amount: float) -> list[LenderLike]:
+        """Every investor of a kind willing and able to put up ``amount``.
+
+        Bond funds hold only bonds of issuers rated ``world.investors.min_bond_rating``
+        or better (investment grade by default): a city below it cannot sell bonds.
+
+        Args:
+            kind: ``bond_fund``, ``bank`` or ``equity``.
+            amount: USD.
+
+        Returns:
+            The investors (possibly none).
+        """
+        floor = self.model.scenario.world.investors.min_bond_rating
+        if kind == "bond_fund" and self.rating_index > RATINGS.index(floor):
+            return []
+        return [i for i in self.model.investors if i.kind == kind and i.can_invest(amount)]
+
     def lender(self, kind: str, amount: float) -> LenderLike | None:
-        """The cheapest investor of a kind with the capital for ``amount``."""
-        pool = [i for i in self.model.investors if i.kind == kind and i.can_invest(amount)]
+        """The cheapest investor of a kind willing and able to put up ``amount``."""
+        pool = self.willing_lenders(kind, amount)
         return min(pool, key=lambda i: i.premium) if pool else None
 
     def under_cap(self, new_annual: float, t: int) -> bool:

@@ -414,6 +414,8 @@ LENDERS = uses(
     "of a pursued domain",
 )
 REVENUE_SPREAD = uses("revenue_bond", "tif")
+#: The city sells bonds (GO, revenue or TIF), so bond funds' rating floor can bind.
+BOND_ISSUER = uses(*BONDS)
 FUND_SEEDED = _on(
     "policy.financing.revolving_fund.initial_usd > 0",
     lambda s: s.policy.financing.revolving_fund.initial_usd > 0,

@@ -506,6 +506,11 @@ class Investors(Strict):
     premium_decay_annual: float = field(
         0.3, "fraction/yr", 0.0, 1.0, "memory of past defaults", ap.LENDERS
     )
+    min_bond_rating: Rating = field(
+        "Baa",
+        doc="bond funds buy only bonds of issuers rated this or better (investment grade)",
+        applies=ap.BOND_ISSUER,
+    )
 
 
 class Regulator(Strict):

@@ -129,6 +129,7 @@ class Arrangement:
     vehicle: int = -1  # PPP vehicle account (ppp)
     equity_investor: int = -1  # (ppp)
     equity: float = 0.0  # (ppp)
+    concession_share: float = 0.0  # share of user fees the vehicle pays the city (ppp)
     cfads: list[float] = field(default_factory=list)  # the vehicle's monthly CFADS (ppp)
     debt_service: list[float] = field(default_factory=list)  # and its debt service (ppp)
 
@@ -193,6 +194,10 @@ class Desk(Protocol):
 
     def lender(self, kind: str, amount: float) -> LenderLike | None:
         """The cheapest lender of a kind with the capital for ``amount``."""
+        ...
+
+    def willing_lenders(self, kind: str, amount: float) -> list[LenderLike]:
+        """Every lender of a kind willing and able to put up ``amount`` (the competition)."""
         ...
 
     def under_cap(self, new_annual: float, t: int) -> bool:

@@ -12,7 +12,11 @@ only from the vehicle's cash (recourse ``vehicle``). The vehicle earns either
 - user fees (demand risk: equity asks ``world.investors.risk_premium_demand``
   more), with an optional minimum revenue guarantee
   (:mod:`sim.instruments.guarantees`). Equity invests only if its flows are
-  worth their cost at its required return.
+  worth their cost at its required return; when two or more equity investors
+  can bid, competition gives the city a concession share of the fees
+  (:func:`concession_share`) that leaves the winner exactly its required
+  return on the base case, so the required return and the demand premium
+  decide what the city gets.
 
 Each month the vehicle pays O&M, then its senior debt service (the sculpted
 annual service of the structure in twelve monthly parts, by recourse, with the
@@ -44,6 +48,8 @@ from sim.instruments.base import (
 
 NAME = "ppp"
 RECOURSE = "vehicle"
+#: Bisection steps for the concession share (resolution 2^-40 of the range).
+CONCESSION_BISECTIONS = 40
 
 
 class PPP(Strict):
@@ -190,9 +196,26 @@ def raise_tranche(
     if demand and finance.npv(eq_rate, s.equity_flows) < 0:
         desk.note(deal, "ppp_not_bankable", equity_irr=s.equity_irr, required=eq_rate)
         return None
+    share = 0.0
+    if demand and len(desk.willing_lenders("equity", capex)) >= 2:
+        # competing bidders offer the city a share of the fees until equity just earns
+        # its required return: the rent above it goes to the city, not to the winner
+        share = concession_share(
+            capex, units * cash, units * om_per_unit, years, debt_rate, eq_rate, terms
+        )
+        s = finance.ppp_structure(
+            capex,
+            np.full(years, 12 * units * (cash * (1 - share) - om_per_unit)),
+            debt_rate,
+            terms.dscr_target,
+            eq_rate,
+            gearing_max=terms.gearing_max,
+        )
     # financial close: only now do the tranche's terms join the arrangement
     if demand:
         base_case = arr.base_case_cash_month + units * cash
+        weight = units * cash / base_case
+        arr.concession_share += weight * (share - arr.concession_share)
         guarantees.cover_ppp(desk, arr, covered * base_case, base_case, years)
         arr.guarantee_end = arr.term_end
     else:
@@ -209,6 +232,52 @@ def raise_tranche(
         0.0,
         terms.contract_management_share * capex,
     )
+
+
+def concession_share(
+    capex: float,
+    fees_month: float,
+    om_month: float,
+    years: int,
+    debt_rate: float,
+    equity_rate: float,
+    terms: PPP,
+) -> float:
+    """The share of user fees competing bidders offer the city (demand-risk PPP).
+
+    Bidders compete the base case's rent away: the winner offers the largest
+    share ``s`` of the fees for which its equity, with debt sized on the
+    remaining CFADS (:func:`sim.core.finance.ppp_structure`), still earns its
+    required return (NPV at ``equity_rate`` = 0; bisection, as equity's NPV
+    falls with ``s``).
+
+    Args:
+        capex: The tranche's capex.
+        fees_month: Base-case user fees a month.
+        om_month: O&M a month.
+        years: Years of operation in the term.
+        debt_rate: Senior debt rate.
+        equity_rate: Equity's required return.
+        terms: PPP terms.
+
+    Returns:
+        The share, in [0, 1 - O&M / fees); 0 when the base case earns no rent.
+    """
+
+    def equity_npv(share: float) -> float:
+        cfads = np.full(years, 12 * (fees_month * (1 - share) - om_month))
+        s = finance.ppp_structure(
+            capex, cfads, debt_rate, terms.dscr_target, equity_rate, gearing_max=terms.gearing_max
+        )
+        return finance.npv(equity_rate, s.equity_flows)
+
+    low, high = 0.0, 1.0 - om_month / fees_month
+    if high <= 0 or equity_npv(low) <= 0:
+        return 0.0
+    for _ in range(CONCESSION_BISECTIONS):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if equity_npv(mid) > 0 else (low, mid)
+    return low
 
 
 def _close(
@@ -295,6 +364,10 @@ def operate_month(
     else:
         call = guarantees.call(desk, arr, cash, arr.vehicle, t, deal.pid)
         inflow += call
+        if arr.concession_share > 0 and cash > 0:
+            fee = arr.concession_share * cash
+            led.transfer(t, arr.vehicle, desk.general, fee, "concession_fee", deal.pid)
+            inflow -= fee
     led.transfer(
         t, arr.vehicle, vendor.account if vendor is not None else desk.market, om, "opex", deal.pid
     )

@@ -47,6 +47,7 @@ KIND_COMPONENT = {
     "savings": "savings",
     "penalty": "savings",
     "user_fee": "revenue",
+    "concession_fee": "revenue",
     "advertising": "revenue",
     "tax_uplift": "land_value",
     "tif_uplift": "land_value",
@@ -146,7 +147,8 @@ class _Flows:
         if months <= 0:
             return 0.0, 0.0, 0.0
         mine = (self.project == pr.pid) & (self.step >= first)
-        benefits = self.net[mine & np.isin(self.kind, (*BENEFIT_KINDS, "penalty"))].sum()
+        city_kinds = (*BENEFIT_KINDS, "penalty", "concession_fee")
+        benefits = self.net[mine & np.isin(self.kind, city_kinds)].sum()
         om = -self.net[mine & (self.kind == "opex")].sum()
         gross = self.gross_amount[(self.gross_project == pr.pid) & (self.gross_step >= first)].sum()
         return benefits / months, om / months, gross / months

@@ -513,8 +513,9 @@ def test_vendors_learn_by_building():
 
 
 def test_ppp_equity_pricing_decides_what_the_city_gets():
-    """Demand-risk PPP: competing bidders hand the city the rent above equity's required
-    return, so a dearer equity or a higher demand premium leaves the city less.
+    """Demand-risk PPP: a dearer equity or a higher demand premium leaves the city less.
+
+    Competing bidders hand the city the rent above equity's required return.
     """
 
     def concession(**kw):

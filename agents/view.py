@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sim.instruments.mini_bonds import MiniBondSale
     from sim.mechanisms.consortium import Consortium
     from sim.mechanisms.land import DistrictMap, LandValues
+    from sim.mechanisms.lifecycle import Project
     from sim.mechanisms.markets import Market
 
 
@@ -28,7 +29,11 @@ class RegulatorLike(Protocol):
     """The regulator as a city sees it."""
 
     def approval_delay(self, sandbox: bool) -> int:
-        """Months until an approval requested now is granted."""
+        """Months until an approval requested now is decided."""
+        ...
+
+    def decide(self, project: Project) -> bool:
+        """Approve (True) or refuse a project whose approval delay is over."""
         ...
 
 

@@ -181,6 +181,31 @@ def test_a_disappointing_pilot_is_stopped_and_not_procured_again():
     assert pr.state == "stopped" and events(m) == []
 
 
+class Refuse:
+    """A regulator stand-in that refuses every decision."""
+
+    def __init__(self, regulator):
+        self.regulator = regulator
+
+    def decide(self, project):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self.regulator, name)
+
+
+@pytest.mark.parametrize("state", ["approval", "scale_approval"])
+def test_a_refused_project_ends_and_its_domain_is_not_procured_again(state):
+    m = model(**PILOTS)
+    m.regulator = Refuse(m.regulator)
+    pr = project(m, state=state)
+    queue = list(m.cities[0].office.queue)
+    m.cities[0].portfolio.advance(pr, 5)
+    assert (pr.state, pr.units, pr.end_month) == ("ended", 0.0, 5)
+    assert m.cities[0].office.queue == queue
+    assert events(m) == []  # the regulator notes the refusal
+
+
 def test_an_inconclusive_pilot_is_extended_then_stopped():
     m = model(**{**PILOTS, "policy.pilot.max_extensions": 1})
     pr = project(m)

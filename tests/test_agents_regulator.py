@@ -176,3 +176,46 @@ def test_in_the_model_a_halted_project_delivers_nothing_until_the_halt_ends():
             and x["month"] >= e["month"]
         ]
         assert all(t >= until for t in later)  # the lifecycle waits out the halt
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def sensitive(sensitivity=0.5, domain="traffic"):
+    tech = Technology(privacy_sensitivity=sensitivity)
+    return Project(7, "central", domain, tech, units_target=100.0, state="approval")
+
+
+def test_refusal_probability_grows_with_sensitivity_and_past_incidents():
+    r = model(**{"world.regulator.rejection_rate": 0.4}).regulator
+    assert r.refusal_probability(sensitive(0.0)) == 0.0
+    assert r.refusal_probability(sensitive(0.5)) == pytest.approx(1 - np.exp(-0.2))
+    r.incidents_by_domain["traffic"] = 2
+    assert r.refusal_probability(sensitive(0.5)) == pytest.approx(1 - np.exp(-0.6))
+    assert r.refusal_probability(sensitive(0.5, "wifi")) == pytest.approx(1 - np.exp(-0.2))
+
+
+def test_an_incident_makes_later_approvals_in_its_domain_harder():
+    r = model(**{"world.regulator.rejection_rate": 0.4}).regulator
+    before = r.refusal_probability(sensitive(0.5, "streetlights"))
+    r.stream = Fixed(0.0)
+    assert r.check_incident(project(hazard=0.1), sandbox=False, month=3)
+    assert r.refusal_probability(sensitive(0.5, "streetlights")) > before
+
+
+def test_decide_refuses_on_the_draw_and_notes_it():
+    r = model(**{"world.regulator.rejection_rate": 0.4}).regulator
+    p = r.refusal_probability(sensitive())
+    r.stream = Fixed(p - 1e-9)
+    assert r.decide(sensitive()) is False
+    (e,) = r.outbox.drain().events
+    assert e.event == "approval_refused" and e.info["p"] == pytest.approx(p)
+    r.stream = Fixed(p + 1e-9)
+    assert r.decide(sensitive()) is True and r.refusals == 1
+
+
+def test_a_sandbox_shortens_the_wait_but_not_the_chance_of_refusal():
+    plain = model(**{"world.regulator.rejection_rate": 0.4})
+    sandbox = model(**{"world.regulator.rejection_rate": 0.4, "policy.governance.sandbox": True})
+    pr = sensitive()
+    assert plain.regulator.refusal_probability(pr) == sandbox.regulator.refusal_probability(pr)

@@ -45,7 +45,7 @@ def test_the_protocols_declare_what_agents_use():
         "residents",
         "new_project_id",
     } <= members(ModelView)
-    assert members(RegulatorLike) == {"approval_delay"}
+    assert members(RegulatorLike) == {"approval_delay", "decide"}
     assert members(ResidentsLike) == {"fees_of", "users_in", "offer_minibonds"}
 
 

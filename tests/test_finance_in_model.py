@@ -10,7 +10,7 @@ import sys
 import sim
 from sim.core import finance
 
-SMALL = {"world.residents.simulated_agents": 2000}
+SMALL = {"world.residents.simulated_agents": 2000, "world.regulator.rejection_rate": 0.0}
 #: (scenario, months, overrides): together they use every instrument and term.
 CASES = [
     ("alliance", 120, {"policy.financing.guarantee.savings_floor_share": 0.5}),

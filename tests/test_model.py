@@ -15,7 +15,8 @@ import sim
 from sim.model import AllianceModel
 from sim.model.api import resolve
 
-SMALL = {"world.residents.simulated_agents": 4000}
+#: Mechanism tests run where the regulator refuses nothing unless a test says otherwise.
+SMALL = {"world.residents.simulated_agents": 4000, "world.regulator.rejection_rate": 0.0}
 
 
 def run(scenario="alliance", seed=0, months=120, overlays=(), **overrides):
@@ -536,3 +537,24 @@ def test_ppp_equity_pricing_decides_what_the_city_gets():
     assert dear[0] < base[0] and dear[1] < base[1]
     assert risky[0] < base[0]
     assert lone[0] == 0.0
+
+
+def test_a_strict_regulator_keeps_surveillance_heavy_services_out():
+    """A strict regulator refuses the sensitive services, never water and buildings.
+
+    Traffic cameras, wi-fi, MaaS and sensor lights carry privacy concerns; a
+    sandbox shortens the wait but does not waive the decision.
+    """
+
+    def refused(**kw):
+        r = run(seed=0, months=120, world__regulator__rejection_rate=10.0, **kw)
+        ev = r.events
+        gone = set(ev[ev.event == "approval_refused"].domain)
+        scaled = set(ev[ev.event == "scaled"].domain)
+        return gone, scaled
+
+    gone, scaled = refused()
+    assert {"traffic", "wifi"} <= gone
+    assert not gone & {"water", "buildings"} and not gone & scaled
+    assert refused(policy__governance__sandbox=True)[0] >= {"traffic", "wifi"}
+    assert (run(seed=0, months=120).events.event == "approval_refused").sum() < len(gone)

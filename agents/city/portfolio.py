@@ -123,6 +123,9 @@ class Portfolio:
         if t < pr.start_after:  # a replacement deploys when the old equipment ends
             pr.next_event = pr.start_after
             return
+        if pr.replaces < 0 and not self.model.regulator.decide(pr):
+            self._end(pr, t, "refused")
+            return
         if not pol.pilot.enabled or pr.proven:  # straight to scale-up
             pr.state, pr.pilot_start, pr.deploy_start = "scaling", t, t
             pr.tranches_left = 1 if pr.replaces >= 0 else pol.pilot.tranches
@@ -165,6 +168,9 @@ class Portfolio:
             self.outbox.note(pr, "pilot_extended", p=p_good, mu=mu, sd=sd)
 
     def _scale_approval(self, pr: Project, t: int) -> None:
+        if not self.model.regulator.decide(pr):  # the pilot's units come down
+            self._end(pr, t, "refused")
+            return
         pr.state, pr.tranches_left, pr.next_event = (
             "scaling",
             self.model.scenario.policy.pilot.tranches,
@@ -253,7 +259,7 @@ class Portfolio:
         pr.units = 0.0
         for arr in pr.arrangements:
             arr.term_end = min(arr.term_end, t)
-        if why != "stopped":
+        if why not in ("stopped", "refused"):  # a refused domain is not procured again
             self.outbox.note(pr, why)
             if pr.successor < 0:  # re-procurement (a replacement was not procured ahead)
                 self.office.requeue(pr.domain, t)

@@ -371,6 +371,15 @@ GUARANTEED_SAVINGS = _on(
         and any(t.benefit_type in SAVINGS_BENEFITS for t in _pursued(s))
     ),
 )
+#: A pursued domain carries privacy or surveillance concerns the regulator weighs.
+SENSITIVE = _on(
+    "a pursued domain has privacy_sensitivity > 0",
+    lambda s: any(t.privacy_sensitivity > 0 for t in _pursued(s)),
+)
+#: The regulator can refuse: its refusal intensity is above 0.
+REJECTIONS_POSSIBLE = PURSUED & _on(
+    "world.regulator.rejection_rate > 0", lambda s: s.world.regulator.rejection_rate > 0
+)
 #: A bid carries performance risk the vendor prices: a savings guarantee, or payments
 #: that move with the measured KPI.
 RISK_PRICED = GUARANTEED_SAVINGS | _on(

@@ -295,6 +295,15 @@ class Technology(Strict):
         "chance a deployment causes a public incident",
         ap.HAZARD_SCALED,
     )
+    privacy_sensitivity: float = field(
+        0.0,
+        "score 0-1",
+        0.0,
+        1.0,
+        "how much personal data or surveillance the service involves: scales the "
+        "regulator's chance of refusing an approval",
+        ap.REJECTIONS_POSSIBLE,
+    )
     user_facing: bool = False
     fee_per_user_month_usd: float = field(
         0.0, "USD/month", 0.0, 10_000.0, "fee a user pays", ap.USER_FACING
@@ -349,6 +358,7 @@ def _default_catalogue() -> dict[str, Technology]:
             lifetime_years=15.0,
             learning_rate=0.12,
             incident_hazard_monthly=0.003,
+            privacy_sensitivity=0.3,
         ),
         "water": Technology(
             description="smart metering and leak detection",
@@ -391,6 +401,7 @@ def _default_catalogue() -> dict[str, Technology]:
             lifetime_years=8.0,
             learning_rate=0.05,
             incident_hazard_monthly=0.002,
+            privacy_sensitivity=0.3,
         ),
         "wifi": Technology(
             description="public wi-fi with advertising and data revenue",
@@ -409,6 +420,7 @@ def _default_catalogue() -> dict[str, Technology]:
             welfare_per_user_month_usd=4.0,
             lifetime_years=8.0,
             incident_hazard_monthly=0.003,
+            privacy_sensitivity=0.4,
         ),
         "traffic": Technology(
             description="adaptive traffic management",
@@ -420,6 +432,7 @@ def _default_catalogue() -> dict[str, Technology]:
             true_performance_mean=0.8,
             lifetime_years=12.0,
             incident_hazard_monthly=0.001,
+            privacy_sensitivity=0.5,
         ),
     }
 
@@ -527,6 +540,15 @@ class Regulator(Strict):
     )
     halt_months: float = field(
         12.0, "months", 0.0, 120.0, "deployment halt after an incident", ap.INCIDENTS
+    )
+    rejection_rate: float = field(
+        0.3,
+        "1",
+        0.0,
+        10.0,
+        "refusal intensity: an approval is refused with probability "
+        "1 - exp(-rate x privacy_sensitivity x (1 + incidents seen in the domain))",
+        ap.SENSITIVE,
     )
 
 

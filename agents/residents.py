@@ -9,6 +9,7 @@ import mesa
 import numpy as np
 
 from agents.population import Population
+from sim.core import kernels
 
 if TYPE_CHECKING:
     from agents.view import ModelView
@@ -43,6 +44,12 @@ class Residents(mesa.Agent):
         self.fees = np.zeros((len(services), population.n_groups))
         self.users = np.zeros((len(services), population.n_districts))
         self.shock = np.zeros(population.n_districts)
+        self.income = self._income_by_group()
+
+    def _income_by_group(self) -> np.ndarray:
+        return kernels.group_sums(
+            self.pop.income_month, self.pop.group_id, self.pop.weight, self.pop.n_groups
+        )
 
     def service(self, domain: str) -> int:
         """Row of a user-facing domain in the arrays."""
@@ -60,6 +67,7 @@ class Residents(mesa.Agent):
         """
         w = self.world
         np.multiply(self.income0, income_index, out=self.pop.income_month)  # growth, recession
+        self.income = self._income_by_group()
         for s, domain in enumerate(self.services):
             tech = w.technology[domain]
             fee = tech.fee_per_user_month_usd
@@ -87,6 +95,10 @@ class Residents(mesa.Agent):
             covered: Which of them the project covers.
         """
         self.shock[districts] += self.world.residents.incident_trust_loss * covered
+
+    def income_of(self, groups: np.ndarray) -> np.ndarray:
+        """The month's income of the given (district, quintile) groups (USD per group)."""
+        return self.income[groups]
 
     def fees_of(self, groups: np.ndarray, domain: str) -> np.ndarray:
         """Fees the given (district, quintile) groups owe this month for a service.

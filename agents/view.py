@@ -40,6 +40,10 @@ class RegulatorLike(Protocol):
 class ResidentsLike(Protocol):
     """The residents as a city sees them."""
 
+    def income_of(self, groups: np.ndarray) -> np.ndarray:
+        """The month's income of (district, quintile) groups."""
+        ...
+
     def fees_of(self, groups: np.ndarray, domain: str) -> np.ndarray:
         """Fees owed this month for a service by the given groups."""
         ...

@@ -201,3 +201,90 @@ def test_the_revolving_funds_idle_cash_earns_the_deposit_rate():
     assert paid(e, "interest", m.accounts["market"], c.funds.revolving) == pytest.approx(
         balance * (1.03 ** (1 / 12) - 1)
     )
+
+
+# --------------------------------------------------------------------------- the budget rule
+
+
+def set_general(m, balance, city=0):
+    c = m.cities[city]
+    gap = balance - m.ledger.balance(c.general)
+    src, dst = (m.accounts["opening"], c.general) if gap > 0 else (c.general, m.accounts["opening"])
+    m.ledger.transfer(0, src, dst, abs(gap), "transfer")
+
+
+def test_below_the_reserve_floor_the_city_cuts_services_and_says_so():
+    m = model(**{"policy.budget.reserve_floor_share": 0.1, "policy.budget.cut_share": 0.05})
+    c = m.cities[0]
+    floor = 0.1 * c.budget.annual_revenue
+    set_general(m, floor * 1.01)
+    run_month(m, 5)
+    assert not c.budget.below_floor() and c.outbox.drain().tallies == []
+    set_general(m, floor * 0.99)
+    e = run_month(m, 6)
+    assert c.budget.below_floor()
+    tallies = dict(c.outbox.drain().tallies)
+    assert tallies["reserve_breach_months"] == 1.0
+    cut, spent = tallies["service_cuts_usd"], paid(e, "spending")
+    assert cut == pytest.approx(0.05 * (spent + cut))
+
+
+def test_a_negative_general_fund_is_distress_noted_on_entry_and_exit():
+    m = model()
+    c = m.cities[0]
+    set_general(m, -1e8)
+    run_month(m, 5)
+    run_month(m, 6)
+    set_general(m, 1e9)
+    run_month(m, 7)
+    report = c.outbox.drain()
+    assert [e.event for e in report.events] == ["distress", "distress_over"]
+    assert sum(v for k, v in report.tallies if k == "distress_months") == 2.0
+
+
+def test_the_revolving_fund_seed_is_capped_at_the_reserves_above_the_floor():
+    m = model(**{"policy.financing.revolving_fund.initial_usd": 1e11})
+    c = m.cities[0]
+    floor = 0.08 * c.spec.general_revenue_annual_usd
+    assert m.ledger.balance(c.funds.revolving) == pytest.approx(c.spec.reserves_usd - floor)
+    assert m.ledger.balance(c.general) == pytest.approx(floor)
+    (e,) = [e for e in c.outbox.drain().events if e.event == "fund_seed_capped"]
+    assert e.info["asked"] == 1e11
+
+
+def test_below_the_floor_no_procurement_starts_and_no_tranche_is_funded():
+    m = model()
+    c = m.cities[0]
+    set_general(m, 0.0)
+    m.step()
+    assert c.budget.below_floor()
+    assert c.projects == []  # procurement deferred
+    assert m.ledger.balance(c.general) >= 0.0 or c.budget.distressed
+
+
+# --------------------------------------------------------------------------- households
+
+
+def test_residents_live_on_their_incomes_and_spend_what_is_left():
+    m = model()
+    c = m.cities[0]
+    groups = m.layout.group_accounts[c.budget.groups]
+    e = run_month(m, 1)
+    income = m.residents.income_of(c.budget.groups)
+    got = e[e.kind == "income"].groupby("debit").amount.sum()
+    assert np.allclose(got.reindex(groups).to_numpy(), income)
+    taxes = e[(e.kind.isin(["tax", "tax_uplift"])) & e.credit.isin(groups)].amount.sum()
+    assert taxes > 0
+    left = m.ledger.snapshot_balances()[groups]
+    e2 = run_month(m, 2)
+    spent = e2[e2.kind == "consumption"].groupby("credit").amount.sum()
+    assert np.allclose(spent.reindex(groups).to_numpy(), left)  # last month's remainder
+    assert income.sum() > 50 * taxes  # property tax is a small part of income
+
+
+def test_no_resident_group_ends_in_arrears_in_the_base_run():
+    import sim
+
+    r = sim.run("alliance", seed=0, months=60, overrides=SMALL)
+    acc = r.ledger.accounts_frame()
+    assert (acc[acc.stakeholder == "resident"].balance >= 0).all()

@@ -46,7 +46,7 @@ def test_the_protocols_declare_what_agents_use():
         "new_project_id",
     } <= members(ModelView)
     assert members(RegulatorLike) == {"approval_delay", "decide"}
-    assert members(ResidentsLike) == {"fees_of", "users_in", "offer_minibonds"}
+    assert members(ResidentsLike) == {"fees_of", "income_of", "users_in", "offer_minibonds"}
 
 
 def test_the_model_provides_every_member_of_the_view():

@@ -558,3 +558,21 @@ def test_a_strict_regulator_keeps_surveillance_heavy_services_out():
     assert not gone & {"water", "buildings"} and not gone & scaled
     assert refused(policy__governance__sandbox=True)[0] >= {"traffic", "wifi"}
     assert (run(seed=0, months=120).events.event == "approval_refused").sum() < len(gone)
+
+
+def test_the_budget_rule_keeps_an_oversized_fund_seed_from_sinking_the_city():
+    """An oversized fund seed takes only the reserves above the floor.
+
+    A $1e11 revolving-fund seed once ran the general fund to -$99.8B.
+    """
+    r = run(seed=0, months=120, policy__financing__revolving_fund__initial_usd=1e11)
+    assert (r.events.event == "fund_seed_capped").sum() == 1
+    assert r.kpis["min_budget_balance_usd"] > 0
+    assert r.kpis["distress_months"] == 0
+
+
+def test_a_recession_breaches_the_floor_and_the_city_cuts_and_defers():
+    base = run(seed=0, months=120)
+    hit = run(seed=0, months=120, overlays=("recession",))
+    assert hit.kpis["reserve_breach_months"] > base.kpis["reserve_breach_months"]
+    assert hit.kpis["service_cuts_usd"] > base.kpis["service_cuts_usd"]

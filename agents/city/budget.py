@@ -26,6 +26,7 @@ from sim.instruments.base import PROGRAM
 from sim.mechanisms.land import N_QUINTILES
 
 if TYPE_CHECKING:
+    from agents.outbox import Outbox
     from agents.view import ModelView
     from sim.config.schema import City as CitySpec
 
@@ -54,7 +55,13 @@ class Budget:
     """Collects a city's revenue and pays its running spending each month."""
 
     def __init__(
-        self, model: ModelView, index: int, spec: CitySpec, funds: Funds, debts: DebtBook
+        self,
+        model: ModelView,
+        index: int,
+        spec: CitySpec,
+        funds: Funds,
+        debts: DebtBook,
+        outbox: Outbox,
     ) -> None:
         """Set the budget at month-0 values.
 
@@ -64,8 +71,13 @@ class Budget:
             spec: The city's block of the scenario.
             funds: Its funds.
             debts: Its debt book (the existing book is serviced from the budget).
+            outbox: The city's outbox (cuts, breaches and distress are noted there).
         """
         self.model = model
+        self.outbox = outbox
+        self.name = list(model.scenario.world.cities)[index]
+        self.distressed = False
+        self.in_breach = False
         self.spec = spec
         self.funds = funds
         self.debts = debts
@@ -80,12 +92,47 @@ class Budget:
         """Current general revenue, annualised."""
         return self.revenue_month * 12
 
+    def floor(self) -> float:
+        """The reserves the budget rule keeps: ``reserve_floor_share`` x annual revenue."""
+        return self.model.scenario.policy.budget.reserve_floor_share * self.annual_revenue
+
+    def below_floor(self) -> bool:
+        """Whether the general fund was below the reserve floor at the start of the month.
+
+        While it is, the city starts no procurement, defers scale-up tranches and
+        cuts services spending (:meth:`run_month`).
+        """
+        return self.in_breach
+
+    def _review(self) -> None:
+        """Compare the opening balance with the floor (before the month's flows)."""
+        balance = self.model.ledger.balance(self.funds.general)
+        self.in_breach = balance < self.floor()
+        distressed = balance < 0
+        if distressed != self.distressed:
+            self.distressed = distressed
+            self.outbox.note(None, "distress" if distressed else "distress_over", city=self.name)
+        if distressed:
+            self.outbox.tally("distress_months", 1.0)
+        if self.in_breach:
+            self.outbox.tally("reserve_breach_months", 1.0)
+
+    def _cut(self, spending: float) -> float:
+        """The services spending cut this month (while below the floor)."""
+        if not self.in_breach:
+            return 0.0
+        cut = self.model.scenario.policy.budget.cut_share * max(spending, 0.0)
+        self.outbox.tally("service_cuts_usd", cut)
+        return cut
+
     def run_month(self, t: int) -> None:
         """Collect the month's revenue, pay its spending, fees and the existing debt service.
 
         Args:
             t: Month.
         """
+        self._review()
+        self._households(t)
         m = self.model
         led, acc = m.ledger, m.accounts
         rate = self.spec.property_tax_rate / 12
@@ -99,7 +146,8 @@ class Budget:
             self.revenue_annual0 - self.property_base0
         ) / 12 * m.market.revenue_trend + float((trend * rate).sum())
         existing = self.debts.existing_service(m.market.revenue_trend)
-        led.transfer(t, self.funds.general, acc["services"], trend_rev - existing, "spending")
+        cut = self._cut(trend_rev - existing)
+        led.transfer(t, self.funds.general, acc["services"], trend_rev - existing - cut, "spending")
         led.transfer(t, self.funds.general, m.investors[0].account, existing, "debt_service")
         self._annual_fees(t)
         revolving_fund.earn_interest(
@@ -109,6 +157,21 @@ class Budget:
             m.scenario.world.rates.revolving_fund_deposit_rate_annual,
             t,
         )
+
+    def _households(self, t: int) -> None:
+        """Residents live on their incomes: last month's remainder is spent, this month's paid.
+
+        Each (district, quintile) group's account receives the group's income
+        from the economy; what it has left after taxes, fees and bond purchases
+        is spent (``consumption``) at the start of the next month. A group whose
+        taxes and fees exceed its income keeps a negative balance (arrears).
+        """
+        m = self.model
+        accounts = m.layout.group_accounts[self.groups]
+        left = m.ledger.snapshot_balances()[accounts]
+        economy = m.accounts["economy"]
+        m.ledger.transfer_many(t, accounts, economy, np.maximum(left, 0.0), "consumption")
+        m.ledger.transfer_many(t, economy, accounts, m.residents.income_of(self.groups), "income")
 
     def _property_tax(self, t: int, rate: float) -> tuple[np.ndarray, np.ndarray, float]:
         """Book property tax by district: trend part and services' uplift, less any TIF capture.

@@ -55,17 +55,30 @@ class City(mesa.Agent):
         led.transfer(
             0, model.accounts["opening"], self.funds.general, spec.reserves_usd, "transfer"
         )
-        revolving_fund.seed(
+        self.outbox = Outbox()
+        policy = model.scenario.policy
+        above_floor = spec.reserves_usd - policy.budget.reserve_floor_share * (
+            spec.general_revenue_annual_usd
+        )
+        seeded = revolving_fund.seed(
             led,
             self.funds.general,
             self.funds.revolving,
-            model.scenario.policy.financing.revolving_fund,
+            policy.financing.revolving_fund,
+            available=max(above_floor, 0.0),
         )
-        self.outbox = Outbox()
+        if seeded < policy.financing.revolving_fund.initial_usd:  # the budget rule caps it
+            self.outbox.note(
+                None,
+                "fund_seed_capped",
+                city=name,
+                asked=policy.financing.revolving_fund.initial_usd,
+                seeded=seeded,
+            )
         self.projects: list[Project] = []
         self.economics = Economics(spec.population, model.scenario.world)
         debts = DebtBook(spec.existing_debt_service_annual_usd / 12)
-        self.budget = Budget(model, index, spec, self.funds, debts)
+        self.budget = Budget(model, index, spec, self.funds, debts, self.outbox)
         self.office = ProcurementOffice(
             model, name, spec, self.projects, self.economics, self.outbox
         )
@@ -102,7 +115,8 @@ class City(mesa.Agent):
         self.treasury.pay_debts(t)
         self.treasury.sweep(t)
         self.portfolio.advance_all(t)
-        self.office.start_projects(t)
+        if not self.budget.below_floor():  # the budget rule defers new procurements
+            self.office.start_projects(t)
         if t % 12 == 11:
             self.treasury.review_rating(t)
         return self.outbox.drain()

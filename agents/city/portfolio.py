@@ -180,6 +180,9 @@ class Portfolio:
 
     def _scaling(self, pr: Project, t: int) -> None:
         pilot = self.model.scenario.policy.pilot
+        if pr.replaces < 0 and self.treasury.budget.below_floor():  # the budget rule defers
+            pr.next_event = t + 1
+            return
         units = (pr.units_target - pr.units) / max(pr.tranches_left, 1)
         if self._fund(pr, units, t):
             pr.tranches_left -= 1

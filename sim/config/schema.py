@@ -846,6 +846,26 @@ class Contracts(Strict):
     )
 
 
+class BudgetRule(Strict):
+    """The city's budget rule: the reserves it keeps and what it does below them."""
+
+    reserve_floor_share: float = field(
+        0.08,
+        "fraction of revenue",
+        0.0,
+        0.5,
+        "general-fund reserves the city keeps (GFOA: at least two months, ~17 %); below it "
+        "the city starts no procurement, defers scale-up tranches and cuts services spending",
+    )
+    cut_share: float = field(
+        0.03,
+        "fraction",
+        0.0,
+        0.5,
+        "share of services spending cut each month while reserves are below the floor",
+    )
+
+
 class Policy(Strict):
     """The alliance design the city chooses (XLRM: L)."""
 
@@ -858,6 +878,7 @@ class Policy(Strict):
     pilot: Pilot = Field(default_factory=Pilot)
     financing: Financing = Field(default_factory=Financing)
     contracts: Contracts = Field(default_factory=Contracts)
+    budget: BudgetRule = Field(default_factory=BudgetRule)
 
 
 class Meta(Strict):

@@ -11,6 +11,8 @@ an internal transfer between the city's own funds: no debt, no cap.
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.core import finance
 from sim.core.fields import Strict, field
 from sim.core.ledger import Ledger
@@ -34,7 +36,9 @@ class RevolvingFund(Strict):
     )
 
 
-def seed(ledger: Ledger, general: int, fund: int, terms: RevolvingFund) -> None:
+def seed(
+    ledger: Ledger, general: int, fund: int, terms: RevolvingFund, available: float = np.inf
+) -> float:
     """Appropriate the fund's seed from the general fund at the start of the run.
 
     Args:
@@ -42,9 +46,15 @@ def seed(ledger: Ledger, general: int, fund: int, terms: RevolvingFund) -> None:
         general: The city's general fund.
         fund: The city's revolving fund.
         terms: Revolving-fund terms.
+        available: The most the city can appropriate (its reserves above its floor).
+
+    Returns:
+        The seed: ``initial_usd``, or ``available`` when that is less.
     """
-    if terms.initial_usd > 0:
-        ledger.transfer(0, general, fund, terms.initial_usd, "transfer", PROGRAM)
+    amount = min(terms.initial_usd, available)
+    if amount > 0:
+        ledger.transfer(0, general, fund, amount, "transfer", PROGRAM)
+    return max(amount, 0.0)
 
 
 def issue(desk: Desk, deal: Deal, amount: float, terms: RevolvingFund) -> Raised | None:

@@ -54,7 +54,14 @@ from sim.model.series import Series
 
 STREAMS = ("world", "market", "regulator", "residents", "measure", "events")
 OUTSIDE = ("opening", "market", "utility", "economy", "services", "framework")
-TALLIES = ("kwh_saved", "savings_usd", "welfare_usd")
+TALLIES = (
+    "kwh_saved",
+    "savings_usd",
+    "welfare_usd",
+    "service_cuts_usd",
+    "reserve_breach_months",
+    "distress_months",
+)
 
 
 class AllianceModel(mesa.Model):

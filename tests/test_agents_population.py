@@ -14,8 +14,8 @@ from sim.core import kernels
 POPS = (600_000, 250_000, 150_000)
 TECH = Technology(
     user_facing=True,
-    bass_p_monthly=0.05,
-    bass_q_monthly=0.5,
+    bass_p_annual=0.6,  # 0.05 a month
+    bass_q_annual=6.0,  # 0.5 a month
     churn_monthly=0.01,
     market_potential=1.0,
 )

@@ -15,6 +15,11 @@ TWO_CITIES = {
     "world.residents.simulated_agents": 3000,
     "world.region.districts_per_city": 3,
     "world.cities.north": {"population": 200_000, "general_revenue_annual_usd": 3e8},
+    # app-like adoption speeds (per year), so a few months show users everywhere covered
+    "world.technology.maas.bass_p_annual": 0.36,
+    "world.technology.maas.bass_q_annual": 4.56,
+    "world.technology.wifi.bass_p_annual": 0.36,
+    "world.technology.wifi.bass_q_annual": 3.6,
 }
 NORTH = slice(3, 6)
 

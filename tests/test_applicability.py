@@ -171,7 +171,7 @@ def test_conditions_sit_on_the_fields_they_concern():
 
     assert "enabled" not in conditions(Pilot) and "months" in conditions(Pilot)
     assert set(conditions(PPP)) == set(PPP.model_fields)
-    assert conditions(Technology)["bass_q_monthly"] == ap.USER_FACING
+    assert conditions(Technology)["bass_q_annual"] == ap.USER_FACING
 
 
 # ------------------------------------------------------------------ the command

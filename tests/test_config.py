@@ -106,14 +106,14 @@ def test_overrides_by_dotted_path_and_wildcard():
             "world.rates.shift_bp": 150,
             "policy.procurement.mode": "framework",
             "world.cities.*.rating": "Baa",
-            "world.technology.maas.bass_q_monthly": 0.5,
+            "world.technology.maas.bass_q_annual": 0.5,
             "policy.financing.by_domain.traffic": ["go_bond", "ppp"],
         },
     )
     assert scn.world.rates.shift_bp == 150.0
     assert scn.policy.procurement.mode == "framework"
     assert {c.rating for c in scn.world.cities.values()} == {"Baa"}
-    assert scn.world.technology["maas"].bass_q_monthly == 0.5
+    assert scn.world.technology["maas"].bass_q_annual == 0.5
     assert scn.policy.financing.by_domain["traffic"] == ["go_bond", "ppp"]
 
 
@@ -261,7 +261,7 @@ def test_parameters_lists_every_leaf_with_units_and_ranges():
     params = {p.path: p for p in parameters(load_scenario("alliance"))}
     assert params["world.rates.shift_bp"].unit == "bp"
     assert params["world.rates.shift_bp"].allowed == "-300 .. 1000"
-    assert params["world.technology.maas.bass_q_monthly"].value == pytest.approx(0.38)
+    assert params["world.technology.maas.bass_q_annual"].value == pytest.approx(0.38)
     assert params["world.cities.central.rating"].value == "AA"
     assert "policy.financing.by_domain" in params
 

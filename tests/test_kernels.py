@@ -77,8 +77,8 @@ def run_adoption(
 ):
     tech = tech or Technology(
         user_facing=True,
-        bass_p_monthly=0.03,
-        bass_q_monthly=0.4,
+        bass_p_annual=0.36,  # 0.03 a month
+        bass_q_annual=4.8,  # 0.4 a month
         churn_monthly=0.01,
         market_potential=1.0,
     )
@@ -237,9 +237,9 @@ def test_higher_fee_lowers_adoption_most_for_the_poorest():
 
 def test_higher_q_adopts_faster():
     slow, fast = make_pop(), make_pop()
-    base = dict(user_facing=True, bass_p_monthly=0.01, churn_monthly=0.01, market_potential=1.0)
-    run_adoption(slow, 12, tech=Technology(bass_q_monthly=0.1, **base))
-    run_adoption(fast, 12, tech=Technology(bass_q_monthly=0.8, **base))
+    base = dict(user_facing=True, bass_p_annual=0.12, churn_monthly=0.01, market_potential=1.0)
+    run_adoption(slow, 12, tech=Technology(bass_q_annual=1.2, **base))
+    run_adoption(fast, 12, tech=Technology(bass_q_annual=9.6, **base))
     assert fast.adoption_share(0) > slow.adoption_share(0) + 0.05
 
 
@@ -393,3 +393,16 @@ def test_satisfaction_table_and_plain_loop_match_the_twin_to_the_bit(services):
     kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05)
     kernels.satisfaction_py(sat2, trust2, adopted, quality, district, shock, 0.1, 0.05)
     assert np.array_equal(sat, sat2) and np.array_equal(trust, trust2)
+
+
+def test_bass_coefficients_are_annual_and_converted_once():
+    from sim.core.kernels import bass_monthly
+
+    assert bass_monthly(0.03, 0.38) == pytest.approx((0.0025, 0.38 / 12))
+    # a month at the annual coefficients adopts a twelfth of what the same numbers read
+    # as monthly would (the error the review found)
+    monthly, annual = make_pop(), make_pop()
+    base = dict(user_facing=True, churn_monthly=0.0, market_potential=1.0)
+    run_adoption(monthly, 6, tech=Technology(bass_p_annual=0.36, bass_q_annual=0.0, **base))
+    run_adoption(annual, 6, tech=Technology(bass_p_annual=0.03, bass_q_annual=0.0, **base))
+    assert annual.adoption_share(0) < monthly.adoption_share(0) / 5

@@ -338,10 +338,13 @@ def test_ppp_user_fees_put_demand_risk_on_the_investor():
             policy__financing__ppp__payment=payment,
             policy__financing__ppp__dscr_target=1.5 if payment == "user_fees" else 1.2,
             world__technology__maas__market_potential=demand,
+            # app-like adoption (Helsinki's fitted speed), so fees respond within the horizon
+            world__technology__maas__bass_p_annual=0.36,
+            world__technology__maas__bass_q_annual=4.56,
         )
 
-    fees_hi, fees_lo = ppp("user_fees", 0.6), ppp("user_fees", 0.2)
-    avail_hi, avail_lo = ppp("availability", 0.6), ppp("availability", 0.2)
+    fees_hi, fees_lo = ppp("user_fees", 1.0), ppp("user_fees", 0.6)
+    avail_hi, avail_lo = ppp("availability", 1.0), ppp("availability", 0.6)
     # the investor's take moves with demand under user fees...
     assert fees_lo.kpis["investor_net_usd"] < fees_hi.kpis["investor_net_usd"]
     # ...but not under availability payments, where the city's cash takes the hit

@@ -308,15 +308,22 @@ class Technology(Strict):
     fee_per_user_month_usd: float = field(
         0.0, "USD/month", 0.0, 10_000.0, "fee a user pays", ap.USER_FACING
     )
-    bass_p_monthly: float = field(
-        0.03, "1/month", 0.0, 1.0, "Bass innovation coefficient", ap.USER_FACING
-    )
-    bass_q_monthly: float = field(
-        0.38,
-        "1/month",
+    bass_p_annual: float = field(
+        0.03,
+        "1/yr",
         0.0,
-        5.0,
-        "Bass imitation coefficient (on the adopters' share)",
+        12.0,
+        "Bass innovation coefficient, annual as in the literature (0.01-0.03); the model "
+        "uses p / 12 a month",
+        ap.USER_FACING,
+    )
+    bass_q_annual: float = field(
+        0.38,
+        "1/yr",
+        0.0,
+        60.0,
+        "Bass imitation coefficient on the adopters' share, annual as in the literature "
+        "(0.3-0.5); the model uses q / 12 a month",
         ap.USER_FACING,
     )
     churn_monthly: float = field(
@@ -393,8 +400,8 @@ def _default_catalogue() -> dict[str, Technology]:
             true_performance_mean=0.75,
             user_facing=True,
             fee_per_user_month_usd=30.0,
-            bass_p_monthly=0.03,
-            bass_q_monthly=0.38,
+            bass_p_annual=0.03,
+            bass_q_annual=0.38,
             churn_monthly=0.03,
             market_potential=0.12,
             welfare_per_user_month_usd=25.0,
@@ -413,8 +420,8 @@ def _default_catalogue() -> dict[str, Technology]:
             true_performance_mean=0.7,
             user_facing=True,
             fee_per_user_month_usd=0.0,
-            bass_p_monthly=0.01,
-            bass_q_monthly=0.3,
+            bass_p_annual=0.01,
+            bass_q_annual=0.3,
             churn_monthly=0.01,
             market_potential=0.5,
             welfare_per_user_month_usd=4.0,

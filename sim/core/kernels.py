@@ -25,6 +25,24 @@ from numba import njit
 # --------------------------------------------------------------------------- adoption
 
 
+def bass_monthly(p_annual: float, q_annual: float) -> tuple[float, float]:
+    """Monthly Bass coefficients from annual ones (the one place they are converted).
+
+    The literature's p and q are rates per year of the continuous Bass model
+    ``dF/dt = (p + q F)(1 - F)``; a month is a twelfth of a year, so the
+    monthly rates are ``p / 12`` and ``q / 12`` (the kernel's monthly adoption
+    probability is ``c (p + q F)``).
+
+    Args:
+        p_annual: Innovation coefficient per year.
+        q_annual: Imitation coefficient per year.
+
+    Returns:
+        (p, q) per month.
+    """
+    return p_annual / 12.0, q_annual / 12.0
+
+
 @njit(cache=True)
 def _clip01(x: float) -> float:
     """Clip a probability to [0, 1]."""

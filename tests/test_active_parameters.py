@@ -99,14 +99,46 @@ MAAS_STOPPED = (
     "claim (O&M ~6,900 a unit-month against ~5,400 of fees and ~4,500 of welfare), so "
     "what acts after, or through, a scaled MaaS does not"
 )
-PPP_GEARED = (
-    "the PPP's senior debt is capped by gearing (0.85 of capex), so its sculpted service "
-    "depends on neither the DSCR target nor the base-case cash, and equity invests at any "
-    "of these returns; the vehicle then defaults the month after each tranche anyway"
-)
 ONE_APPROVAL = (
     "few approvals, each an exponential draw rounded up to whole months (mean 1.6 months "
     "in a sandbox): the same months on these seeds at any of these means"
+)
+
+RARE_REFUSALS = (
+    "refusals are draws of 0-14 % per decision (rejection_rate x privacy_sensitivity): "
+    "x1.5 or x0.6 flips none on these seeds, and a domain at sensitivity 0 moves only to "
+    "0.1 (3 % a decision); tests/test_model.py shows a strict regulator at work"
+)
+FLOOR_NOT_REACHED = (
+    "the general fund never opens a month below the reserve floor in these runs (nor at "
+    "x1.5 of the floor, where listed), so the cut acts only in worse worlds (a "
+    "recession, overruns: tests/test_model.py)"
+)
+HONEST_UNDER_P4P = (
+    "under pay for performance every bidder's best bid claims its true performance (an "
+    "over-claim costs more in premium than it wins), so the optimism bias never reaches "
+    "a claim (docs/model.md 3.3.9)"
+)
+RENEWAL_ORPHANS = (
+    "re-procurement ahead of end of life applies only to city-owned equipment whose "
+    "partners have all left, a run-time event: no such project reaches its end of life "
+    "in these runs"
+)
+PILOT_BIAS_DOMINATES = (
+    "the pilot's persistent bias (bias_sd 0.1) bounds what its monthly measurements add, "
+    "and no pilot ends near a threshold on these seeds"
+)
+NO_LATER_AWARD = (
+    "learning lowers a vendor's later bids only: no later award in this domain on these "
+    "seeds (a renewal keeps the contract's price)"
+)
+FUND_SHARE = (
+    "at x0.6 and x1.5 of the share the same tranches fit in the revolving fund on these "
+    "seeds: each is either well inside the share of the fund's balance or well beyond it"
+)
+NO_DECLINES = (
+    "no vendor's risk premium comes near the limit (half the contract's value to it), so "
+    "no vendor declines at x0.6 or x1.5 of it"
 )
 
 
@@ -138,15 +170,42 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         **_each(LENDERS, CAPITAL_AMPLE),
         **_each(_paths("world.rates.yields_10y.", BELOW_AA), NO_DOWNGRADE),
         **_each(_paths("world.rates.yields_20y.", BELOW_AA), NO_DOWNGRADE),
-        **_each(PILOT_THRESHOLDS, PILOTS_DECIDED),
         "world.stress.incident_hazard_factor": RARE_INCIDENTS,
         **_each(_paths("world.technology.", DOMAINS, ".incident_hazard_monthly"), RARE_INCIDENTS),
+        **_each(
+            ["world.regulator.halt_months", "world.residents.incident_trust_loss"], RARE_INCIDENTS
+        ),
         **_each(_paths("world.technology.", DOMAINS, ".orphan_factor"), ORPHANS),
-        "world.technology.maas.learning_rate": MAAS_STOPPED,
-        "world.technology.maas.measurement_noise_sd": MAAS_STOPPED,
-        "policy.financing.vendor.revenue_share_years": (
-            "only the MaaS pilot signs a revenue share (wi-fi's would not pay its vendor "
-            "back), it signs at 6 or 15 years alike, and it is always stopped"
+        **_each(
+            _paths(
+                "world.technology.maas.",
+                ["learning_rate", "measurement_noise_sd", "bass_p_annual", "bass_q_annual"]
+                + ["churn_monthly"],
+            )
+            + ["world.macro.income_growth_annual"],  # incomes act through MaaS's fee
+            MAAS_STOPPED,
+        ),
+        **_each(
+            [
+                "world.regulator.rejection_rate",
+                *_paths("world.technology.", DOMAINS, ".privacy_sensitivity"),
+            ],
+            RARE_REFUSALS,
+        ),
+        **_each(
+            _paths("world.technology.", ["streetlights", "traffic"], ".learning_rate"),
+            NO_LATER_AWARD,
+        ),
+        **_each(
+            _paths("world.technology.", ["streetlights", "traffic"], ".measurement_noise_sd"),
+            PILOT_BIAS_DOMINATES,
+        ),
+        "policy.budget.cut_share": FLOOR_NOT_REACHED,
+        "policy.financing.revolving_fund.max_loan_share": FUND_SHARE,
+        "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
+        "world.vendors.cash_usd": CASH_AMPLE,
+        **_each(
+            ["world.vendors.optimism_bias_mean", "world.vendors.optimism_bias_sd"], HONEST_UNDER_P4P
         ),
     },
     "denver_minibonds": {
@@ -177,10 +236,18 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
             "the issue sells out within minutes (0.02 h of a 30-day offering): the "
             "offering's length binds only below that"
         ),
+        **_each(
+            ["policy.budget.cut_share", "policy.budget.reserve_floor_share"], FLOOR_NOT_REACHED
+        ),
+        "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
+        "world.technology.buildings.privacy_sensitivity": RARE_REFUSALS,
     },
     "helsinki_maas": {
         "world.cities.helsinki.property_tax_rate": DEAD_TAX_RATE,
-        **_each(LENDERS, CAPITAL_AMPLE),
+        "world.investors.capital_usd": CAPITAL_AMPLE,
+        "policy.budget.cut_share": FLOOR_NOT_REACHED,
+        "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
+        "world.technology.maas.privacy_sensitivity": RARE_REFUSALS,
         "world.vendors.cash_usd": CASH_AMPLE,
         **_each(
             [
@@ -189,15 +256,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
                 "world.stress.approval_delay_factor",
             ],
             ONE_APPROVAL,
-        ),
-        **_each(
-            [
-                "policy.financing.ppp.dscr_target",
-                "policy.pilot.optimism_haircut",
-                "world.rates.equity_irr_required",
-                "world.investors.risk_premium_demand",
-            ],
-            PPP_GEARED,
         ),
         "policy.financing.debt_cap_share": (
             "no debt counts against the cap (the PPP's debt is the vehicle's) and the "
@@ -212,11 +270,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
             "the PPP vehicle still owns the platform when the operator exits (month 96, "
             "inside its 10-year term), and a partner-owned project ends with its vendor: "
             "the orphan factor acts only on city-owned equipment"
-        ),
-        "world.technology.maas.true_performance_sd": (
-            "one vendor, whose claim scales with its true performance: service quality "
-            "(delivered / claimed) and welfare do not move with it, only the PPP's equity "
-            "test (base case = claim x (1 - haircut)), which a wider spread does not flip"
         ),
     },
     "phoenix_consortium": {
@@ -253,11 +306,11 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
             "claims rank the framework's call-offs (claim x interoperability) and set the "
             "pilots' prior, but pooled evidence decides every pilot and the ranking holds"
         ),
-        "world.technology.buildings.lifetime_years": (
-            "test limitation: the end of life (12-30 years after deployment) falls after "
-            "this test's 120-month horizon for this scenario, and the pilots' break-even "
-            "is far from the thresholds"
+        **_each(
+            ["policy.budget.cut_share", "policy.budget.reserve_floor_share"], FLOOR_NOT_REACHED
         ),
+        "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
+        **_each(["world.pilots.bias_mean", "world.pilots.bias_sd"], POOLED_PILOTS),
     },
     "revolving_fund": {
         "world.cities.central.property_tax_rate": DEAD_TAX_RATE,
@@ -277,12 +330,27 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         **_each(
             _paths("world.technology.", ["streetlights", "buildings"], ".orphan_factor"), ORPHANS
         ),
-        **_each(["policy.pilot.max_extensions", "policy.pilot.scale_probability"], PILOTS_DECIDED),
+        **_each(["policy.pilot.max_extensions", "policy.pilot.stop_probability"], PILOTS_DECIDED),
+        "policy.budget.cut_share": FLOOR_NOT_REACHED,
+        "policy.financing.revolving_fund.max_loan_share": FUND_SHARE,
+        "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
+        "world.technology.buildings.privacy_sensitivity": RARE_REFUSALS,
+        "world.technology.streetlights.learning_rate": NO_LATER_AWARD,
+        "world.technology.streetlights.measurement_noise_sd": PILOT_BIAS_DOMINATES,
+        "world.vendors.max_risk_loading": NO_DECLINES,
+        **_each(
+            ["world.vendors.optimism_bias_mean", "world.vendors.optimism_bias_sd"], HONEST_UNDER_P4P
+        ),
     },
     "san_diego_streetlights": {
         "world.cities.san_diego.property_tax_rate": DEAD_TAX_RATE,
         "world.vendors.cash_usd": CASH_AMPLE,
-        "world.technology.sensors.incident_hazard_monthly": RARE_INCIDENTS,
+        "world.technology.streetlights.incident_hazard_monthly": RARE_INCIDENTS,
+        "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
+        **_each(
+            _paths("world.technology.", ["streetlights", "sensors"], ".privacy_sensitivity"),
+            RARE_REFUSALS,
+        ),
         **_each(
             _paths("world.technology.", ["streetlights", "sensors"], ".orphan_factor"),
             ORPHANS + " (GE exits only with the vendor_default overlay)",
@@ -305,10 +373,15 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
             RARE_INCIDENTS,
         ),
         "world.technology.wifi.orphan_factor": ORPHANS,
-        **_each(PILOT_THRESHOLDS, PILOTS_DECIDED),
+        **_each(["policy.pilot.max_extensions", "policy.pilot.stop_probability"], PILOTS_DECIDED),
+        "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
         **_each(
-            ["world.regulator.approval_months_mean", "world.stress.approval_delay_factor"],
-            ONE_APPROVAL,
+            ["world.regulator.rejection_rate", "world.technology.wifi.privacy_sensitivity"],
+            RARE_REFUSALS,
+        ),
+        "world.vendors.max_risk_loading": NO_DECLINES,
+        **_each(
+            ["world.vendors.optimism_bias_mean", "world.vendors.optimism_bias_sd"], HONEST_UNDER_P4P
         ),
         "policy.financing.go_bond.term_years": (
             "the TIF bond always covers wi-fi's tranches, so the GO bond behind it in the "
@@ -330,8 +403,16 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
             RARE_INCIDENTS,
         ),
         **_each(
-            _paths("world.technology.", ["buildings", "wifi", "traffic"], ".orphan_factor"),
+            _paths("world.technology.", ["buildings", "wifi"], ".orphan_factor"),
             ORPHANS,
+        ),
+        "policy.budget.cut_share": FLOOR_NOT_REACHED,
+        **_each(
+            [
+                "world.regulator.rejection_rate",
+                *_paths("world.technology.", DOMAINS, ".privacy_sensitivity"),
+            ],
+            RARE_REFUSALS,
         ),
     },
 }

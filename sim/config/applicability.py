@@ -197,6 +197,11 @@ SAVES_KWH = Condition(
 ANY_USER_FACING = _on(
     "a pursued domain is user-facing", lambda s: any(t.user_facing for t in _pursued(s))
 )
+#: Services raise land values: a user-facing domain is pursued and the uplift is above 0.
+LAND_UPLIFT = ANY_USER_FACING & _on(
+    "world.macro.land_value_uplift_per_coverage > 0",
+    lambda s: s.world.macro.land_value_uplift_per_coverage > 0,
+)
 ANY_FEE = _on(
     "a pursued user-facing domain charges a fee (fee_per_user_month_usd > 0)",
     lambda s: any(t.user_facing and t.fee_per_user_month_usd > 0 for t in _pursued(s)),

@@ -189,7 +189,7 @@ class Macro(Strict):
         240.0,
         "capitalisation lag: assessed values close 1/lag of the gap to the services' "
         "uplift each month",
-        ap.ANY_USER_FACING,
+        ap.LAND_UPLIFT,
     )
     grid_emissions_t_per_mwh: float = field(
         0.37, "t CO2/MWh", 0.0, 2.0, "grid factor (US average ~0.37)", ap.ANY_KWH

@@ -17,7 +17,7 @@ that is no longer an active numeric parameter, fails the test too (remove it).
 
 "Moves a KPI" means some KPI differs by more than a relative 1e-9
 (``ledger_imbalance_usd``, a check, is ignored): a parameter that only moves
-rounding noise is inert (``property_tax_rate`` is).
+rounding noise is inert.
 
 The runs go to a pool of two processes (spawn). The test takes about 2.5 minutes
 on two idle cores, half of it for ``phoenix_consortium`` (twelve cities, run over
@@ -56,16 +56,12 @@ IGNORED = frozenset({"ledger_imbalance_usd"})
 WORKERS = 2
 
 # ------------------------------------------------------------------ the allow-list
-# Why an active parameter moves no KPI. Three kinds: a dead code path (a model defect);
-# a condition of the run, not of the scenario, that never occurs on these seeds (a
-# downgrade, an exit, an incident, a pilot near its threshold); or a condition the model
-# has that the schema does not declare (too fine to state in advance).
+# Why an active parameter moves no KPI. Two kinds (the one dead code path found, the
+# property tax rate, is now declared as never applying): a condition of the run, not of
+# the scenario, that never occurs on these seeds (a downgrade, an exit, an incident, a
+# pilot near its threshold); or a condition the model has that the schema does not
+# declare (too fine to state in advance).
 
-DEAD_TAX_RATE = (
-    "dead code path (model defect): assessed values are derived as property_tax_share x "
-    "revenue / property_tax_rate, so the tax (value x rate), the TIF increment and the "
-    "uplift's tax do not depend on the rate (only rounding moves)"
-)
 NO_DOWNGRADE = (
     "read only once a city is downgraded to this rating, a run-time event: no run of this "
     "scenario is downgraded (reserves and debt service stay inside the review's bounds)"
@@ -166,7 +162,6 @@ LENDERS = ["world.investors.count", "world.investors.capital_usd"]
 #: Active numeric parameters that move no KPI, per scenario: path -> the reason found.
 KNOWN_INERT: dict[str, dict[str, str]] = {
     "alliance": {
-        "world.cities.central.property_tax_rate": DEAD_TAX_RATE,
         **_each(LENDERS, CAPITAL_AMPLE),
         **_each(_paths("world.rates.yields_10y.", BELOW_AA), NO_DOWNGRADE),
         **_each(_paths("world.rates.yields_20y.", BELOW_AA), NO_DOWNGRADE),
@@ -209,7 +204,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         ),
     },
     "denver_minibonds": {
-        "world.cities.denver.property_tax_rate": DEAD_TAX_RATE,
         **_each(LENDERS, CAPITAL_AMPLE),
         **_each(_paths("world.rates.yields_20y.", ["AA", *BELOW_AA]), NO_DOWNGRADE),
         "world.vendors.cash_usd": CASH_AMPLE,
@@ -243,7 +237,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         "world.technology.buildings.privacy_sensitivity": RARE_REFUSALS,
     },
     "helsinki_maas": {
-        "world.cities.helsinki.property_tax_rate": DEAD_TAX_RATE,
         "world.investors.capital_usd": CAPITAL_AMPLE,
         "policy.budget.cut_share": FLOOR_NOT_REACHED,
         "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
@@ -273,7 +266,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         ),
     },
     "phoenix_consortium": {
-        **_each(_paths("world.cities.", PHOENIX, ".property_tax_rate"), DEAD_TAX_RATE),
         **_each(
             _paths(
                 "world.cities.",
@@ -313,7 +305,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         **_each(["world.pilots.bias_mean", "world.pilots.bias_sd"], POOLED_PILOTS),
     },
     "revolving_fund": {
-        "world.cities.central.property_tax_rate": DEAD_TAX_RATE,
         **_each(LENDERS, CAPITAL_AMPLE),
         **_each(_paths("world.rates.yields_20y.", BELOW_AA), NO_DOWNGRADE),
         "world.vendors.cash_usd": CASH_AMPLE,
@@ -343,7 +334,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         ),
     },
     "san_diego_streetlights": {
-        "world.cities.san_diego.property_tax_rate": DEAD_TAX_RATE,
         "world.vendors.cash_usd": CASH_AMPLE,
         "world.technology.streetlights.incident_hazard_monthly": RARE_INCIDENTS,
         "policy.procurement.renewal_lead_months": RENEWAL_ORPHANS,
@@ -361,7 +351,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         ),
     },
     "tif_district": {
-        "world.cities.central.property_tax_rate": DEAD_TAX_RATE,
         **_each(LENDERS, CAPITAL_AMPLE),
         **_each(_paths("world.rates.yields_20y.", BELOW_AA), NO_DOWNGRADE),
         "world.vendors.cash_usd": CASH_AMPLE,
@@ -389,7 +378,6 @@ KNOWN_INERT: dict[str, dict[str, str]] = {
         ),
     },
     "traditional": {
-        "world.cities.central.property_tax_rate": DEAD_TAX_RATE,
         **_each(LENDERS, CAPITAL_AMPLE),
         **_each(_paths("world.rates.yields_20y.", BELOW_AA), NO_DOWNGRADE),
         "world.vendors.cash_usd": CASH_AMPLE,

@@ -266,6 +266,8 @@ MANY_VENDORS = _on("world.vendors.count > 1 (bidders compete)", lambda s: s.worl
 
 # --------------------------------------------------------------------------- policy levers
 
+#: A field a scenario records but the model does not read (it cancels out).
+NEVER = _on("never: the value cancels out of every computation", lambda s: False)
 PILOTS = _on("pilots are enabled (policy.pilot.enabled)", lambda s: s.policy.pilot.enabled)
 #: The prior mean (claim less the haircut) is also the city's projection for a revenue
 #: bond's coverage test and a PPP's base case.

@@ -58,7 +58,13 @@ class City(Strict):
         0.25, "fraction", 0.0, 1.0, "share of general revenue from property tax", ap.PROPERTY_SPLIT
     )
     property_tax_rate: float = field(
-        0.01, "fraction/yr", 0.0, 0.1, "effective property tax rate on assessed value"
+        0.01,
+        "fraction/yr",
+        0.0,
+        0.1,
+        "effective property tax rate on assessed value; recorded, not read: the model keeps "
+        "property tax in tax terms (property_tax_share x revenue), so the rate cancels",
+        ap.NEVER,
     )
     reserves_usd: float = field(
         2.1e8, "USD", 0.0, 1e12, "unrestricted general-fund reserves (~15 % of revenue)"

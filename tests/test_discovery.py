@@ -170,10 +170,12 @@ def synthetic_folder(path, n_points: int = 400, reps: int = 2):
                     }
                 )
                 index += 1
-    store = RunStore(path)
-    store.add(rows, [])
-    store.flush()
-    store.write_manifest({"name": "synthetic", "spec": {"experiment": {"model": "synthetic"}}})
+    with RunStore(path) as store:
+        store.add(rows, [])
+        store.flush()
+        store.write_manifest(
+            {"name": "synthetic", "spec": {"experiment": {"model": "synthetic"}}}
+        )
     return path
 
 

@@ -40,6 +40,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             resume=True,
             progress=progress,
             spec_source=str(args.spec),
+            wait=args.wait,
         )
     except ExperimentError as exc:
         print(exc, file=sys.stderr)
@@ -90,6 +91,12 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
             action="store_true",
             help="finish an interrupted experiment (rerunning into the same folder "
             "always resumes: stored runs are skipped)",
+        )
+        p.add_argument(
+            "--wait",
+            action="store_true",
+            help="if another process is writing to the folder, wait for it to finish "
+            "(default: stop with a line naming it)",
         )
         p.set_defaults(func=cmd_batch)
 

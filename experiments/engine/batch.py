@@ -29,7 +29,7 @@ from experiments.engine.design import design_points, replication_seed
 from experiments.engine.engines import make_engine
 from experiments.engine.runner import Context, Task, run_chunk, run_id, warm_up
 from experiments.engine.spec import Spec, bind_models
-from experiments.engine.store import RunStore
+from experiments.engine.store import RunStore, StoreLocked
 
 PACKAGES = (
     "alliance-sim",
@@ -177,8 +177,13 @@ def run_experiment(
     resume: bool = True,
     progress: Callable[[str, dict], Any] | None = None,
     spec_source: str = "",
+    wait: bool = False,
 ) -> Summary:
     """Run (or finish) an experiment into a run store.
+
+    The store has one writer: while this runs it holds the store's lock, and
+    whatever ends it (success, an error, Ctrl-C) the finished runs still
+    buffered are written and the lock released.
 
     Args:
         spec: The validated spec.
@@ -190,15 +195,34 @@ def run_experiment(
         progress: Called with ("start", {"planned", "skipped"}) and then with
             ("chunk", {"runs", "failed"}) after each chunk.
         spec_source: The spec file, recorded in the manifest.
+        wait: Wait for another process writing to ``out`` instead of failing.
 
     Returns:
         The summary.
 
     Raises:
         ExperimentError: When the folder holds another experiment (or, without
-            ``resume``, any results).
+            ``resume``, any results), or another process is writing to it.
     """
-    store, manifest, done = _open_store(spec, out, resume)
+    store, manifest, done = _open_store(spec, out, resume, wait)
+    try:
+        return _run(spec, store, manifest, done, engine, workers, scheduler, progress, spec_source)
+    finally:
+        store.close()
+
+
+def _run(
+    spec: Spec,
+    store: RunStore,
+    manifest: dict,
+    done: set[str],
+    engine: str,
+    workers: int,
+    scheduler: str | None,
+    progress: Callable[[str, dict], Any] | None,
+    spec_source: str,
+) -> Summary:
+    """The body of :func:`run_experiment`, with the store open for writing."""
     context, planned, tasks = iter_tasks(spec)
     todo = (t for t in tasks if t.run_id not in done)
     n_todo = planned - len(done)
@@ -259,20 +283,31 @@ def run_experiment(
     return Summary(planned, planned - n_todo, ran, failed, seconds, engine, workers, startup)
 
 
-def _open_store(spec: Spec, out: str | Path, resume: bool) -> tuple[RunStore, dict, set[str]]:
-    """The run store of ``out``, its manifest and the run ids it holds; refuse a mismatch."""
-    store = RunStore(out, flush_seconds=spec.experiment.flush_seconds)
+def _open_store(
+    spec: Spec, out: str | Path, resume: bool, wait: bool = False
+) -> tuple[RunStore, dict, set[str]]:
+    """The run store of ``out`` (its writer), its manifest and the run ids it holds.
+
+    Refuses another writer's store, another experiment's, and stored runs without
+    ``resume``; the lock is released again when it refuses.
+    """
+    try:
+        store = RunStore(out, flush_seconds=spec.experiment.flush_seconds, wait=wait)
+    except StoreLocked as exc:
+        raise ExperimentError(str(exc)) from None
     manifest = store.manifest()
+    problem = None
     if manifest and manifest.get("spec_hash") != _spec_hash(spec):
-        raise ExperimentError(
-            f"{out}: holds another experiment ({manifest.get('name')}); choose a new --out"
-        )
+        problem = f"{out}: holds another experiment ({manifest.get('name')}); choose a new --out"
     recorded = store.recorded()
-    if len(recorded) and not resume:
-        raise ExperimentError(
+    if problem is None and len(recorded) and not resume:
+        problem = (
             f"{out}: already holds {len(recorded)} runs; "
             "pass --resume to finish it or choose a new --out"
         )
+    if problem is not None:
+        store.close()
+        raise ExperimentError(problem)
     return store, manifest, set(recorded["run_id"])
 
 
@@ -328,7 +363,7 @@ def status(folder: str | Path) -> dict[str, Any]:
     Raises:
         FileNotFoundError: When the folder is not an experiment.
     """
-    store = RunStore(folder)
+    store = RunStore(folder, write=False)  # a reader: no lock, nothing written or moved
     manifest = store.manifest()
     if not manifest:
         raise FileNotFoundError(f"{folder}: no manifest.json: not an experiment folder")

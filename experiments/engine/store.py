@@ -2,12 +2,21 @@
 
 A reader never sees a half-written file: a crash leaves at most a stray
 ``.tmp-*`` file, never a truncated Parquet or JSON file under a real name.
+
+A run store has one writer at a time: the writer holds an advisory lock on
+``<folder>/.writer.lock`` (``fcntl.flock``, released by the kernel when the
+process dies, however it dies) and records who it is (host, pid, start time)
+in the file; a second writer gets :class:`StoreLocked` naming the holder, or
+waits for it. Readers (``status``, ``load``, ``report``) open the store
+read-only: they take no lock and create, move or delete nothing.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import platform
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +29,14 @@ if TYPE_CHECKING:
     from sim.model.api import RunResult
 
 RESULTS = Path("results")
+#: The writer's lock file inside a store.
+LOCK_NAME = ".writer.lock"
+#: Where a writer moves files it cannot account for (never deleted).
+QUARANTINE = "quarantine"
+
+
+class StoreLocked(RuntimeError):
+    """Another process is writing to this run store."""
 
 
 def atomic(path: Path, write: Callable[[Path], Any]) -> Path:
@@ -131,30 +148,73 @@ class RunStore:
     """
 
     def __init__(
-        self, folder: str | Path, batch_rows: int = 256, flush_seconds: float = 10.0
+        self,
+        folder: str | Path,
+        batch_rows: int = 256,
+        flush_seconds: float = 10.0,
+        *,
+        write: bool = True,
+        wait: bool = False,
     ) -> None:
-        """Open (or create) the folder.
+        """Open the folder: as its one writer (creating it), or read-only.
 
         Args:
             folder: The experiment folder.
             batch_rows: Rows buffered before a part is written.
             flush_seconds: Buffered rows are written at least this often.
+            write: Open as the writer: take the lock, create the folder, set aside
+                time-series parts whose runs part was never written. A reader
+                (False) changes nothing on disk.
+            wait: A writer waits for another writer to finish instead of failing.
+
+        Raises:
+            StoreLocked: When another process is writing (and ``wait`` is False).
         """
         self.folder = Path(folder)
         self.runs = self.folder / "runs"
         self.series = self.folder / "timeseries"
-        self.runs.mkdir(parents=True, exist_ok=True)
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
         self._last_flush = time.monotonic()
         self._rows: list[dict] = []
         self._frames: list[pd.DataFrame] = []
+        self._lock: int | None = None
+        self.writable = write
+        if write:
+            self.runs.mkdir(parents=True, exist_ok=True)
+            self._lock = _acquire(self.folder / LOCK_NAME, wait)
         self._part = 1 + max(
             (int(p.stem.split("-")[1]) for p in self.runs.glob("part-*.parquet")), default=0
         )
-        for orphan in self.series.glob("scenario=*/part-*.parquet"):  # series of a lost part
-            if int(orphan.stem.split("-")[1]) >= self._part:
-                orphan.unlink()
+        if write:
+            for orphan in self.orphans():  # series of a part that was never written
+                dest = self.folder / QUARANTINE / orphan.relative_to(self.folder)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(orphan, dest)
+
+    def orphans(self) -> list[Path]:
+        """Time-series parts with no runs part of their number (a writer died between them)."""
+        return sorted(
+            p
+            for p in self.series.glob("scenario=*/part-*.parquet")
+            if int(p.stem.split("-")[1]) >= self._part
+        )
+
+    def close(self) -> None:
+        """Write what is buffered and release the writer's lock."""
+        if self._lock is None:
+            return
+        try:
+            self.flush()
+        finally:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def manifest_path(self) -> Path:
@@ -194,6 +254,8 @@ class RunStore:
         """Write buffered rows (and their series) as new part files."""
         if not self._rows:
             return
+        if not self.writable:
+            raise RuntimeError(f"{self.folder}: opened read-only")
         name = f"part-{self._part:05d}.parquet"
         if self._frames:  # series first: a part in runs/ promises its series are stored
             series = pd.concat(self._frames, ignore_index=True)
@@ -205,6 +267,35 @@ class RunStore:
         self._last_flush = time.monotonic()
         self._part += 1
         self._rows, self._frames = [], []
+
+
+def _acquire(path: Path, wait: bool) -> int:
+    """Take the store's writer lock; record the holder in the lock file.
+
+    Args:
+        path: The lock file.
+        wait: Block until the lock is free instead of failing.
+
+    Returns:
+        The open descriptor that holds the lock.
+
+    Raises:
+        StoreLocked: When another process holds the lock and ``wait`` is False.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "unknown"
+        os.close(fd)
+        raise StoreLocked(
+            f"{path.parent}: another process is writing to this store ({holder}); "
+            "wait for it to finish (--wait) or choose another --out"
+        ) from None
+    me = f"host {platform.node()}, pid {os.getpid()}, since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, me.encode(), 0)
+    return fd
 
 
 def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:

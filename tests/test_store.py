@@ -1,0 +1,210 @@
+"""The run store as a cluster uses it: one writer, readers that change nothing (issue 12).
+
+A writer holds an advisory lock on ``<folder>/.writer.lock`` (``fcntl.flock``),
+so a second writer stops with one line naming the holder, or waits with
+``--wait``; the lock goes with its process however that process dies. Readers
+(``status``, ``load``) take no lock and create, move or delete nothing. A
+writer sets aside (never deletes) time-series parts whose runs part was never
+written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import experiments
+from experiments.engine.batch import ExperimentError, run_experiment, status
+from experiments.engine.spec import load_spec
+from experiments.engine.store import LOCK_NAME, QUARANTINE, RunStore, StoreLocked
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+SPEC = """
+[experiment]
+name = "quick"
+model = "experiments.engine.analytic:linear"
+seed = 5
+replications = 2
+[design]
+kind = "grid"
+[design.parameters.x]
+values = [0, 1, 2, 3, 4, 5]
+"""
+
+#: A process that takes a store's writer lock, says so, and sleeps.
+HOLDER = """
+import sys, time
+from experiments.engine.store import RunStore
+store = RunStore(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+store.close()
+"""
+
+
+def sweep(spec: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(spec), "--engine", "serial"]
+    return subprocess.run(
+        [*cmd, "--out", str(out), *extra],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def hold(folder: Path, seconds: float) -> subprocess.Popen:
+    """Start a process holding the writer lock of ``folder``; return once it holds it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder), str(seconds)],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    path = tmp_path / "quick.toml"
+    path.write_text(SPEC)
+    return path
+
+
+def test_a_second_writer_stops_with_one_line_naming_the_holder(tmp_path, spec):
+    out = tmp_path / "exp"
+    with RunStore(out):
+        done = sweep(spec, out)
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert "another process is writing to this store" in lines[0]
+        assert f"pid {os.getpid()}" in lines[0] and "--wait" in lines[0]
+        assert "Traceback" not in done.stderr
+        with pytest.raises(ExperimentError, match="another process is writing"):
+            run_experiment(load_spec(spec), out)
+    assert sweep(spec, out).returncode == 0  # the lock went with the first writer
+    assert len(experiments.load(out)) == 12
+
+
+def test_the_lock_dies_with_its_process(tmp_path):
+    out = tmp_path / "exp"
+    proc = hold(out, 60)
+    with pytest.raises(StoreLocked, match=f"pid {proc.pid}"):
+        RunStore(out)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with RunStore(out) as store:  # the kernel released the lock of the dead process
+        assert store.writable
+
+
+def test_wait_waits_for_the_writer_then_runs(tmp_path, spec):
+    out = tmp_path / "exp"
+    proc = hold(out, 1.5)
+    t0 = time.monotonic()
+    done = sweep(spec, out, "--wait")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - t0 >= 1.0
+    proc.wait()
+    assert len(experiments.load(out)) == 12
+
+
+def test_two_sweeps_at_once_store_every_run_exactly_once(tmp_path, spec):
+    """Two `alliance sweep` into one folder (the issue's case): no row lost or duplicated.
+
+    One runs; the other stops with one line or, with --wait, finds everything stored.
+    """
+    out = tmp_path / "exp"
+    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(spec), "--engine", "serial"]
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--out", str(out), *extra],
+            cwd=ROOT,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for extra in ((), ("--wait",))
+    ]
+    codes = [p.wait(timeout=120) for p in procs]
+    assert codes[1] == 0  # the waiting one always finishes
+    assert codes[0] in (0, 2)
+    runs = experiments.load(out)
+    assert len(runs) == 12 and runs.run_id.is_unique
+    assert status(out)["done"] == 12
+
+
+def write_parts(out: Path) -> tuple[Path, Path]:
+    """A store with one runs part and a time-series part with no runs part (an orphan)."""
+    with RunStore(out) as store:
+        store.add(
+            [{"run_id": "a", "index": 0, "status": "ok"}],
+            [pd.DataFrame({"run_id": ["a"], "scenario": ["s"], "month": [0], "v": [1.0]})],
+        )
+        store.flush()
+        store.write_manifest({"name": "t", "planned": 2, "status": "running"})
+    orphan = out / "timeseries" / "scenario=s" / "part-00002.parquet"
+    pd.DataFrame({"run_id": ["b"], "month": [0], "v": [2.0]}).to_parquet(orphan)
+    return out / "runs" / "part-00001.parquet", orphan
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+    }
+
+
+def test_readers_change_nothing(tmp_path):
+    out = tmp_path / "exp"
+    _, orphan = write_parts(out)
+    before = snapshot(out)
+    assert status(out)["done"] == 1
+    experiments.load(out)
+    experiments.load(out, timeseries=True)
+    with RunStore(out, write=False) as reader:
+        assert reader.orphans() == [orphan]
+        with pytest.raises(RuntimeError, match="read-only"):
+            reader.add([{"run_id": "x", "index": 1, "status": "ok"}], [])
+            reader.flush()
+    assert snapshot(out) == before
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError):
+        status(missing)
+    assert not missing.exists()
+
+
+def test_a_reader_does_not_wait_for_or_block_a_writer(tmp_path):
+    out = tmp_path / "exp"
+    write_parts(out)
+    proc = hold(out, 60)
+    try:
+        assert status(out)["done"] == 1  # no lock taken
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_writer_sets_orphaned_series_aside_and_deletes_nothing(tmp_path):
+    out = tmp_path / "exp"
+    _, orphan = write_parts(out)
+    data = orphan.read_bytes()
+    with RunStore(out):
+        pass
+    assert not orphan.exists()
+    kept = out / QUARANTINE / orphan.relative_to(out)
+    assert kept.read_bytes() == data
+    assert (out / LOCK_NAME).is_file()

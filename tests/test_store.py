@@ -208,3 +208,67 @@ def test_a_writer_sets_orphaned_series_aside_and_deletes_nothing(tmp_path):
     kept = out / QUARANTINE / orphan.relative_to(out)
     assert kept.read_bytes() == data
     assert (out / LOCK_NAME).is_file()
+
+
+# --------------------------------------------------------------------------- names are not paths
+
+EVIL = "../../../escaped_dir"
+
+
+def test_safe_names_keep_safe_names_and_never_make_a_path():
+    from experiments.engine.store import safe_name
+
+    assert safe_name("fiscal_npv_usd") == "fiscal_npv_usd"
+    assert safe_name("alliance+rate_shock").startswith("alliance-rate_shock-")
+    for name in (EVIL, "..", ".", "a/b", "a\\b", "x\x00y", "", " ", "/etc/passwd", "é" * 80):
+        got = safe_name(name)
+        assert got and "/" not in got and "\\" not in got and "\x00" not in got
+        assert got not in (".", "..") and not got.startswith(".")
+        assert len(got) <= 48 + 9
+    assert safe_name("a/b") != safe_name("a?b")  # the hash keeps names apart
+
+
+def outside(base: Path, root: Path, before: set[Path]) -> list[Path]:
+    """Files created under ``base`` but not under ``root``."""
+    return [p for p in base.rglob("*") if p not in before and root not in p.parents]
+
+
+def test_no_name_field_writes_outside_its_folder(tmp_path):
+    """Traversal through every name field ends inside the command's folder.
+
+    Scenario name, experiment name, scenario label, the default results/NAME
+    and the folders of a multi-scenario run; deep enough that ``../../..``
+    stays inside ``tmp_path``, where every new file is looked for.
+    """
+    root = tmp_path / "a" / "b" / "c" / "d" / "inner"
+    root.mkdir(parents=True)
+    before = set(tmp_path.rglob("*"))
+    scenario = root / "evil.toml"
+    scenario.write_text(f'[scenario]\nname = "{EVIL}"\nextends = "traditional"\n')
+    spec = root / "evil_spec.toml"
+    spec.write_text(
+        f'[experiment]\nname = "{EVIL}"\nseed = 1\nreplications = 1\nmonths = 12\n'
+        "timeseries = true\n"
+        f'[[scenarios]]\nfile = "{scenario}"\nlabel = "../../label_escape"\n'
+        '[design]\nkind = "list"\npoints = [{"world.rates.shift_bp" = 0.0}]\n'
+    )
+    runs = [
+        ["run", str(scenario), "--months", "12", "--out", str(root / "one"), "--no-chart"],
+        ["run", str(scenario), "traditional", "--months", "12", "--out", str(root / "two"),
+         "--no-chart"],
+        ["run", str(scenario), "--months", "12", "--no-chart"],  # default results/runs/...
+        ["batch", str(spec), "--engine", "serial"],  # default results/<experiment name>
+    ]  # fmt: skip
+    for args in runs:
+        done = subprocess.run(
+            [sys.executable, "-m", "experiments.cli", *args],
+            cwd=root,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+    assert outside(tmp_path, root, before) == []
+    series = experiments.load(next((root / "results").glob("escaped_dir-*")), timeseries=True)
+    assert set(series.scenario) == {"../../label_escape"}  # the label survives as data

@@ -23,7 +23,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INVALID
-    out = Path(args.out) if args.out else Path("results") / spec.experiment.name
+    from experiments.engine.store import safe_name
+
+    out = Path(args.out) if args.out else Path("results") / safe_name(spec.experiment.name)
     progress, close = progress_bar(
         lambda i: (
             f"{spec.experiment.name}: {i['planned']} runs planned, {i['skipped']} "

@@ -137,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one or more scenarios on the same seed; print KPIs, write files and a dashboard."""
     from tqdm import tqdm
 
-    from experiments.engine.store import new_folder, write_csv, write_run
+    from experiments.engine.store import new_folder, safe_name, write_csv, write_run
     from experiments.workshop.dashboard import dashboard
     from sim.config import parse_assignments
     from sim.model.api import run
@@ -161,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         months = args.months or scn.world.horizon_months
         with tqdm(total=months, desc=name, unit="month", leave=False, disable=None) as bar:
             results[name] = run(scn, seed=args.seed, months=args.months, progress=bar.update)
-        write_run(results[name], folder / name if len(scenarios) > 1 else folder)
+        write_run(results[name], folder / safe_name(name) if len(scenarios) > 1 else folder)
     table = kpi_table(results)
     print(format_kpis(table))
     write_csv(table, folder / "kpis.csv", index_label="kpi")

@@ -37,7 +37,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     note = kpi_check_note(spec)
     if note:  # a model without declared outputs: its KPI names are checked by the analysis
         print(note, file=sys.stderr)
-    out = Path(args.out) if args.out else Path("results") / spec.experiment.name
+    from experiments.engine.store import safe_name
+
+    out = Path(args.out) if args.out else Path("results") / safe_name(spec.experiment.name)
     workers = "" if args.engine == "serial" else f" ({args.workers} workers)"
     progress, close = progress_bar(
         lambda info: (

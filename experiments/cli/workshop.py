@@ -27,6 +27,7 @@ def _print_rows(rows: list[list[str]]) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired comparison (and stress test) of designs, with charts and the report."""
     from experiments.engine.batch import ExperimentError
+    from experiments.engine.store import safe_name
     from experiments.workshop.report import build_report, stakeholder_rows
     from experiments.workshop.studies import compare_study
     from sim.config import parse_assignments
@@ -38,7 +39,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for scenario in args.scenarios:  # one clear line per bad name before anything runs
         load_scenario(scenario, overlays=overlays[:1])
     labels = "-".join(Path(s).stem for s in args.scenarios)
-    out = Path(args.out) if args.out else Path("results") / f"{args.command}-{labels}"
+    out = Path(args.out) if args.out else Path("results") / safe_name(f"{args.command}-{labels}")
     progress, close = progress_bar(
         lambda i: (
             f"{args.command} {labels}: {i['planned']} runs "
@@ -84,6 +85,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_tornado(args: argparse.Namespace) -> int:
     """One-at-a-time changes of parameters around a scenario, as a tornado chart."""
+    from experiments.engine.store import safe_name
     from experiments.workshop.studies import tornado_study
     from sim.config import ScenarioError, parse_value
 
@@ -103,7 +105,11 @@ def cmd_tornado(args: argparse.Namespace) -> int:
     for path, (low, high) in ranges.items():  # validate both ends before running
         load_scenario(args.scenario, overrides={path: low})
         load_scenario(args.scenario, overrides={path: high})
-    out = Path(args.out) if args.out else Path("results") / f"tornado-{Path(args.scenario).stem}"
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("results") / safe_name(f"tornado-{Path(args.scenario).stem}")
+    )
     progress, close = progress_bar(
         lambda i: (
             f"tornado {args.scenario}: {i['planned']} runs "

@@ -63,7 +63,7 @@ def discover(
     Raises:
         DiscoveryError: For bad input.
     """
-    from experiments.engine.store import load, write_csv, write_json
+    from experiments.engine.store import load, safe_name, write_csv, write_json
 
     try:
         runs = load(folder)
@@ -91,7 +91,7 @@ def discover(
     strong = rule_lines(res.limits[res.limits["qp"] < 0.05], info)
     weak = rule_lines(res.limits[res.limits["qp"] >= 0.05], info)
     judged = scenario or runs.loc[runs["scenario"] != compare_to, "scenario"].iloc[0]
-    tag = kpi + (f"_{judged}_vs_{compare_to}" if compare_to else "")
+    tag = safe_name(kpi + (f"_{judged}_vs_{compare_to}" if compare_to else ""))
     target = Path(out) if out else Path(folder)
     payload = {
         "kpi": kpi,

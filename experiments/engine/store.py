@@ -14,9 +14,11 @@ read-only: they take no lock and create, move or delete nothing.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import platform
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +39,34 @@ QUARANTINE = "quarantine"
 
 class StoreLocked(RuntimeError):
     """Another process is writing to this run store."""
+
+
+#: Characters a file or folder name made from a user's name may keep.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+#: Longest slug kept from a name (the hash keeps it unique).
+SLUG_CHARS = 48
+
+
+def safe_name(name: str) -> str:
+    """A file or folder name for a user-given name (scenario, experiment, design, KPI).
+
+    Names are never paths: the name's letters, digits, ``_``, ``.`` and ``-``
+    are kept (runs of anything else become ``-``; leading and trailing dots and
+    dashes go, so ``..`` cannot survive as a component), cut to
+    :data:`SLUG_CHARS`; whenever that changed the name, an 8-character hash of
+    the full name follows, so two names never share a file.
+
+    Args:
+        name: Any string.
+
+    Returns:
+        The name itself when it was already safe, else ``<slug>-<hash>``.
+    """
+    slug = _UNSAFE.sub("-", name).strip(".-")[:SLUG_CHARS].strip(".-")
+    if slug == name and slug:
+        return slug
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug}-{digest}" if slug else digest
 
 
 def atomic(path: Path, write: Callable[[Path], Any]) -> Path:
@@ -100,7 +130,7 @@ def new_folder(out: str | Path | None, label: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
     stamp = pd.Timestamp.now().strftime("%Y%m%d-%H%M%S")
-    base = RESULTS / "runs" / f"{stamp}-{label}"
+    base = RESULTS / "runs" / f"{stamp}-{safe_name(label)}"
     folder, n = base, 1
     while folder.exists():
         n += 1
@@ -260,8 +290,10 @@ class RunStore:
         if self._frames:  # series first: a part in runs/ promises its series are stored
             series = pd.concat(self._frames, ignore_index=True)
             for label, frame in series.groupby("scenario", sort=True):
+                # the folder is a safe name; the label itself stays in the rows
                 write_parquet(
-                    frame.drop(columns="scenario"), self.series / f"scenario={label}" / name
+                    frame.rename(columns={"scenario": "scenario_label"}),
+                    self.series / f"scenario={safe_name(label)}" / name,
                 )
         write_parquet(pd.DataFrame(self._rows), self.runs / name)
         self._last_flush = time.monotonic()
@@ -319,7 +351,10 @@ def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
         frames = []
         for p in parts:
             frame = pd.read_parquet(p)
-            frame.insert(1, "scenario", p.parent.name.split("=", 1)[1])
+            if "scenario_label" in frame:  # the label as given (the folder has a safe name)
+                frame.insert(1, "scenario", frame.pop("scenario_label"))
+            else:  # stores written before labels were kept in the rows
+                frame.insert(1, "scenario", p.parent.name.split("=", 1)[1])
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
     parts = sorted((folder / "runs").glob("part-*.parquet"))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from experiments.engine.plots import BLUE, GREEN, PURPLE, SKY, VERMILION, plt
 from experiments.engine.plots import save_png as _save
+from experiments.engine.store import safe_name
 
 #: Colours of the indices, the same in every chart.
 INDEX_COLOURS = {
@@ -54,10 +55,6 @@ METHOD_TITLES = {
     "delta": "delta moment-independent",
     "pawn": "PAWN",
 }
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
 def _title(kpi: str, units: Mapping[str, tuple[str, str]]) -> str:
@@ -389,7 +386,7 @@ def draw_all(
     """
     out = []
     for kpi in dict.fromkeys(t["kpi"]):
-        k = _safe(kpi)
+        k = safe_name(kpi)
         if method == "morris":
             out.append(morris_scatter(t, kpi, folder / f"morris_{k}.png", labels, units))
         else:

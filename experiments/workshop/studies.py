@@ -20,7 +20,7 @@ import pandas as pd
 
 from experiments.engine.batch import Summary, run_experiment
 from experiments.engine.spec import load_spec
-from experiments.engine.store import load, write_csv, write_json, write_parquet
+from experiments.engine.store import load, safe_name, write_csv, write_json, write_parquet
 from experiments.workshop import charts
 from experiments.workshop.compare import (
     TABLE_KPIS,
@@ -165,7 +165,7 @@ def _compare_charts(
     chart_dir = out / "charts"
     summary, stress = result["summary"], result["stress"]
     for design, table in result["decomposition"].groupby("design", sort=False):
-        charts.npv_decomposition(table, chart_dir / f"why_{design}")
+        charts.npv_decomposition(table, chart_dir / f"why_{safe_name(design)}")
     base_runs = runs[runs.scenario.isin(designs)]
     ts = load(out, timeseries=True)
     ts = ts[ts.scenario.isin(designs)]
@@ -175,10 +175,10 @@ def _compare_charts(
     charts.kpi_distributions(base_runs, designs, kpis, chart_dir / "kpi_distributions")
     charts.stakeholder_panel(summary[summary.kpi.isin(TABLE_KPIS)], chart_dir / "stakeholders")
     for d in designs:
-        charts.waterfall(base_runs, d, chart_dir / f"waterfall_{d}")
+        charts.waterfall(base_runs, d, chart_dir / f"waterfall_{safe_name(d)}")
     charts.adoption_by_quintile(base_runs, designs, chart_dir / "adoption_quintiles")
     for kpi, matrix in stress.items():
-        charts.stress_heatmap(matrix, kpi, chart_dir / f"stress_{kpi}")
+        charts.stress_heatmap(matrix, kpi, chart_dir / f"stress_{safe_name(kpi)}")
 
 
 def tornado_study(

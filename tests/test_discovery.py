@@ -173,9 +173,7 @@ def synthetic_folder(path, n_points: int = 400, reps: int = 2):
     with RunStore(path) as store:
         store.add(rows, [])
         store.flush()
-        store.write_manifest(
-            {"name": "synthetic", "spec": {"experiment": {"model": "synthetic"}}}
-        )
+        store.write_manifest({"name": "synthetic", "spec": {"experiment": {"model": "synthetic"}}})
     return path
 
 

@@ -209,13 +209,22 @@ def test_failed_runs_drop_their_saltelli_blocks(tmp_path):
 
 
 def test_twin_points_fill_each_other(tmp_path):
-    """Rounding makes some Saltelli rows identical: one stored run serves both."""
+    """Rounding makes some Saltelli rows identical: each runs once, its twins are copies.
+
+    Every plan entry has its own run id (issue 12: shared ids left a study "1
+    pending" for ever), and the analysis also copes with twins not stored.
+    """
     d = ishigami_spec("sobol", 16)
     d["sensitivity"]["parameters"]["x4"] = {"bounds": [0.0, 1.0], "integer": True}
     result = run_sensitivity(load_sensitivity_spec(d), tmp_path, engine="serial", charts=False)
     runs = experiments.load(tmp_path)
-    twins = runs[runs.duplicated("run_id", keep="first")]
-    assert len(twins)  # identical points share a run id
+    assert runs.run_id.is_unique and len(runs) == result.planned
+    twins = runs[runs.worker.str.startswith("same as ")]
+    assert len(twins)  # identical points ran once
+    by_id = runs.set_index("run_id")
+    for _, twin in twins.iterrows():
+        source = by_id.loc[twin.worker.removeprefix("same as ")]
+        assert twin.y == source.y and twin.duration_s == 0.0
     parts = sorted((tmp_path / "runs").glob("part-*.parquet"))
     kept = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     kept = kept[~kept["index"].isin(twins["index"])]  # as a resumed study would store them

@@ -272,3 +272,45 @@ def test_no_name_field_writes_outside_its_folder(tmp_path):
     assert outside(tmp_path, root, before) == []
     series = experiments.load(next((root / "results").glob("escaped_dir-*")), timeseries=True)
     assert set(series.scenario) == {"../../label_escape"}  # the label survives as data
+
+
+# --------------------------------------------------------------------------- run ids
+
+DUPLICATES = """
+[experiment]
+name = "twice"
+model = "experiments.engine.analytic:linear"
+seed = 5
+replications = 2
+[design]
+kind = "list"
+points = [{x = 1.0}, {x = 2.0}, {x = 1.0}]
+"""
+
+
+def test_identical_points_run_once_and_resume_always_completes(tmp_path):
+    """A list design with a point twice: 6 entries, 6 run ids, 4 runs and 2 copies.
+
+    Then the issue's kill case (a copy missing from the store) resumes to complete.
+    """
+    spec_file = tmp_path / "twice.toml"
+    spec_file.write_text(DUPLICATES)
+    spec = load_spec(spec_file)
+    out = tmp_path / "exp"
+    summary = run_experiment(spec, out)
+    runs = experiments.load(out)
+    assert summary.planned == 6 and len(runs) == 6 and runs.run_id.is_unique
+    copies = runs[runs.worker.str.startswith("same as ")]
+    assert len(copies) == 2 and set(copies.point) == {2}
+    assert status(out) == {**status(out), "done": 6, "pending": 0, "status": "complete"}
+    # the kill landed between a run and its copy: only the copy is missing
+    part = next((out / "runs").glob("part-*.parquet"))
+    table = pd.read_parquet(part)
+    table[table.run_id != copies.run_id.iloc[0]].to_parquet(part, index=False)
+    assert status(out)["pending"] == 1
+    again = run_experiment(spec, out)
+    assert again.ran == 1 and status(out)["pending"] == 0
+    pd.testing.assert_frame_equal(
+        experiments.load(out).drop(columns=["duration_s", "worker"]),
+        runs.drop(columns=["duration_s", "worker"]),
+    )

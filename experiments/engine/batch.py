@@ -23,13 +23,16 @@ from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiments.engine.design import design_points, replication_seed
 from experiments.engine.engines import make_engine
-from experiments.engine.runner import Context, Task, run_chunk, run_id, warm_up
+from experiments.engine.runner import Context, Task, plan_id, run_chunk, run_id, warm_up
 from experiments.engine.spec import Spec, bind_models
 from experiments.engine.store import RunStore, StoreLocked
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PACKAGES = (
     "alliance-sim",
@@ -118,6 +121,7 @@ def iter_tasks(spec: Spec) -> tuple[Context, int, Iterator[Task]]:
             seed = replication_seed(exp.seed, r)
             for p, point in enumerate(points):
                 for label in labels:
+                    content = run_id(exp.model, fingerprints[label], point, seed, exp.months)
                     yield Task(
                         index=index,
                         scenario=label,
@@ -125,7 +129,8 @@ def iter_tasks(spec: Spec) -> tuple[Context, int, Iterator[Task]]:
                         params=point,
                         replication=r,
                         seed=seed,
-                        run_id=run_id(exp.model, fingerprints[label], point, seed, exp.months),
+                        run_id=plan_id(content, label, p, r),
+                        content=content,
                     )
                     index += 1
 
@@ -224,7 +229,9 @@ def _run(
 ) -> Summary:
     """The body of :func:`run_experiment`, with the store open for writing."""
     context, planned, tasks = iter_tasks(spec)
-    todo = (t for t in tasks if t.run_id not in done)
+    mapped = _identical(spec, done)
+    copies = {t.run_id for same in mapped.values() for t in same}
+    todo = (t for t in tasks if t.run_id not in done and t.run_id not in copies)
     n_todo = planned - len(done)
     started = time.time()
     store.write_manifest(
@@ -253,9 +260,9 @@ def _run(
     prepare = partial(warm_up, tuple(context.models.values()))
     with make_engine(engine, workers=workers, scheduler=scheduler, initializer=prepare) as eng:
         t0 = time.perf_counter()  # throughput is measured once the workers are up
-        chunks = _chunks(todo, n_todo, spec.experiment.chunk_size, eng.workers)
+        chunks = _chunks(todo, n_todo - len(copies), spec.experiment.chunk_size, eng.workers)
         ran, failed = _record(
-            eng.imap(partial(run_chunk, context=context), chunks), store, progress
+            eng.imap(partial(run_chunk, context=context), chunks), store, progress, mapped
         )
         seconds = time.perf_counter() - t0
     store.flush()
@@ -311,12 +318,67 @@ def _open_store(
     return store, manifest, set(recorded["run_id"])
 
 
+def _identical(spec: Spec, done: set[str]) -> dict[str, list[Task]]:
+    """Plan entries still to run that compute the same as an earlier one: run once, copy.
+
+    A design can list a point twice (a Sobol design with second order does so
+    on its own), and two labels can name the same scenario: such entries have
+    their own run ids but the same content, so the first one not yet stored
+    runs and the others are stored as copies of its row and series.
+
+    Args:
+        spec: The spec.
+        done: Run ids already stored.
+
+    Returns:
+        The run id that runs -> the entries that copy it.
+    """
+    first: dict[str, str] = {}
+    mapped: dict[str, list[Task]] = {}
+    for task in iter_tasks(spec)[2]:
+        if task.run_id in done:
+            continue
+        runs = first.setdefault(task.content, task.run_id)
+        if runs != task.run_id:
+            mapped.setdefault(runs, []).append(task)
+    return mapped
+
+
+def _copies(
+    rows: list[dict], frames: list[pd.DataFrame], mapped: dict[str, list[Task]]
+) -> tuple[list[dict], list[pd.DataFrame]]:
+    """Rows and series of the entries that copy the runs in ``rows``."""
+    out_rows, out_frames = [], []
+    for row in rows:
+        for task in mapped.get(row["run_id"], ()):
+            out_rows.append(
+                {
+                    **row,
+                    "run_id": task.run_id,
+                    "index": task.index,
+                    "scenario": task.scenario,
+                    "point": task.point,
+                    "replication": task.replication,
+                    "duration_s": 0.0,
+                    "worker": f"same as {row['run_id']}",
+                }
+            )
+            for frame in frames:
+                if len(frame) and frame["run_id"].iloc[0] == row["run_id"]:
+                    out_frames.append(frame.assign(run_id=task.run_id, scenario=task.scenario))
+    return out_rows, out_frames
+
+
 def _record(
     results: Iterator[tuple[list[Task], Any]],
     store: RunStore,
     progress: Callable[[str, dict], Any] | None,
+    mapped: dict[str, list[Task]] | None = None,
 ) -> tuple[int, int]:
-    """Store each finished chunk's rows and series as it comes: (runs, failed runs)."""
+    """Store each finished chunk's rows and series as it comes: (runs, failed runs).
+
+    Entries identical to a run in the chunk (``mapped``) are stored with it.
+    """
     ran = failed = 0
     for chunk, result in results:
         if isinstance(result, BaseException):  # the chunk's worker kept dying
@@ -326,6 +388,9 @@ def _record(
             frames = []
         else:
             rows, frames = result
+        if mapped:
+            extra_rows, extra_frames = _copies(rows, frames, mapped)
+            rows, frames = rows + extra_rows, frames + extra_frames
         store.add(rows, frames)
         ran += len(rows)
         bad = sum(r["status"] != "ok" for r in rows)

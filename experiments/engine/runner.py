@@ -50,12 +50,13 @@ class Task:
     """One run: a model (by its label), a design point, a replication."""
 
     index: int
-    run_id: str
+    run_id: str  # unique per (model label, design point, replication)
     scenario: str  # the model's label
     point: int
     params: dict[str, Any]
     replication: int
     seed: int
+    content: str = ""  # what the run computes: equal for identical design points
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,29 @@ class Context:
     columns: tuple[str, ...] = ()
 
 
+def plan_id(content: str, label: str, point: int, replication: int) -> str:
+    """The run id of a plan entry: its content, model label, design point and replication.
+
+    Two entries of a plan never share an id, even when their content is the same
+    (a design that lists one point twice, one scenario under two labels).
+
+    Args:
+        content: The run's content hash (:func:`run_id`).
+        label: The model's label.
+        point: The design point's position.
+        replication: The replication.
+
+    Returns:
+        16 hex digits.
+    """
+    blob = json.dumps([content, label, point, replication])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def run_id(
     model: str, fingerprint: str, params: dict[str, Any], seed: int, months: int | None
 ) -> str:
-    """Content hash naming a run: model, its content, the design values, seed, horizon, version.
+    """Content hash of a run: model, its content, the design values, seed, horizon, version.
 
     Args:
         model: The spec's model reference (``alliance`` or ``package.module:function``).

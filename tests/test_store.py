@@ -10,6 +10,7 @@ written.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -314,3 +315,14 @@ def test_identical_points_run_once_and_resume_always_completes(tmp_path):
         experiments.load(out).drop(columns=["duration_s", "worker"]),
         runs.drop(columns=["duration_s", "worker"]),
     )
+
+
+def test_a_store_of_the_earlier_format_is_not_resumed(tmp_path, spec):
+    out = tmp_path / "exp"
+    run_experiment(load_spec(spec), out)
+    manifest = RunStore(out, write=False).manifest()
+    del manifest["store_format"]  # as written before run ids named the plan entry
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ExperimentError, match="earlier version of the run store"):
+        run_experiment(load_spec(spec), out)
+    assert len(experiments.load(out)) == 12  # nothing added

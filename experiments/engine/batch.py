@@ -34,6 +34,10 @@ from experiments.engine.store import RunStore, StoreLocked
 if TYPE_CHECKING:
     import pandas as pd
 
+#: The run store's format: 2 since run ids include the plan entry (label, point,
+#: replication); a store of another format is not resumed (its ids would not match).
+STORE_FORMAT = 2
+
 PACKAGES = (
     "alliance-sim",
     "mesa",
@@ -238,6 +242,7 @@ def _run(
         {
             **manifest,
             "name": spec.experiment.name,
+            "store_format": STORE_FORMAT,
             "spec": json.loads(spec.model_dump_json()),
             "spec_hash": _spec_hash(spec),
             "spec_file": spec_source or manifest.get("spec_file", ""),
@@ -307,6 +312,12 @@ def _open_store(
     if manifest and manifest.get("spec_hash") != _spec_hash(spec):
         problem = f"{out}: holds another experiment ({manifest.get('name')}); choose a new --out"
     recorded = store.recorded()
+    if problem is None and len(recorded) and manifest.get("store_format", 1) != STORE_FORMAT:
+        problem = (
+            f"{out}: written by an earlier version of the run store (format "
+            f"{manifest.get('store_format', 1)}, now {STORE_FORMAT}): its run ids differ, so "
+            "it cannot be resumed; choose a new --out"
+        )
     if problem is None and len(recorded) and not resume:
         problem = (
             f"{out}: already holds {len(recorded)} runs; "

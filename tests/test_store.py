@@ -326,3 +326,23 @@ def test_a_store_of_the_earlier_format_is_not_resumed(tmp_path, spec):
     with pytest.raises(ExperimentError, match="earlier version of the run store"):
         run_experiment(load_spec(spec), out)
     assert len(experiments.load(out)) == 12  # nothing added
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_a_model_that_exits_fails_its_run_not_the_batch_and_the_exit_status_says_so(tmp_path):
+    spec = tmp_path / "exits.toml"
+    spec.write_text(
+        SPEC.replace("analytic:linear", "analytic:exits").replace(
+            "values = [0, 1, 2, 3, 4, 5]", "values = [-1, 0, 1, 2, -2, 3]"
+        )
+    )
+    out = tmp_path / "exp"
+    done = sweep(spec, out)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("4 of 12 runs failed")
+    runs = experiments.load(out)
+    assert len(runs) == 12 and (runs.status == "error").sum() == 4
+    assert runs[runs.status == "error"].error.str.startswith("SystemExit: 3").all()
+    assert status(out)["status"] == "complete"

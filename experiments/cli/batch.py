@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.cli.common import EXIT_INVALID, engine_args
+from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, engine_args
 from experiments.engine.progress import progress_bar
 
 
@@ -55,6 +55,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         f"{summary.skipped} were already stored) -> {out}"
     )
     print(f"load with: experiments.load({str(out)!r})")
+    if summary.failed:
+        print(
+            f"{summary.failed} of {summary.ran} runs failed: their error column says why "
+            f"(alliance status {out})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return 0
 
 

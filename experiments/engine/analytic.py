@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,24 @@ def flaky(params: dict[str, Any], seed: int) -> dict[str, float]:
 
 
 flaky.outputs = linear.outputs
+
+
+def exits(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Like :func:`linear`, but calls ``sys.exit(3)`` when ``x`` is negative.
+
+    Args:
+        params: Inputs; ``x < 0`` exits.
+        seed: Seed.
+
+    Returns:
+        As :func:`linear`.
+    """
+    if float(params.get("x", 0.0)) < 0:
+        sys.exit(3)
+    return linear(params, seed)
+
+
+exits.outputs = linear.outputs
 
 
 def crash_once(params: dict[str, Any], seed: int) -> dict[str, float]:

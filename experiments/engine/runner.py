@@ -190,7 +190,8 @@ def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.
                 series.insert(0, "run_id", task.run_id)
                 series.insert(1, "scenario", task.scenario)
                 frames.append(series)
-        except Exception as exc:  # a failing run is recorded, the rest go on
+        except (Exception, SystemExit) as exc:  # a failing run is recorded, the rest go on
+            # (a model calling sys.exit fails its run, not the batch; Ctrl-C still stops)
             last = traceback.extract_tb(exc.__traceback__)[-1]
             row.update(
                 status="error",

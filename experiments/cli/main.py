@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -52,14 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    previous = signal.signal(signal.SIGTERM, _terminate)  # a scheduler's wall-time limit
     try:
         return func(args)
+    except Terminated:
+        print("alliance: terminated (SIGTERM); finished runs are stored", file=sys.stderr)
+        return 143
     except ScenarioError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
-        print("alliance: interrupted", file=sys.stderr)
+        print("alliance: interrupted; finished runs are stored", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not bad input: one line unless asked
         if args.traceback or os.environ.get("ALLIANCE_TRACEBACK"):
@@ -71,6 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as after Ctrl-C (finished runs written, manifest says so)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(f"signal {signum}")
 
 
 if __name__ == "__main__":

@@ -216,8 +216,27 @@ def run_experiment(
     store, manifest, done = _open_store(spec, out, resume, wait)
     try:
         return _run(spec, store, manifest, done, engine, workers, scheduler, progress, spec_source)
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a fatal error: say so in the manifest
+        _stopped(store, exc)
+        raise
     finally:
         store.close()
+
+
+def _stopped(store: RunStore, exc: BaseException) -> None:
+    """Write the finished runs and record why the experiment stopped, with the counts."""
+    store.flush()
+    total = store.recorded()
+    store.write_manifest(
+        {
+            **store.manifest(),
+            "status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped",
+            "stopped_by": f"{type(exc).__name__}: {exc}".rstrip(": "),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "recorded": len(total),
+            "failed": int((total["status"] != "ok").sum()),
+        }
+    )
 
 
 def _run(

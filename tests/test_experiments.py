@@ -201,6 +201,9 @@ def test_failing_runs_are_recorded_and_the_rest_complete(tmp_path):
         "failed": 2,
         "pending": 0,
         "status": "complete",
+        "missing": 0,
+        "corrupt": 0,
+        "orphaned": 0,
     }
 
 

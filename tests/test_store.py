@@ -10,6 +10,7 @@ written.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -24,7 +25,14 @@ import pytest
 import experiments
 from experiments.engine.batch import ExperimentError, run_experiment, status
 from experiments.engine.spec import load_spec
-from experiments.engine.store import LOCK_NAME, QUARANTINE, RunStore, StoreLocked
+from experiments.engine.store import (
+    LOCK_NAME,
+    QUARANTINE,
+    RunStore,
+    StoreLocked,
+    checksum,
+    verify,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -308,6 +316,9 @@ def test_identical_points_run_once_and_resume_always_completes(tmp_path):
     part = next((out / "runs").glob("part-*.parquet"))
     table = pd.read_parquet(part)
     table[table.run_id != copies.run_id.iloc[0]].to_parquet(part, index=False)
+    manifest = json.loads((out / "manifest.json").read_text())  # as the store wrote it
+    manifest["parts"][f"runs/{part.name}"] = checksum(part)
+    (out / "manifest.json").write_text(json.dumps(manifest))
     assert status(out)["pending"] == 1
     again = run_experiment(spec, out)
     assert again.ran == 1 and status(out)["pending"] == 0
@@ -346,3 +357,55 @@ def test_a_model_that_exits_fails_its_run_not_the_batch_and_the_exit_status_says
     assert len(runs) == 12 and (runs.status == "error").sum() == 4
     assert runs[runs.status == "error"].error.str.startswith("SystemExit: 3").all()
     assert status(out)["status"] == "complete"
+
+
+# --------------------------------------------------------------------------- integrity
+
+
+def damaged_store(tmp_path: Path, spec: Path) -> tuple[Path, pd.DataFrame]:
+    spec.write_text(SPEC.replace("replications = 2", "replications = 2\nchunk_size = 2"))
+    out = tmp_path / "exp"
+    run_experiment(load_spec(spec), out)
+    return out, experiments.load(out)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_part_is_found_set_aside_and_its_runs_run_again(tmp_path, spec, damage):
+    out, whole = damaged_store(tmp_path, spec)
+    assert verify(out)["corrupt"] == [] and verify(out)["unchecked"] == []
+    part = next((out / "runs").glob("part-*.parquet"))
+    data = part.read_bytes()
+    if damage == "truncate":
+        part.write_bytes(data[: len(data) // 2])
+    else:  # flip bits in the middle: may still parse, but the checksum catches it
+        mid = len(data) // 2
+        part.write_bytes(
+            data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 8]) + data[mid + 8 :]
+        )
+    report = verify(out)
+    assert report["corrupt"] == [f"runs/{part.name}"]
+    st = status(out)  # readers still work and say so
+    assert st["corrupt"] == 1 and st["done"] < 12
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "verify", str(out)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and f"corrupt: runs/{part.name}" in done.stdout
+    if damage == "truncate":  # load names the part in one line, not an internal error
+        failed = subprocess.run(
+            [sys.executable, "-m", "experiments.cli", "report", str(out)],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
+        assert "internal error" not in failed.stderr and "Traceback" not in failed.stderr
+    again = run_experiment(load_spec(spec), out)  # resume: set aside, run again
+    assert (out / QUARANTINE / "runs" / part.name).is_file()  # kept, not deleted
+    assert again.ran == len(pd.read_parquet(io.BytesIO(data)))
+    cols = ["run_id", "index", "y", "noise", "status"]
+    pd.testing.assert_frame_equal(experiments.load(out)[cols], whole[cols])
+    assert verify(out)["corrupt"] == [] and verify(out)["duplicate_runs"] == 0

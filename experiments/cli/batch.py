@@ -74,11 +74,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
+    problems = [f"{st[k]} {k} part(s)" for k in ("missing", "corrupt", "orphaned") if st[k]]
     print(
         f"{st['name']}: {st['done']} done, {st['failed']} failed, {st['pending']} pending "
         f"of {st['planned']} ({st['status']})"
+        + (f"; {', '.join(problems)}: alliance verify {args.folder}" if problems else "")
     )
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check a run store end to end: every part readable and matching its checksum."""
+    from experiments.engine.store import verify
+
+    folder = Path(args.folder)
+    if not (folder / "manifest.json").is_file():
+        print(f"{folder}: no manifest.json: not an experiment folder", file=sys.stderr)
+        return EXIT_INVALID
+    r = verify(folder)
+    print(
+        f"{folder}: {r['parts']} part files, {r['runs']} runs; {len(r['missing'])} missing, "
+        f"{len(r['corrupt'])} corrupt, {len(r['orphaned'])} orphaned, "
+        f"{len(r['unchecked'])} without a checksum, {r['duplicate_runs']} duplicate runs"
+    )
+    for kind in ("missing", "corrupt", "orphaned"):
+        for name in r[kind]:
+            print(f"  {kind}: {name}")
+    bad = r["missing"] or r["corrupt"] or r["orphaned"] or r["duplicate_runs"]
+    if bad:
+        print("resume the experiment to set damaged parts aside and run their runs again")
+    return EXIT_FAILED if bad else 0
 
 
 def add_batch(sub: argparse._SubParsersAction) -> None:
@@ -119,3 +144,8 @@ def add_status(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="done / failed / pending of an experiment folder")
     p.add_argument("folder")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser(
+        "verify", help="check a run store end to end (every part readable, checksums match)"
+    )
+    p.add_argument("folder")
+    p.set_defaults(func=cmd_verify)

@@ -67,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("alliance: interrupted; finished runs are stored", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not bad input: one line unless asked
+        from experiments.engine.store import StoreCorrupt  # loaded by then if raised
+
+        if isinstance(exc, StoreCorrupt):  # damaged data, not a bug: one line
+            print(exc, file=sys.stderr)
+            return EXIT_INVALID
         if args.traceback or os.environ.get("ALLIANCE_TRACEBACK"):
             traceback.print_exc()
         else:

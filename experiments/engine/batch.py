@@ -23,16 +23,15 @@ from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from experiments.engine.design import design_points, replication_seed
 from experiments.engine.engines import make_engine
 from experiments.engine.runner import Context, Task, plan_id, run_chunk, run_id, warm_up
 from experiments.engine.spec import Spec, bind_models
-from experiments.engine.store import RunStore, StoreLocked
-
-if TYPE_CHECKING:
-    import pandas as pd
+from experiments.engine.store import RunStore, StoreLocked, verify
 
 #: The run store's format: 2 since run ids include the plan entry (label, point,
 #: replication); a store of another format is not resumed (its ids would not match).
@@ -462,7 +461,14 @@ def status(folder: str | Path) -> dict[str, Any]:
     manifest = store.manifest()
     if not manifest:
         raise FileNotFoundError(f"{folder}: no manifest.json: not an experiment folder")
-    rec = store.recorded()
+    report = verify(folder)
+    bad = set(report["corrupt"])
+    parts = [p for p in sorted(store.runs.glob("part-*.parquet")) if f"runs/{p.name}" not in bad]
+    rec = (
+        pd.concat([pd.read_parquet(p, columns=["status"]) for p in parts], ignore_index=True)
+        if parts
+        else pd.DataFrame({"status": []})
+    )
     ok = int((rec["status"] == "ok").sum())
     failed = int(len(rec) - ok)
     planned = int(manifest.get("planned", len(rec)))
@@ -473,4 +479,7 @@ def status(folder: str | Path) -> dict[str, Any]:
         "failed": failed,
         "pending": max(planned - len(rec), 0),
         "status": manifest.get("status", ""),
+        "missing": len(report["missing"]),
+        "corrupt": len(report["corrupt"]),
+        "orphaned": len(report["orphaned"]),
     }

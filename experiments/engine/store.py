@@ -41,6 +41,19 @@ class StoreLocked(RuntimeError):
     """Another process is writing to this run store."""
 
 
+class StoreCorrupt(RuntimeError):
+    """A part file of a run store cannot be read or does not match its checksum."""
+
+
+def checksum(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 #: Characters a file or folder name made from a user's name may keep.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 #: Longest slug kept from a name (the hash keeps it unique).
@@ -218,9 +231,29 @@ class RunStore:
         )
         if write:
             for orphan in self.orphans():  # series of a part that was never written
-                dest = self.folder / QUARANTINE / orphan.relative_to(self.folder)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(orphan, dest)
+                self._set_aside(orphan)
+            self._set_aside_corrupt()
+
+    def _set_aside(self, path: Path) -> None:
+        """Move a file to ``quarantine/`` (same relative path); nothing is deleted."""
+        dest = self.folder / QUARANTINE / path.relative_to(self.folder)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+
+    def _set_aside_corrupt(self) -> None:
+        """Set aside every corrupt runs part with its series: their runs run again."""
+        report = verify(self.folder)
+        bad = {Path(p).name for p in report["corrupt"] if p.startswith("runs/")}
+        bad |= {Path(p).name for p in report["corrupt"] if p.startswith("timeseries/")}
+        if not bad:
+            return
+        manifest = self.manifest()
+        for name in sorted(bad):
+            for path in [self.runs / name, *self.series.glob(f"scenario=*/{name}")]:
+                if path.is_file():
+                    self._set_aside(path)
+                    manifest.get("parts", {}).pop(str(path.relative_to(self.folder)), None)
+        self.write_manifest(manifest)
 
     def orphans(self) -> list[Path]:
         """Time-series parts with no runs part of their number (a writer died between them)."""
@@ -266,9 +299,7 @@ class RunStore:
         parts = sorted(self.runs.glob("part-*.parquet"))
         if not parts:
             return pd.DataFrame({"run_id": [], "status": []})
-        return pd.concat(
-            [pd.read_parquet(p, columns=["run_id", "status"]) for p in parts], ignore_index=True
-        )
+        return pd.concat([_read(p, columns=["run_id", "status"]) for p in parts], ignore_index=True)
 
     def add(self, rows: list[dict], frames: list[pd.DataFrame]) -> None:
         """Buffer finished runs; write a part when the buffer is full."""
@@ -287,18 +318,92 @@ class RunStore:
         if not self.writable:
             raise RuntimeError(f"{self.folder}: opened read-only")
         name = f"part-{self._part:05d}.parquet"
+        written = []
         if self._frames:  # series first: a part in runs/ promises its series are stored
             series = pd.concat(self._frames, ignore_index=True)
             for label, frame in series.groupby("scenario", sort=True):
                 # the folder is a safe name; the label itself stays in the rows
-                write_parquet(
-                    frame.rename(columns={"scenario": "scenario_label"}),
-                    self.series / f"scenario={safe_name(label)}" / name,
+                written.append(
+                    write_parquet(
+                        frame.rename(columns={"scenario": "scenario_label"}),
+                        self.series / f"scenario={safe_name(label)}" / name,
+                    )
                 )
-        write_parquet(pd.DataFrame(self._rows), self.runs / name)
+        written.append(write_parquet(pd.DataFrame(self._rows), self.runs / name))
+        manifest = self.manifest()  # every part's checksum, for verify and resume
+        sums = manifest.setdefault("parts", {})
+        for path in written:
+            sums[str(path.relative_to(self.folder))] = checksum(path)
+        self.write_manifest(manifest)
         self._last_flush = time.monotonic()
         self._part += 1
         self._rows, self._frames = [], []
+
+
+def _read(path: Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a part file, or raise :class:`StoreCorrupt` naming it."""
+    try:
+        return pd.read_parquet(path, **kwargs)
+    except Exception as exc:  # pyarrow's errors for truncated or garbled files vary
+        raise StoreCorrupt(
+            f"{path}: cannot be read ({type(exc).__name__}): 'alliance verify' lists every "
+            "damaged part; resuming the experiment sets them aside and runs their runs again"
+        ) from None
+
+
+def verify(folder: str | Path) -> dict[str, Any]:
+    """Check a run store end to end without changing it.
+
+    Every part file is read; its SHA-256 is compared with the manifest's; run
+    ids must be unique across parts.
+
+    Args:
+        folder: The experiment folder.
+
+    Returns:
+        ``{"parts": n, "runs": n, "missing": [...], "corrupt": [...],
+        "orphaned": [...], "unchecked": [...], "duplicate_runs": n}`` with
+        paths relative to the folder: missing (in the manifest, not on disk),
+        corrupt (unreadable or not matching its checksum), orphaned (a series
+        part without its runs part), unchecked (on disk, no checksum recorded).
+    """
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    sums: dict[str, str] = manifest.get("parts", {})
+    on_disk = sorted(
+        [*folder.glob("runs/part-*.parquet"), *folder.glob("timeseries/scenario=*/part-*.parquet")]
+    )
+    rel = {str(p.relative_to(folder)): p for p in on_disk}
+    runs_parts = {p.name for p in folder.glob("runs/part-*.parquet")}
+    out: dict[str, Any] = {
+        "parts": len(on_disk),
+        "runs": 0,
+        "missing": sorted(set(sums) - set(rel)),
+        "corrupt": [],
+        "orphaned": [],
+        "unchecked": [],
+        "duplicate_runs": 0,
+    }
+    ids = []
+    for name, path in rel.items():
+        if name.startswith("timeseries/") and path.name not in runs_parts:
+            out["orphaned"].append(name)
+        if name in sums and checksum(path) != sums[name]:
+            out["corrupt"].append(name)
+            continue
+        if name not in sums:
+            out["unchecked"].append(name)
+        try:
+            frame = pd.read_parquet(path)
+        except Exception:  # unreadable
+            out["corrupt"].append(name)
+            continue
+        if name.startswith("runs/"):
+            ids.extend(frame["run_id"].tolist())
+    out["runs"] = len(ids)
+    out["duplicate_runs"] = len(ids) - len(set(ids))
+    return out
 
 
 def _acquire(path: Path, wait: bool) -> int:
@@ -350,7 +455,7 @@ def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
             raise FileNotFoundError(f"{folder}: no time series stored")
         frames = []
         for p in parts:
-            frame = pd.read_parquet(p)
+            frame = _read(p)
             if "scenario_label" in frame:  # the label as given (the folder has a safe name)
                 frame.insert(1, "scenario", frame.pop("scenario_label"))
             else:  # stores written before labels were kept in the rows
@@ -360,5 +465,5 @@ def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
     parts = sorted((folder / "runs").glob("part-*.parquet"))
     if not parts:
         raise FileNotFoundError(f"{folder}: no runs stored")
-    table = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    table = pd.concat([_read(p) for p in parts], ignore_index=True)
     return table.sort_values("index", kind="stable").reset_index(drop=True)

@@ -60,16 +60,20 @@ store.close()
 """
 
 
-def sweep(spec: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(spec), "--engine", "serial"]
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run ``alliance ARGS`` in a fresh process."""
     return subprocess.run(
-        [*cmd, "--out", str(out), *extra],
-        cwd=ROOT,
+        [sys.executable, "-m", "experiments.cli", *args],
+        cwd=cwd,
         env=ENV,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
+
+
+def sweep(spec: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return cli("sweep", str(spec), "--engine", "serial", "--out", str(out), *extra)
 
 
 def hold(folder: Path, seconds: float) -> subprocess.Popen:
@@ -269,14 +273,7 @@ def test_no_name_field_writes_outside_its_folder(tmp_path):
         ["batch", str(spec), "--engine", "serial"],  # default results/<experiment name>
     ]  # fmt: skip
     for args in runs:
-        done = subprocess.run(
-            [sys.executable, "-m", "experiments.cli", *args],
-            cwd=root,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = cli(*args, cwd=root)
         assert done.returncode == 0, (args, done.stderr)
     assert outside(tmp_path, root, before) == []
     series = experiments.load(next((root / "results").glob("escaped_dir-*")), timeseries=True)
@@ -386,22 +383,10 @@ def test_a_damaged_part_is_found_set_aside_and_its_runs_run_again(tmp_path, spec
     assert report["corrupt"] == [f"runs/{part.name}"]
     st = status(out)  # readers still work and say so
     assert st["corrupt"] == 1 and st["done"] < 12
-    done = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "verify", str(out)],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
+    done = cli("verify", str(out))
     assert done.returncode == 1 and f"corrupt: runs/{part.name}" in done.stdout
     if damage == "truncate":  # load names the part in one line, not an internal error
-        failed = subprocess.run(
-            [sys.executable, "-m", "experiments.cli", "report", str(out)],
-            cwd=ROOT,
-            env=ENV,
-            capture_output=True,
-            text=True,
-        )
+        failed = cli("report", str(out))
         assert "internal error" not in failed.stderr and "Traceback" not in failed.stderr
     again = run_experiment(load_spec(spec), out)  # resume: set aside, run again
     assert (out / QUARANTINE / "runs" / part.name).is_file()  # kept, not deleted

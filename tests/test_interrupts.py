@@ -57,6 +57,9 @@ def test_an_interrupt_writes_finished_runs_and_resume_completes(tmp_path, sig, c
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # a job started in the background inherits SIGINT ignored (as CI's may be); a
+        # terminal's Ctrl-C reaches a process that has the default disposition
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 60  # the manifest says "running" once the runs start
     while time.time() < deadline:

@@ -394,3 +394,40 @@ def test_a_damaged_part_is_found_set_aside_and_its_runs_run_again(tmp_path, spec
     cols = ["run_id", "index", "y", "noise", "status"]
     pd.testing.assert_frame_equal(experiments.load(out)[cols], whole[cols])
     assert verify(out)["corrupt"] == [] and verify(out)["duplicate_runs"] == 0
+
+
+# --------------------------------------------------------------------------- alliance run
+
+
+def test_a_failed_or_disk_full_run_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import sim.model.api
+    from experiments.cli.main import main
+    from experiments.engine import store as store_module
+
+    args = ["run", "traditional", "--months", "6", "--no-chart"]
+    assert main([*args, "--out", str(tmp_path / "ok")]) == 0
+    assert (tmp_path / "ok" / "kpis.csv").is_file() and not list((tmp_path / "ok").glob(".*"))
+
+    def broken(*a, **k):
+        raise ValueError("non-finite KPI(s): fiscal_npv_usd = nan")
+
+    monkeypatch.setattr(sim.model.api, "run", broken)
+    assert main([*args, "--out", str(tmp_path / "failed")]) == 1
+    assert "the run failed: ValueError: non-finite" in capsys.readouterr().err
+    assert not (tmp_path / "failed").exists()
+    monkeypatch.undo()
+
+    real = store_module.write_run
+
+    def disk_full(result, folder):
+        real(result, folder)  # some files land, then the disk fills
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "write_run", disk_full)
+    (tmp_path / "given").mkdir()  # an empty folder the user named stays, empty
+    assert main([*args, "--out", str(tmp_path / "given")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device; nothing was kept" in err[0]
+    assert list((tmp_path / "given").iterdir()) == []

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.cli.common import EXIT_INVALID, overlay_names, scenario_args
+from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, overlay_names, scenario_args
 from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
 
 if TYPE_CHECKING:
@@ -151,22 +154,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     for scn in scenarios:
         name = scn.scenario.name
         names.append(name if name not in names else f"{name}-{len(names) + 1}")
+    created = args.out is None or not Path(args.out).exists()
     try:
         folder = new_folder(args.out, "-".join(names) + f"-s{args.seed}")
     except FileExistsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
-    results = {}
-    for name, scn in zip(names, scenarios, strict=True):
-        months = args.months or scn.world.horizon_months
-        with tqdm(total=months, desc=name, unit="month", leave=False, disable=None) as bar:
-            results[name] = run(scn, seed=args.seed, months=args.months, progress=bar.update)
-        write_run(results[name], folder / safe_name(name) if len(scenarios) > 1 else folder)
-    table = kpi_table(results)
+    # everything is written into a staging folder inside --out and moved into place at
+    # the end: a failed run or a full disk leaves no half-written result behind
+    stage = folder / f".partial-{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    try:
+        results = {}
+        for name, scn in zip(names, scenarios, strict=True):
+            months = args.months or scn.world.horizon_months
+            with tqdm(total=months, desc=name, unit="month", leave=False, disable=None) as bar:
+                results[name] = run(scn, seed=args.seed, months=args.months, progress=bar.update)
+            write_run(results[name], stage / safe_name(name) if len(scenarios) > 1 else stage)
+        table = kpi_table(results)
+        write_csv(table, stage / "kpis.csv", index_label="kpi")
+        if not args.no_chart:
+            dashboard(results, stage / "dashboard.png")
+        for item in stage.iterdir():
+            os.replace(item, folder / item.name)
+        stage.rmdir()
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a folder this command made stays only with a result in it
+        if isinstance(exc, OSError):
+            print(
+                f"alliance run: could not write {folder}: {exc}; nothing was kept", file=sys.stderr
+            )
+            return EXIT_FAILED
+        if isinstance(exc, Exception):
+            print(f"alliance run: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
     print(format_kpis(table))
-    write_csv(table, folder / "kpis.csv", index_label="kpi")
-    if not args.no_chart:
-        dashboard(results, folder / "dashboard.png")
     chart = "" if args.no_chart else "dashboard.png, "
     print(
         f"\nwrote {folder}/ (kpis.csv, {chart}and per run: kpis.json, "

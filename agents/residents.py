@@ -44,12 +44,11 @@ class Residents(mesa.Agent):
         self.fees = np.zeros((len(services), population.n_groups))
         self.users = np.zeros((len(services), population.n_districts))
         self.shock = np.zeros(population.n_districts)
-        self.income = self._income_by_group()
-
-    def _income_by_group(self) -> np.ndarray:
-        return kernels.group_sums(
-            self.pop.income_month, self.pop.group_id, self.pop.weight, self.pop.n_groups
+        # incomes move with one economy-wide index, so the groups' totals do too
+        self.income0_by_group = kernels.group_sums(
+            self.income0, population.group_id, population.weight, population.n_groups
         )
+        self.income = self.income0_by_group.copy()
 
     def service(self, domain: str) -> int:
         """Row of a user-facing domain in the arrays."""
@@ -67,7 +66,7 @@ class Residents(mesa.Agent):
         """
         w = self.world
         np.multiply(self.income0, income_index, out=self.pop.income_month)  # growth, recession
-        self.income = self._income_by_group()
+        np.multiply(self.income0_by_group, income_index, out=self.income)
         for s, domain in enumerate(self.services):
             tech = w.technology[domain]
             fee = tech.fee_per_user_month_usd

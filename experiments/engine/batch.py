@@ -222,20 +222,32 @@ def run_experiment(
         store.close()
 
 
-def _stopped(store: RunStore, exc: BaseException) -> None:
-    """Write the finished runs and record why the experiment stopped, with the counts."""
+def _finish(store: RunStore, status: Callable[[int], str], **more: Any) -> None:
+    """Write the buffered runs, then the manifest's end state with the stored counts.
+
+    Args:
+        store: The store (open for writing).
+        status: The number of runs stored -> the status to record.
+        **more: Further manifest entries.
+    """
     store.flush()
     total = store.recorded()
     store.write_manifest(
         {
             **store.manifest(),
-            "status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped",
-            "stopped_by": f"{type(exc).__name__}: {exc}".rstrip(": "),
+            "status": status(len(total)),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "recorded": len(total),
             "failed": int((total["status"] != "ok").sum()),
+            **more,
         }
     )
+
+
+def _stopped(store: RunStore, exc: BaseException) -> None:
+    """Write the finished runs and record why the experiment stopped, with the counts."""
+    state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
+    _finish(store, lambda n: state, stopped_by=f"{type(exc).__name__}: {exc}".rstrip(": "))
 
 
 def _run(
@@ -288,27 +300,20 @@ def _run(
             eng.imap(partial(run_chunk, context=context), chunks), store, progress, mapped
         )
         seconds = time.perf_counter() - t0
-    store.flush()
     startup = t0 - t_start
-    total = store.recorded()
-    store.write_manifest(
-        {
-            **store.manifest(),
-            "status": "complete" if len(total) >= planned else "partial",
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "recorded": len(total),
-            "failed": int((total["status"] != "ok").sum()),
-            "last_invocation": {
-                "ran": ran,
-                "failed": failed,
-                "seconds": round(seconds, 3),
-                "engine": engine,
-                "workers": workers,
-                "startup_seconds": round(startup, 3),
-                "runs_per_second": round(ran / seconds, 3) if seconds else 0,
-            },
-            "wall_seconds": round(time.time() - started, 3),
-        }
+    _finish(
+        store,
+        lambda n: "complete" if n >= planned else "partial",
+        last_invocation={
+            "ran": ran,
+            "failed": failed,
+            "seconds": round(seconds, 3),
+            "engine": engine,
+            "workers": workers,
+            "startup_seconds": round(startup, 3),
+            "runs_per_second": round(ran / seconds, 3) if seconds else 0,
+        },
+        wall_seconds=round(time.time() - started, 3),
     )
     return Summary(planned, planned - n_todo, ran, failed, seconds, engine, workers, startup)
 
@@ -462,13 +467,7 @@ def status(folder: str | Path) -> dict[str, Any]:
     if not manifest:
         raise FileNotFoundError(f"{folder}: no manifest.json: not an experiment folder")
     report = verify(folder)
-    bad = set(report["corrupt"])
-    parts = [p for p in sorted(store.runs.glob("part-*.parquet")) if f"runs/{p.name}" not in bad]
-    rec = (
-        pd.concat([pd.read_parquet(p, columns=["status"]) for p in parts], ignore_index=True)
-        if parts
-        else pd.DataFrame({"status": []})
-    )
+    rec = store.recorded(skip=set(report["corrupt"]))
     ok = int((rec["status"] == "ok").sum())
     failed = int(len(rec) - ok)
     planned = int(manifest.get("planned", len(rec)))

@@ -415,7 +415,7 @@ def _text_page(pdf: PdfPages, title: str, paragraphs: list[str]) -> None:
                 plt.close(fig)
                 fig = plt.figure(figsize=(11.69, 8.27))
                 y = 0.94
-            fig.text(0.05, y, line, fontsize=9.5, va="top", family="DejaVu Sans")
+            fig.text(0.05, y, line, fontsize=9.5, va="top", family="DejaVu Sans", parse_math=False)
             y -= 0.026
         y -= 0.012
     pdf.savefig(fig)
@@ -430,6 +430,8 @@ def _table_pages(pdf: PdfPages, title: str, rows: list[list[str]], per_page: int
         table = ax.table(
             cellText=chunk, colLabels=rows[0], loc="upper center", cellLoc="left", colLoc="left"
         )
+        for cell in table.get_celld().values():  # "$-1.2M" is money, not math text
+            cell.get_text().set_parse_math(False)
         table.auto_set_font_size(False)
         table.set_fontsize(7)
         table.scale(1, 1.25)

@@ -1,13 +1,146 @@
-"""What the ``alliance`` sub-commands share: exit codes and common options."""
+"""What the ``alliance`` sub-commands share: exit codes, checked numbers, common options.
+
+Every number on the command line is read by one of :func:`integer` or
+:func:`number`, which refuse what is not a finite number inside the option's
+range; :class:`Parser` prints any command-line error as one line (the option,
+the problem, where to find help) and exits with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
+
+#: Horizon bounds (the schema's ``simulation.horizon_months``).
+MONTHS = (1, 1200)
+#: Seeds: what numpy's seeding takes and a spec allows.
+SEEDS = (0, 2**63 - 1)
+#: Replications per design (a spec's ``experiment.replications``).
+REPLICATIONS = (1, 100_000)
+#: Worker processes.
+WORKERS = (1, 1024)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with every command-line error on one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: <message> (<prog> --help)`` and exit 2.
+
+        Args:
+            message: argparse's description of the problem.
+        """
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_INVALID)
+
+
+def integer(lo: int, hi: int, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number in ``lo .. hi``.
+
+    Args:
+        lo: Smallest allowed.
+        hi: Largest allowed.
+        unit: Shown in the message ("months").
+
+    Returns:
+        The converter (raises ``ArgumentTypeError`` with one line).
+    """
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text.strip().replace("_", ""), 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range; allowed {lo} .. {hi}{' ' + unit if unit else ''}"
+            )
+        return value
+
+    convert.__name__ = "whole number"
+    return convert
+
+
+def number(
+    lo: float | None = None, hi: float | None = None, *, above: float | None = None
+) -> Callable[[str], float]:
+    """An argparse type: a finite number, within the bounds given.
+
+    Args:
+        lo: Smallest allowed (inclusive).
+        hi: Largest allowed (inclusive).
+        above: The value must be greater than this.
+
+    Returns:
+        The converter (raises ``ArgumentTypeError`` with one line).
+    """
+
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if (
+            (above is not None and value <= above)
+            or (lo is not None and value < lo)
+            or (hi is not None and value > hi)
+        ):
+            bounds = ((">", above), (">=", lo), ("<=", hi))
+            allowed = " and ".join(f"{op} {b:g}" for op, b in bounds if b is not None)
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range; allowed {allowed}")
+        return value
+
+    convert.__name__ = "number"
+    return convert
+
+
+def run_args(p: argparse.ArgumentParser, *, seed: int, months: bool = True) -> None:
+    """Add ``--seed`` (and ``--months``) with their ranges.
+
+    Args:
+        p: The sub-command's parser.
+        seed: The default seed.
+        months: Add ``--months`` too.
+    """
+    p.add_argument(
+        "--seed",
+        type=integer(*SEEDS),
+        default=seed,
+        help=f"random seed, {SEEDS[0]} .. 2**63-1 (default {seed})",
+    )
+    if months:
+        p.add_argument(
+            "--months",
+            type=integer(*MONTHS, "months"),
+            default=None,
+            help=f"horizon in months, {MONTHS[0]} .. {MONTHS[1]} (default: the scenario's)",
+        )
+
+
+def replications_arg(p: argparse.ArgumentParser, default: int, text: str) -> None:
+    """Add ``--replications`` / ``-n`` with its range.
+
+    Args:
+        p: The sub-command's parser.
+        default: Its default.
+        text: What one replication is.
+    """
+    p.add_argument(
+        "--replications",
+        "-n",
+        type=integer(*REPLICATIONS),
+        default=default,
+        help=f"{text} (default {default})",
+    )
 
 
 def scenario_args(parser: argparse.ArgumentParser) -> None:
@@ -53,10 +186,15 @@ def engine_args(p: argparse.ArgumentParser) -> None:
     Args:
         p: The sub-command's parser.
     """
-    p.add_argument("--engine", choices=("serial", "processes", "dask"), default="processes")
+    p.add_argument(
+        "--engine",
+        choices=("serial", "processes", "dask"),
+        default="processes",
+        help="where runs execute (default processes)",
+    )
     p.add_argument(
         "--workers",
-        type=int,
+        type=integer(*WORKERS),
         default=os.cpu_count() or 2,
         help="worker processes (default: CPU count)",
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments.cli.common import EXIT_INVALID
+from experiments.cli.common import EXIT_INVALID, number
 from experiments.discovery.prim import DiscoveryError
 from experiments.discovery.rules import rule_lines
 from experiments.discovery.study import discover, trajectory_lines
@@ -87,7 +87,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kpi", required=True, help="KPI column, e.g. fiscal_npv_usd")
     p.add_argument(
         "--threshold",
-        type=float,
+        type=number(),
         default=None,
         help="failure threshold (with --compare-to: on the difference; default 0)",
     )
@@ -118,19 +118,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--peel-alpha",
-        type=float,
+        type=number(hi=0.5, above=0.0),
         default=0.05,
         help="share of the box removed per peel (default 0.05)",
     )
     p.add_argument(
         "--min-mass",
-        type=float,
+        type=number(hi=1.0, above=0.0),
         default=0.05,
         help="stop peeling below this share of the runs (default 0.05)",
     )
     p.add_argument(
         "--min-density",
-        type=float,
+        type=number(0.0, 1.0),
         default=None,
         help="choose the highest-coverage box with this density (default: knee)",
     )

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from experiments.cli import batch, discover, scenarios, sensitivity, workshop
-from experiments.cli.common import EXIT_FAILED, EXIT_INVALID
+from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, Parser
 from sim.config import ScenarioError
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="alliance", description="Agent-based simulation of smart-city alliance ecosystems."
     )
     parser.add_argument(
@@ -66,6 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alliance: interrupted; finished runs are stored", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine, not the model: a full disk, a read-only folder
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"alliance: cannot go on: {exc.strerror or exc}{where}; runs written before "
+            "it are kept (rerun the same command to resume)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except Exception as exc:  # a bug, not bad input: one line unless asked
         from experiments.engine.store import StoreCorrupt  # loaded by then if raised
 

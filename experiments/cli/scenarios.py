@@ -10,7 +10,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, overlay_names, scenario_args
+from experiments.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    overlay_names,
+    run_args,
+    scenario_args,
+)
 from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
 
 if TYPE_CHECKING:
@@ -219,8 +225,7 @@ def add_validate_and_run(sub: argparse._SubParsersAction) -> None:
         metavar="SCENARIO",
         help="scenario files or library names; several run on the same world",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--months", type=int, default=None, help="horizon (default: scenario's)")
+    run_args(p, seed=0)
     p.add_argument("--out", default=None, help="output folder (default results/runs/...)")
     p.add_argument("--no-chart", action="store_true", help="skip the dashboard PNG")
     scenario_args(p)

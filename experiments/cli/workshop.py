@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.cli.common import EXIT_INVALID, engine_args, overlay_names
+from experiments.cli.common import (
+    EXIT_INVALID,
+    engine_args,
+    overlay_names,
+    replications_arg,
+    run_args,
+)
 from experiments.engine.progress import progress_bar
 from sim.config import load_scenario
 
@@ -163,21 +169,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument(
             "scenarios", nargs="+", metavar="SCENARIO", help="designs; the first is the reference"
         )
-        p.add_argument(
-            "--replications",
-            "-n",
-            type=int,
-            default=20,
-            help="paired worlds per design (default 20)",
-        )
+        replications_arg(p, 20, "paired worlds per design")
         p.add_argument(
             "--overlays",
             default="" if name == "compare" else None,
             required=name == "stress",
             help="comma-separated overlays to stress every design with",
         )
-        p.add_argument("--seed", type=int, default=1)
-        p.add_argument("--months", type=int, default=None)
+        run_args(p, seed=1)
         p.add_argument("--out", default=None, help="study folder (default results/NAME-...)")
         p.add_argument("--no-report", action="store_true", help="skip report.html / .pdf")
         p.add_argument(
@@ -196,10 +195,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scenario")
     p.add_argument("--param", "-p", action="append", required=True, metavar="PATH=LOW:HIGH")
     p.add_argument("--kpi", default="fiscal_npv_usd")
-    p.add_argument("--replications", "-n", type=int, default=10)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--months", type=int, default=None)
-    p.add_argument("--out", default=None)
+    replications_arg(p, 10, "worlds per parameter setting")
+    run_args(p, seed=1)
+    p.add_argument("--out", default=None, help="study folder (default results/NAME-...)")
     engine_args(p)
     p.set_defaults(func=cmd_tornado)
 

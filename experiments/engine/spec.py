@@ -47,7 +47,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import Field, model_validator
 
 from experiments.engine.model import Model, ScenarioModel, declared_outputs, import_function
-from sim.config import ScenarioError, read_toml, validate
+from sim.config import ScenarioError, check_tree, read_toml, validate
 from sim.core.fields import Strict, field
 
 #: The built-in model's reference in a spec (the default).
@@ -122,6 +122,15 @@ class Design(Strict):
             raise ValueError("grid needs at least one parameter")
         if self.kind == "list" and not self.points:
             raise ValueError("list needs points = [{...}, ...]")
+        if self.kind in ("list", "none") and self.parameters:
+            raise ValueError(
+                f"kind = '{self.kind}' uses no [design.parameters] "
+                f"({', '.join(self.parameters)}): put values in the points, or use grid / lhs"
+            )
+        if self.kind != "list" and self.points:
+            raise ValueError(f"points are for kind = 'list', not '{self.kind}'")
+        if self.kind != "lhs" and self.samples:
+            raise ValueError(f"samples is for kind = 'lhs', not '{self.kind}'")
         return self
 
 
@@ -212,14 +221,41 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
     name, data = read_spec(source, "experiment spec")
     spec = validate(Spec, data, {}, name)
     bindings = bind_models(spec.experiment, spec.scenarios, name)
+    labels = [b.label for b in bindings]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise ScenarioError(
+            [
+                f"{name}: scenarios: label {x!r} is used twice: give each a distinct label"
+                for x in twice
+            ]
+        )
     probe = {k: _probe_value(p) for k, p in spec.design.parameters.items()}
     for point in spec.design.points:
         probe.update(point)
     problems = []
     for b in bindings:
         check = getattr(b.model, "check", None)
-        if check is not None:  # every model loads and accepts every design path with a value
-            problems += [f"{name}: {b.where}: {p}" for p in check(probe)]
+        if check is None:
+            continue
+        # every model loads and accepts every design path with a value ...
+        found = [f"{name}: {b.where}: {p}" for p in check(probe)]
+        if not found:  # ... and every value: each level (a range's ends) and each point
+            seen = set()
+            for k, p in spec.design.parameters.items():
+                for v in _levels(p)[1:] if not p.values else p.values[1:]:
+                    found += [
+                        f"{name}: {b.where}: {x}"
+                        for x in check({**probe, k: v})
+                        if x not in seen and not seen.add(x)
+                    ]
+            for point in spec.design.points[:-1]:  # the last is in the probe already
+                found += [
+                    f"{name}: {b.where}: {x}"
+                    for x in check({**probe, **point})
+                    if x not in seen and not seen.add(x)
+                ]
+        problems += found
     if not problems:
         levels = {k: _levels(p) for k, p in spec.design.parameters.items()}
         for point in spec.design.points:
@@ -299,6 +335,7 @@ def read_spec(source: str | Path | Mapping[str, Any], kind: str) -> tuple[str, d
         ScenarioError: When there is no such file (with the shipped examples).
     """
     if isinstance(source, Mapping):
+        check_tree(source, "<spec>")
         return "<spec>", dict(source)
     path = Path(source)
     if not path.is_file() and (SPECS / f"{path.stem}.toml").is_file():

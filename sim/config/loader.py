@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import tomllib
 import typing
 from collections.abc import Iterable, Iterator, Mapping
@@ -87,8 +88,19 @@ def resolve(name_or_path: str | Path, *, overlay: bool = False, base: Path | Non
     )
 
 
+#: Deepest nesting of tables and lists a scenario or spec file may have.
+MAX_DEPTH = 16
+#: Characters no name or value may hold (control characters other than tab and newlines).
+_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {chr(127)}
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """Read one TOML file, turning syntax errors into a one-line ScenarioError.
+    """Read one TOML file; every problem is a one-line ScenarioError naming the file.
+
+    Refused: a file that is not UTF-8 text (a UTF-8 byte-order mark is allowed),
+    malformed TOML, an empty file (no values), nesting deeper than
+    :data:`MAX_DEPTH`, non-finite numbers (``nan``, ``inf``) and control
+    characters in keys or strings (:func:`check_tree`).
 
     Args:
         path: The file.
@@ -97,12 +109,64 @@ def read_toml(path: Path) -> dict[str, Any]:
         The parsed table.
     """
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError([f"{path}: UTF-16 text; save the file as UTF-8"])
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            [
+                f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start}); "
+                "save the file as UTF-8"
+            ]
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path}: malformed TOML: {exc}"]) from None
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except RecursionError:
+        raise ScenarioError([f"{path}: nested deeper than {MAX_DEPTH} levels"]) from None
+    if not data:
+        raise ScenarioError([f"{path}: empty: no tables or values"])
+    check_tree(data, str(path))
+    return data
+
+
+def check_tree(data: Mapping[str, Any], name: str) -> None:
+    """Refuse what no scenario or spec value may be, wherever it is in the tree.
+
+    Args:
+        data: Parsed tables (from a file or given as a mapping).
+        name: The file (or ``<spec>``) for the message.
+
+    Raises:
+        ScenarioError: One line naming the dotted path: nesting deeper than
+            :data:`MAX_DEPTH`, a non-finite number, a control character in a key or string.
+    """
+
+    def walk(value: Any, path: tuple[str, ...]) -> None:
+        where = ".".join(path) or "(top)"
+        if len(path) > MAX_DEPTH:
+            raise ScenarioError([f"{name}: {where}: nested deeper than {MAX_DEPTH} levels"])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ScenarioError([f"{name}: {where} = {value}: not a finite number"])
+        if isinstance(value, str) and _CONTROL.intersection(value):
+            bad = min(_CONTROL.intersection(value))
+            raise ScenarioError(
+                [f"{name}: {where}: contains a control character (U+{ord(bad):04X})"]
+            )
+        if isinstance(value, Mapping):
+            for key, sub in value.items():
+                walk(key, (*path, "[key]"))
+                walk(sub, (*path, str(key)))
+        elif isinstance(value, list | tuple):
+            for i, sub in enumerate(value):
+                walk(sub, (*path, str(i)))
+
+    walk(data, ())
 
 
 def merge(
@@ -157,7 +221,11 @@ def _read_chain(path: Path, origins: dict[tuple, str], seen: tuple[Path, ...] = 
     elif not isinstance(parent, str):
         raise ScenarioError([f"{path}: scenario.extends = {parent!r}: expected a file name"])
     else:
-        merged = _read_chain(resolve(parent, base=path.parent), origins, (*seen, real))
+        try:
+            found = resolve(parent, base=path.parent)
+        except ScenarioError as exc:
+            raise ScenarioError([f"{path}: scenario.extends: {p}" for p in exc.problems]) from None
+        merged = _read_chain(found, origins, (*seen, real))
         merged.get("scenario", {}).pop("overlays", None)  # a parent's overlays are its own
     return merge(merged, data, origins, str(path))
 
@@ -268,6 +336,11 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> list[
     """
     problems = []
     for dotted, value in overrides.items():
+        try:
+            check_tree({dotted: value}, SET_SOURCE)
+        except ScenarioError as exc:
+            problems += exc.problems
+            continue
         for container, key, path in _expand(data, dotted.split(".")):
             if container is None:
                 problems.append(_unknown_path(data, path, dotted))
@@ -311,6 +384,9 @@ def _walk(root: type[BaseModel], path: tuple) -> tuple[Any, Any]:
             model = info.annotation
         elif typing.get_origin(model) in (dict, list):
             model, info = typing.get_args(model)[-1], None
+            if typing.get_origin(model) is typing.Annotated:  # a bounded value (a yield)
+                model, *meta = typing.get_args(model)
+                info = next((m for m in meta if hasattr(m, "metadata")), None)
         else:
             return None, None
     return model, info
@@ -546,10 +622,24 @@ def load_scenario(
         name, base = str(path), path.parent
         data = _read_chain(path, origins)
     meta = data.setdefault("scenario", {})
-    names = list(meta.get("overlays", [])) if isinstance(meta, dict) else []
+    listed = meta.get("overlays", []) if isinstance(meta, dict) else []
+    if not isinstance(listed, list):
+        raise ScenarioError(
+            [f"{name}: scenario.overlays = {listed!r}: expected a list of overlay names"]
+        )
+    names = list(listed)
+    in_file = len(names)
     names += list(overlays)
-    for overlay in names:
-        opath, odata = _read_overlay(overlay, base)
+    for i, overlay in enumerate(names):
+        where = f"{name}: scenario.overlays" if i < in_file else "--overlay"
+        if not isinstance(overlay, str):
+            raise ScenarioError([f"{where}: {overlay!r}: expected an overlay name or file"])
+        try:
+            opath, odata = _read_overlay(overlay, base)
+        except ScenarioError as exc:
+            if i >= in_file or all(p.startswith(f"{name}:") for p in exc.problems):
+                raise
+            raise ScenarioError([f"{where}: {p}" for p in exc.problems]) from None
         merge(data, odata, origins, str(opath))
     if isinstance(meta, dict):
         meta["overlays"] = [Path(str(o)).stem for o in names]

@@ -18,7 +18,7 @@ the municipal yield curve of May 2025; sources are cited field by field.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -205,10 +205,14 @@ class Macro(Strict):
     )
 
 
+#: A yield by rating: -2 % (some European issuers' negative yields) to 30 %.
+Yield = Annotated[float, Field(ge=-0.02, le=0.3, json_schema_extra={"unit": "fraction/yr"})]
+
+
 class Rates(Strict):
     """Capital markets: the municipal curve and private costs of capital."""
 
-    yields_10y: dict[Rating, float] = Field(
+    yields_10y: dict[Rating, Yield] = Field(
         default_factory=lambda: {
             "AAA": 0.0333,
             "AA": 0.0344,
@@ -220,7 +224,7 @@ class Rates(Strict):
         description="10-year municipal yields by rating (May 2025; Ba, B extrapolated)",
         json_schema_extra={"unit": "fraction/yr", "applies": ap.YIELDS_10Y},
     )
-    yields_20y: dict[Rating, float] = Field(
+    yields_20y: dict[Rating, Yield] = Field(
         default_factory=lambda: {
             "AAA": 0.0417,
             "AA": 0.0438,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, engine_args
+from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, engine_args, number
 from experiments.engine.progress import progress_bar
 
 
@@ -43,6 +43,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             progress=progress,
             spec_source=str(args.spec),
             wait=args.wait,
+            run_timeout=args.run_timeout,
+            retry_failed=args.retry_failed,
         )
     except ExperimentError as exc:
         print(exc, file=sys.stderr)
@@ -131,6 +133,19 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
             action="store_true",
             help="if another process is writing to the folder, wait for it to finish "
             "(default: stop with a line naming it)",
+        )
+        p.add_argument(
+            "--run-timeout",
+            type=number(above=0.0),
+            default=None,
+            metavar="SECONDS",
+            help="a run still going after this long fails (its error says so) and the "
+            "experiment goes on (default: no limit)",
+        )
+        p.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="run again the runs stored as failed (their new rows supersede the failed ones)",
         )
         p.set_defaults(func=cmd_batch)
 

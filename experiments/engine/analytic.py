@@ -5,7 +5,7 @@
 (:mod:`experiments.engine.model`). They validate the pipeline on known answers
 (the Ishigami function's Sobol indices are known in closed form) and exercise
 the engine (a model that raises for some inputs, one that kills its worker
-process once). Use them in a spec with
+process once, one that hangs, one that returns NaN). Use them in a spec with
 ``model = "experiments.engine.analytic:ishigami"``.
 """
 
@@ -139,3 +139,88 @@ def crash_once(params: dict[str, Any], seed: int) -> dict[str, float]:
 
 
 crash_once.outputs = linear.outputs
+
+
+def hangs(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Like :func:`linear`, but never returns when ``x`` is negative (a hanging run).
+
+    Args:
+        params: Inputs; ``x < 0`` loops forever (in Python, sleeping 10 ms at a time).
+        seed: Seed.
+
+    Returns:
+        As :func:`linear`.
+    """
+    while float(params.get("x", 0.0)) < 0:
+        time.sleep(0.01)
+    return linear(params, seed)
+
+
+hangs.outputs = linear.outputs
+
+
+def nonfinite(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Like :func:`linear`, but ``y`` is NaN when ``x`` is negative.
+
+    Args:
+        params: Inputs; ``x < 0`` gives ``y = nan``.
+        seed: Seed.
+
+    Returns:
+        As :func:`linear`.
+    """
+    out = linear(params, seed)
+    if float(params.get("x", 0.0)) < 0:
+        out["y"] = math.nan
+    return out
+
+
+nonfinite.outputs = linear.outputs
+
+
+def walk(params: dict[str, Any], seed: int) -> Any:
+    """A seeded random walk with a monthly series: exercises the store's time series.
+
+    Args:
+        params: ``months`` (default 24), ``drift``, ``sleep_s`` (waits that long first).
+        seed: Seed of the steps.
+
+    Returns:
+        An :class:`~experiments.engine.model.Outcome`: KPIs ``end`` and ``peak``, and the
+        series (``month``, ``level``).
+    """
+    import pandas as pd
+
+    from experiments.engine.model import Outcome
+
+    pause = float(params.get("sleep_s", 0.0))
+    if pause > 0:
+        time.sleep(pause)
+    months = int(params.get("months", 24))
+    steps = np.random.default_rng(seed).standard_normal(months) + float(params.get("drift", 0.0))
+    level = np.cumsum(steps)
+    series = pd.DataFrame({"month": np.arange(1, months + 1), "level": level})
+    return Outcome({"end": float(level[-1]), "peak": float(level.max())}, series)
+
+
+walk.outputs = ("end", "peak")
+
+
+def fails_once(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Raise the first time ``x == 3`` (a marker file remembers); later runs succeed.
+
+    Args:
+        params: Inputs; ``marker`` names the file that records the failure.
+        seed: Seed.
+
+    Returns:
+        As :func:`linear` (of the inputs other than ``marker``).
+    """
+    marker = Path(str(params.get("marker", "")))
+    if float(params.get("x", 0.0)) == 3 and marker.name and not marker.exists():
+        marker.write_text("failed")
+        raise RuntimeError("a transient failure (the marker file was absent)")
+    return linear({k: v for k, v in params.items() if k != "marker"}, seed)
+
+
+fails_once.outputs = linear.outputs

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -31,7 +31,7 @@ from experiments.engine.design import design_points, replication_seed
 from experiments.engine.engines import make_engine
 from experiments.engine.runner import Context, Task, plan_id, run_chunk, run_id, warm_up
 from experiments.engine.spec import Spec, bind_models
-from experiments.engine.store import RunStore, StoreLocked, verify
+from experiments.engine.store import RunStore, StoreLocked, verify, writer_gone
 
 #: The run store's format: 2 since run ids include the plan entry (label, point,
 #: replication); a store of another format is not resumed (its ids would not match).
@@ -186,6 +186,8 @@ def run_experiment(
     progress: Callable[[str, dict], Any] | None = None,
     spec_source: str = "",
     wait: bool = False,
+    run_timeout: float | None = None,
+    retry_failed: bool = False,
 ) -> Summary:
     """Run (or finish) an experiment into a run store.
 
@@ -204,6 +206,10 @@ def run_experiment(
             ("chunk", {"runs", "failed"}) after each chunk.
         spec_source: The spec file, recorded in the manifest.
         wait: Wait for another process writing to ``out`` instead of failing.
+        run_timeout: Seconds a run may take; a run still going then fails with
+            ``RunTimeout`` and the experiment goes on (None: no limit).
+        retry_failed: Run again the runs stored as failed; the new row supersedes
+            the failed one (:func:`experiments.engine.store.latest`).
 
     Returns:
         The summary.
@@ -212,9 +218,22 @@ def run_experiment(
         ExperimentError: When the folder holds another experiment (or, without
             ``resume``, any results), or another process is writing to it.
     """
-    store, manifest, done = _open_store(spec, out, resume, wait)
+    if run_timeout is not None and not (math.isfinite(run_timeout) and run_timeout > 0):
+        raise ExperimentError(f"--run-timeout {run_timeout}: must be a positive number of seconds")
+    store, manifest, done = _open_store(spec, out, resume, wait, retry_failed)
     try:
-        return _run(spec, store, manifest, done, engine, workers, scheduler, progress, spec_source)
+        return _run(
+            spec,
+            store,
+            manifest,
+            done,
+            engine,
+            workers,
+            scheduler,
+            progress,
+            spec_source,
+            run_timeout,
+        )
     except BaseException as exc:  # Ctrl-C, SIGTERM, a fatal error: say so in the manifest
         _stopped(store, exc)
         raise
@@ -245,9 +264,16 @@ def _finish(store: RunStore, status: Callable[[int], str], **more: Any) -> None:
 
 
 def _stopped(store: RunStore, exc: BaseException) -> None:
-    """Write the finished runs and record why the experiment stopped, with the counts."""
+    """Write the finished runs and record why the experiment stopped, with the counts.
+
+    When even that fails (the disk is full), the manifest keeps "running" and
+    :func:`status` tells from the lock file that its writer is gone.
+    """
     state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
-    _finish(store, lambda n: state, stopped_by=f"{type(exc).__name__}: {exc}".rstrip(": "))
+    try:
+        _finish(store, lambda n: state, stopped_by=f"{type(exc).__name__}: {exc}".rstrip(": "))
+    except OSError:
+        store.discard()  # nothing more can be written; the original error is the one to show
 
 
 def _run(
@@ -260,9 +286,11 @@ def _run(
     scheduler: str | None,
     progress: Callable[[str, dict], Any] | None,
     spec_source: str,
+    run_timeout: float | None = None,
 ) -> Summary:
     """The body of :func:`run_experiment`, with the store open for writing."""
     context, planned, tasks = iter_tasks(spec)
+    context = replace(context, run_timeout=run_timeout)
     mapped = _identical(spec, done)
     copies = {t.run_id for same in mapped.values() for t in same}
     todo = (t for t in tasks if t.run_id not in done and t.run_id not in copies)
@@ -319,12 +347,13 @@ def _run(
 
 
 def _open_store(
-    spec: Spec, out: str | Path, resume: bool, wait: bool = False
+    spec: Spec, out: str | Path, resume: bool, wait: bool = False, retry_failed: bool = False
 ) -> tuple[RunStore, dict, set[str]]:
-    """The run store of ``out`` (its writer), its manifest and the run ids it holds.
+    """The run store of ``out`` (its writer), its manifest and the run ids not to run again.
 
     Refuses another writer's store, another experiment's, and stored runs without
-    ``resume``; the lock is released again when it refuses.
+    ``resume``; the lock is released again when it refuses. With ``retry_failed``
+    the runs stored as failed are not among the ids returned: they run again.
     """
     try:
         store = RunStore(out, flush_seconds=spec.experiment.flush_seconds, wait=wait)
@@ -349,6 +378,8 @@ def _open_store(
     if problem is not None:
         store.close()
         raise ExperimentError(problem)
+    if retry_failed:
+        recorded = recorded[recorded["status"] == "ok"]
     return store, manifest, set(recorded["run_id"])
 
 
@@ -471,13 +502,16 @@ def status(folder: str | Path) -> dict[str, Any]:
     ok = int((rec["status"] == "ok").sum())
     failed = int(len(rec) - ok)
     planned = int(manifest.get("planned", len(rec)))
+    state = manifest.get("status", "")
+    if state == "running" and writer_gone(folder):
+        state = "stopped: its writer is gone"
     return {
         "name": manifest.get("name", ""),
         "planned": planned,
         "done": ok,
         "failed": failed,
         "pending": max(planned - len(rec), 0),
-        "status": manifest.get("status", ""),
+        "status": state,
         "missing": len(report["missing"]),
         "corrupt": len(report["corrupt"]),
         "orphaned": len(report["orphaned"]),

@@ -4,19 +4,26 @@ Everything here is importable and picklable, so the same ``run_chunk`` runs
 in-process, in a spawned process pool and on Dask workers. Every task runs the
 same way, whatever the model (:mod:`experiments.engine.model`): call it with the
 design point and the seed, keep its KPIs and, if asked, its series. A run that
-raises becomes a row with ``status = "error"`` and the message; the chunk goes on.
+raises, calls ``sys.exit``, returns a non-finite KPI or outlives the per-run time
+limit (``Context.run_timeout``) becomes a row with ``status = "error"`` and the
+reason; the chunk goes on.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fnmatch
 import hashlib
 import json
+import math
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -68,6 +75,71 @@ class Context:
     timeseries: bool = False
     stride: int = 12
     columns: tuple[str, ...] = ()
+    run_timeout: float | None = None  # seconds a run may take (None: no limit)
+
+
+class RunTimeout(BaseException):
+    """A run outlived the per-run time limit.
+
+    A ``BaseException``, so a model's own ``except Exception`` cannot swallow it.
+    """
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`RunTimeout` in the block's thread once ``seconds`` have passed.
+
+    In a process's main thread (the serial and process engines) a ``SIGALRM``
+    timer interrupts the run, sleeping included; in another thread (a Dask
+    worker's) a timer thread raises the exception asynchronously in the run's
+    thread, which Python delivers at its next bytecode. Either way the run
+    stops where it is next in Python: a run stuck inside compiled code that
+    never returns to Python cannot be stopped this way.
+
+    Args:
+        seconds: The limit; None or 0: no limit.
+
+    Yields:
+        Nothing.
+    """
+    if not seconds:
+        yield
+        return
+    message = f"the run took longer than --run-timeout {seconds:g} s"
+    if threading.current_thread() is threading.main_thread():
+
+        def alarm(signum: int, frame: object) -> None:
+            raise RunTimeout(message)
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return
+    target = ctypes.c_ulong(threading.get_ident())
+    guard = threading.Lock()
+    state = {"active": True, "fired": False}
+
+    def expire() -> None:
+        with guard:
+            if state["active"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(RunTimeout))
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with guard:
+            state["active"] = False
+            if state["fired"]:  # fired as the run ended: clear what has not been raised yet
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)
+        timer.cancel()
 
 
 def plan_id(content: str, label: str, point: int, replication: int) -> str:
@@ -151,9 +223,15 @@ def thin_series(ts: pd.DataFrame, stride: int, columns: tuple[str, ...]) -> pd.D
 
 
 def _run_one(task: Task, context: Context) -> tuple[dict[str, float], pd.DataFrame | None]:
-    kpis, series = split_outcome(context.models[task.scenario](dict(task.params), task.seed))
+    with deadline(context.run_timeout):
+        kpis, series = split_outcome(context.models[task.scenario](dict(task.params), task.seed))
     keep = context.kpis or tuple(kpis)
     values = {k: float(kpis[k]) for k in keep if k in kpis}
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:  # never stored as a number: the run failed, and the row says which KPI
+        from sim.model.kpis import NonFiniteKPI
+
+        raise NonFiniteKPI(f"non-finite KPI(s): {', '.join(f'{k} = {values[k]}' for k in bad)}")
     if not context.timeseries or series is None:
         return values, None
     return values, thin_series(series, context.stride, context.columns)
@@ -190,14 +268,18 @@ def run_chunk(tasks: list[Task], context: Context) -> tuple[list[dict], list[pd.
                 series.insert(0, "run_id", task.run_id)
                 series.insert(1, "scenario", task.scenario)
                 frames.append(series)
-        except (Exception, SystemExit) as exc:  # a failing run is recorded, the rest go on
+        except (Exception, SystemExit, RunTimeout) as exc:  # recorded; the rest go on
             # (a model calling sys.exit fails its run, not the batch; Ctrl-C still stops)
-            last = traceback.extract_tb(exc.__traceback__)[-1]
-            row.update(
-                status="error",
-                error=f"{type(exc).__name__}: {exc} "
-                f"({os.path.basename(last.filename)}:{last.lineno})",
-            )
+            if isinstance(exc, RunTimeout):
+                where = ""  # wherever the run happened to be
+                text = (
+                    str(exc) or f"the run took longer than --run-timeout {context.run_timeout:g} s"
+                )
+            else:
+                last = traceback.extract_tb(exc.__traceback__)[-1]
+                where = f" ({os.path.basename(last.filename)}:{last.lineno})"
+                text = str(exc)
+            row.update(status="error", error=f"{type(exc).__name__}: {text}{where}")
         row["duration_s"] = time.perf_counter() - start
         row["worker"] = worker
         rows.append(row)

@@ -273,6 +273,11 @@ class RunStore:
             os.close(self._lock)  # closing the descriptor releases the flock
             self._lock = None
 
+    def discard(self) -> None:
+        """Drop what is buffered (it cannot be written) and release the writer's lock."""
+        self._rows, self._frames = [], []
+        self.close()
+
     def __enter__(self) -> RunStore:
         return self
 
@@ -295,7 +300,7 @@ class RunStore:
         write_json(data, self.manifest_path)
 
     def recorded(self, skip: frozenset[str] | set[str] = frozenset()) -> pd.DataFrame:
-        """run_id and status of every run already stored.
+        """run_id and status of every run stored (its latest row: :func:`latest`).
 
         Args:
             skip: Runs parts to leave out, by name relative to the folder (``runs/...``).
@@ -305,7 +310,9 @@ class RunStore:
         ]
         if not parts:
             return pd.DataFrame({"run_id": [], "status": []})
-        return pd.concat([_read(p, columns=["run_id", "status"]) for p in parts], ignore_index=True)
+        return latest(
+            pd.concat([_read(p, columns=["run_id", "status"]) for p in parts], ignore_index=True)
+        )
 
     def add(self, rows: list[dict], frames: list[pd.DataFrame]) -> None:
         """Buffer finished runs; write a part when the buffer is full."""
@@ -344,6 +351,23 @@ class RunStore:
         self._last_flush = time.monotonic()
         self._part += 1
         self._rows, self._frames = [], []
+
+
+def latest(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each run's latest row, from rows read part by part in part order.
+
+    A run stored as failed and run again (``--retry-failed``) has its failed row
+    in an earlier part and the new row in a later one; the failed row stays on
+    disk (nothing is deleted) and the later row is the run's.
+
+    Args:
+        rows: Runs rows in part order (``run_id`` column).
+
+    Returns:
+        One row per run id, in the order of first appearance, index reset.
+    """
+    last = rows.drop_duplicates("run_id", keep="last")
+    return last.reset_index(drop=True)
 
 
 def _read(path: Path, **kwargs: Any) -> pd.DataFrame:
@@ -391,7 +415,7 @@ def verify(folder: str | Path) -> dict[str, Any]:
         "unchecked": [],
         "duplicate_runs": 0,
     }
-    ids = []
+    ids, ok = [], []
     for name, path in rel.items():
         if name.startswith("timeseries/") and path.name not in runs_parts:
             out["orphaned"].append(name)
@@ -405,14 +429,16 @@ def verify(folder: str | Path) -> dict[str, Any]:
         if matches and not is_runs:
             continue  # written by the store and unchanged since: readable
         try:  # a runs part's ids (for duplicates); an unchecked part must at least parse
-            frame = pd.read_parquet(path, columns=["run_id"] if is_runs else None)
+            frame = pd.read_parquet(path, columns=["run_id", "status"] if is_runs else None)
         except Exception:  # unreadable
             out["corrupt"].append(name)
             continue
         if is_runs:
             ids.extend(frame["run_id"].tolist())
-    out["runs"] = len(ids)
-    out["duplicate_runs"] = len(ids) - len(set(ids))
+            ok.extend(frame.loc[frame["status"] == "ok", "run_id"].tolist())
+    out["runs"] = len(set(ids))
+    # a failed row superseded by a retry is history, not a duplicate; two successful rows are
+    out["duplicate_runs"] = len(ok) - len(set(ok))
     return out
 
 
@@ -445,6 +471,34 @@ def _acquire(path: Path, wait: bool) -> int:
     return fd
 
 
+def writer_gone(folder: str | Path) -> bool:
+    """Whether the store's last writer was a process of this host that no longer exists.
+
+    Read from the lock file's record of its holder, without taking the lock (a
+    reader never does). A writer on another host cannot be checked: False.
+
+    Args:
+        folder: The experiment folder.
+
+    Returns:
+        True when the recorded writer ran here and is gone.
+    """
+    try:
+        holder = (Path(folder) / LOCK_NAME).read_text(errors="replace")
+    except OSError:
+        return False
+    found = re.match(r"host (.*), pid (\d+),", holder)
+    if found is None or found.group(1) != platform.node():
+        return False
+    try:
+        os.kill(int(found.group(2)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
 def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
     """Load an experiment's runs table (or its time series) into pandas.
 
@@ -475,5 +529,5 @@ def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
     parts = sorted((folder / "runs").glob("part-*.parquet"))
     if not parts:
         raise FileNotFoundError(f"{folder}: no runs stored")
-    table = pd.concat([_read(p) for p in parts], ignore_index=True)
+    table = latest(pd.concat([_read(p) for p in parts], ignore_index=True))
     return table.sort_values("index", kind="stable").reset_index(drop=True)

@@ -11,8 +11,9 @@ for the fuzz, a valid scenario; an internal error or traceback is counted.
 Faults, each on the fault experiment (30 runs with monthly series) and
 compared with an uninterrupted run of it: ``--kills`` kills at random moments
 (SIGKILL / SIGTERM / SIGINT to the process group; serial and process-pool
-engines) then a resume; a full disk after 1..12 file writes then a resume; a
-hanging model under ``--run-timeout`` on every engine; a worker that dies; a
+engines) then a resume; a full disk after 1..12 file writes (simulated) and a
+real one (a 32-128 KiB tmpfs, where this machine lets us mount one), each then
+a resume; a hanging model under ``--run-timeout`` on every engine; a worker that dies; a
 model that fails once then ``--retry-failed``; two writers at once;
 truncated and bit-flipped parts then a resume. Printed: faults injected and
 runs lost, duplicated or different from the uninterrupted run.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,6 +139,30 @@ def faults(work: Path, kills: int, seed: int) -> dict[str, int]:
         add(f"disk full after {writes} writes", 1, rc.damage(out, runs, series))
         if done["internal"] or done["resume_code"] != 0:
             notes.append(f"disk full {writes}: {done}")
+    for size in ("32k", "64k", "128k"):  # a real full disk: a small tmpfs, where allowed (root)
+        small = work / f"tmpfs-{size}"
+        small.mkdir()
+        if (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(small)],
+                capture_output=True,
+            ).returncode
+            != 0
+        ):
+            notes.append("no tmpfs here (not root): the real full disk was not tried")
+            break
+        try:
+            out = small / "exp"
+            first = rc.sweep_process(spec, out)
+            _, err = first.communicate(timeout=300)
+            subprocess.run(["mount", "-o", "remount,size=16m", str(small)], check=True)
+            again = rc.sweep_process(spec, out)
+            _, err2 = again.communicate(timeout=300)
+            add(f"tmpfs of {size} full", 1, rc.damage(out, runs, series))
+            if "Traceback" in err or "internal error" in err or again.returncode != 0:
+                notes.append(f"tmpfs {size}: {err[-200:]} / {err2[-200:]}")
+        finally:
+            subprocess.run(["umount", str(small)], capture_output=True)
     # two writers at once: one runs, the other waits (--wait) or stops with one line
     out = work / "two"
     procs = [rc.sweep_process(spec, out, "serial", *extra) for extra in ((), ("--wait",))]

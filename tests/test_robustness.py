@@ -297,3 +297,46 @@ def test_retry_failed_reruns_exactly_the_failed_runs(tmp_path):
     assert whole.failed == 0
     cols = ["run_id", "index", "y", "noise", "status"]
     pd.testing.assert_frame_equal(table[cols], experiments.load(tmp_path / "whole")[cols])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs, where this machine allows mounting one (root); else skip."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (the simulated full disk above still runs)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_really_full_disk_stops_with_one_line_and_resume_completes(tmp_path, fault, small_disk):
+    import subprocess
+
+    spec, runs, series = fault
+    out = small_disk / "exp"
+    proc = rc.sweep_process(spec, out)
+    _, err = proc.communicate(timeout=120)
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 1, err
+    assert last.startswith("alliance: cannot go on: No space left on device"), err
+    assert "Traceback" not in err
+    # free space (a bigger disk), then resume
+    grown = subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)])
+    assert grown.returncode == 0
+    again = rc.sweep_process(spec, out)
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert rc.damage(out, runs, series) == {
+        "lost": 0,
+        "duplicated": 0,
+        "differing": 0,
+        "corrupt": 0,
+    }

@@ -97,6 +97,14 @@ def atomic(path: Path, write: Callable[[Path], Any]) -> Path:
     try:
         write(Path(tmp))
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        # pyarrow's I/O errors carry the errno only in their text ("[errno 28] ...")
+        found = re.search(r"\[errno (\d+)\]", str(exc))
+        code = exc.errno or (int(found.group(1)) if found else None)
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

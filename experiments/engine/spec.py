@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -241,19 +241,11 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> Spec:
         # every model loads and accepts every design path with a value ...
         found = [f"{name}: {b.where}: {p}" for p in check(probe)]
         if not found:  # ... and every value: each level (a range's ends) and each point
-            seen = set()
-            for k, p in spec.design.parameters.items():
-                for v in _levels(p)[1:] if not p.values else p.values[1:]:
-                    found += [
-                        f"{name}: {b.where}: {x}"
-                        for x in check({**probe, k: v})
-                        if x not in seen and not seen.add(x)
-                    ]
-            for point in spec.design.points[:-1]:  # the last is in the probe already
+            for point in _every_value(spec.design, probe):
                 found += [
-                    f"{name}: {b.where}: {x}"
-                    for x in check({**probe, **point})
-                    if x not in seen and not seen.add(x)
+                    line
+                    for line in (f"{name}: {b.where}: {x}" for x in check(point))
+                    if line not in found
                 ]
         problems += found
     if not problems:
@@ -412,6 +404,19 @@ def _levels(p: Parameter) -> list[Any]:
     mid = (lo + hi) / 2
     values = [mid, lo, hi]
     return [int(round(v)) for v in values] if p.integer else values
+
+
+def _every_value(design: Design, probe: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Points that, with ``probe``, show a model every value the design can give.
+
+    Each parameter at each of its levels other than the probe's (every grid
+    value; a range's ends), then every listed point but the last (in the probe).
+    """
+    for k, p in design.parameters.items():
+        for v in _levels(p)[1:]:
+            yield {**probe, k: v}
+    for point in design.points[:-1]:
+        yield {**probe, **point}
 
 
 def _probe_value(p: Parameter) -> Any:

@@ -198,20 +198,7 @@ def faults(work: Path, kills: int, seed: int) -> dict[str, int]:
     )
     for engine in ("serial", "processes", "dask"):
         out = work / f"hang-{engine}"
-        done = rc.alliance(
-            [
-                "sweep",
-                str(hang),
-                "--engine",
-                engine,
-                "--workers",
-                "2",
-                "--run-timeout",
-                "1",
-                "--out",
-                str(out),
-            ]
-        )
+        done = rc.alliance(rc.sweep_args(hang, out, engine, "--run-timeout", "1"))
         table = load(out)
         timed_out = table["error"].str.startswith("RunTimeout").sum()
         tally["injected"] += 3

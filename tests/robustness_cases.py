@@ -189,44 +189,23 @@ file = "alliance"
     "not utf-8": "[experiment]\nname = 'Zürich'\n",  # written as latin-1 below
 }
 
+#: A valid sensitivity spec; each case below changes one thing in it.
+SENSITIVITY = """[sensitivity]
+method = "sobol"
+n = 32
+model = "experiments.engine.analytic:ishigami"
+kpis = ["y"]
+[[sensitivity.parameters]]
+path = "x1"
+range = [-3.14, 3.14]
+"""
+
 #: Sensitivity specs that must each be refused before any run.
 BAD_SENSITIVITY: dict[str, str] = {
-    "n not a power of two": """[sensitivity]
-method = "sobol"
-n = 30
-model = "experiments.engine.analytic:ishigami"
-kpis = ["y"]
-[[sensitivity.parameters]]
-path = "x1"
-range = [-3.14, 3.14]
-""",
-    "unknown method": """[sensitivity]
-method = "magic"
-n = 32
-model = "experiments.engine.analytic:ishigami"
-kpis = ["y"]
-[[sensitivity.parameters]]
-path = "x1"
-range = [-3.14, 3.14]
-""",
-    "range with nan": """[sensitivity]
-method = "sobol"
-n = 32
-model = "experiments.engine.analytic:ishigami"
-kpis = ["y"]
-[[sensitivity.parameters]]
-path = "x1"
-range = [nan, 3.14]
-""",
-    "unknown kpi": """[sensitivity]
-method = "sobol"
-n = 32
-model = "experiments.engine.analytic:ishigami"
-kpis = ["z"]
-[[sensitivity.parameters]]
-path = "x1"
-range = [-3.14, 3.14]
-""",
+    "n not a power of two": SENSITIVITY.replace("n = 32", "n = 30"),
+    "unknown method": SENSITIVITY.replace('"sobol"', '"magic"'),
+    "range with nan": SENSITIVITY.replace("[-3.14, 3.14]", "[nan, 3.14]"),
+    "unknown kpi": SENSITIVITY.replace('["y"]', '["z"]'),
     "builtin range outside bounds": """[sensitivity]
 method = "morris"
 n = 4
@@ -489,23 +468,15 @@ def damage(store: Path, reference_runs: pd.DataFrame, reference_series: pd.DataF
     }
 
 
+def sweep_args(spec: Path, out: Path, engine: str = "serial", *extra: str) -> list[str]:
+    """The ``alliance sweep`` command line for a spec, an engine (2 workers) and a folder."""
+    return ["sweep", str(spec), "--engine", engine, "--workers", "2", "--out", str(out), *extra]
+
+
 def sweep_process(spec: Path, out: Path, engine: str = "serial", *extra: str) -> subprocess.Popen:
     """Start ``alliance sweep`` in its own process group (as a scheduler or shell would)."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "experiments.cli",
-            "sweep",
-            str(spec),
-            "--engine",
-            engine,
-            "--workers",
-            "2",
-            "--out",
-            str(out),
-            *extra,
-        ],
+        [sys.executable, "-m", "experiments.cli", *sweep_args(spec, out, engine, *extra)],
         cwd=ROOT,
         env=ENV,
         stdout=subprocess.DEVNULL,
@@ -598,8 +569,8 @@ def disk_full_and_resume(spec: Path, out: Path, writes: int) -> dict:
         ``{"faults": 1, "error": the line alliance printed, "code": its exit status}``.
     """
     with disk_full_after(writes):
-        outcome = alliance(["sweep", str(spec), "--engine", "serial", "--out", str(out)])
-    resumed = alliance(["sweep", str(spec), "--engine", "serial", "--out", str(out)])
+        outcome = alliance(sweep_args(spec, out))
+    resumed = alliance(sweep_args(spec, out))
     last = outcome.stderr.strip().splitlines()[-1:]  # after the progress line
     return {
         "faults": 1,

@@ -204,20 +204,7 @@ points = [{x = 1}, {x = -1}, {x = 2}]
 def test_a_hanging_run_fails_after_the_run_timeout_and_the_rest_go_on(tmp_path, engine):
     path = tmp_path / "hangs.toml"
     path.write_text(HANGING)
-    out = rc.alliance(
-        [
-            "sweep",
-            str(path),
-            "--engine",
-            engine,
-            "--workers",
-            "2",
-            "--run-timeout",
-            "1",
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    out = rc.alliance(rc.sweep_args(path, tmp_path / "o", engine, "--run-timeout", "1"))
     assert out.code == 1 and "2 of 6 runs failed" in out.stderr, out
     table = experiments.load(tmp_path / "o")
     hung = table[table["param.x"] < 0]

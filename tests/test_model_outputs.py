@@ -115,7 +115,7 @@ def test_stakeholder_tables_name_described_kpis_once():
     [
         (12.3e6, "USD", "$12.3M"),
         (1_234.56e6, "USD", "$1,234.6M"),
-        (-4.2e6, "USD", "$-4.2M"),
+        (-4.2e6, "USD", "-$4.2M"),
         (0.0, "USD", "$0.0M"),
         (0.081, "fraction", "8.1 %"),
         (1.0, "fraction", "100.0 %"),
@@ -124,9 +124,11 @@ def test_stakeholder_tables_name_described_kpis_once():
         (1234.4, "count", "1,234"),
         (2.0, "notch", "2"),
         (12_345.6, "t", "12,346 t"),
-        (1.2345, "x", "1.23"),
-        (19.0, "months", "19.00"),
-        (2_500.0, "hours", "2,500.00"),
+        (1.2345, "x", "1.23x"),
+        (19.0, "months", "19.0 months"),
+        (2_500.0, "hours", "2,500.0 hours"),
+        (0.4, "count", "0.4"),
+        (-0.001, "count", "0.0"),
     ],
 )
 def test_format_value_known_strings(value, unit, expected):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from experiments.cli.common import (
@@ -17,31 +18,51 @@ from experiments.engine.progress import progress_bar
 from sim.config import load_scenario
 
 
-def _print_rows(rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for k, r in enumerate(rows):
-        print(
-            "  ".join(
-                c.ljust(w) if i < 3 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-        )
-        if k == 0:
-            print("-" * (sum(widths) + 2 * len(widths)))
+def _kpi_choice(text: str, summary: object) -> list[str] | None:
+    """The KPIs ``--kpis`` names: ``scorecard`` (default), ``all`` or a comma list."""
+    from sim.model.outputs import SCORECARD
+
+    if text == "all":
+        return None
+    if text == "scorecard":
+        return [k for k in SCORECARD if k in set(summary.kpi)]
+    return [k.strip() for k in text.split(",") if k.strip()]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired comparison (and stress test) of designs, with charts and the report."""
     from experiments.engine.batch import ExperimentError
     from experiments.engine.store import safe_name
-    from experiments.workshop.report import build_report, stakeholder_rows
+    from experiments.workshop.report import (
+        build_report,
+        hidden_kpis,
+        regret_rows,
+        stakeholder_text,
+        stress_rows,
+        text_table,
+    )
     from experiments.workshop.studies import compare_study
     from sim.config import parse_assignments
+    from sim.model.outputs import kpi as kpi_info
+
+    def kpi_name(name: str) -> str:
+        return kpi_info(name).label
 
     overlays = overlay_names([args.overlays or ""])
     if args.command == "stress" and not overlays:
         print("--overlays: name at least one overlay, e.g. rate_shock,recession", file=sys.stderr)
         return EXIT_INVALID
+    if args.kpis not in ("all", "scorecard"):
+        from sim.model.outputs import KPI_INFO
+
+        unknown = [k for k in args.kpis.split(",") if k.strip() and k.strip() not in KPI_INFO]
+        if unknown:
+            print(
+                f"--kpis: {', '.join(unknown)}: unknown KPI(s); 'alliance params' and "
+                "docs/model.md list them (or use scorecard / all)",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
     for scenario in args.scenarios:  # one clear line per bad name before anything runs
         load_scenario(scenario, overlays=overlays[:1])
     labels = "-".join(Path(s).stem for s in args.scenarios)
@@ -71,13 +92,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     finally:
         close()
-    _print_rows(stakeholder_rows(result["summary"]))
+    summary = result["summary"]
+    chosen = _kpi_choice(args.kpis, summary)
+    print("\n".join(stakeholder_text(summary, chosen)))
+    rest = summary.kpi.nunique() - len(set(chosen or summary.kpi))
+    hidden = hidden_kpis(summary)
+    if rest > len(hidden):
+        print(
+            f"\n{rest - len(hidden)} more KPIs in {out}/compare.csv and the report "
+            "(--kpis all prints them)"
+        )
+    if hidden:
+        shown = f"Not shown, zero for every design in every world: {', '.join(hidden)}"
+        print(textwrap.fill(shown, 100))
     for kpi, matrix in result["stress"].items():
-        print(f"\nstress: mean change in {kpi} against the same worlds unstressed")
-        print(matrix.to_string(float_format=lambda v: f"{v:,.4g}"))
+        title = f"Stress test: {kpi_name(kpi)}, mean change against the same worlds unstressed"
+        print("\n" + textwrap.fill(title, 100))
+        print("\n".join(text_table(stress_rows(matrix, kpi))))
     for kpi, table in result["regret"].items():
-        best = table.index[0]
-        print(f"least regret on {kpi}: {best} (max regret {table['max_regret'].iloc[0]:,.4g})")
+        print(f"\nRegret and robustness: {kpi_name(kpi)}")
+        print("\n".join(text_table(regret_rows(table, kpi))))
     run = result["run"]
     print(
         f"\n{run.ran} runs in {run.seconds:.1f} s ({run.runs_per_second:.2f} runs/s, "
@@ -179,6 +213,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         run_args(p, seed=1)
         p.add_argument("--out", default=None, help="study folder (default results/NAME-...)")
         p.add_argument("--no-report", action="store_true", help="skip report.html / .pdf")
+        p.add_argument(
+            "--kpis",
+            default="scorecard",
+            metavar="LIST",
+            help="KPIs printed: 'scorecard' (default: the ones a workshop decides on), "
+            "'all', or a comma-separated list; the report and compare.csv hold all",
+        )
         p.add_argument(
             "--set",
             "-s",

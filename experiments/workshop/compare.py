@@ -139,7 +139,8 @@ def summarise(
 
     Returns:
         Columns: stakeholder, kpi, label, unit, scenario, n, mean, sd, p05, p95, diff, diff_lo,
-        diff_hi, p_better, separable, runs_needed.
+        diff_hi, p_better (share of worlds strictly better), n_better, n_same, n_worse
+        (worlds better, equal and worse than the reference), separable, runs_needed.
     """
     runs = runs.copy()
     if reserves is not None:
@@ -167,15 +168,23 @@ def summarise(
                 joined = pd.concat([values.rename("x"), ref.rename("r")], axis=1).dropna()
                 d = (joined.x - joined.r).to_numpy()
                 m, lo, hi = mean_ci(d)
+                # worlds better, the same (equal up to rounding) and worse; without a
+                # direction only "same" is meaningful
+                tie = np.abs(d) <= 1e-9 * np.maximum(1.0, np.abs(joined.r.to_numpy()))
+                up = (np.sign(d) == sign) & ~tie if sign else np.zeros(d.size, bool)
+                down = ~tie & ~up if sign else np.zeros(d.size, bool)
                 # share of worlds strictly better; undefined without a direction or when
                 # every world ties
-                better = (np.sign(d) == sign).mean() if sign and np.any(d != 0) else math.nan
+                better = up.mean() if sign and not tie.all() else math.nan
                 separable = bool(lo > 0 or hi < 0) or bool(np.allclose(d, 0))
                 row.update(
                     diff=m,
                     diff_lo=lo,
                     diff_hi=hi,
                     p_better=better,
+                    n_better=int(up.sum()),
+                    n_same=int(tie.sum()),
+                    n_worse=int(down.sum()),
                     separable=separable,
                     runs_needed=0 if separable else runs_needed(d),
                 )

@@ -15,6 +15,7 @@ import base64
 import html
 import json
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from experiments.engine.store import atomic  # noqa: E402
-from sim.model.outputs import format_value  # noqa: E402
+from sim.model.outputs import KPI, KPI_INFO, SCORECARD, format_value, kpi  # noqa: E402
 
 QUESTION = (
     "Does the Alliance Approach (nimble procurement, mixed financing, risk sharing, a champion "
@@ -78,7 +80,108 @@ def _fmt(value: Any, unit: str) -> str:
 
 
 def _signed(value: float, unit: str) -> str:
-    return ("+" if value >= 0 else "-") + _fmt(abs(value), unit)
+    return KPI("", "", unit, 0).format(value, signed=True, change=True)
+
+
+def overlay_label(name: str) -> str:
+    """A stress overlay's name as people read it (``rate_shock`` -> ``rate shock``)."""
+    return "no stress" if name == "none" else name.replace("_", " ")
+
+
+def text_table(rows: list[list[str]], width: int = 100) -> list[str]:
+    """A table as terminal lines at most ``width`` wide: the first column wraps to fit.
+
+    Args:
+        rows: Header first; every row as long as the header.
+        width: Longest line.
+
+    Returns:
+        Lines (header, a rule, the rows; a wrapped first cell continues below itself).
+    """
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    rest = sum(widths[1:]) + 2 * (len(widths) - 1)
+    widths[0] = max(12, min(widths[0], width - rest))
+    lines = []
+    for k, r in enumerate(rows):
+        first = textwrap.wrap(r[0], widths[0]) or [""]
+        cells = [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        lines.append("  ".join([first[0].ljust(widths[0]), *cells]).rstrip())
+        lines += first[1:]
+        if k == 0:
+            lines.append("-" * min(width, sum(widths) + 2 * (len(widths) - 1)))
+    return lines
+
+
+def kpi_label(name: str) -> str:
+    """A KPI's label with its display unit (``City fiscal NPV vs no projects ($M)``)."""
+    return kpi(name).axis_label
+
+
+def stress_rows(matrix: pd.DataFrame, kpi_name: str) -> list[list[str]]:
+    """A stress matrix (designs x overlays) as rows with units, header first.
+
+    Args:
+        matrix: Mean change per design (index) and overlay (columns).
+        kpi_name: The KPI.
+
+    Returns:
+        Rows: design, then the signed change under each overlay.
+    """
+    k = kpi(kpi_name)
+    rows = [["design", *(overlay_label(str(c)) for c in matrix.columns)]]
+    for design, values in matrix.iterrows():
+        rows.append([str(design), *(k.format(v, signed=True, change=True) for v in values)])
+    return rows
+
+
+def regret_rows(table: pd.DataFrame, kpi_name: str) -> list[list[str]]:
+    """Regret and robustness of each design (``regret.csv`` rows of one KPI), header first.
+
+    Args:
+        table: Indexed by design: ``regret.<condition>``, ``max_regret``,
+            ``worst_level``, ``worst_change``.
+        kpi_name: The KPI.
+
+    Returns:
+        Rows: design, largest regret and where, worst level, largest drop under stress.
+    """
+    k = kpi(kpi_name)
+    conditions = [c.removeprefix("regret.") for c in table.columns if c.startswith("regret.")]
+    rows = [["design", "max regret", "where", "worst level", "worst change under stress"]]
+    for design, r in table.iterrows():
+        regrets = [float(r[f"regret.{c}"]) for c in conditions]
+        where = overlay_label(conditions[int(np.argmax(regrets))]) if max(regrets) > 0 else "-"
+        rows.append(
+            [
+                str(design),
+                k.format(r["max_regret"]),
+                where,
+                k.format(r["worst_level"]),
+                k.format(r["worst_change"], signed=True, change=True),
+            ]
+        )
+    return rows
+
+
+def hidden_kpis(summary: pd.DataFrame) -> list[str]:
+    """Labels of the KPIs that are zero for every design in every world (left out of tables).
+
+    Args:
+        summary: The stakeholder table.
+
+    Returns:
+        Their labels, in table order.
+    """
+    zero = summary.groupby("kpi", sort=False).apply(
+        lambda g: bool(
+            (g["mean"].fillna(0) == 0).all()
+            and (g["p05"].fillna(0) == 0).all()
+            and (g["p95"].fillna(0) == 0).all()
+        ),
+        include_groups=False,
+    )
+    labels = summary.drop_duplicates("kpi").set_index("kpi")["label"]
+    return [labels[k] for k in zero.index if zero[k]]
 
 
 def headline_findings(summary: pd.DataFrame) -> list[str]:
@@ -92,8 +195,8 @@ def headline_findings(summary: pd.DataFrame) -> list[str]:
     """
     lines = []
     ref = summary.scenario.iloc[0]
-    for kpi in HEADLINES:
-        rows = summary[(summary.kpi == kpi) & summary["diff"].notna()]
+    for name in HEADLINES:
+        rows = summary[(summary.kpi == name) & summary["diff"].notna()]
         for _, r in rows.iterrows():
             interval = f"95 % CI {_signed(r.diff_lo, r.unit)} to {_signed(r.diff_hi, r.unit)}"
             text = (
@@ -136,11 +239,48 @@ def decomposition_rows(table: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-def stakeholder_rows(summary: pd.DataFrame) -> list[list[str]]:
-    """The stakeholder table as formatted rows (header first).
+def _shown(summary: pd.DataFrame, kpis: Sequence[str] | None) -> pd.DataFrame:
+    """The summary's rows to show: the KPIs asked for (all by default) minus all-zero ones."""
+    hidden = set(hidden_kpis(summary))
+    rows = summary[~summary["label"].isin(hidden)]
+    if kpis is not None:
+        rows = rows[rows["kpi"].isin(kpis)]
+        rows = rows.assign(_order=rows["kpi"].map({k: i for i, k in enumerate(kpis)}))
+        rows = rows.sort_values("_order", kind="stable").drop(columns="_order")
+    return rows
+
+
+def _kpi(r: pd.Series) -> KPI:
+    return kpi(r.kpi) if r.kpi in KPI_INFO else KPI(r.kpi, r.label, r.unit, 0)
+
+
+def _cells(r: pd.Series, bare: bool = False) -> list[str]:
+    """mean, 90 % of worlds, change, its 95 % CI, better/same/worse of one summary row."""
+    k = _kpi(r)
+    change = ci = counts = ""
+    if pd.notna(r.get("diff")):
+        change = k.format(r["diff"], signed=True, change=True, bare=bare)
+        ci = k.format_range(r.diff_lo, r.diff_hi, change=True, bare=bare)
+        if not bool(r.separable):
+            ci += " (n.s.)"
+        if pd.notna(r.get("n_better")) and k.direction:
+            counts = f"{int(r.n_better)} / {int(r.n_same)} / {int(r.n_worse)}"
+        elif pd.notna(r.get("n_same")):
+            counts = f"- / {int(r.n_same)} / -"
+    spread = k.format_range(r.p05, r.p95, bare=bare) if pd.notna(r.get("p05")) else ""
+    mean = k.format(r["mean"], bare=bare) if pd.notna(r["mean"]) else ""
+    return [mean, spread, change, ci, counts]
+
+
+def stakeholder_rows(summary: pd.DataFrame, kpis: Sequence[str] | None = None) -> list[list[str]]:
+    """The stakeholder table as formatted rows (header first), for HTML and PDF.
+
+    KPIs that are zero for every design in every world are left out
+    (:func:`hidden_kpis` names them); values carry their units ($M, %, months).
 
     Args:
         summary: The stakeholder table.
+        kpis: KPIs to show, in order (default: every KPI of the table).
 
     Returns:
         Rows of strings.
@@ -153,32 +293,86 @@ def stakeholder_rows(summary: pd.DataFrame) -> list[list[str]]:
         "mean",
         "90 % of worlds",
         f"change vs {ref}",
-        "95 % CI",
-        "P(better)",
+        "95 % CI of the change",
+        "worlds better / same / worse",
     ]
     rows = [head]
-    for _, r in summary.iterrows():
-        change = ci = better = ""
-        if pd.notna(r.get("diff")):
-            change = _signed(r["diff"], r.unit)
-            ci = f"{_signed(r.diff_lo, r.unit)} .. {_signed(r.diff_hi, r.unit)}"
-            if not bool(r.separable):
-                ci += " (n.s.)"
-            better = f"{r.p_better:.0%}" if pd.notna(r.p_better) else ""
-        spread = f"{_fmt(r.p05, r.unit)} .. {_fmt(r.p95, r.unit)}" if pd.notna(r.get("p05")) else ""
-        rows.append(
-            [
-                r.stakeholder,
-                r.label,
-                r.scenario,
-                _fmt(r["mean"], r.unit),
-                spread,
-                change,
-                ci,
-                better,
-            ]
-        )
+    for _, r in _shown(summary, kpis).iterrows():
+        rows.append([r.stakeholder, r.label, r.scenario, *_cells(r)])
     return rows
+
+
+def stakeholder_text(
+    summary: pd.DataFrame, kpis: Sequence[str] | None = None, width: int = 100
+) -> list[str]:
+    """The stakeholder table for a terminal, every line at most ``width`` wide.
+
+    Each KPI's label (with its unit) on its own line, then a row per design with
+    bare numbers in that unit.
+
+    Args:
+        summary: The stakeholder table.
+        kpis: KPIs to show, in order (default: every KPI of the table).
+        width: Longest line.
+
+    Returns:
+        Lines.
+    """
+    ref = summary.scenario.iloc[0]
+    shown = _shown(summary, kpis)
+    body = [[f"  {r.scenario}", *_cells(r, bare=True)] for _, r in shown.iterrows()]
+    head = [
+        "  design",
+        "mean",
+        "90 % of worlds",
+        "change",
+        "95 % CI of change",
+        "better/same/worse",
+    ]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    n = int(shown["n"].max()) if len(shown) else 0
+    lead = (
+        f"Each design against {ref} on the same {n} worlds (paired): the change's mean, its "
+        "95 % confidence interval (n.s.: not separable from zero) and the worlds where the "
+        "design does better, the same or worse."
+    )
+    out = [*textwrap.wrap(lead, width), "", line(head), "-" * min(width, len(line(head)))]
+    last = None
+    for (_, r), cells in zip(shown.iterrows(), body, strict=True):
+        if r.kpi != last:
+            k = _kpi(r)
+            unit = k.display_unit + (", changes in points" if k.unit == "fraction" else "")
+            better = {1: "more is better", -1: "less is better"}.get(k.direction, "")
+            title = (
+                f"{r.label}{f' ({unit})' if unit else ''} "
+                f"[{r.stakeholder}{'; ' + better if better else ''}]"
+            )
+            out += textwrap.wrap(title, width)
+            last = r.kpi
+        out.append(line(cells))
+    return out
+
+
+def _scorecard(summary: pd.DataFrame) -> list[str]:
+    """The scorecard's KPIs that the study has."""
+    return [k for k in SCORECARD if k in set(summary.kpi)]
+
+
+def _hidden_note(summary: pd.DataFrame) -> str:
+    hidden = hidden_kpis(summary)
+    if not hidden:
+        return ""
+    return (
+        "<p class='note'>Not shown, zero for every design in every world: "
+        f"{html.escape(', '.join(hidden))}.</p>"
+    )
 
 
 def _html_table(rows: list[list[str]]) -> str:
@@ -293,7 +487,12 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
             "replications); intervals are 95 % confidence intervals of the mean paired "
             "difference; n.s. marks differences the runs could not separate from zero.</p>",
         ),
-        ("Stakeholder table", _html_table(stakeholder_rows(summary))),
+        (
+            "Scorecard",
+            "<p>The KPIs a workshop decides on; every KPI is in the stakeholder table "
+            "below.</p>" + _html_table(stakeholder_rows(summary, _scorecard(summary))),
+        ),
+        ("Stakeholder table", _html_table(stakeholder_rows(summary)) + _hidden_note(summary)),
     ]
     if why:
         sections.insert(
@@ -364,19 +563,25 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
     indices = _read(folder, "indices.csv")
     sections = []
     if stress is not None:
-        sections.append(
-            (
-                "Stress tests",
-                "<p>Mean change of each KPI under each overlay, "
-                "against the same worlds unstressed.</p>"
-                + _html_table(_frame_rows(stress))
-                + (
-                    "<h3>Regret and robustness</h3>" + _html_table(_frame_rows(regret_t))
-                    if regret_t is not None
-                    else ""
-                ),
+        parts = [
+            "<p>Mean change of each KPI under each overlay, against the same worlds unstressed.</p>"
+        ]
+        for name, frame in stress.groupby("kpi", sort=False):
+            matrix = frame.drop(columns="kpi").set_index("design")
+            parts.append(f"<h3>{html.escape(kpi_label(str(name)))}</h3>")
+            parts.append(_html_table(stress_rows(matrix, str(name))))
+        if regret_t is not None:
+            parts.append(
+                "<h3>Regret and robustness</h3><p>Regret: how far a design's mean falls "
+                "short of the best design's in the same condition (no stress or an "
+                "overlay); the largest over the conditions, and where. Worst level: its "
+                "worst mean over the conditions.</p>"
             )
-        )
+            for name, frame in regret_t.groupby("kpi", sort=False):
+                table = frame.drop(columns="kpi").set_index("design")
+                parts.append(f"<h4>{html.escape(kpi_label(str(name)))}</h4>")
+                parts.append(_html_table(regret_rows(table, str(name))))
+        sections.append(("Stress tests", "".join(parts)))
     if tornado is not None:
         sections.append(("One-at-a-time changes", _html_table(_frame_rows(tornado))))
     if indices is not None:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim.model.fiscal import COMPONENTS
@@ -204,8 +205,134 @@ STAKEHOLDERS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The KPIs a workshop decides on: the short scorecard (tables, charts, terminal).
+SCORECARD = (
+    "fiscal_npv_usd",
+    "min_budget_balance_usd",
+    "debt_outstanding_usd",
+    "stranded_debt_usd",
+    "savings_usd",
+    "time_to_scale_months",
+    "welfare_usd",
+    "adoption_gap_top_bottom",
+    "vendor_net_usd",
+    "investor_net_usd",
+)
+
+#: Stakeholder groups of the money-flow KPIs, as people read them.
+GROUP_LABELS = {
+    "city": "city",
+    "residents": "residents",
+    "vendors": "vendors",
+    "investors": "investors",
+    "vehicles": "PPP vehicles",
+    "outside": "outside world",
+    "regulator": "regulator",
+}
+
+#: How a unit is shown: (multiplier, display unit, decimals, prefix).
+_DISPLAY: dict[str, tuple[float, str, int, str]] = {
+    "USD": (1e-6, "$M", 1, "$"),
+    "fraction": (100.0, "%", 1, ""),
+    "count": (1.0, "", 0, ""),
+    "notch": (1.0, "", 0, ""),  # the label says what a notch is ("0 = AAA")
+    "months": (1.0, "months", 1, ""),
+    "hours": (1.0, "hours", 1, ""),
+    "t": (1.0, "t", 0, ""),
+    "x": (1.0, "x", 2, ""),
+}
+
+
+@dataclass(frozen=True)
+class KPI:
+    """A KPI as tables and charts show it: label, unit, direction, scale and format.
+
+    The one place that says how a KPI's number reads: ``format`` for text,
+    ``scale`` and ``display_unit`` (``axis_label``) for chart axes, so a chart
+    and a table can never show the same number in two units.
+    """
+
+    name: str
+    label: str
+    unit: str
+    direction: int  # +1 more is better, -1 less is better, 0 neither
+
+    @property
+    def scale(self) -> float:
+        """Multiply a value by this to get it in :attr:`display_unit` (USD -> $M: 1e-6)."""
+        return _DISPLAY.get(self.unit, (1.0, self.unit, 2, ""))[0]
+
+    @property
+    def display_unit(self) -> str:
+        """The unit numbers are shown in (``$M``, ``%``, ``months``; empty for counts)."""
+        return _DISPLAY.get(self.unit, (1.0, self.unit, 2, ""))[1]
+
+    @property
+    def axis_label(self) -> str:
+        """``label (unit)`` for a chart axis."""
+        return f"{self.label} ({self.display_unit})" if self.display_unit else self.label
+
+    def format(
+        self, value: float, *, signed: bool = False, change: bool = False, bare: bool = False
+    ) -> str:
+        """The value as text in its display unit.
+
+        Args:
+            value: In the KPI's own unit (USD, fraction, ...).
+            signed: Always show the sign (a change).
+            change: A difference of two values: fractions read as percentage points.
+            bare: The number alone, in the display unit (``-84.7`` for -$84.7M), for a
+                table whose heading names the unit.
+
+        Returns:
+            ``-$84.7M``, ``+$2.0M``, ``49.1 %``, ``+1.3 pts``, ``5.4 months``, ``12``, ``1.23x``.
+        """
+        if value != value:  # NaN
+            return "n/a"
+        factor, unit, digits, prefix = _DISPLAY.get(self.unit, (1.0, self.unit, 2, ""))
+        number = value * factor
+        if self.unit in ("count", "notch") and abs(number) < 100 and number != round(number):
+            digits = 1  # a mean of a few counts: 0.4 is not 0
+        text = f"{abs(number):,.{digits}f}"
+        if float(text.replace(",", "")) == 0:
+            sign = "+" if signed else ""  # never "-0"
+        else:
+            sign = "-" if number < 0 else ("+" if signed else "")
+        if bare:
+            return f"{sign}{text}"
+        if self.unit == "fraction":
+            return f"{sign}{text} {'pts' if change else '%'}"
+        if self.unit == "x":
+            return f"{sign}{text}x"
+        if unit and not prefix:
+            return f"{sign}{text} {unit}"
+        return f"{sign}{prefix}{text}{'M' if prefix else ''}"
+
+    def format_range(
+        self, low: float, high: float, *, change: bool = False, bare: bool = False
+    ) -> str:
+        """An interval: ``-$188.5M .. -$2.0M`` (signed when ``change``)."""
+        return (
+            f"{self.format(low, signed=change, change=change, bare=bare)} .. "
+            f"{self.format(high, signed=change, change=change, bare=bare)}"
+        )
+
+
+def kpi(name: str) -> KPI:
+    """The catalogue entry of a KPI (an unknown name reads as itself, without a unit).
+
+    Args:
+        name: The KPI's column name.
+
+    Returns:
+        Its :class:`KPI`.
+    """
+    label, unit, sign = KPI_INFO.get(name, (name, "", 0))
+    return KPI(name, label, unit, sign)
+
+
 def format_value(value: float, unit: str) -> str:
-    """Format a KPI value for a terminal table.
+    """Format a KPI value for a terminal table (kept for callers without a KPI name).
 
     Args:
         value: The value.
@@ -214,12 +341,4 @@ def format_value(value: float, unit: str) -> str:
     Returns:
         A short string such as ``$12.3M``, ``8.1 %`` or ``14``.
     """
-    if unit == "USD":
-        return f"${value / 1e6:,.1f}M"
-    if unit == "fraction":
-        return f"{value * 100:.1f} %"
-    if unit in ("count", "notch"):
-        return f"{value:,.0f}"
-    if unit == "t":
-        return f"{value:,.0f} t"
-    return f"{value:,.2f}"
+    return KPI("", "", unit, 0).format(value)

@@ -6,12 +6,13 @@ one colour per scenario across every chart.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from experiments.engine.plots import colours, plt, save
+from experiments.engine.plots import BLUE, VERMILION, colours, plt, save
 
 STAKEHOLDER_ORDER = ("city", "residents", "vendors", "investors", "vehicles", "outside")
 NET_KPIS = {
@@ -115,7 +116,7 @@ def kpi_distributions(
     Returns:
         Files written.
     """
-    from sim.model.outputs import KPI_INFO
+    from sim.model.outputs import kpi as kpi_info
 
     col = colours(scenarios)
     n = len(kpis)
@@ -125,14 +126,9 @@ def kpi_distributions(
         rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False, constrained_layout=True
     )
     rng = np.random.default_rng(0)
-    for ax, kpi in zip(axes.ravel(), kpis, strict=False):
-        label, unit, _ = KPI_INFO.get(kpi, (kpi, "", 0))
-        scale, unit_txt = (
-            (1e6, "USD million")
-            if unit == "USD"
-            else ((100, "%") if unit == "fraction" else (1, unit))
-        )
-        data = [runs.loc[runs.scenario == s, kpi].dropna().to_numpy() / scale for s in scenarios]
+    for ax, name in zip(axes.ravel(), kpis, strict=False):
+        k = kpi_info(name)  # values and axis in the catalogue's display unit
+        data = [runs.loc[runs.scenario == s, name].dropna().to_numpy() * k.scale for s in scenarios]
         box = ax.boxplot(data, widths=0.5, patch_artist=True, showfliers=False)
         for patch, s in zip(box["boxes"], scenarios, strict=True):
             patch.set(facecolor=col[s], alpha=0.35, edgecolor=col[s])
@@ -140,8 +136,9 @@ def kpi_distributions(
             ax.scatter(
                 i + rng.uniform(-0.12, 0.12, values.size), values, s=10, color=col[s], alpha=0.7
             )
-        ax.set_xticks(range(1, len(scenarios) + 1), scenarios, rotation=15)
-        ax.set(title=label, ylabel=unit_txt)
+        ax.set_xticks(range(1, len(scenarios) + 1), scenarios)
+        ax.set_title(textwrap.fill(k.label, 40), fontsize=10)
+        ax.set_ylabel(k.display_unit or "count")
         _style(ax)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
@@ -149,78 +146,108 @@ def kpi_distributions(
     return save(fig, base)
 
 
-def stakeholder_panel(summary: pd.DataFrame, base: Path) -> list[Path]:
+def stakeholder_panel(
+    summary: pd.DataFrame,
+    base: Path,
+    kpis: list[str] | None = None,
+    title: str = "Scorecard by stakeholder",
+) -> list[Path]:
     """Scorecard: each KPI's paired change against the reference design, by stakeholder.
 
-    Bars are the mean change on the same worlds in standard deviations of the
-    reference design's spread across worlds, signed so that right is better
-    for that stakeholder (grey when a KPI has no better direction). Each bar is
-    labelled with the change in its own unit, its 95 % confidence interval and
-    the share of worlds where the design does better.
+    Bars are the mean change on the same worlds in standard deviations across
+    worlds (pooled over the two designs), signed so that right is better
+    for that stakeholder: blue better, vermilion worse, grey when a KPI has no
+    better direction or the change rounds to zero. A change beyond 3 SD is
+    drawn to 3 with an arrow and its size. The right-hand column gives the
+    change in the KPI's unit, its 95 % interval and the worlds where the
+    design did better / the same / worse. KPIs that are zero for every design
+    in every world are left out.
 
     Args:
         summary: Output of :func:`experiments.workshop.compare.summarise`.
         base: Output path without suffix.
+        kpis: KPIs to show, in order (default: all of the summary's).
+        title: The chart's title (the designs are added).
 
     Returns:
         Files written.
     """
-    from experiments.workshop.compare import direction
-    from sim.model.outputs import format_value
+    from experiments.workshop.report import hidden_kpis
+    from sim.model.outputs import kpi as kpi_info
 
     ref = summary.scenario.iloc[0]
+    hidden = set(hidden_kpis(summary))
     spread = summary[summary.scenario == ref].set_index("kpi")["sd"]
     rows = summary.dropna(subset=["diff"]).copy()
-    rows = rows[rows.kpi.isin(spread.index)]
+    rows = rows[rows.kpi.isin(spread.index) & ~rows.label.isin(hidden)]
+    if kpis is not None:
+        rows = rows[rows.kpi.isin(kpis)]
+        rank = {k: i for i, k in enumerate(kpis)}
+        rows = rows.iloc[np.argsort(rows.kpi.map(rank).to_numpy(), kind="stable")]
+    else:
+        order = {g: i for i, g in enumerate(("city", "residents", "vendors", "investors"))}
+        rows = rows.iloc[
+            np.argsort(rows.stakeholder.map(order).fillna(9).to_numpy(), kind="stable")
+        ]
     scenarios = list(dict.fromkeys(rows.scenario))
-    sign = rows.kpi.map(direction)
-    scale = rows.kpi.map(spread).where(lambda x: x > 0, other=np.nan)
-    effect = rows["diff"] / scale
-    effect = effect.where(scale.notna(), np.sign(rows["diff"]) * 0.05)
-    rows["effect"] = effect.fillna(0.0) * sign.replace(0, 1)
-    order = {g: i for i, g in enumerate(("city", "residents", "vendors", "investors", "regulator"))}
-    rows = rows.sort_values(
-        ["stakeholder", "scenario"],
-        key=lambda c: c.map(order) if c.name == "stakeholder" else c.map(scenarios.index),
+    infos = [kpi_info(k) for k in rows.kpi]
+    sign = np.array([k.direction for k in infos])
+    # the spread across worlds, pooled over the two designs (one may not vary at all)
+    own = rows["sd"].to_numpy(dtype=float)
+    sd = np.sqrt((rows.kpi.map(spread).to_numpy(dtype=float) ** 2 + own**2) / 2)
+    diff = rows["diff"].to_numpy(dtype=float)
+    zero = [k.format(0.0, signed=True, change=True) for k in infos]
+    shown_zero = np.array(
+        [
+            k.format(d, signed=True, change=True) == z
+            for k, d, z in zip(infos, diff, zero, strict=True)
+        ]
     )
-    fig, ax = plt.subplots(figsize=(13, 0.34 * len(rows) + 1.8), constrained_layout=True)
+    effect = np.where(sd > 0, diff / np.where(sd > 0, sd, 1), np.sign(diff) * 0.05)
+    effect = np.where(shown_zero, 0.0, effect * np.where(sign == 0, 1, sign))
+    fig, ax = plt.subplots(figsize=(13, 0.42 * len(rows) + 1.9), constrained_layout=True)
     y = np.arange(len(rows))
-    colour = np.where(
-        sign.loc[rows.index] == 0, "#999999", np.where(rows.effect >= 0, "#009E73", "#D55E00")
-    )
-    ax.barh(y, rows.effect.clip(-3, 3), color=colour, alpha=0.85)
+    colour = np.where((sign == 0) | shown_zero, "#999999", np.where(effect >= 0, BLUE, VERMILION))
+    clipped = np.clip(effect, -3, 3)
+    ax.barh(y, clipped, color=colour, alpha=0.85, height=0.7)
     labels = []
-    for _, r in rows.iterrows():
+    for yi, r, k, e in zip(y, rows.itertuples(index=False), infos, effect, strict=True):
         who = f"[{r.stakeholder}] " + (f"{r.scenario}: " if len(scenarios) > 1 else "")
-        labels.append(who + r.label)
+        labels.append(textwrap.shorten(who + r.label, 62, placeholder="..."))
+        if abs(e) > 3:  # drawn to 3: say so, with the size
+            ax.text(
+                2.9 * np.sign(e),
+                yi,
+                f"{abs(e):.1f} SD →" if e > 0 else f"← {abs(e):.1f} SD",
+                fontsize=7.5,
+                color="white",
+                va="center",
+                ha="right" if e > 0 else "left",
+                fontweight="bold",
+            )
         text = (
-            ("+" if r["diff"] >= 0 else "-")
-            + format_value(abs(r["diff"]), r.unit)
-            + f"  (CI {format_value(r.diff_lo, r.unit)} .. {format_value(r.diff_hi, r.unit)})"
+            f"{k.format(r.diff, signed=True, change=True)}  "
+            f"({k.format_range(r.diff_lo, r.diff_hi, change=True)})"
         )
-        if pd.notna(r.p_better):
-            text += f"  better in {r.p_better:.0%}"
+        if k.direction and pd.notna(r.n_better):
+            text += (
+                f"  better / same / worse: {int(r.n_better)} / {int(r.n_same)} / {int(r.n_worse)}"
+            )
         if not r.separable:
             text += "  n.s."
-        x = min(max(r.effect, 0.0), 3.0)  # labels sit right of zero, clear of the names
-        ax.text(
-            x + 0.05,
-            y[len(labels) - 1],
-            text,
-            va="center",
-            ha="left",
-            fontsize=7.5,
-            color="#333333",
-        )
-    ax.set_yticks(y, labels, fontsize=8)
+        ax.text(3.35, yi, text, va="center", ha="left", fontsize=8, color="#333333")
+    ax.set_yticks(y, labels, fontsize=8.5)
     ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlim(-4.5, 4.5)
-    ax.set(
-        xlabel=f"change against {ref} on the same worlds, in standard deviations across "
-        "worlds (right = better; grey = no better direction)"
+    ax.axvline(3.25, color="#cccccc", lw=0.8)
+    ax.set_xlim(-3.3, 10.5)
+    ax.set_xticks([-3, -2, -1, 0, 1, 2, 3])
+    ax.set_xlabel(
+        f"change against {ref} on the same worlds, in standard deviations across worlds "
+        "(pooled)\n"
+        "(right = better; grey = no better direction or no change)"
     )
-    ax.set_title(f"Scorecard by stakeholder: {', '.join(scenarios)} against {ref}", fontsize=13)
+    ax.set_title(f"{title}: {', '.join(scenarios)} against {ref}", fontsize=13, loc="left")
     _style(ax)
     return save(fig, base)
 
@@ -245,7 +272,7 @@ def npv_decomposition(table: pd.DataFrame, base: Path) -> list[Path]:
     labels = [str(x) for x in parts.label]
     y = np.arange(len(parts))[::-1]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(parts) + 1.6), constrained_layout=True)
-    colour = ["#009E73" if v >= 0 else "#D55E00" for v in means]
+    colour = [BLUE if v >= 0 else VERMILION for v in means]
     colour[-1] = "#333333"
     ax.barh(y, means, color=colour, alpha=0.85, xerr=[low, high], capsize=3, ecolor="#555555")
     ax.set_yticks(y, labels)
@@ -253,7 +280,8 @@ def npv_decomposition(table: pd.DataFrame, base: Path) -> list[Path]:
     pad = 0.02 * (np.abs(means) + np.maximum(low, high)).max()
     for yi, v, lo, hi in zip(y, means, low, high, strict=True):
         end = v + hi + pad if v >= 0 else v - lo - pad
-        ax.text(end, yi, f"{v:+,.1f}", va="center", ha="left" if v >= 0 else "right", fontsize=9)
+        text = f"{'+' if v >= 0 else '-'}${abs(v):,.1f}M"
+        ax.text(end, yi, text, va="center", ha="left" if v >= 0 else "right", fontsize=9)
     row = table.iloc[0]
     ax.set(
         title=f"Why {row.design} differs from {row.against}: fiscal NPV by component",
@@ -265,11 +293,25 @@ def npv_decomposition(table: pd.DataFrame, base: Path) -> list[Path]:
     return save(fig, base)
 
 
+#: Stakeholder names on a waterfall's axis.
+WATERFALL_NAMES = {
+    "city": "city",
+    "residents": "residents",
+    "vendors": "vendors",
+    "investors": "investors",
+    "vehicles": "PPP vehicles",
+    "outside": "outside world",
+}
+
+
 def waterfall(runs: pd.DataFrame, scenario: str, base: Path) -> list[Path]:
     """Cash-flow waterfall by stakeholder: who pays and who receives, for one design.
 
     The programme's money flows between stakeholders sum to zero (double
-    entry), so the bars start and end at zero.
+    entry), so the bars start and end at zero. "PPP vehicles" are the
+    special-purpose companies of public-private partnerships; the "outside
+    world" is everyone outside the programme (the utility selling power, the
+    bond market, ...).
 
     Args:
         runs: Runs table.
@@ -283,15 +325,33 @@ def waterfall(runs: pd.DataFrame, scenario: str, base: Path) -> list[Path]:
     names = [s for s in STAKEHOLDER_ORDER if NET_KPIS[s] in sub]
     values = np.array([sub[NET_KPIS[s]].mean() / 1e6 for s in names])
     start = np.concatenate([[0.0], np.cumsum(values)[:-1]])
-    fig, ax = plt.subplots(figsize=(10, 5.5), constrained_layout=True)
-    colours_ = ["#009E73" if v >= 0 else "#D55E00" for v in values]
-    ax.bar(names, values, bottom=start, color=colours_, alpha=0.85)
+    ends = np.concatenate([start, start + values, [0.0]])
+    low, high = ends.min(), ends.max()
+    pad = 0.14 * max(high - low, 1e-9)
+    fig, ax = plt.subplots(figsize=(10, 5.8), constrained_layout=True)
+    colours_ = [BLUE if v >= 0 else VERMILION for v in values]
+    ax.bar(range(len(names)), values, bottom=start, color=colours_, alpha=0.85, width=0.6)
     for i, (b, v) in enumerate(zip(start, values, strict=True)):
-        ax.text(i, b + v, f"{v:+,.0f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=9)
+        top, bottom = max(b, b + v), min(b, b + v)
+        text = f"{'+' if v >= 0 else '-'}${abs(v):,.0f}M"
+        if v >= 0:
+            ax.text(i, top + 0.02 * (high - low), text, ha="center", va="bottom", fontsize=9)
+        else:
+            ax.text(i, bottom - 0.02 * (high - low), text, ha="center", va="top", fontsize=9)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set(
-        title=f"{scenario}: net cash by stakeholder over the run (mean of worlds)",
-        ylabel="USD million, undiscounted (green: receives, orange: pays)",
+    ax.set_xticks(range(len(names)), [WATERFALL_NAMES[n] for n in names])
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_title(
+        f"{scenario}: who pays and who receives (net cash over the run, mean of {len(sub)} worlds)",
+        loc="left",
+    )
+    ax.set_ylabel("$M, undiscounted (blue: receives, vermilion: pays)")
+    ax.set_xlabel(
+        "PPP vehicles: the partnerships' project companies; outside world: the utility, the "
+        "bond market and others outside the programme.\nThe bars add up to zero (every dollar "
+        "one stakeholder pays, another receives).",
+        fontsize=8.5,
+        color="#555555",
     )
     _style(ax)
     return save(fig, base)
@@ -333,13 +393,18 @@ def adoption_by_quintile(runs: pd.DataFrame, scenarios: list[str], base: Path) -
         ylabel="% of residents (bars: mean; whiskers: 90 % of worlds)",
         xticks=q,
     )
-    ax.legend(frameon=False)
+    top = max((line.get_ydata().max() for line in ax.lines if len(line.get_ydata())), default=0)
+    ax.set_ylim(0, max(top, max(b.get_height() for b in ax.patches)) * 1.25 + 1e-9)
+    ax.legend(frameon=False, loc="upper left", ncols=len(scenarios))
     _style(ax)
     return save(fig, base)
 
 
 def stress_heatmap(matrix: pd.DataFrame, kpi: str, base: Path) -> list[Path]:
     """Heatmap of a KPI's mean change under each stress overlay, design by overlay.
+
+    Colour-blind safe (blue better, vermilion worse, white no change), with
+    each cell's change written in the KPI's unit, in white on dark cells.
 
     Args:
         matrix: Output of :func:`experiments.workshop.compare.stress_matrix`.
@@ -349,23 +414,45 @@ def stress_heatmap(matrix: pd.DataFrame, kpi: str, base: Path) -> list[Path]:
     Returns:
         Files written.
     """
-    from sim.model.outputs import KPI_INFO
+    from matplotlib.colors import LinearSegmentedColormap
 
-    label, unit, sign = KPI_INFO.get(kpi, (kpi, "", 1))
-    scale = 1e6 if unit == "USD" else (0.01 if unit == "fraction" else 1)
-    values = matrix.to_numpy(dtype=float) / scale
-    lim = np.nanmax(np.abs(values)) or 1.0
-    fig, ax = plt.subplots(
-        figsize=(1.9 * matrix.shape[1] + 3, 1.0 * matrix.shape[0] + 2.2), constrained_layout=True
-    )
-    image = ax.imshow(values * (sign or 1), cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
+    from experiments.workshop.report import overlay_label
+    from sim.model.outputs import kpi as kpi_info
+
+    k = kpi_info(kpi)
+    values = matrix.to_numpy(dtype=float)
+    better = values * (k.direction or 1)
+    lim = np.nanmax(np.abs(better)) or 1.0
+    cmap = LinearSegmentedColormap.from_list("worse_better", [VERMILION, "#ffffff", BLUE])
+    width = max(1.9 * matrix.shape[1] + 3.4, 6.5)
+    fig, ax = plt.subplots(figsize=(width, 0.9 * matrix.shape[0] + 2.6), constrained_layout=True)
+    image = ax.imshow(better, cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, f"{v:+,.1f}", ha="center", va="center", fontsize=10)
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=20)
+        dark = abs(better[i, j]) / lim > 0.6
+        ax.text(
+            j,
+            i,
+            k.format(v, signed=True, change=True),
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="white" if dark else "black",
+        )
+    ax.set_xticks(range(matrix.shape[1]), [overlay_label(str(c)) for c in matrix.columns])
     ax.set_yticks(range(matrix.shape[0]), matrix.index)
-    unit_txt = "USD million" if unit == "USD" else ("pts" if unit == "fraction" else unit)
-    fig.colorbar(image, ax=ax, label="better  <->  worse" if sign < 0 else "worse  <->  better")
-    ax.set_title(f"Stress test: change in {label} ({unit_txt}) against the same worlds unstressed")
+    ax.set_xlabel("stress overlay")
+    bar = fig.colorbar(
+        image, ax=ax, label=f"change ({k.display_unit})" if k.display_unit else "change"
+    )
+    bar.set_ticks([-lim, 0, lim], labels=["worse", "no change", "better"])
+    ax.set_title(
+        textwrap.fill(
+            f"Stress test: change in {k.label} against the same worlds unstressed",
+            int(width * 7),
+        ),
+        loc="left",
+        fontsize=11,
+    )
     return save(fig, base)
 
 

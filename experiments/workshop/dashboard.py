@@ -166,8 +166,10 @@ def _adoption(ax: plt.Axes, results: Mapping[str, RunResult], col: dict[str, str
         ylabel="% of residents",
         xticks=quintiles,
     )
-    if shown:
-        ax.legend(frameon=False)
+    if shown:  # above the bars, so it covers none of them
+        top = max((b.get_height() for b in ax.patches), default=1.0)
+        ax.set_ylim(0, top * 1.3 + 1e-9)
+        ax.legend(frameon=False, loc="upper left", ncols=len(results))
     else:
         ax.text(
             0.5,

@@ -30,6 +30,7 @@ from experiments.workshop.compare import (
     summarise,
 )
 from sim.config import load_scenario
+from sim.model.outputs import SCORECARD
 
 #: KPIs shown as distributions and in the stress matrix.
 HEADLINE_KPIS = (
@@ -173,7 +174,12 @@ def _compare_charts(
     charts.fan_charts(charts.derived_series(ts, domains), designs, chart_dir / "fan_charts")
     kpis = [k for k in HEADLINE_KPIS if k in runs]
     charts.kpi_distributions(base_runs, designs, kpis, chart_dir / "kpi_distributions")
-    charts.stakeholder_panel(summary[summary.kpi.isin(TABLE_KPIS)], chart_dir / "stakeholders")
+    table = summary[summary.kpi.isin(TABLE_KPIS)]
+    card = [k for k in SCORECARD if k in set(table.kpi)]
+    charts.stakeholder_panel(table, chart_dir / "stakeholders", card, "Workshop scorecard")
+    charts.stakeholder_panel(
+        table, chart_dir / "stakeholders_full", title="Every KPI by stakeholder"
+    )
     for d in designs:
         charts.waterfall(base_runs, d, chart_dir / f"waterfall_{safe_name(d)}")
     charts.adoption_by_quintile(base_runs, designs, chart_dir / "adoption_quintiles")

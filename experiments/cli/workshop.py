@@ -171,7 +171,11 @@ def cmd_tornado(args: argparse.Namespace) -> int:
         )
     finally:
         close()
-    print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    from experiments.workshop.report import text_table, tornado_rows
+    from sim.model.outputs import kpi as kpi_info
+
+    print(f"One-at-a-time changes: {kpi_info(args.kpi).label}")
+    print("\n".join(text_table(tornado_rows(table))))
     print(f"wrote {out}/tornado.csv and {out}/charts/tornado.png|svg|pdf")
     return 0
 

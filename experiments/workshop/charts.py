@@ -468,10 +468,11 @@ def tornado(table: pd.DataFrame, kpi: str, base_value: float, base: Path) -> lis
     Returns:
         Files written.
     """
-    from sim.model.outputs import KPI_INFO
+    from sim.model.outputs import kpi as kpi_info
 
-    label, unit, _ = KPI_INFO.get(kpi, (kpi, "", 0))
-    scale = 1e6 if unit == "USD" else 1.0
+    k = kpi_info(kpi)
+    label = k.label
+    scale = 1 / k.scale  # values / scale = display unit
     t = table.assign(swing=(table.kpi_high - table.kpi_low).abs()).sort_values("swing")
     y = np.arange(len(t))
     fig, ax = plt.subplots(figsize=(10, 1.0 + 0.55 * len(t)), constrained_layout=True)
@@ -487,7 +488,7 @@ def tornado(table: pd.DataFrame, kpi: str, base_value: float, base: Path) -> lis
     ax.axvline(base_value / scale, color="black", lw=1)
     ax.set(
         title=f"One-at-a-time changes: {label}",
-        xlabel=f"{label} ({'USD million' if unit == 'USD' else unit})",
+        xlabel=k.axis_label,
     )
     ax.legend(frameon=False)
     _style(ax)

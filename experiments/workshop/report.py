@@ -163,6 +163,55 @@ def regret_rows(table: pd.DataFrame, kpi_name: str) -> list[list[str]]:
     return rows
 
 
+def tornado_rows(table: pd.DataFrame) -> list[list[str]]:
+    """A tornado table (``tornado.csv``) with units, widest swing first, header first.
+
+    Args:
+        table: Rows parameter, low, high, kpi, kpi_low, kpi_high, kpi_base.
+
+    Returns:
+        Rows: parameter (with unit), its low and high, the KPI at each, the swing.
+    """
+    from sim.config import load_scenario, parameters
+
+    units = {p.path: p.unit for p in parameters(load_scenario("alliance"))}
+    name = str(table["kpi"].iloc[0]) if "kpi" in table and len(table) else "fiscal_npv_usd"
+    k = kpi(name)
+    rows = [["parameter", "low .. high", "at low", "at high", "swing"]]
+    t = table.assign(swing=(table.kpi_high - table.kpi_low).abs()).sort_values(
+        "swing", ascending=False
+    )
+    for r in t.itertuples(index=False):
+        unit = units.get(str(r.parameter), "")
+        rows.append(
+            [
+                str(r.parameter),
+                f"{r.low:g} .. {r.high:g}{' ' + unit if unit else ''}",
+                k.format(r.kpi_low),
+                k.format(r.kpi_high),
+                k.format(r.swing),
+            ]
+        )
+    return rows
+
+
+def indices_rows(indices: pd.DataFrame) -> list[list[str]]:
+    """Sensitivity indices with KPI labels and two decimals, header first.
+
+    Args:
+        indices: Rows of ``indices.csv`` (kpi, parameter, index, value, ...).
+
+    Returns:
+        Rows: KPI, parameter, index, value (with its confidence half-width when known).
+    """
+    rows = [["KPI", "parameter", "index", "value"]]
+    for r in indices.itertuples(index=False):
+        conf = getattr(r, "ci", float("nan"))
+        value = f"{r.value:.2f}" + (f" ± {conf:.2f}" if pd.notna(conf) else "")
+        rows.append([kpi(str(r.kpi)).label, str(r.parameter), str(r.index), value])
+    return rows
+
+
 def hidden_kpis(summary: pd.DataFrame) -> list[str]:
     """Labels of the KPIs that are zero for every design in every world (left out of tables).
 
@@ -583,7 +632,7 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
                 parts.append(_html_table(regret_rows(table, str(name))))
         sections.append(("Stress tests", "".join(parts)))
     if tornado is not None:
-        sections.append(("One-at-a-time changes", _html_table(_frame_rows(tornado))))
+        sections.append(("One-at-a-time changes", _html_table(tornado_rows(tornado))))
     if indices is not None:
         top = indices[indices["index"].isin(["ST", "mu_star", "delta"])]
         top = top.sort_values("value", ascending=False).groupby("kpi").head(5)
@@ -591,7 +640,7 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
             (
                 "Sensitivity",
                 "<p>The five most influential parameters per KPI."
-                "</p>" + _html_table(_frame_rows(top)),
+                "</p>" + _html_table(indices_rows(top)),
             )
         )
     for path in sorted(folder.glob("discovery_*.json")):

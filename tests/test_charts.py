@@ -214,6 +214,16 @@ def test_the_catalogue_formats_each_unit(name, value, kwargs, expected):
 # ----------------------------------------------------------------------------- layout
 
 
+def beyond(box, frame) -> bool:
+    """Whether a box reaches more than a pixel past a frame."""
+    return (
+        box.x0 < frame.x0 - 1
+        or box.x1 > frame.x1 + 1
+        or box.y0 < frame.y0 - 1
+        or box.y1 > frame.y1 + 1
+    )
+
+
 def layout_problems(fig) -> list[str]:
     """What is wrong with a figure's layout, one line per problem.
 
@@ -241,13 +251,7 @@ def layout_problems(fig) -> list[str]:
     for t in fig.findobj(Text):
         if not visible(t) or id(t) in hidden_ticks:
             continue
-        box = t.get_window_extent(renderer)
-        if (
-            box.x0 < page.x0 - 1
-            or box.x1 > page.x1 + 1
-            or box.y0 < page.y0 - 1
-            or box.y1 > page.y1 + 1
-        ):
+        if beyond(t.get_window_extent(renderer), page):
             out.append(f"text {t.get_text()!r} runs off the figure")
     for ax in fig.axes:
         if not ax.get_visible():
@@ -255,13 +259,7 @@ def layout_problems(fig) -> list[str]:
         frame = ax.get_window_extent(renderer)
         texts = [t for t in ax.texts if visible(t)]
         for t in texts:
-            box = t.get_window_extent(renderer)
-            if (
-                box.x0 < frame.x0 - 1
-                or box.x1 > frame.x1 + 1
-                or box.y0 < frame.y0 - 1
-                or box.y1 > frame.y1 + 1
-            ):
+            if beyond(t.get_window_extent(renderer), frame):
                 out.append(f"{ax.get_title()[:30]!r}: label {t.get_text()!r} outside its axes")
         ticks = [t for t in ax.get_yticklabels() if visible(t) and id(t) not in hidden_ticks]
         others = [*texts, ax.title, *ticks]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.engine.plots import BLUE, VERMILION, colours, plt, save
+from sim.model.outputs import GROUP_LABELS
 
 STAKEHOLDER_ORDER = ("city", "residents", "vendors", "investors", "vehicles", "outside")
 NET_KPIS = {
@@ -293,17 +294,6 @@ def npv_decomposition(table: pd.DataFrame, base: Path) -> list[Path]:
     return save(fig, base)
 
 
-#: Stakeholder names on a waterfall's axis.
-WATERFALL_NAMES = {
-    "city": "city",
-    "residents": "residents",
-    "vendors": "vendors",
-    "investors": "investors",
-    "vehicles": "PPP vehicles",
-    "outside": "outside world",
-}
-
-
 def waterfall(runs: pd.DataFrame, scenario: str, base: Path) -> list[Path]:
     """Cash-flow waterfall by stakeholder: who pays and who receives, for one design.
 
@@ -339,7 +329,7 @@ def waterfall(runs: pd.DataFrame, scenario: str, base: Path) -> list[Path]:
         else:
             ax.text(i, bottom - 0.02 * (high - low), text, ha="center", va="top", fontsize=9)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(names)), [WATERFALL_NAMES[n] for n in names])
+    ax.set_xticks(range(len(names)), [GROUP_LABELS[n] for n in names])
     ax.set_ylim(low - pad, high + pad)
     ax.set_title(
         f"{scenario}: who pays and who receives (net cash over the run, mean of {len(sub)} worlds)",

@@ -668,7 +668,8 @@ h2 { border-bottom: 2px solid #0072B2; padding-bottom: .2rem; break-after: avoid
 h3 { break-after: avoid; }
 p, li { max-width: 80rem; }
 table { border-collapse: collapse; font-size: .82rem; margin: .5rem 0 1.5rem; max-width: 100%; }
-table.wide { font-size: .74rem; }
+table.wide { font-size: .72rem; }
+table.wide th, table.wide td { padding: .2rem .3rem; }
 caption { caption-side: top; text-align: left; padding: 0 0 .4rem; color: #333; }
 th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top;
          overflow-wrap: break-word; }
@@ -680,7 +681,8 @@ tr:nth-child(even) td { background: #fafafa; }
 thead { display: table-header-group; }
 tr, figure, pre { break-inside: avoid; }
 figure { margin: 1.5rem 0; }
-img { display: block; max-width: 100%; height: auto; border: 1px solid #eee; }
+img { display: block; box-sizing: border-box; max-width: 100%; height: auto;
+      border: 1px solid #eee; }
 figcaption, .note { color: #555; font-size: .85rem; }
 figcaption { margin-top: .4rem; max-width: 80rem; }
 .label { font-weight: bold; color: #1b1b1b; }
@@ -708,6 +710,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .75rem; backgro
   h3 { font-size: 10.5pt; margin: 9pt 0 4pt; }
   table { font-size: 7.5pt; width: 100%; margin: 4pt 0 12pt; }
   table.wide { font-size: 6.5pt; }
+  table.wide th, table.wide td { padding: 1.2pt 2.5pt; }
   th, td { padding: 1.5pt 3pt; }
   caption { font-size: 8.5pt; }
   figure { margin: 8pt 0 14pt; }

@@ -679,7 +679,7 @@ th.r { text-align: right; }
 td.num { white-space: nowrap; text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #fafafa; }
 thead { display: table-header-group; }
-tr, figure, pre { break-inside: avoid; }
+tr, figure { break-inside: avoid; }
 figure { margin: 1.5rem 0; }
 img { display: block; box-sizing: border-box; max-width: 100%; height: auto;
       border: 1px solid #eee; }
@@ -720,7 +720,6 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .75rem; backgro
   figure.tall img { max-height: 240mm; }
   figcaption, .note { font-size: 8.5pt; }
   code { font-size: 8pt; }
-  #charts { break-before: page; }
 }
 """
 

@@ -183,16 +183,14 @@ def stakeholder_rows(summary: pd.DataFrame) -> list[list[str]]:
 #: A cell that is a number, a range or an interval ("$-84.7M", "+$2.0M .. +$89.4M (n.s.)",
 #: "8.1 %", "50,158 t", "-4.97e+07"): set on one line, right-aligned.
 _NUMBER = re.compile(r"[-+$\d.,%\s]*\d[-+$\d.,%\seMt]*(?:\s\(n\.s\.\))?")
+#: A signed amount in running text ("-$65.1M", "+0.2 %"): kept on one line.
+_AMOUNT = re.compile(r"[-+]\$?\d[\d,.]*(?:[MkB]|\s%)?")
 #: Where a dotted or snake_case name may break across lines ("regret.rate_shock").
 _NAME_BREAK = re.compile(r"(?<=[A-Za-z0-9])([._/])(?=[A-Za-z])")
 #: Placeholder of a caption's number, replaced in document order by :func:`_number`.
 _MARK = "\x00{kind}\x00"
 #: Tables with more columns than this are set in a smaller font.
 WIDE_TABLE = 8
-
-
-#: A signed amount in running text ("-$65.1M", "+0.2 %"): kept on one line.
-_AMOUNT = re.compile(r"[-+]\$?\d[\d,.]*(?:[MkB]|\s%)?")
 
 
 def _keep_numbers(text: str) -> str:

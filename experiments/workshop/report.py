@@ -1,12 +1,15 @@
-"""The workshop report: one self-contained HTML file (opens offline) and a PDF.
+"""The workshop report: one self-contained HTML file (opens offline) and its PDF.
 
 ``build_report(folder)`` reads what a study left in its folder (the
 stakeholder table, stress and regret tables, tornado, sensitivity indices and
 discovery boxes where present, the charts, the manifest) and writes
 ``report.html`` (charts embedded as data URIs, no external resources) and
-``report.pdf`` (text, tables and charts, one section per page). Every number
-in the report's tables is read from the tables the study computed from the
-runs table, never retyped.
+``report.pdf``, typeset by WeasyPrint from the very same HTML string with the
+page's print style sheet (A4, page numbers, tables that fit the page width,
+headers repeated across pages). Figures and tables carry numbered captions
+("Figure 1. ...", "Table 1. ..."); the figure captions come from
+:data:`CAPTIONS`. Every number in the report's tables is read from the tables
+the study computed from the runs table, never retyped.
 """
 
 from __future__ import annotations
@@ -14,21 +17,18 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
+import struct
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-
-from experiments.engine.store import atomic  # noqa: E402
-from sim.model.outputs import KPI, KPI_INFO, SCORECARD, format_value, kpi  # noqa: E402
+from experiments.engine.store import atomic, safe_name
+from sim.model.outputs import KPI, KPI_INFO, SCORECARD, format_value, kpi
 
 QUESTION = (
     "Does the Alliance Approach (nimble procurement, mixed financing, risk sharing, a champion "
@@ -343,7 +343,7 @@ def stakeholder_rows(summary: pd.DataFrame, kpis: Sequence[str] | None = None) -
         "90 % of worlds",
         f"change vs {ref}",
         "95 % CI of the change",
-        "worlds better / same / worse",
+        "better / same / worse",
     ]
     rows = [head]
     for _, r in _shown(summary, kpis).iterrows():
@@ -424,21 +424,73 @@ def _hidden_note(summary: pd.DataFrame) -> str:
     )
 
 
-def _html_table(rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows[1:]
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+#: A cell that is a number, a range or an interval ("$-84.7M", "+$2.0M .. +$89.4M (n.s.)",
+#: "8.1 %", "50,158 t", "-4.97e+07"): set on one line, right-aligned.
+_NUMBER = re.compile(r"[-+$\d.,%\s]*\d[-+$\d.,%\seMt]*(?:\s\(n\.s\.\))?")
+#: A signed amount in running text ("-$65.1M", "+0.2 %"): kept on one line.
+_AMOUNT = re.compile(r"[-+]\$?\d[\d,.]*(?:[MkB]|\s%)?")
+#: Where a dotted or snake_case name may break across lines ("regret.rate_shock").
+_NAME_BREAK = re.compile(r"(?<=[A-Za-z0-9])([._/])(?=[A-Za-z])")
+#: Placeholder of a caption's number, replaced in document order by :func:`_number`.
+_MARK = "\x00{kind}\x00"
+#: Tables with more columns than this are set in a smaller font.
+WIDE_TABLE = 7
 
 
-def _frame_rows(frame: pd.DataFrame, digits: int = 3) -> list[list[str]]:
-    def cell(v: Any) -> str:
-        return f"{v:,.{digits}g}" if isinstance(v, float) else str(v)
+def _keep_numbers(text: str) -> str:
+    """Escaped running text in which no signed amount breaks across lines."""
+    return _AMOUNT.sub(lambda m: f"<span class='nb'>{m.group(0)}</span>", html.escape(text))
 
-    return [list(map(str, frame.columns))] + [
-        [cell(v) for v in row] for row in frame.itertuples(index=False)
+
+def _is_number(text: str) -> bool:
+    """A number, a range or an interval, with the catalogue's units ("5.4 months")."""
+    t = text.strip()
+    if not t or not any(ch.isdigit() for ch in t):
+        return False
+    bare = re.sub(r"\s(?:months|pts|hours|t)\b|\s\(n\.s\.\)|(?<=\d)x\b", "", t)
+    return _NUMBER.fullmatch(bare) is not None or re.fullmatch(r"\d+ / \d+ / \d+", t) is not None
+
+
+def _text(text: str) -> str:
+    """Escaped text in which long dotted or snake_case names may wrap."""
+    return _NAME_BREAK.sub(r"\1<wbr>", html.escape(text))
+
+
+def _html_table(rows: list[list[str]], caption: str) -> str:
+    """A table with a numbered caption; numbers stay on one line, names wrap.
+
+    Args:
+        rows: Header first, then the body rows (strings).
+        caption: What the table shows (the number is added).
+
+    Returns:
+        The HTML of the table in its wrapper.
+    """
+    body = [[str(c) for c in r] for r in rows[1:]]
+    right = " class='r'"
+    numeric = [
+        bool(col) and all(_is_number(c) for c in col if c.strip())
+        for col in ([r[j] for r in body if j < len(r)] for j in range(len(rows[0])))
     ]
+    head = "".join(
+        f"<th scope='col'{right if num else ''}>{_text(str(c))}</th>"
+        for c, num in zip(rows[0], numeric, strict=True)
+    )
+    cells = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class='num'>{html.escape(c)}</td>" if _is_number(c) else f"<td>{_text(c)}</td>"
+            for c in r
+        )
+        + "</tr>"
+        for r in body
+    )
+    wide = " class='wide'" if len(rows[0]) > WIDE_TABLE else ""
+    return (
+        f"<div class='table-wrap'><table{wide}><caption><span class='label'>"
+        f"{_MARK.format(kind='Table')}</span> {html.escape(caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></div>"
+    )
 
 
 def _charts(folder: Path) -> list[Path]:
@@ -453,6 +505,151 @@ def _charts(folder: Path) -> list[Path]:
         )
 
     return sorted({p.resolve(): p for p in found}.values(), key=rank)
+
+
+#: What each chart shows, one sentence, by the chart's file stem or stem prefix. A prefix
+#: ending in "_" takes a suffix naming a design ({design}) or a KPI ({kpi}); {reference} is
+#: the design the others are compared with.
+CAPTIONS: dict[str, str] = {
+    "why_": (
+        "Why {design} differs from {reference}: the paired difference in the city's fiscal NPV "
+        "taken apart by component, in present values (mean over the same worlds with its 95 % "
+        "interval; the parts add up to the total, the dark bar)."
+    ),
+    "stakeholders": (
+        "The workshop scorecard: each decisive KPI's paired change against {reference} on the "
+        "same worlds, in standard deviations across worlds (right is better; grey has no "
+        "better direction or no change; beyond 3 SD marked with its size), with the change in "
+        "its unit, its 95 % confidence interval and the worlds better, the same or worse."
+    ),
+    "stakeholders_full": (
+        "Every KPI by stakeholder: its paired change against {reference} on the same worlds, "
+        "drawn as in the scorecard (KPIs that are zero in every world are left out)."
+    ),
+    "fan_charts": (
+        "How the designs unfold over time: the city's general fund, debt service as a share of "
+        "general revenue, coverage of the domains pursued and adoption of the user-facing "
+        "services (median line; the bands hold 50 % and 90 % of the simulated worlds)."
+    ),
+    "kpi_distributions": (
+        "The headline KPIs across the simulated worlds, design by design (the box holds the "
+        "middle half of the worlds; one point per world)."
+    ),
+    "adoption_quintiles": (
+        "Adoption of the user-facing services in the final month by income quintile, from the "
+        "poorest (1) to the richest (5) (bars: mean over worlds; whiskers: 90 % of worlds)."
+    ),
+    "waterfall_": (
+        "Who pays and who receives under {design}: net cash by stakeholder over the run "
+        "(mean of worlds, undiscounted; green receives, orange pays)."
+    ),
+    "stress_": (
+        "Stress test of {kpi}: its mean change under each stress overlay, design by design, "
+        "against the same worlds unstressed (green is better)."
+    ),
+    "tornado": (
+        "Tornado of one-at-a-time changes: how the KPI moves when each parameter in turn is set "
+        "to the low or the high end of its range (the line marks the base point)."
+    ),
+    "sensitivity": "Sensitivity of the KPIs to the model's parameters.",
+    "sobol_": (
+        "Sobol indices of {kpi}: each parameter's first-order (S1) and total (ST) share of the "
+        "variance, with confidence intervals."
+    ),
+    "s2_": (
+        "Sobol second-order indices of {kpi}: the share of the variance due to each pair of "
+        "parameters acting together."
+    ),
+    "fast_": (
+        "eFAST indices of {kpi}: each parameter's first-order (S1) and total (ST) share of the "
+        "variance, with confidence intervals."
+    ),
+    "rbd_fast_": (
+        "RBD-FAST first-order indices of {kpi}: each parameter's share of the variance, with "
+        "confidence intervals."
+    ),
+    "delta_": (
+        "Moment-independent delta indices of {kpi} (with first-order S1): how much each "
+        "parameter moves the whole distribution of the KPI."
+    ),
+    "pawn_": (
+        "PAWN indices of {kpi}: the median Kolmogorov-Smirnov distance between the KPI's "
+        "distribution with each parameter fixed and its unconditional distribution."
+    ),
+    "morris_": (
+        "Morris screening of {kpi}: each parameter's mean absolute elementary effect (mu*) "
+        "against its spread (sigma); the lines sigma / mu* = 0.1, 0.5 and 1 separate linear, "
+        "monotonic and non-linear or interacting effects."
+    ),
+    "convergence_": (
+        "Convergence of the sensitivity indices of {kpi}: each index at N/2 and at N runs side "
+        "by side, unsettled ones marked."
+    ),
+    "discovery_": (
+        "Scenario discovery for {kpi}: PRIM's trade-off between coverage and density (left) "
+        "and the parameter limits of the box it chose (right)."
+    ),
+}
+
+
+def _kpi_label(name: str) -> str:
+    """The readable label of a KPI named by a file-name suffix (longest known KPI first)."""
+    for known in sorted(KPI_INFO, key=len, reverse=True):
+        if name in (known, safe_name(known)):
+            return KPI_INFO[known][0]
+    for known in sorted(KPI_INFO, key=len, reverse=True):  # discovery: <kpi>_<a>_vs_<b>
+        if name.startswith(known + "_"):
+            rest = name.removeprefix(known + "_").replace("_vs_", " vs ").replace("_", " ")
+            return f"{KPI_INFO[known][0]} ({rest})"
+    return name.replace("_", " ")
+
+
+def figure_caption(stem: str, designs: list[str]) -> str:
+    """One sentence on what a chart shows, from :data:`CAPTIONS`.
+
+    Args:
+        stem: The chart's file name without its suffix (``waterfall_alliance``).
+        designs: The study's designs, the reference first.
+
+    Returns:
+        The caption, naming the chart's design or KPI readably; a chart the
+        catalogue does not know is named after its file.
+    """
+    reference = designs[0] if designs else "the reference design"
+    by_file = {safe_name(d): d for d in designs}
+    for key in sorted(CAPTIONS, key=len, reverse=True):
+        if stem == key or (key.endswith("_") and stem.startswith(key)):
+            suffix = stem.removeprefix(key)
+            return CAPTIONS[key].format(
+                reference=reference,
+                design=by_file.get(suffix, suffix.replace("_", " ")),
+                kpi=_kpi_label(suffix),
+            )
+    return f"Chart {stem.replace('_', ' ')}."
+
+
+def _figure(path: Path, caption: str) -> str:
+    raw = path.read_bytes()
+    width, height = struct.unpack(">II", raw[16:24]) if raw[12:16] == b"IHDR" else (1, 0)
+    data = base64.b64encode(raw).decode()
+    tall = " class='tall'" if height > width else ""  # on a portrait page in the PDF
+    return (
+        f"<figure id='fig-{_slug(path.stem)}'{tall}><img alt='{html.escape(caption)}' "
+        f"src='data:image/png;base64,{data}'><figcaption><span class='label'>"
+        f"{_MARK.format(kind='Figure')}</span> {html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _number(page: str) -> str:
+    """Number the figure and the table captions, each in the order they appear."""
+    for kind in ("Figure", "Table"):
+        parts = page.split(_MARK.format(kind=kind))
+        page = parts[0] + "".join(f"{kind} {n}.{rest}" for n, rest in enumerate(parts[1:], 1))
+    return page
 
 
 def _designs(study: dict) -> list[tuple[str, str, list[str]]]:
@@ -516,6 +713,7 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     designs = _designs(study)
     charts = _charts(folder)
     title = f"alliance-sim workshop report: {' vs '.join(study.get('designs', []))}"
+    ref = summary.scenario.iloc[0]
     reproduce = _reproduce(folder, study, manifest)
     sections: list[tuple[str, str]] = [
         ("The question", f"<p>{html.escape(QUESTION)}</p>"),
@@ -531,7 +729,7 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
         (
             "Headline findings",
             "<ul>"
-            + "".join(f"<li>{html.escape(x)}</li>" for x in findings)
+            + "".join(f"<li>{_keep_numbers(x)}</li>" for x in findings)
             + "</ul><p class='note'>Each design ran on the same simulated worlds (paired "
             "replications); intervals are 95 % confidence intervals of the mean paired "
             "difference; n.s. marks differences the runs could not separate from zero.</p>",
@@ -539,9 +737,26 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
         (
             "Scorecard",
             "<p>The KPIs a workshop decides on; every KPI is in the stakeholder table "
-            "below.</p>" + _html_table(stakeholder_rows(summary, _scorecard(summary))),
+            "below.</p>"
+            + _html_table(
+                stakeholder_rows(summary, _scorecard(summary)),
+                f"The workshop scorecard: each design's mean, the range holding 90 % of the "
+                f"worlds, and the paired change against {ref} on the same worlds with its 95 % "
+                f"confidence interval and the worlds where the design does better, the same or "
+                f"worse.",
+            ),
         ),
-        ("Stakeholder table", _html_table(stakeholder_rows(summary)) + _hidden_note(summary)),
+        (
+            "Stakeholder table",
+            _html_table(
+                stakeholder_rows(summary),
+                f"Every KPI by stakeholder and design: its mean, the range holding 90 % of the "
+                f"worlds, and the paired change against {ref} on the same worlds with its 95 % "
+                f"confidence interval and the worlds where the design does better, the same or "
+                f"worse.",
+            )
+            + _hidden_note(summary),
+        ),
     ]
     if why:
         sections.insert(
@@ -553,21 +768,16 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
                 "after the horizon are what the city still owes past it (debt, service fees, "
                 "availability payments, guarantees); benefits after the horizon are what its "
                 "assets still in service are expected to earn to their end of life.</p>"
-                + _html_table(why),
+                + _html_table(
+                    why,
+                    "The paired difference in the city's fiscal NPV by component: mean over the "
+                    "same worlds and its 95 % interval (present values).",
+                ),
             ),
         )
     sections += _other_studies(folder, stress)
-    sections.append(
-        (
-            "Charts",
-            "".join(
-                f"<figure><img alt='{html.escape(p.stem)}' src='data:image/png;base64,"
-                f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{html.escape(p.stem)}"
-                f"</figcaption></figure>"
-                for p in charts
-            ),
-        )
-    )
+    labels = list(study.get("designs", []))
+    sections.append(("Charts", "".join(_figure(p, figure_caption(p.stem, labels)) for p in charts)))
     sections.append(
         (
             "How to reproduce",
@@ -576,18 +786,45 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
             + "</ul>",
         )
     )
-    page = _HTML.format(
-        title=html.escape(title),
-        body="".join(f"<section><h2>{html.escape(h)}</h2>{b}</section>" for h, b in sections),
+    page = _number(
+        _HTML.format(
+            title=html.escape(title),
+            css=_CSS,
+            body="".join(
+                f"<section id='{_slug(h)}'><h2>{html.escape(h)}</h2>{b}</section>"
+                for h, b in sections
+            ),
+        )
     )
     html_path = atomic(folder / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
-    pdf_path = atomic(
-        folder / "report.pdf",
-        lambda p: _pdf(
-            p, title, designs, findings, stakeholder_rows(summary), stress, charts, reproduce, why
-        ),
-    )
+    pdf_path = atomic(folder / "report.pdf", lambda p: render_pdf(page, p))
     return html_path, pdf_path
+
+
+def render_pdf(page: str, path: Path) -> Path:
+    """Typeset an HTML page as a PDF with WeasyPrint and the page's print style sheet.
+
+    Nothing is fetched: the page must carry its images as data URIs.
+
+    Args:
+        page: The whole HTML document.
+        path: The PDF to write (the caller makes the write atomic).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: When the page refers to anything but a data URI.
+    """
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
+    try:
+        HTML(string=page, url_fetcher=fetcher, media_type="print").write_pdf(path)
+    except FatalURLFetchingError as exc:
+        raise ValueError(f"{exc}: the report embeds every resource and fetches nothing") from None
+    return path
 
 
 def _reproduce(folder: Path, study: dict, manifest: dict) -> list[str]:
@@ -618,7 +855,13 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
         for name, frame in stress.groupby("kpi", sort=False):
             matrix = frame.drop(columns="kpi").set_index("design")
             parts.append(f"<h3>{html.escape(kpi_label(str(name)))}</h3>")
-            parts.append(_html_table(stress_rows(matrix, str(name))))
+            parts.append(
+                _html_table(
+                    stress_rows(matrix, str(name)),
+                    f"Mean change of {kpi(str(name)).label} under each stress overlay, design "
+                    "by design, against the same worlds unstressed.",
+                )
+            )
         if regret_t is not None:
             parts.append(
                 "<h3>Regret and robustness</h3><p>Regret: how far a design's mean falls "
@@ -629,10 +872,24 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
             for name, frame in regret_t.groupby("kpi", sort=False):
                 table = frame.drop(columns="kpi").set_index("design")
                 parts.append(f"<h4>{html.escape(kpi_label(str(name)))}</h4>")
-                parts.append(_html_table(regret_rows(table, str(name))))
+                parts.append(
+                    _html_table(
+                        regret_rows(table, str(name)),
+                        f"Regret and robustness of each design on {kpi(str(name)).label}.",
+                    )
+                )
         sections.append(("Stress tests", "".join(parts)))
     if tornado is not None:
-        sections.append(("One-at-a-time changes", _html_table(tornado_rows(tornado))))
+        sections.append(
+            (
+                "One-at-a-time changes",
+                _html_table(
+                    tornado_rows(tornado),
+                    "The KPI's mean with each parameter in turn at the low and at the high end "
+                    "of its range, the others at the base point.",
+                ),
+            )
+        )
     if indices is not None:
         top = indices[indices["index"].isin(["ST", "mu_star", "delta"])]
         top = top.sort_values("value", ascending=False).groupby("kpi").head(5)
@@ -640,7 +897,12 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
             (
                 "Sensitivity",
                 "<p>The five most influential parameters per KPI."
-                "</p>" + _html_table(indices_rows(top)),
+                "</p>"
+                + _html_table(
+                    indices_rows(top),
+                    "The five most influential parameters per KPI, by their total-effect, mu* "
+                    "or delta index.",
+                ),
             )
         )
     for path in sorted(folder.glob("discovery_*.json")):
@@ -658,89 +920,74 @@ def _other_studies(folder: Path, stress: pd.DataFrame | None) -> list[tuple[str,
     return sections
 
 
-def _text_page(pdf: PdfPages, title: str, paragraphs: list[str]) -> None:
-    fig = plt.figure(figsize=(11.69, 8.27))
-    fig.text(0.05, 0.94, title, fontsize=16, weight="bold", va="top")
-    y = 0.88
-    for para in paragraphs:
-        for line in textwrap.wrap(para, 150) or [""]:
-            if y < 0.05:
-                pdf.savefig(fig)
-                plt.close(fig)
-                fig = plt.figure(figsize=(11.69, 8.27))
-                y = 0.94
-            fig.text(0.05, y, line, fontsize=9.5, va="top", family="DejaVu Sans", parse_math=False)
-            y -= 0.026
-        y -= 0.012
-    pdf.savefig(fig)
-    plt.close(fig)
-
-
-def _table_pages(pdf: PdfPages, title: str, rows: list[list[str]], per_page: int = 28) -> None:
-    for start in range(1, len(rows), per_page):
-        fig, ax = plt.subplots(figsize=(11.69, 8.27))
-        ax.axis("off")
-        chunk = rows[start : start + per_page]
-        table = ax.table(
-            cellText=chunk, colLabels=rows[0], loc="upper center", cellLoc="left", colLoc="left"
-        )
-        for cell in table.get_celld().values():  # "$-1.2M" is money, not math text
-            cell.get_text().set_parse_math(False)
-        table.auto_set_font_size(False)
-        table.set_fontsize(7)
-        table.scale(1, 1.25)
-        ax.set_title(title, fontsize=13, loc="left")
-        pdf.savefig(fig)
-        plt.close(fig)
-
-
-def _pdf(
-    path: Path,
-    title: str,
-    designs: list,
-    findings: list[str],
-    table: list[list[str]],
-    stress: pd.DataFrame | None,
-    charts: list[Path],
-    reproduce: list[str],
-    why: list[list[str]],
-) -> None:
-    with PdfPages(path) as pdf:
-        paragraphs = [QUESTION, ""]
-        for label, desc, levers in designs:
-            paragraphs += [f"{label}: {desc}", *(f"  - {x}" for x in levers), ""]
-        paragraphs += [
-            "Headline findings (paired worlds; 95 % confidence intervals):",
-            *(f"  - {x}" for x in findings),
-            "",
-            "How to reproduce:",
-            *(f"  {x}" for x in reproduce),
-        ]
-        _text_page(pdf, title, paragraphs)
-        if why:
-            _table_pages(pdf, "Why the designs differ: fiscal NPV by component", why)
-        _table_pages(pdf, "Stakeholder table", table)
-        if stress is not None:
-            _table_pages(pdf, "Stress tests", _frame_rows(stress))
-        for chart in charts:
-            fig, ax = plt.subplots(figsize=(11.69, 8.27))
-            ax.imshow(plt.imread(chart))
-            ax.axis("off")
-            ax.set_title(chart.stem, fontsize=10, loc="left")
-            pdf.savefig(fig)
-            plt.close(fig)
-
+#: The page's style sheet: the screen rules for report.html, the print rules (A4, margins,
+#: running header, page numbers) for WeasyPrint's report.pdf and for a browser's print.
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       margin: 2rem auto; max-width: 1200px; color: #1b1b1b; line-height: 1.45;
+       padding: 0 1rem; }
+h1 { font-size: 1.7rem; }
+h2 { border-bottom: 2px solid #0072B2; padding-bottom: .2rem; break-after: avoid; }
+h3 { break-after: avoid; }
+p, li { max-width: 80rem; }
+table { border-collapse: collapse; font-size: .82rem; margin: .5rem 0 1.5rem; max-width: 100%; }
+table.wide { font-size: .72rem; }
+table.wide th, table.wide td { padding: .2rem .3rem; }
+caption { caption-side: top; text-align: left; padding: 0 0 .4rem; color: #333; }
+th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top;
+         overflow-wrap: break-word; }
+th { background: #eef4fa; vertical-align: bottom; }
+th.r { text-align: right; }
+.nb { white-space: nowrap; }
+td.num { white-space: nowrap; text-align: right; font-variant-numeric: tabular-nums; }
+tr:nth-child(even) td { background: #fafafa; }
+thead { display: table-header-group; }
+tr, figure { break-inside: avoid; }
+figure { margin: 1.5rem 0; }
+img { display: block; box-sizing: border-box; max-width: 100%; height: auto;
+      border: 1px solid #eee; }
+figcaption, .note { color: #555; font-size: .85rem; }
+figcaption { margin-top: .4rem; max-width: 80rem; }
+.label { font-weight: bold; color: #1b1b1b; }
+code { font-size: .85rem; overflow-wrap: anywhere; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .75rem; background: #f6f6f6;
+      padding: .5rem; }
+@media screen {
+  .table-wrap { max-width: 100%; overflow-x: auto; }
+}
+@page {
+  size: A4 landscape;
+  margin: 13mm 14mm 15mm 14mm;
+  @top-right { content: string(doctitle); font-family: "DejaVu Sans", sans-serif;
+               font-size: 7pt; color: #777; }
+  @bottom-center { content: "Page " counter(page) " of " counter(pages);
+                   font-family: "DejaVu Sans", sans-serif; font-size: 8pt; color: #555; }
+}
+@page :first { @top-right { content: none; } }
+@page tall { size: A4 portrait; }
+@media print {
+  body { font-family: "DejaVu Sans", sans-serif; font-size: 9.5pt; line-height: 1.35;
+         margin: 0; padding: 0; max-width: none; }
+  h1 { font-size: 16pt; margin: 0 0 8pt; string-set: doctitle content(); }
+  h2 { font-size: 13pt; margin: 14pt 0 6pt; }
+  h3 { font-size: 10.5pt; margin: 9pt 0 4pt; }
+  table { font-size: 7.5pt; width: 100%; margin: 4pt 0 12pt; }
+  table.wide { font-size: 6.5pt; }
+  table.wide th, table.wide td { padding: 1.2pt 2.5pt; }
+  th, td { padding: 1.5pt 3pt; }
+  caption { font-size: 8.5pt; }
+  figure { margin: 8pt 0 14pt; }
+  p, ul, figcaption, caption { max-width: 210mm; }
+  img { max-height: 150mm; width: auto; margin: 0 auto; }
+  figure.tall { page: tall; }
+  figure.tall img { max-height: 240mm; }
+  figcaption, .note { font-size: 8.5pt; }
+  code { font-size: 8pt; }
+}
+"""
 
 _HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
-       max-width: 1200px; color: #1b1b1b; line-height: 1.45; padding: 0 1rem; }}
-h1 {{ font-size: 1.7rem; }} h2 {{ border-bottom: 2px solid #0072B2; padding-bottom: .2rem; }}
-table {{ border-collapse: collapse; font-size: .82rem; margin: .5rem 0 1.5rem; }}
-th, td {{ border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; }}
-th {{ background: #eef4fa; }} tr:nth-child(even) td {{ background: #fafafa; }}
-figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
-figcaption, .note {{ color: #555; font-size: .85rem; }} code {{ font-size: .85rem; }}
-</style></head><body><h1>{title}</h1>{body}</body></html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>{css}</style></head><body><h1>{title}</h1>{body}</body></html>
 """

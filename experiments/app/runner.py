@@ -247,7 +247,13 @@ class Runner:
         try:
             self._read_store(job)
             self._note(job)
-            self._ready.wait()
+            while not self._ready.wait(0.1):  # the workers are starting
+                if job.cancel.is_set():
+                    job.set_status("cancelled")
+                    return
+            if job.cancel.is_set():
+                job.set_status("cancelled")
+                return
             job.set_status("running")
             req = job.request
             spec = compare_spec(

@@ -86,6 +86,9 @@ def test_invalid_levers_and_files_are_one_line_naming_them(tmp_path):
     lines = Request(("traditional", str(broken)), **TINY).check()
     assert lines and "broken.toml" in lines[0] and "\n" not in lines[0]
     assert Request(("alliance",), **TINY).check()[0].startswith("designs:")
+    # a lever that changes none of a design's runs is refused, as alliance compare does
+    inactive = Request(**TINY).with_levers({"policy.pilot.share_of_units": 0.01}).check()
+    assert inactive[0].startswith("policy.pilot.share_of_units: does not apply to scenario")
 
 
 def test_an_invalid_upload_is_one_line_and_a_valid_one_is_kept_by_content(tmp_path):
@@ -143,7 +146,17 @@ def test_a_second_identical_request_runs_nothing(tmp_path):
     assert job2.status == "done" and job2.ran == 0 and again.runs_started == 0
     assert job2.stored == 4 and job2.snapshot()[2] == 2
     assert again.submit(req) is job2  # the newest request again: nothing new starts
-    again.close()
+    # export: the study folder and report of alliance compare, from the store, nothing run
+    from experiments.app.server import App
+
+    app = App(again, exports=tmp_path / "exports")
+    text = app.export(job2.key)
+    assert "alliance compare traditional alliance --replications 2" in text, text
+    out = Path(text.split()[1])
+    for name in ("compare.csv", "study.json", "report.html", "npv_decomposition.csv"):
+        assert (out / name).is_file(), name
+    assert again.runs_started == 0
+    app.stop()
 
 
 def test_a_changed_request_stops_the_old_one(tmp_path):

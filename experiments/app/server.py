@@ -118,7 +118,8 @@ def _lever_control(path: str, label: str, kind: str, reference: str) -> html.Div
                     marks=None,
                     tooltip={"placement": "bottom", "always_visible": True},
                 ),
-            ]
+            ],
+            style={"paddingBottom": "22px"},
         )
     elif kind == "switch":
         control = html.Div(
@@ -314,12 +315,12 @@ class App:
                         dcc.Graph(
                             id="fans",
                             figure=error_figure("waiting for worlds"),
-                            config={"displaylogo": False},
+                            config={"displaylogo": False, "displayModeBar": False},
                         ),
                         dcc.Graph(
                             id="quintiles",
                             figure=error_figure("waiting for worlds"),
-                            config={"displaylogo": False},
+                            config={"displaylogo": False, "displayModeBar": False},
                         ),
                     ],
                     style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "8px"},
@@ -327,14 +328,14 @@ class App:
                 dcc.Graph(
                     id="npv",
                     figure=error_figure("waiting for worlds"),
-                    config={"displaylogo": False},
+                    config={"displaylogo": False, "displayModeBar": False},
                 ),
                 html.H3("Stress matrix", style={"marginBottom": "4px"}),
                 html.Div(id="stress-box"),
                 dcc.Graph(
                     id="stress",
                     figure=error_figure("choose a stress overlay"),
-                    config={"displaylogo": False},
+                    config={"displaylogo": False, "displayModeBar": False},
                 ),
             ],
             style=STYLE["main"],
@@ -724,7 +725,16 @@ class App:
             return False
         with self._views_lock:
             painted = self._painted.get(job.key)
-        if painted is not None and painted["worlds"] == worlds:
+        if painted is not None and painted["worlds"] == worlds:  # drawn already (the store)
+            if job.shown_full is None and worlds >= job.request.worlds:
+                job.shown_first = job.shown_full = time.perf_counter() - job.submitted
+            return False
+        total = job.request.worlds
+        if (
+            painted is not None
+            and worlds < total
+            and worlds - painted["worlds"] < max(1, painted["worlds"] // 2)
+        ):  # refine in steps (2, 3, 4, 6, 9, ...): drawing takes a core from the workers
             return False
         runs, series, worlds = job.snapshot()
         req = job.request

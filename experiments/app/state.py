@@ -169,6 +169,20 @@ class Request:
                     problems.append(f"{design}: cannot be loaded ({type(exc).__name__}: {exc})")
             if problems:
                 break
+        if not problems:  # what the experiment refuses (a lever that applies to no run, ...)
+            from experiments.workshop.studies import compare_spec
+
+            try:
+                compare_spec(
+                    list(self.designs),
+                    replications=self.worlds,
+                    overlays=list(self.overlays),
+                    seed=self.seed,
+                    months=self.months,
+                    overrides=self.overrides or None,
+                )
+            except ScenarioError as exc:
+                problems += [p.removeprefix("<spec>: design.parameters.") for p in exc.problems]
         return problems
 
     def key(self) -> str:

@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from experiments.cli import batch, discover, scenarios, sensitivity, workshop
+from experiments.cli import app, batch, discover, scenarios, sensitivity, workshop
 from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, Parser
 from sim.config import ScenarioError
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_listings(sub)  # scenarios, params
     sensitivity.add_commands(sub)
     discover.add_commands(sub)
+    app.add_commands(sub)  # app
     return parser
 
 

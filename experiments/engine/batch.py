@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -188,6 +189,8 @@ def run_experiment(
     wait: bool = False,
     run_timeout: float | None = None,
     retry_failed: bool = False,
+    stop: Callable[[], bool] | None = None,
+    chunk_size: int | None = None,
 ) -> Summary:
     """Run (or finish) an experiment into a run store.
 
@@ -198,18 +201,26 @@ def run_experiment(
     Args:
         spec: The validated spec.
         out: The experiment folder.
-        engine: ``serial``, ``processes`` or ``dask``.
+        engine: ``serial``, ``processes`` or ``dask``; or an engine already started
+            (:func:`experiments.engine.engines.make_engine`, entered), which is used as
+            it is and left running (warm workers; their initializer is the caller's).
         workers: Worker processes (processes, dask LocalCluster).
         scheduler: A running Dask scheduler's address (``tcp://host:port``).
         resume: Skip runs already stored (False refuses a non-empty folder).
         progress: Called with ("start", {"planned", "skipped"}) and then with
-            ("chunk", {"runs", "failed"}) after each chunk.
+            ("chunk", {"runs", "failed", "rows", "frames"}) after each chunk (the rows
+            and series just stored).
         spec_source: The spec file, recorded in the manifest.
         wait: Wait for another process writing to ``out`` instead of failing.
         run_timeout: Seconds a run may take; a run still going then fails with
             ``RunTimeout`` and the experiment goes on (None: no limit).
         retry_failed: Run again the runs stored as failed; the new row supersedes
             the failed one (:func:`experiments.engine.store.latest`).
+        stop: Asked between chunks; once it returns True no more work is submitted,
+            the chunks not yet started are cancelled and the runs finished so far are
+            stored (status ``partial``). None: run to the end.
+        chunk_size: Runs per chunk, instead of the spec's (not part of the spec:
+            the store stays the same experiment).
 
     Returns:
         The summary.
@@ -233,6 +244,8 @@ def run_experiment(
             progress,
             spec_source,
             run_timeout,
+            stop,
+            chunk_size,
         )
     except BaseException as exc:  # Ctrl-C, SIGTERM, a fatal error: say so in the manifest
         _stopped(store, exc)
@@ -287,6 +300,8 @@ def _run(
     progress: Callable[[str, dict], Any] | None,
     spec_source: str,
     run_timeout: float | None = None,
+    stop: Callable[[], bool] | None = None,
+    chunk_size: int | None = None,
 ) -> Summary:
     """The body of :func:`run_experiment`, with the store open for writing."""
     context, planned, tasks = iter_tasks(spec)
@@ -321,13 +336,18 @@ def _run(
         progress("start", {"planned": planned, "skipped": planned - n_todo})
     t_start = time.perf_counter()
     prepare = partial(warm_up, tuple(context.models.values()))
-    with make_engine(engine, workers=workers, scheduler=scheduler, initializer=prepare) as eng:
+    size = spec.experiment.chunk_size if chunk_size is None else chunk_size
+    with _engine(engine, workers, scheduler, prepare) as eng:
         t0 = time.perf_counter()  # throughput is measured once the workers are up
-        chunks = _chunks(todo, n_todo - len(copies), spec.experiment.chunk_size, eng.workers)
+        chunks = _chunks(todo, n_todo - len(copies), size, eng.workers)
+        if stop is not None:  # stop submitting once asked to
+            chunks = itertools.takewhile(lambda _: not stop(), chunks)
         ran, failed = _record(
-            eng.imap(partial(run_chunk, context=context), chunks), store, progress, mapped
+            eng.imap(partial(run_chunk, context=context), chunks), store, progress, mapped, stop
         )
         seconds = time.perf_counter() - t0
+        engine = getattr(eng, "name", str(engine))
+        workers = eng.workers
     startup = t0 - t_start
     _finish(
         store,
@@ -344,6 +364,18 @@ def _run(
         wall_seconds=round(time.time() - started, 3),
     )
     return Summary(planned, planned - n_todo, ran, failed, seconds, engine, workers, startup)
+
+
+@contextmanager
+def _engine(
+    engine: Any, workers: int, scheduler: str | None, prepare: Callable[[], Any]
+) -> Iterator[Any]:
+    """An engine by name (started here, stopped after), or a started one used as it is."""
+    if not isinstance(engine, str):
+        yield engine
+        return
+    with make_engine(engine, workers=workers, scheduler=scheduler, initializer=prepare) as eng:
+        yield eng
 
 
 def _open_store(
@@ -439,10 +471,13 @@ def _record(
     store: RunStore,
     progress: Callable[[str, dict], Any] | None,
     mapped: dict[str, list[Task]] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[int, int]:
     """Store each finished chunk's rows and series as it comes: (runs, failed runs).
 
-    Entries identical to a run in the chunk (``mapped``) are stored with it.
+    Entries identical to a run in the chunk (``mapped``) are stored with it. Once
+    ``stop()`` is true the chunks still in flight are abandoned (the engine cancels
+    those not started).
     """
     ran = failed = 0
     for chunk, result in results:
@@ -461,7 +496,12 @@ def _record(
         bad = sum(r["status"] != "ok" for r in rows)
         failed += bad
         if progress is not None:
-            progress("chunk", {"runs": len(rows), "failed": bad})
+            progress("chunk", {"runs": len(rows), "failed": bad, "rows": rows, "frames": frames})
+        if stop is not None and stop():
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+            break
     return ran, failed
 
 

@@ -170,6 +170,20 @@ class ProcessEngine:
         def submit(item: Any, tries: int) -> None:
             running[self._pool.submit(fn, item)] = (item, tries)
 
+        try:
+            yield from self._loop(todo, running, retry, submit)
+        finally:  # abandoned (or done): chunks not started yet are not run
+            for future in running:
+                future.cancel()
+
+    def _loop(
+        self,
+        todo: Iterator[Any],
+        running: dict[Future, tuple[Any, int]],
+        retry: list[tuple[Any, int]],
+        submit: Callable[[Any, int], None],
+    ) -> Iterator[tuple[Any, Any]]:
+        """The body of :meth:`imap`: keep ``2 x workers`` chunks in flight, retry lost ones."""
         while True:
             while retry and len(running) < 2 * self.workers:
                 submit(*retry.pop())
@@ -297,14 +311,18 @@ class DaskEngine:
         for _ in range(2 * self.workers):
             if not submit():
                 break
-        for future in futures:
-            item = owner.pop(future.key)
-            try:
-                yield item, future.result()
-            except Exception as exc:
-                yield item, exc
-            future.release()
-            submit()
+        try:
+            for future in futures:
+                item = owner.pop(future.key)
+                try:
+                    yield item, future.result()
+                except Exception as exc:
+                    yield item, exc
+                future.release()
+                submit()
+        finally:  # abandoned (or done): cancel what is still queued or running
+            for future in futures.futures:
+                future.cancel()
 
 
 def make_engine(name: str, **options: Any) -> SerialEngine | ProcessEngine | DaskEngine:

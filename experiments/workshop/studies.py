@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.engine.batch import Summary, run_experiment
-from experiments.engine.spec import load_spec
+from experiments.engine.spec import Spec, load_spec
 from experiments.engine.store import load, safe_name, write_csv, write_json, write_parquet
 from experiments.workshop import charts
 from experiments.workshop.compare import (
@@ -49,6 +49,47 @@ def _label(file: str, overlays: Sequence[str] = ()) -> str:
     return "+".join([Path(file).stem, *overlays])
 
 
+def compare_spec(
+    scenarios: Sequence[str],
+    *,
+    replications: int = 20,
+    overlays: Sequence[str] = (),
+    seed: int = 1,
+    months: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Spec:
+    """The experiment a comparison runs: every design plain and under each overlay.
+
+    Args:
+        scenarios: Scenario files or names; the first is the reference.
+        replications: Worlds per design.
+        overlays: Stress overlays to run every design under (one at a time).
+        seed: Seed of the worlds.
+        months: Horizon (default: the scenarios').
+        overrides: Dotted-path values applied to every scenario (a design point).
+
+    Returns:
+        The validated spec (the same for the same arguments, so its run store is reused).
+    """
+    refs = [{"file": s} for s in scenarios]
+    refs += [{"file": s, "overlays": [o]} for o in overlays for s in scenarios]
+    return load_spec(
+        {
+            "experiment": {
+                "name": "compare-" + "-".join(_label(s) for s in scenarios),
+                "seed": seed,
+                "replications": replications,
+                "months": months,
+                "timeseries": True,
+                "timeseries_stride": 3,
+                "timeseries_columns": SERIES,
+            },
+            "scenarios": refs,
+            "design": {"kind": "list", "points": [overrides]} if overrides else {},
+        }
+    )
+
+
 def compare_study(
     scenarios: Sequence[str],
     out: str | Path,
@@ -57,7 +98,7 @@ def compare_study(
     overlays: Sequence[str] = (),
     seed: int = 1,
     months: int | None = None,
-    engine: str = "processes",
+    engine: Any = "processes",
     workers: int = 2,
     scheduler: str | None = None,
     overrides: dict[str, Any] | None = None,
@@ -72,7 +113,7 @@ def compare_study(
         overlays: Stress overlays to run every design under (one at a time).
         seed: Seed of the worlds.
         months: Horizon (default: the scenarios').
-        engine: Experiment engine.
+        engine: Experiment engine by name, or one already started (warm workers).
         workers: Workers.
         scheduler: Dask scheduler address.
         overrides: Dotted-path values applied to every scenario (a design point).
@@ -82,22 +123,13 @@ def compare_study(
         ``{"summary": stakeholder table, "decomposition": the fiscal-NPV difference by
         component, "stress": {kpi: matrix}, "regret": {...}, "run": Summary}``.
     """
-    refs = [{"file": s} for s in scenarios]
-    refs += [{"file": s, "overlays": [o]} for o in overlays for s in scenarios]
-    spec = load_spec(
-        {
-            "experiment": {
-                "name": "compare-" + "-".join(_label(s) for s in scenarios),
-                "seed": seed,
-                "replications": replications,
-                "months": months,
-                "timeseries": True,
-                "timeseries_stride": 3,
-                "timeseries_columns": SERIES,
-            },
-            "scenarios": refs,
-            "design": {"kind": "list", "points": [overrides]} if overrides else {},
-        }
+    spec = compare_spec(
+        scenarios,
+        replications=replications,
+        overlays=overlays,
+        seed=seed,
+        months=months,
+        overrides=overrides,
     )
     run: Summary = run_experiment(
         spec, out, engine=engine, workers=workers, scheduler=scheduler, progress=progress

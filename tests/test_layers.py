@@ -4,7 +4,8 @@ Every import counts: module level, inside functions, and under ``TYPE_CHECKING``
 Layers, bottom to top (a module may import its own layer and those below)::
 
     sim.core < sim.instruments < sim.config < sim.mechanisms < agents < sim.model
-      < experiments.engine < experiments.{sensitivity, discovery, workshop} < experiments.cli
+      < experiments.engine < experiments.{sensitivity, discovery, workshop} < experiments.app
+      < experiments.cli
 """
 
 import ast
@@ -23,6 +24,7 @@ LAYERS = (
     ("sim.model", "sim"),
     ("experiments.engine", "experiments", "scenarios"),
     ("experiments.sensitivity", "experiments.discovery", "experiments.workshop"),
+    ("experiments.app",),  # the what-if page: built on the workshop's studies and tables
     ("experiments.cli",),
 )
 

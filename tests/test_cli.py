@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from experiments.cli.main import main
 
 
@@ -58,3 +60,12 @@ def test_console_script_never_prints_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert "no such scenario file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_version_prints_the_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"alliance-sim {version('alliance-sim')}"

@@ -579,3 +579,22 @@ def test_a_recession_breaches_the_floor_and_the_city_cuts_and_defers():
     hit = run(seed=0, months=120, overlays=("recession",))
     assert hit.kpis["reserve_breach_months"] > base.kpis["reserve_breach_months"]
     assert hit.kpis["service_cuts_usd"] > base.kpis["service_cuts_usd"]
+
+
+def test_running_turns_false_at_the_horizon_and_stepping_past_it_is_refused():
+    """Mesa's loops stop at the horizon: ``while model.running: model.step()``."""
+    scn = resolve("alliance", SMALL)
+    stepped = AllianceModel(scn, seed=3, months=24)
+    months = 0
+    while stepped.running:
+        assert months < 24, "running stayed True past the horizon"
+        stepped.step()
+        months += 1
+    assert months == 24
+    with pytest.raises(RuntimeError, match="horizon of 24 months is reached"):
+        stepped.step()
+    whole = AllianceModel(scn, seed=3, months=24)
+    whole.run()
+    assert not whole.running
+    for name, values in whole.series.data.items():  # stepping by hand is the same run
+        np.testing.assert_array_equal(stepped.series.data[name], values, err_msg=name)

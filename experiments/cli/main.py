@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="alliance", description="Agent-based simulation of smart-city alliance ecosystems."
     )
+    parser.add_argument("--version", action="version", version=f"alliance-sim {_version()}")
     parser.add_argument(
         "--traceback", action="store_true", help="show the Python traceback on an unexpected error"
     )
@@ -41,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_commands(sub)
     app.add_commands(sub)  # app
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alliance-sim")
+    except PackageNotFoundError:  # a source tree that was not installed
+        return "0+source"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -232,7 +232,19 @@ class AllianceModel(mesa.Model):
             self.book(vendor.outbox.drain())
 
     def step(self) -> None:
-        """Advance the model by one month (see the module docstring for the order)."""
+        """Advance the model by one month (see the module docstring for the order).
+
+        ``running`` turns False with the horizon's last month, as Mesa's loops
+        (``while model.running``, ``mesa.batch_run``) expect.
+
+        Raises:
+            RuntimeError: When stepped past the horizon.
+        """
+        if self.steps > self.horizon:
+            raise RuntimeError(
+                f"the run's horizon of {self.horizon} months is reached (running is False); "
+                "make a new model to run again"
+            )
         self.month = self.steps - 1
         self.market.advance(self.month)
         self._incidents()
@@ -246,6 +258,8 @@ class AllianceModel(mesa.Model):
             self.book(vendor.outbox.drain())
         self.agents_by_type[Investor].do("step")
         self.series.record(self.month)
+        if self.month + 1 >= self.horizon:
+            self.running = False
 
     def run(self, progress: Any = None) -> None:
         """Run to the horizon.

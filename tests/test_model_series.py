@@ -102,12 +102,14 @@ def test_nothing_is_recorded_past_the_horizon(alliance):
         np.testing.assert_array_equal(v, before[k])
 
 
-def test_stepping_past_the_horizon_records_nothing_more():
+def test_stepping_past_the_horizon_is_refused_and_records_nothing_more():
     m = run_model("alliance", 3)
     before = {k: v.copy() for k, v in m.series.data.items()}
-    m.step()
-    m.step()
-    assert m.month == 4
+    assert not m.running
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="horizon of 3 months"):
+            m.step()
+    assert m.month == 2
     for k, v in m.series.data.items():
         assert v.shape == (3,)
         np.testing.assert_array_equal(v, before[k])

@@ -31,6 +31,8 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.engine.runner import RUN_COLUMNS
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -132,6 +134,12 @@ model = "experiments.engine.analytic:linear"
 replications = 2
 """
 
+#: A spec of the built-in model on the alliance scenario (cases add a grid or a scenario).
+BUILTIN = '[experiment]\nname = "probe"\n[[scenarios]]\nfile = "alliance"\n'
+BUILTIN_GRID = (
+    BUILTIN + '[design]\nkind = "grid"\n[design.parameters."{path}"]\nvalues = {values}\n'
+)
+
 #: Experiment specs that must each be refused before any run.
 BAD_SPECS: dict[str, str] = {
     "empty": "",
@@ -155,36 +163,12 @@ BAD_SPECS: dict[str, str] = {
     "model module missing": SPEC_HEAD.replace("experiments.engine.analytic", "no_such_module"),
     "unknown kpi": SPEC_HEAD + "kpis = ['no_such_kpi']\n",
     "name traversal ok but nul": SPEC_HEAD.replace('"probe"', '"a\\u0000b"'),
-    "builtin unknown path": """[experiment]
-name = "probe"
-[[scenarios]]
-file = "alliance"
-[design]
-kind = "grid"
-[design.parameters."world.rates.no_such"]
-values = [1, 2]
-""",
-    "builtin value out of range": """[experiment]
-name = "probe"
-[[scenarios]]
-file = "alliance"
-[design]
-kind = "grid"
-[design.parameters."world.rates.shift_bp"]
-values = [0, 99999]
-""",
-    "builtin scenario missing": """[experiment]
-name = "probe"
-[[scenarios]]
-file = "no_such_scenario"
-""",
-    "duplicate labels": """[experiment]
-name = "probe"
-[[scenarios]]
-file = "alliance"
-[[scenarios]]
-file = "alliance"
-""",
+    "builtin unknown path": BUILTIN_GRID.format(path="world.rates.no_such", values="[1, 2]"),
+    "builtin value out of range": BUILTIN_GRID.format(
+        path="world.rates.shift_bp", values="[0, 99999]"
+    ),
+    "builtin scenario missing": BUILTIN.replace('"alliance"', '"no_such_scenario"'),
+    "duplicate labels": BUILTIN + '[[scenarios]]\nfile = "alliance"\n',
     "deep": SPEC_HEAD + "x = " + "[" * 3000 + "]" * 3000 + "\n",
     "not utf-8": "[experiment]\nname = 'Zürich'\n",  # written as latin-1 below
 }
@@ -404,14 +388,10 @@ points = [
 ]
 """
 
+#: What must match an uninterrupted run: the runs table's columns but the run's own
+#: error text, duration and worker, and the walk's KPIs.
 KPI_COLUMNS = [
-    "run_id",
-    "index",
-    "scenario",
-    "point",
-    "replication",
-    "seed",
-    "status",
+    *(c for c in RUN_COLUMNS if c not in ("error", "duration_s", "worker")),
     "end",
     "peak",
 ]

@@ -28,7 +28,6 @@ from experiments.engine.engines import make_engine
 from experiments.engine.model import ScenarioModel
 from experiments.engine.runner import warm_up
 from experiments.engine.store import load
-from experiments.workshop.studies import compare_spec
 
 #: Runs per chunk: small, so worlds come back one by one and a cancel wastes little.
 CHUNK = 1
@@ -255,15 +254,7 @@ class Runner:
                 job.set_status("cancelled")
                 return
             job.set_status("running")
-            req = job.request
-            spec = compare_spec(
-                list(req.designs),
-                replications=req.worlds,
-                overlays=list(req.overlays),
-                seed=req.seed,
-                months=req.months,
-                overrides=req.overrides or None,
-            )
+            spec = job.request.spec()
 
             def progress(event: str, info: dict) -> None:
                 if event == "chunk":

@@ -170,20 +170,31 @@ class Request:
             if problems:
                 break
         if not problems:  # what the experiment refuses (a lever that applies to no run, ...)
-            from experiments.workshop.studies import compare_spec
-
             try:
-                compare_spec(
-                    list(self.designs),
-                    replications=self.worlds,
-                    overlays=list(self.overlays),
-                    seed=self.seed,
-                    months=self.months,
-                    overrides=self.overrides or None,
-                )
+                self.spec()
             except ScenarioError as exc:
                 problems += [p.removeprefix("<spec>: design.parameters.") for p in exc.problems]
         return problems
+
+    def spec(self) -> Any:
+        """The experiment spec of this request (what ``alliance compare`` would run).
+
+        Returns:
+            The validated spec.
+
+        Raises:
+            ScenarioError: What the experiment refuses (a lever that applies to no run, ...).
+        """
+        from experiments.workshop.studies import compare_spec
+
+        return compare_spec(
+            list(self.designs),
+            replications=self.worlds,
+            overlays=list(self.overlays),
+            seed=self.seed,
+            months=self.months,
+            overrides=self.overrides or None,
+        )
 
     def key(self) -> str:
         """16 hex digits naming what this request computes (its run-store folder).

@@ -22,13 +22,12 @@ import struct
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from experiments.engine.store import atomic, safe_name
-from sim.model.outputs import KPI, KPI_INFO, SCORECARD, format_value, kpi
+from sim.model.outputs import KPI, KPI_INFO, SCORECARD, kpi
 
 QUESTION = (
     "Does the Alliance Approach (nimble procurement, mixed financing, risk sharing, a champion "
@@ -71,12 +70,6 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
 def _json(folder: Path, name: str) -> dict:
     path = folder / name
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _fmt(value: Any, unit: str) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return format_value(float(value), unit)
 
 
 def _signed(value: float, unit: str) -> str:

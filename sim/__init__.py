@@ -19,6 +19,8 @@ from typing import Any as _Any
 _PUBLIC = {
     "run": "sim.model.api",
     "evaluate": "sim.model.api",
+    "evaluate_many": "sim.model.api",
+    "kpi_info": "sim.model.api",
     "RunResult": "sim.model.api",
     "AllianceModel": "sim.model.model",
     "kpi_names": "sim.model.outputs",
@@ -35,4 +37,5 @@ def __getattr__(name: str) -> _Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+    mine = {n for n in globals() if not n.startswith("_") or n.endswith("__")}
+    return sorted(mine | set(_PUBLIC))

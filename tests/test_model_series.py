@@ -87,8 +87,8 @@ def test_dataframe_of_a_run_has_the_same_columns_and_rows():
 
     result = sim.run("alliance", months=5, overrides=SMALL)
     m = AllianceModel(resolve("alliance", SMALL), seed=0, months=5)
-    assert list(result.timeseries.columns) == expected_columns(m)
-    assert len(result.timeseries) == 5
+    assert ["month", *result.timeseries.columns] == expected_columns(m)
+    assert list(result.timeseries.index) == list(range(5))  # indexed by integer month
 
 
 # --------------------------------------------------------------------------- the horizon

@@ -88,7 +88,10 @@ def split_outcome(result: Any) -> tuple[Mapping[str, float], pd.DataFrame | None
     """
     if isinstance(result, Mapping):
         return result, None
-    return result.kpis, getattr(result, "timeseries", None)
+    series = getattr(result, "timeseries", None)
+    if series is not None and series.index.name == "month":
+        series = series.reset_index()  # sim.run's series are indexed by month
+    return result.kpis, series
 
 
 def declared_outputs(model: Any) -> tuple[str, ...] | None:

@@ -181,7 +181,7 @@ def write_run(result: RunResult, folder: Path) -> list[Path]:
     }
     return [
         write_json({**meta, "kpis": result.kpis}, folder / "kpis.json"),
-        write_parquet(result.timeseries, folder / "timeseries.parquet"),
+        write_parquet(result.timeseries.reset_index(), folder / "timeseries.parquet"),
         write_parquet(result.events, folder / "events.parquet"),
         write_parquet(entries, folder / "ledger.parquet"),
         write_json(result.scenario.model_dump(), folder / "scenario.json"),
@@ -507,15 +507,21 @@ def writer_gone(folder: str | Path) -> bool:
     return False
 
 
-def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
+def load(folder: str | Path, *, timeseries: bool = False, tidy: bool = False) -> pd.DataFrame:
     """Load an experiment's runs table (or its time series) into pandas.
 
     Args:
         folder: The experiment folder.
         timeseries: Load the monthly series instead of the runs table.
+        tidy: Long form, one value per row: ``design`` and ``overlay`` (from the
+            spec, no longer fused in ``scenario``), ``point``, ``replication``,
+            ``seed``, the design point's parameters (one column each, by dotted
+            path), then ``kpi`` and ``value`` (or ``month``, ``series`` and
+            ``value`` with ``timeseries``).
 
     Returns:
-        One row per run, sorted by run index (or the series with ``run_id`` and ``scenario``).
+        One row per run, sorted by run index (or the series with ``run_id`` and
+        ``scenario``); in long form with ``tidy``.
 
     Raises:
         FileNotFoundError: When the folder holds no results.
@@ -533,9 +539,59 @@ def load(folder: str | Path, *, timeseries: bool = False) -> pd.DataFrame:
             else:  # stores written before labels were kept in the rows
                 frame.insert(1, "scenario", p.parent.name.split("=", 1)[1])
             frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
+        series = pd.concat(frames, ignore_index=True)
+        return _tidy_series(folder, series) if tidy else series
     parts = sorted((folder / "runs").glob("part-*.parquet"))
     if not parts:
         raise FileNotFoundError(f"{folder}: no runs stored")
     table = latest(pd.concat([_read(p) for p in parts], ignore_index=True))
-    return table.sort_values("index", kind="stable").reset_index(drop=True)
+    table = table.sort_values("index", kind="stable").reset_index(drop=True)
+    return _tidy_runs(folder, table) if tidy else table
+
+
+#: Columns of a runs table that describe the run, not a KPI.
+_RUN_KEYS = ("run_id", "index", "scenario", "point", "replication", "seed")
+_RUN_INFO = ("status", "error", "duration_s", "worker")
+
+
+def _designs(folder: Path, labels: list[str]) -> pd.DataFrame:
+    """Each scenario label's design (its file's stem) and overlays, from the spec."""
+    path = folder / "manifest.json"  # read directly: a reader never takes the writer's lock
+    spec = json.loads(path.read_text()).get("spec", {}) if path.is_file() else {}
+    known = {}
+    for ref in spec.get("scenarios", []):
+        design = Path(ref.get("file", "")).stem
+        overlays = list(ref.get("overlays", []))
+        label = ref.get("label") or "+".join([design, *overlays])
+        known[label] = (design, "+".join(overlays) or "none")
+    rows = [(label, *known.get(label, (label, "none"))) for label in labels]
+    return pd.DataFrame(rows, columns=["scenario", "design", "overlay"])
+
+
+def _tidy_runs(folder: Path, table: pd.DataFrame) -> pd.DataFrame:
+    params = [c for c in table.columns if c.startswith("param.")]
+    info = [c for c in _RUN_INFO if c in table.columns]
+    kpis = [c for c in table.columns if c not in (*_RUN_KEYS, *info, *params)]
+    designs = _designs(folder, list(dict.fromkeys(table["scenario"])))
+    ids = ["run_id", "design", "overlay", "scenario", "point", "replication", "seed", *params]
+    long = table.merge(designs, on="scenario", how="left").melt(
+        id_vars=[*ids, "status"], value_vars=kpis, var_name="kpi", value_name="value"
+    )
+    long = long.rename(columns={p: p.removeprefix("param.") for p in params})
+    return long.reset_index(drop=True)
+
+
+def _tidy_series(folder: Path, series: pd.DataFrame) -> pd.DataFrame:
+    runs = load(folder)
+    params = [c for c in runs.columns if c.startswith("param.")]
+    keys = runs[["run_id", "point", "replication", "seed", *params]]
+    designs = _designs(folder, list(dict.fromkeys(series["scenario"])))
+    values = [c for c in series.columns if c not in ("run_id", "scenario", "month")]
+    frame = series.merge(designs, on="scenario", how="left").merge(keys, on="run_id", how="left")
+    ids = ["run_id", "design", "overlay", "scenario", "point", "replication", "seed", *params]
+    long = frame.melt(
+        id_vars=[*ids, "month"], value_vars=values, var_name="series", value_name="value"
+    ).dropna(subset=["value"])  # a column another scenario has (its own city) is not this run's
+    long["month"] = long["month"].astype("int64")
+    long = long.rename(columns={p: p.removeprefix("param.") for p in params})
+    return long.sort_values(["run_id", "series", "month"], kind="stable").reset_index(drop=True)

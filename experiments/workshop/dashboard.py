@@ -56,7 +56,7 @@ def dashboard(results: Mapping[str, RunResult], path: Path) -> Path:
     ax_bal, ax_dsr, ax_cash, ax_cov, ax_dom, ax_adopt = axes.ravel()
     for name, res in results.items():
         ts = res.timeseries
-        years = ts["month"].to_numpy() / 12
+        years = ts.index.to_numpy() / 12
         cities = list(res.scenario.world.cities)
         fund = sum(ts[f"{c}.general_fund"] for c in cities) / 1e6
         ax_bal.plot(years, fund, color=col[name], lw=2, label=name)

@@ -662,6 +662,29 @@ def load_scenario(
     return scn
 
 
+def as_scenario(
+    scenario: Scenario | str | Path | Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    overlays: Iterable[str] = (),
+) -> Scenario:
+    """Turn a scenario object, file, library name or mapping into a validated Scenario.
+
+    Args:
+        scenario: What to run.
+        overrides: Dotted-path overrides.
+        overlays: Overlays to apply.
+
+    Returns:
+        The validated scenario (the same object when nothing is to change).
+    """
+    overlays = list(overlays)
+    if isinstance(scenario, Scenario):
+        if not overrides and not overlays:
+            return scenario
+        scenario = scenario.model_dump()
+    return load_scenario(scenario, overlays=overlays, overrides=overrides)
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One leaf parameter of a scenario, for listings and parameter spaces."""

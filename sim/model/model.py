@@ -28,6 +28,8 @@ for paired comparisons.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import mesa
@@ -40,6 +42,7 @@ from agents.population import Population
 from agents.regulator import Regulator
 from agents.residents import Residents
 from agents.vendor import Vendor
+from sim.config.loader import as_scenario
 from sim.config.schema import Scenario
 from sim.core import kernels
 from sim.core.ledger import Ledger
@@ -49,6 +52,9 @@ from sim.mechanisms.land import DistrictMap, LandValues, tax_shares
 from sim.mechanisms.lifecycle import Project
 from sim.mechanisms.markets import Market
 from sim.mechanisms.pilots import Evidence
+from sim.model.collector import SeriesCollector
+from sim.model.kpis import kpis
+from sim.model.outputs import kpi_names
 from sim.model.record import CityRecord, RunRecord
 from sim.model.series import Series
 
@@ -67,15 +73,38 @@ TALLIES = (
 class AllianceModel(mesa.Model):
     """A region of cities, vendors, investors, residents and a regulator."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0, months: int | None = None) -> None:
-        """Build the world and the agents from a validated scenario.
+    def __init__(
+        self,
+        scenario: Scenario | str | Path | Mapping[str, Any] = "alliance",
+        seed: int = 0,
+        months: int | None = None,
+        *,
+        overlays: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        """Build the world and the agents of a scenario.
+
+        Parameters are set by dotted path, or by keyword with ``__`` for the dots
+        (so Mesa's ``batch_run`` and SolaraViz can pass them)::
+
+            AllianceModel("alliance", seed=1, world__rates__shift_bp=200)
+            AllianceModel("alliance", seed=1, **{"world.rates.shift_bp": 200})
 
         Args:
-            scenario: A validated scenario (see :func:`sim.config.load_scenario`).
+            scenario: A validated scenario, a library name (``"alliance"``), a file
+                or a mapping.
             seed: Seed of every random stream of the run.
             months: Horizon (default: ``world.horizon_months``).
+            overlays: Stress overlays to apply (names or files).
+            **kwargs: Parameter values by dotted path (``__`` reads as ``.``).
+
+        Raises:
+            ScenarioError: A parameter that does not exist or a value out of range,
+                one line each.
         """
         super().__init__(seed=seed)
+        overrides = {k.replace("__", "."): v for k, v in kwargs.items()}
+        scenario = as_scenario(scenario, overrides, overlays)
         self.scenario = scenario
         self.seed = seed
         w = scenario.world
@@ -120,6 +149,12 @@ class AllianceModel(mesa.Model):
             self.layout.districts,
         )
         self.series = Series(self)
+        self.datacollector = SeriesCollector(
+            self.series,
+            lambda: min(self.steps, self.horizon),
+            lambda: kpis(self.record()),
+            kpi_names(scenario),
+        )
 
     def _populate(self, w: Any) -> None:
         """Draw the residents (world stream) and open their groups' ledger accounts."""

@@ -57,9 +57,10 @@ def measure(case: dict) -> dict:
     import sim
 
     r = sim.run(case["scenario"], seed=case["seed"], overlays=case["overlays"])
+    ts = r.timeseries.reset_index()  # the month index is a series of the digest too
     return {
         "kpis": {k: repr(float(v)) for k, v in sorted(r.kpis.items())},
-        "series": {c: digest(r.timeseries[c].to_numpy()) for c in sorted(r.timeseries.columns)},
+        "series": {c: digest(ts[c].to_numpy()) for c in sorted(ts.columns)},
     }
 
 

@@ -226,7 +226,7 @@ def add_status(sub: argparse._SubParsersAction) -> None:
         "experiment folder.",
     )
     p.add_argument("folder", help="experiment folder (the --out of batch, sweep, sensitivity)")
-    json_arg(p, "the store's state (status, counts, last writer, paths) as one object")
+    json_arg(p, "print one JSON object: status, counts, last writer, paths")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser(
         "verify", help="check a run store end to end (every part readable, checksums match)"

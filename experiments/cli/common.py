@@ -328,9 +328,9 @@ def json_arg(p: argparse.ArgumentParser, text: str) -> None:
 
     Args:
         p: The sub-command's parser.
-        text: What the JSON holds.
+        text: The help text: what the JSON holds.
     """
-    p.add_argument("--json", action="store_true", help=f"print {text} as JSON on stdout")
+    p.add_argument("--json", action="store_true", help=f"{text} (stdout holds only the JSON)")
 
 
 def print_json(data: Any) -> None:

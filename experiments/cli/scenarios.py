@@ -301,7 +301,7 @@ def add_validate_and_run(sub: argparse._SubParsersAction) -> None:
         help="output folder; must not hold a result already (default results/runs/NAME-sSEED)",
     )
     p.add_argument("--no-chart", action="store_true", help="skip the dashboard PNG")
-    json_arg(p, "the runs' KPIs, seed, months and folders (instead of the KPI table)")
+    json_arg(p, "print one JSON object: seed, folder and each run's KPIs, months and folder")
     scenario_args(p)
     p.set_defaults(func=cmd_run)
 
@@ -320,7 +320,7 @@ def add_listings(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scenario", help="scenario file or library name")
     p.add_argument("--grep", "-g", default="", metavar="TEXT", help="only paths containing TEXT")
-    json_arg(p, "a list of objects: path, value, unit, range, active, applies_when, doc")
+    json_arg(p, "print a JSON list of objects: path, value, unit, range, active, applies_when, doc")
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--active",

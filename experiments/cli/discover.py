@@ -44,7 +44,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     detail(
         args,
-        f"PRIM on {args.folder}: {len(d.data.x.columns)} parameters: {', '.join(d.data.x.columns)}",
+        f"PRIM on {args.folder}, over the parameters that vary: {', '.join(d.data.x.columns)}",
     )
     r = d.result
     n, fails = len(d.data.y), int(d.data.y.sum())

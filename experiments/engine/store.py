@@ -502,15 +502,15 @@ def writer_record(folder: str | Path) -> dict[str, Any] | None:
         folder: The experiment folder.
 
     Returns:
-        ``host``, ``pid``, ``since`` and ``alive`` (whether that process still
-        exists; None for a writer on another host, which cannot be checked), or
-        None when no writer is recorded.
+        ``host``, ``pid``, ``since`` (None if not recorded) and ``alive``
+        (whether that process still exists; None for a writer on another host,
+        which cannot be checked), or None when no writer is recorded.
     """
     try:
         holder = (Path(folder) / LOCK_NAME).read_text(errors="replace")
     except OSError:
         return None
-    found = re.match(r"host (.*), pid (\d+), since (.*)", holder.strip())
+    found = re.match(r"host (.*), pid (\d+)(?:, since (.*))?", holder.strip())
     if found is None:
         return None
     host, pid = found.group(1), int(found.group(2))

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import socket
 import sys
 
-from experiments.cli.common import EXIT_INVALID, MONTHS, WORKERS, detail, integer
+from experiments.cli.common import (
+    EXIT_INVALID,
+    MONTHS,
+    QUIET,
+    WORKERS,
+    detail,
+    integer,
+    verbosity,
+)
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    """Start the what-if page (prints its address; Ctrl-C stops it)."""
+    """Start the what-if page (prints its address; Ctrl-C stops it).
+
+    The address line is the command's output, ``-q`` included; ``-q`` hides the
+    start-up lines of Dash ("Dash is running on ...") and Flask (" * Serving
+    Flask app ...").
+    """
     try:
         from experiments.app.runner import Runner
         from experiments.app.server import App
@@ -45,8 +61,13 @@ def cmd_app(args: argparse.Namespace) -> int:
     runner = Runner(args.cache, engine=args.engine, workers=args.workers)
     app = App(runner, default=default, exports=args.exports)
     print(f"alliance app: http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    banners: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if verbosity(args) == QUIET:
+        logging.getLogger("dash.dash").setLevel(logging.WARNING)  # "Dash is running on"
+        banners = contextlib.redirect_stdout(io.StringIO())  # Flask's start-up banner
     try:
-        app.serve(args.host, args.port)
+        with banners:
+            app.serve(args.host, args.port)
     except RequestError as exc:
         print(f"alliance app: {exc.problems[0]}", file=sys.stderr)
         return EXIT_INVALID

@@ -431,3 +431,32 @@ def test_a_failed_or_disk_full_run_leaves_nothing_behind(tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device; nothing was kept" in err[0]
     assert list((tmp_path / "given").iterdir()) == []
+
+
+def test_writer_record_reads_the_lock_file(tmp_path):
+    """The last writer as recorded: alive or gone here, unknown (None) on another host."""
+    import platform
+
+    from experiments.engine.store import LOCK_NAME, writer_gone, writer_record
+
+    assert writer_record(tmp_path) is None
+    lock = tmp_path / LOCK_NAME
+    lock.write_text(f"host {platform.node()}, pid {os.getpid()}, since 2026-01-01T00:00:00+0000")
+    assert writer_record(tmp_path) == {
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "since": "2026-01-01T00:00:00+0000",
+        "alive": True,
+    }
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lock.write_text(f"host {platform.node()}, pid {dead.stdout.strip()}, since x")
+    assert writer_record(tmp_path)["alive"] is False and writer_gone(tmp_path)
+    lock.write_text("host elsewhere.example, pid 1, since x")
+    assert writer_record(tmp_path)["alive"] is None and not writer_gone(tmp_path)
+    lock.write_text("")  # a writer between truncating and writing its record
+    assert writer_record(tmp_path) is None and not writer_gone(tmp_path)

@@ -6,7 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, engine_args, number
+from experiments.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    QUIET,
+    VERBOSE,
+    detail,
+    engine_args,
+    engine_text,
+    info,
+    json_arg,
+    number,
+    print_json,
+    verbosity,
+)
 from experiments.engine.progress import progress_bar
 
 
@@ -26,11 +39,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from experiments.engine.store import safe_name
 
     out = Path(args.out) if args.out else Path("results") / safe_name(spec.experiment.name)
+    detail(args, f"spec {args.spec}, engine {engine_text(args)}, store {out.resolve()}")
     progress, close = progress_bar(
         lambda i: (
             f"{spec.experiment.name}: {i['planned']} runs planned, {i['skipped']} "
-            f"already stored, engine {args.engine} ({args.workers} workers) -> {out}"
-        )
+            f"already stored, engine {engine_text(args)} -> {out}"
+        ),
+        quiet=verbosity(args) == QUIET,
+        verbose=verbosity(args) == VERBOSE,
     )
     try:
         summary = run_experiment(
@@ -51,12 +67,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     finally:
         close()
-    print(
+    info(
+        args,
         f"{summary.ran} runs in {summary.seconds:.1f} s ({summary.runs_per_second:.2f} runs/s "
         f"after {summary.startup:.1f} s of engine start-up; {summary.failed} failed; "
-        f"{summary.skipped} were already stored) -> {out}"
+        f"{summary.skipped} were already stored) -> {out}",
     )
-    print(f"load with: experiments.load({str(out)!r})")
+    info(args, f"load with: experiments.load({str(out)!r})")
     if summary.failed:
         print(
             f"{summary.failed} of {summary.ran} runs failed: their error column says why "
@@ -68,14 +85,51 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print done / failed / pending of an experiment folder."""
+    """Print done / failed / pending of an experiment folder (``--json``: one object).
+
+    The JSON object: ``folder`` (absolute), ``name``, ``status`` (the manifest's:
+    ``running``, ``complete``, ``partial``, ``interrupted``, ``stopped``, ``error``;
+    ``stopped: its writer is gone`` when a writer of this host died), the counts
+    ``planned``, ``done``, ``failed``, ``pending``, ``missing``, ``corrupt``,
+    ``orphaned``, ``writer`` (the last writer: ``host``, ``pid``, ``since``,
+    ``alive``: true, false, or null for another host, which cannot be checked;
+    null if no writer was recorded) and ``paths`` (``manifest``, ``runs``,
+    ``timeseries``, ``lock``).
+    """
     from experiments.engine.batch import status
+    from experiments.engine.store import LOCK_NAME, writer_record
 
     try:
         st = status(args.folder)
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
+    folder = Path(args.folder).resolve()
+    writer = writer_record(folder)
+    paths = {
+        "manifest": folder / "manifest.json",
+        "runs": folder / "runs",
+        "timeseries": folder / "timeseries",
+        "lock": folder / LOCK_NAME,
+    }
+    if args.json:
+        print_json(
+            {
+                "folder": str(folder),
+                **st,
+                "writer": writer,
+                "paths": {k: str(v) for k, v in paths.items()},
+            }
+        )
+        return 0
+    if writer:
+        detail(
+            args,
+            f"last writer: host {writer['host']}, pid {writer['pid']}, since "
+            f"{writer['since']}" + {True: " (alive)", False: " (gone)", None: ""}[writer["alive"]],
+        )
+    for what, path in paths.items():
+        detail(args, f"{what}: {path}")
     problems = [f"{st[k]} {k} part(s)" for k in ("missing", "corrupt", "orphaned") if st[k]]
     print(
         f"{st['name']}: {st['done']} done, {st['failed']} failed, {st['pending']} pending "
@@ -102,9 +156,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for kind in ("missing", "corrupt", "orphaned"):
         for name in r[kind]:
             print(f"  {kind}: {name}")
+    for name in r["unchecked"]:
+        detail(args, f"without a checksum: {name}")
     bad = r["missing"] or r["corrupt"] or r["orphaned"] or r["duplicate_runs"]
     if bad:
-        print("resume the experiment to set damaged parts aside and run their runs again")
+        info(args, "resume the experiment to set damaged parts aside and run their runs again")
     return EXIT_FAILED if bad else 0
 
 
@@ -121,7 +177,12 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=text)
         p.add_argument("spec", help="experiment spec (TOML) or a name in experiments/specs")
         engine_args(p)
-        p.add_argument("--out", default=None, help="experiment folder (default results/NAME)")
+        p.add_argument(
+            "--out",
+            default=None,
+            metavar="FOLDER",
+            help="experiment folder (default results/NAME, NAME the spec's experiment.name)",
+        )
         p.add_argument(
             "--resume",
             action="store_true",
@@ -156,11 +217,19 @@ def add_status(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The ``alliance`` command's sub-parsers.
     """
-    p = sub.add_parser("status", help="done / failed / pending of an experiment folder")
-    p.add_argument("folder")
+    p = sub.add_parser(
+        "status",
+        help="done / failed / pending of an experiment folder",
+        epilog="--json prints one object on stdout: {folder, name, status, planned, done, "
+        "failed, pending, missing, corrupt, orphaned, writer: {host, pid, since, alive} or "
+        "null, paths: {manifest, runs, timeseries, lock}}. Exit 2 if FOLDER is not an "
+        "experiment folder.",
+    )
+    p.add_argument("folder", help="experiment folder (the --out of batch, sweep, sensitivity)")
+    json_arg(p, "print one JSON object: status, counts, last writer, paths")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser(
         "verify", help="check a run store end to end (every part readable, checksums match)"
     )
-    p.add_argument("folder")
+    p.add_argument("folder", help="experiment folder to check (exit 1 if anything is damaged)")
     p.set_defaults(func=cmd_verify)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments.cli.common import EXIT_INVALID, number
+from experiments.cli.common import EXIT_INVALID, detail, info, number
 from experiments.discovery.prim import DiscoveryError
 from experiments.discovery.rules import rule_lines
 from experiments.discovery.study import discover, trajectory_lines
@@ -42,6 +42,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
     except DiscoveryError as exc:
         print(f"alliance discover: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    detail(
+        args,
+        f"PRIM on {args.folder}, over the parameters that vary: {', '.join(d.data.x.columns)}",
+    )
     r = d.result
     n, fails = len(d.data.y), int(d.data.y.sum())
     print(f"Scenario discovery: failure = {d.data.description}")
@@ -69,7 +73,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     for row, text in zip(r.limits.itertuples(), rule_lines(r.limits, d.info), strict=True):
         weak = "; weak" if row.qp >= 0.05 else ""
         print(f"  - {text}   (quasi-p {row.qp:.2g}{weak})")
-    print(f"wrote {', '.join(str(f) for f in d.files)}")
+    info(args, f"wrote {', '.join(str(f) for f in d.files)}")
     return 0
 
 
@@ -84,7 +88,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="scenario discovery (PRIM): where in parameter space a design fails a KPI threshold",
     )
     p.add_argument("folder", help="experiment folder (alliance sweep / sensitivity output)")
-    p.add_argument("--kpi", required=True, help="KPI column, e.g. fiscal_npv_usd")
+    p.add_argument(
+        "--kpi", required=True, metavar="KPI", help="KPI column judged, e.g. fiscal_npv_usd"
+    )
     p.add_argument(
         "--threshold",
         type=number(),
@@ -106,9 +112,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         const="above",
         help="failure = KPI above the threshold (e.g. debt-service ratio)",
     )
-    side.add_argument("--direction", choices=("below", "above"))
+    side.add_argument(
+        "--direction",
+        choices=("below", "above"),
+        help="failure = KPI below or above the threshold (the same as --below / --above)",
+    )
     p.set_defaults(direction="below")
-    p.add_argument("--scenario", default=None, help="the judged scenario (if several)")
+    p.add_argument(
+        "--scenario",
+        default=None,
+        help="the judged scenario, when the folder holds several (default: the only one)",
+    )
     p.add_argument(
         "--compare-to",
         default=None,
@@ -140,6 +154,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep limits whose quasi-p-value is >= 0.05 (default: drop them)",
     )
-    p.add_argument("--out", default=None, help="where to write (default: the folder)")
-    p.add_argument("--no-chart", action="store_true", help="skip the PNG")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FOLDER",
+        help="where to write discovery.json and the chart (default: FOLDER itself)",
+    )
+    p.add_argument("--no-chart", action="store_true", help="skip the PNG of the peeling trajectory")
     p.set_defaults(func=cmd_discover)

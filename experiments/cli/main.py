@@ -2,7 +2,9 @@
 
 Every sub-command turns bad input into one line per problem on stderr and a
 non-zero exit (2 for invalid input, 1 for a failure while running); a traceback
-is shown only with ``--traceback`` (or ``ALLIANCE_TRACEBACK=1``).
+is shown only with ``--traceback`` (or ``ALLIANCE_TRACEBACK=1``). Every
+sub-command takes ``-q`` / ``-v`` (here or after the sub-command's name), with
+the contract of :mod:`experiments.cli.common`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import argparse
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 
 from experiments.cli import app, batch, discover, scenarios, sensitivity, workshop
-from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, Parser
+from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, Parser, detail, output_args
 from sim.config import ScenarioError
 
 
@@ -26,12 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
         The parser.
     """
     parser = Parser(
-        prog="alliance", description="Agent-based simulation of smart-city alliance ecosystems."
+        prog="alliance",
+        description="Agent-based simulation of smart-city alliance ecosystems.",
+        epilog="Exit status: 0 done, 1 failed while running, 2 invalid input, 130 interrupted, "
+        "143 terminated. Output on stdout, errors and progress on stderr; -q/-v work here or "
+        "after the command; nothing is coloured. 'alliance COMMAND --help' for a command.",
     )
-    parser.add_argument("--version", action="version", version=f"alliance-sim {_version()}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"alliance-sim {_version()}",
+        help="print the version (alliance-sim X.Y.Z) and exit",
+    )
     parser.add_argument(
         "--traceback", action="store_true", help="show the Python traceback on an unexpected error"
     )
+    output_args(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     scenarios.add_validate_and_run(sub)  # validate, run
     batch.add_batch(sub)  # batch, sweep
@@ -41,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     sensitivity.add_commands(sub)
     discover.add_commands(sub)
     app.add_commands(sub)  # app
+    for command in sub.choices.values():  # one contract for every command
+        output_args(command)
     return parser
 
 
@@ -62,11 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "quiet", False) and getattr(args, "verbose", False):
+        parser.error("argument -q/--quiet: not allowed with argument -v/--verbose")
     func: Callable[[argparse.Namespace], int] = args.func
     previous = signal.signal(signal.SIGTERM, _terminate)  # a scheduler's wall-time limit
+    started = time.perf_counter()
     try:
-        return func(args)
+        code = func(args)
+        detail(args, f"exit status {code} after {time.perf_counter() - started:.1f} s")
+        return code
     except Terminated:
         print("alliance: terminated (SIGTERM); finished runs are stored", file=sys.stderr)
         return 143

@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,9 +14,16 @@ from typing import TYPE_CHECKING
 from experiments.cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
+    QUIET,
+    detail,
+    info,
+    json_arg,
     overlay_names,
+    print_json,
+    progress_off,
     run_args,
     scenario_args,
+    verbosity,
 )
 from sim.config import ScenarioError, library, load_scenario, parameters, read_toml
 
@@ -38,20 +46,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
             else:
                 scn = load_scenario(name, overlays=overlay_names(args.overlay), overrides=overrides)
                 what = f"scenario '{scn.scenario.name}'"
+                detail(
+                    args,
+                    f"{name}: overlays {scn.scenario.overlays or 'none'}, "
+                    f"{len(overrides)} --set override(s)",
+                )
         except ScenarioError as exc:
             bad += 1
             for line in exc.problems:
                 print(line, file=sys.stderr)
             continue
-        if not args.quiet:
+        if verbosity(args) > QUIET:
             print(f"ok  {name}  ({what})")
     total = len(args.files)
-    print(f"{total - bad} of {total} valid", file=sys.stderr if bad else sys.stdout)
+    if bad:  # the verdict on failure is part of the error, -q or not
+        print(f"{total - bad} of {total} valid", file=sys.stderr)
+    else:
+        info(args, f"{total} of {total} valid")
     return EXIT_INVALID if bad else 0
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
     """List the shipped scenarios and overlays."""
+    from sim.config import LIBRARY
+
+    detail(args, f"library folder {LIBRARY}")
     for title, overlay in (("Scenarios", False), ("Overlays (--overlay NAME)", True)):
         rows = library(overlay=overlay)
         print(f"{title}:")
@@ -69,8 +88,6 @@ def cmd_params(args: argparse.Namespace) -> int:
     does not apply in this scenario; the line ends with when it would). ``--json``: a
     JSON list of objects with path, value, unit, range, active, applies_when and doc.
     """
-    import json
-
     from sim.config import parse_assignments
 
     scn = load_scenario(
@@ -81,8 +98,9 @@ def cmd_params(args: argparse.Namespace) -> int:
     rows = [p for p in parameters(scn) if not args.grep or args.grep in p.path]
     if args.active is not None:
         rows = [p for p in rows if p.active == args.active]
+    detail(args, f"{len(rows)} parameters listed, {sum(p.active for p in rows)} apply")
     if args.json:
-        print(json.dumps([p.as_dict() for p in rows], indent=1))
+        print_json([p.as_dict() for p in rows])
         return 0
     width = max((len(p.path) for p in rows), default=0)
     for p in rows:
@@ -143,7 +161,17 @@ def format_kpis(table: pd.DataFrame) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one or more scenarios on the same seed; print KPIs, write files and a dashboard."""
+    """Run one or more scenarios on the same seed; print KPIs, write files and a dashboard.
+
+    With ``--json`` stdout holds one JSON object and nothing else::
+
+        {"seed": 0, "folder": "/abs/results/runs/alliance-s0",
+         "runs": [{"scenario": "alliance", "overlays": [], "months": 240,
+                   "folder": "/abs/results/runs/alliance-s0", "kpis": {"fiscal_npv_usd": ...}}]}
+
+    one entry in ``runs`` per scenario, in the order given; folders are absolute
+    paths (a run's ``folder`` holds its kpis.json and Parquet files).
+    """
     from tqdm import tqdm
 
     from experiments.engine.store import new_folder, safe_name, write_csv, write_run
@@ -171,16 +199,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     stage = folder / f".partial-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     try:
-        results = {}
+        results, months, written = {}, {}, []
+        where = {name: safe_name(name) if len(scenarios) > 1 else "" for name in names}
         for name, scn in zip(names, scenarios, strict=True):
-            months = args.months or scn.world.horizon_months
-            with tqdm(total=months, desc=name, unit="month", leave=False, disable=None) as bar:
+            months[name] = args.months or scn.world.horizon_months
+            started = time.perf_counter()
+            off = progress_off(args)
+            with tqdm(total=months[name], desc=name, unit="month", leave=False, disable=off) as bar:
                 results[name] = run(scn, seed=args.seed, months=args.months, progress=bar.update)
-            write_run(results[name], stage / safe_name(name) if len(scenarios) > 1 else stage)
+            detail(
+                args,
+                f"{name}: {months[name]} months, seed {args.seed}, overlays "
+                f"{scn.scenario.overlays or 'none'}: {time.perf_counter() - started:.1f} s",
+            )
+            written += write_run(results[name], stage / where[name])
         table = kpi_table(results)
-        write_csv(table, stage / "kpis.csv", index_label="kpi")
+        written.append(write_csv(table, stage / "kpis.csv", index_label="kpi"))
         if not args.no_chart:
-            dashboard(results, stage / "dashboard.png")
+            written.append(dashboard(results, stage / "dashboard.png"))
         for item in stage.iterdir():
             os.replace(item, folder / item.name)
         stage.rmdir()
@@ -197,12 +233,34 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"alliance run: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return EXIT_FAILED
         raise
-    print(format_kpis(table))
+    if args.json:
+        print_json(
+            {
+                "seed": args.seed,
+                "folder": str(folder.resolve()),
+                "runs": [
+                    {
+                        "scenario": name,
+                        "overlays": list(res.scenario.scenario.overlays),
+                        "months": months[name],
+                        "folder": str((folder / where[name]).resolve()),
+                        "kpis": res.kpis,
+                    }
+                    for name, res in results.items()
+                ],
+            }
+        )
+    else:
+        print(format_kpis(table))
+        info(args)  # a blank line under the table
     chart = "" if args.no_chart else "dashboard.png, "
-    print(
-        f"\nwrote {folder}/ (kpis.csv, {chart}and per run: kpis.json, "
-        "timeseries/events/ledger .parquet, scenario.json)"
+    info(
+        args,
+        f"wrote {folder}/ (kpis.csv, {chart}and per run: kpis.json, "
+        "timeseries/events/ledger .parquet, scenario.json)",
     )
+    for path in written:
+        detail(args, f"wrote {folder / path.relative_to(stage)}")
     return 0
 
 
@@ -213,12 +271,22 @@ def add_validate_and_run(sub: argparse._SubParsersAction) -> None:
         sub: The ``alliance`` command's sub-parsers.
     """
     p = sub.add_parser("validate", help="validate scenario / overlay files (exit 2 if invalid)")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="scenario or overlay files (TOML), or library names; each is checked on its own",
+    )
     scenario_args(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("run", help="run scenarios on one seed: KPI table, files, dashboard")
+    p = sub.add_parser(
+        "run",
+        help="run scenarios on one seed: KPI table, files, dashboard",
+        epilog="--json prints one object on stdout: {seed, folder, runs: [{scenario, "
+        "overlays, months, folder, kpis: {KPI: number}}]}, one run per SCENARIO in order; "
+        "the progress bar and the 'wrote' line go to stderr. docs/interop.md has recipes.",
+    )
     p.add_argument(
         "scenarios",
         nargs="+",
@@ -226,8 +294,14 @@ def add_validate_and_run(sub: argparse._SubParsersAction) -> None:
         help="scenario files or library names; several run on the same world",
     )
     run_args(p, seed=0)
-    p.add_argument("--out", default=None, help="output folder (default results/runs/...)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FOLDER",
+        help="output folder; must not hold a result already (default results/runs/NAME-sSEED)",
+    )
     p.add_argument("--no-chart", action="store_true", help="skip the dashboard PNG")
+    json_arg(p, "print one JSON object: seed, folder and each run's KPIs, months and folder")
     scenario_args(p)
     p.set_defaults(func=cmd_run)
 
@@ -245,12 +319,8 @@ def add_listings(sub: argparse._SubParsersAction) -> None:
         "params", help="list a scenario's parameters by dotted path, and whether each applies"
     )
     p.add_argument("scenario", help="scenario file or library name")
-    p.add_argument("--grep", "-g", default="", help="only paths containing this text")
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="a JSON list: path, value, unit, range, active, applies_when, doc",
-    )
+    p.add_argument("--grep", "-g", default="", metavar="TEXT", help="only paths containing TEXT")
+    json_arg(p, "print a JSON list of objects: path, value, unit, range, active, applies_when, doc")
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--active",

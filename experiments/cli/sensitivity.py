@@ -9,7 +9,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, engine_args
+from experiments.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    QUIET,
+    VERBOSE,
+    detail,
+    engine_args,
+    engine_text,
+    info,
+    verbosity,
+)
 from experiments.sensitivity.indices import AnalysisError
 from experiments.sensitivity.spec import METHOD_NAMES, kpi_check_note, load_sensitivity_spec
 from experiments.sensitivity.study import report_lines, run_sensitivity
@@ -41,13 +51,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else Path("results") / safe_name(spec.experiment.name)
     workers = "" if args.engine == "serial" else f" ({args.workers} workers)"
+    detail(args, f"spec {args.spec}, engine {engine_text(args)}, store {out.resolve()}")
     progress, close = progress_bar(
         lambda info: (
             f"{spec.experiment.name}: {METHOD_NAMES[spec.sensitivity.method]}, "
             f"{len(spec.sensitivity.parameters)} parameters, n = {spec.sensitivity.n}: "
             f"{info['planned']} runs planned, {info['skipped']} already stored, engine "
             f"{args.engine}{workers} -> {out}"
-        )
+        ),
+        quiet=verbosity(args) == QUIET,
+        verbose=verbosity(args) == VERBOSE,
     )
 
     try:
@@ -68,9 +81,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         close()
     for line in report_lines(result, spec):
         print(line)
-    print(
+    info(
+        args,
         f"wrote {out}/: indices.csv/.parquet, convergence.csv, noise.csv, analysis.json, "
-        "design.parquet, sensitivity.json" + ("" if args.no_chart else ", charts (*.png)")
+        "design.parquet, sensitivity.json" + ("" if args.no_chart else ", charts (*.png)"),
     )
     if result.analysis.indices.empty:
         print(
@@ -95,7 +109,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("spec", help="sensitivity spec (TOML) or a name in experiments/specs")
     engine_args(p)
-    p.add_argument("--out", default=None, help="experiment folder (default results/NAME)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FOLDER",
+        help="experiment folder (default results/NAME, NAME the spec's experiment.name)",
+    )
     p.add_argument(
         "--resume",
         action="store_true",

@@ -9,10 +9,16 @@ from pathlib import Path
 
 from experiments.cli.common import (
     EXIT_INVALID,
+    QUIET,
+    VERBOSE,
+    detail,
     engine_args,
+    engine_text,
+    info,
     overlay_names,
     replications_arg,
     run_args,
+    verbosity,
 )
 from experiments.engine.progress import progress_bar
 from sim.config import load_scenario
@@ -67,11 +73,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         load_scenario(scenario, overlays=overlays[:1])
     labels = "-".join(Path(s).stem for s in args.scenarios)
     out = Path(args.out) if args.out else Path("results") / safe_name(f"{args.command}-{labels}")
+    detail(args, f"engine {engine_text(args)}, study folder {out.resolve()}")
     progress, close = progress_bar(
         lambda i: (
             f"{args.command} {labels}: {i['planned']} runs "
             f"planned, {i['skipped']} already stored -> {out}"
-        )
+        ),
+        quiet=verbosity(args) == QUIET,
+        verbose=verbosity(args) == VERBOSE,
     )
     try:
         result = compare_study(
@@ -98,9 +107,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rest = summary.kpi.nunique() - len(set(chosen or summary.kpi))
     hidden = hidden_kpis(summary)
     if rest > len(hidden):
-        print(
+        info(
+            args,
             f"\n{rest - len(hidden)} more KPIs in {out}/compare.csv and the report "
-            "(--kpis all prints them)"
+            "(--kpis all prints them)",
         )
     if hidden:
         shown = f"Not shown, zero for every design in every world: {', '.join(hidden)}"
@@ -113,13 +123,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"\nRegret and robustness: {kpi_name(kpi)}")
         print("\n".join(text_table(regret_rows(table, kpi))))
     run = result["run"]
-    print(
+    info(
+        args,
         f"\n{run.ran} runs in {run.seconds:.1f} s ({run.runs_per_second:.2f} runs/s, "
-        f"{run.failed} failed, {run.skipped} already stored) -> {out}"
+        f"{run.failed} failed, {run.skipped} already stored) -> {out}",
     )
     if not args.no_report:
         html_path, pdf_path = build_report(out)
-        print(f"report: {html_path} and {pdf_path}")
+        info(args, f"report: {html_path} and {pdf_path}")
     return 0
 
 
@@ -150,11 +161,14 @@ def cmd_tornado(args: argparse.Namespace) -> int:
         if args.out
         else Path("results") / safe_name(f"tornado-{Path(args.scenario).stem}")
     )
+    detail(args, f"engine {engine_text(args)}, study folder {out.resolve()}")
     progress, close = progress_bar(
         lambda i: (
             f"tornado {args.scenario}: {i['planned']} runs "
             f"planned, {i['skipped']} already stored -> {out}"
-        )
+        ),
+        quiet=verbosity(args) == QUIET,
+        verbose=verbosity(args) == VERBOSE,
     )
     try:
         table = tornado_study(
@@ -176,7 +190,7 @@ def cmd_tornado(args: argparse.Namespace) -> int:
 
     print(f"One-at-a-time changes: {kpi_info(args.kpi).label}")
     print("\n".join(text_table(tornado_rows(table))))
-    print(f"wrote {out}/tornado.csv and {out}/charts/tornado.png|svg|pdf")
+    info(args, f"wrote {out}/tornado.csv and {out}/charts/tornado.png|svg|pdf")
     return 0
 
 
@@ -189,7 +203,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
-    print(f"report: {html_path} and {pdf_path}")
+    info(args, f"report: {html_path} and {pdf_path}")
     return 0
 
 
@@ -212,10 +226,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "--overlays",
             default="" if name == "compare" else None,
             required=name == "stress",
-            help="comma-separated overlays to stress every design with",
+            metavar="LIST",
+            help="comma-separated overlays (library names or files) to stress every design "
+            "with" + (" (required)" if name == "stress" else " (default: none)"),
         )
         run_args(p, seed=1)
-        p.add_argument("--out", default=None, help="study folder (default results/NAME-...)")
+        p.add_argument(
+            "--out",
+            default=None,
+            metavar="FOLDER",
+            help=f"study folder (default results/{name}-SCENARIOS); rerunning into it resumes",
+        )
         p.add_argument("--no-report", action="store_true", help="skip report.html / .pdf")
         p.add_argument(
             "--kpis",
@@ -237,15 +258,33 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("tornado", help="one-at-a-time parameter changes (tornado chart)")
-    p.add_argument("scenario")
-    p.add_argument("--param", "-p", action="append", required=True, metavar="PATH=LOW:HIGH")
-    p.add_argument("--kpi", default="fiscal_npv_usd")
+    p.add_argument("scenario", help="the scenario changed around (file or library name)")
+    p.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        required=True,
+        metavar="PATH=LOW:HIGH",
+        help="a parameter by dotted path and the two values it is set to, in its unit "
+        "(e.g. world.rates.shift_bp=0:300); repeatable, at least one",
+    )
+    p.add_argument(
+        "--kpi",
+        default="fiscal_npv_usd",
+        metavar="KPI",
+        help="the KPI the bars show (default %(default)s; 'alliance run --json' lists KPIs)",
+    )
     replications_arg(p, 10, "worlds per parameter setting")
     run_args(p, seed=1)
-    p.add_argument("--out", default=None, help="study folder (default results/NAME-...)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FOLDER",
+        help="study folder (default results/tornado-SCENARIO); rerunning into it resumes",
+    )
     engine_args(p)
     p.set_defaults(func=cmd_tornado)
 
     p = sub.add_parser("report", help="write report.html and report.pdf for a study folder")
-    p.add_argument("folder")
+    p.add_argument("folder", help="study folder written by compare, stress or tornado")
     p.set_defaults(func=cmd_report)

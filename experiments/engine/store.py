@@ -491,20 +491,39 @@ def writer_gone(folder: str | Path) -> bool:
     Returns:
         True when the recorded writer ran here and is gone.
     """
+    record = writer_record(folder)
+    return record is not None and record["alive"] is False
+
+
+def writer_record(folder: str | Path) -> dict[str, Any] | None:
+    """The store's last writer as its lock file records it, read without taking the lock.
+
+    Args:
+        folder: The experiment folder.
+
+    Returns:
+        ``host``, ``pid``, ``since`` (None if not recorded) and ``alive``
+        (whether that process still exists; None for a writer on another host,
+        which cannot be checked), or None when no writer is recorded.
+    """
     try:
         holder = (Path(folder) / LOCK_NAME).read_text(errors="replace")
     except OSError:
-        return False
-    found = re.match(r"host (.*), pid (\d+),", holder)
-    if found is None or found.group(1) != platform.node():
-        return False
-    try:
-        os.kill(int(found.group(2)), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
+        return None
+    found = re.match(r"host (.*), pid (\d+)(?:, since (.*))?", holder.strip())
+    if found is None:
+        return None
+    host, pid = found.group(1), int(found.group(2))
+    alive = None
+    if host == platform.node():
+        try:
+            os.kill(pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:  # alive, someone else's
+            alive = True
+    return {"host": host, "pid": pid, "since": found.group(3), "alive": alive}
 
 
 def load(folder: str | Path, *, timeseries: bool = False, tidy: bool = False) -> pd.DataFrame:

@@ -192,9 +192,7 @@ def ema_model(
     if problems:
         raise ValueError("\n".join(problems))
     leaves = {p.path: p for p in next(iter(models.values())).parameters()}
-    model = wb.ReplicatorModel(
-        name, function=Runner(designs, overlays, months, tuple(dict.fromkeys(names)))
-    )
+    model = wb.ReplicatorModel(name, function=Runner(designs, overlays, months, tuple(names)))
     model.uncertainties = [_parameter(wb, p, v, leaves[p].value) for p, v in unc.items()]
     model.levers = [_parameter(wb, p, v, leaves[p].value) for p, v in lev.items()] + (
         [wb.CategoricalParameter(DESIGN, list(designs))] if len(designs) > 1 else []
@@ -444,6 +442,8 @@ def _outcome_names(
         outcomes = [outcomes]
     if not outcomes:
         problems.append("outcomes: name at least one KPI")
+    twice = sorted({n for n in outcomes if list(outcomes).count(n) > 1})
+    problems += [f"outcomes: {n!r} is named twice" for n in twice]
     problems += kpi_problems(list(outcomes), set(common), "outcomes")
     return list(outcomes)
 

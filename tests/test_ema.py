@@ -185,6 +185,7 @@ def test_levers_and_sampled_policies_pair_the_designs():
         ({"levers": {"policy.pilot.enabled": (0, 1)}}, r"policy\.pilot\.enabled: the schema"),
         ({"levers": {"policy.pilot.months": (6.5, 24)}}, r"policy\.pilot\.months: an integer"),
         ({"outcomes": ["fiscal_npv"]}, r"'fiscal_npv' is not a KPI.*did you mean"),
+        ({"outcomes": ["welfare_usd", "welfare_usd"]}, r"'welfare_usd' is named twice"),
         ({"uncertainties": "no_such_spec"}, r"no_such_spec: no such spec"),
         ({"replications": 0}, r"replications = 0"),
     ],

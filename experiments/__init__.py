@@ -6,7 +6,7 @@ Layers, bottom to top (each imports only those below it):
   runner, the engines, the Parquet run store, batch runs;
 - :mod:`experiments.sensitivity`, :mod:`experiments.discovery`,
   :mod:`experiments.workshop`: studies built on the engine (they do not import
-  each other);
+  each other); :mod:`experiments.ema`, the EMA Workbench adaptor, sits beside them;
 - :mod:`experiments.cli`: the ``alliance`` command.
 
 ``experiments.load(folder)`` reads an experiment's runs table into pandas.

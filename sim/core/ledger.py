@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.core import posting
+
 STANDARD_KINDS: tuple[str, ...] = (
     "tax", "fee", "debt_service", "bond_proceeds", "loan", "loan_repayment",
     "capex", "opex", "savings", "savings_share", "revenue_share",
@@ -267,45 +269,41 @@ class Ledger:
 
         """
         amt = np.asarray(amount, dtype=np.float64).ravel()
-        shape = amt.shape
-        s = np.broadcast_to(np.asarray(src, dtype=np.int64), shape)
-        d = np.broadcast_to(np.asarray(dst, dtype=np.int64), shape)
-        bad = ~((amt >= 0.0) & np.isfinite(amt))
-        if bad.any():
-            j = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"invalid amount {float(amt[j])!r} at position {j} (kind {kind!r}, "
-                f"{self._label(s[j])} -> {self._label(d[j])}): must be finite and >= 0"
-            )
-        k_arr = (
-            np.full(shape, self.kind_id(kind), dtype=np.int16)
-            if isinstance(kind, str) or np.ndim(kind) == 0
-            else np.broadcast_to(np.asarray(kind, dtype=np.int64), shape)
-        )
-        t = np.broadcast_to(np.asarray(step, dtype=np.int64), shape)
-        p = np.broadcast_to(np.asarray(project, dtype=np.int64), shape)
-        n_acc = len(self._names)
-        if amt.size and (min(s.min(), d.min()) < 0 or max(s.max(), d.max()) >= n_acc):
-            raise ValueError(f"account id out of range 0..{n_acc - 1} (kind {kind!r})")
-        if amt.size and (k_arr.min() < 0 or k_arr.max() >= len(self._kind_names)):
-            raise ValueError(f"unknown kind code in {kind!r}")
-        if amt.size and t.min() < 0:
-            raise ValueError(f"negative step in batch (kind {kind!r})")
-        if (s == d).any():
-            raise ValueError(f"transfer from an account to itself in batch (kind {kind!r})")
-        keep = amt > 0.0
-        if not keep.all():
-            amt, s, d, k_arr, t, p = (x[keep] for x in (amt, s, d, k_arr, t, p))
         m = amt.size
+        code = kind if np.ndim(kind) else self.kind_id(kind)
+        step_a, src_a, dst_a, kind_a, project_a = (
+            np.asarray(x, dtype=np.int64).ravel() for x in (step, src, dst, code, project)
+        )
+        for x in (step_a, src_a, dst_a, kind_a, project_a):
+            if x.size not in (1, m):
+                raise ValueError(f"batch of {m} amounts with {x.size} values of another field")
         if m == 0:
             return
         self._reserve(m)
-        sl, c = slice(self._n, self._n + m), self._cols
-        c["step"][sl], c["debit"][sl], c["credit"][sl] = t, d, s
-        c["amount"][sl], c["kind"][sl], c["project"][sl] = amt, k_arr, p
-        self._n += m
-        self._balances[:n_acc] += np.bincount(d, weights=amt, minlength=n_acc)
-        self._balances[:n_acc] -= np.bincount(s, weights=amt, minlength=n_acc)
+        c = self._cols
+        status, j, posted = posting.post(
+            c["step"], c["debit"], c["credit"], c["amount"], c["kind"], c["project"],
+            self._n, self._balances, len(self._names), len(self._kind_names),
+            step_a, src_a, dst_a, amt, kind_a, project_a,
+        )  # fmt: skip
+        if status == posting.OK:
+            self._n += posted
+            return
+        if status == posting.BAD_AMOUNT:
+            s, d = src_a[j if src_a.size > 1 else 0], dst_a[j if dst_a.size > 1 else 0]
+            raise ValueError(
+                f"invalid amount {float(amt[j])!r} at position {j} (kind {kind!r}, "
+                f"{self._label(s)} -> {self._label(d)}): must be finite and >= 0"
+            )
+        raise ValueError(
+            {
+                posting.BAD_ACCOUNT: f"account id out of range 0..{len(self._names) - 1}",
+                posting.BAD_KIND: "unknown kind code",
+                posting.BAD_STEP: "negative step",
+                posting.SELF_TRANSFER: "transfer from an account to itself",
+            }[status]
+            + f" in batch (kind {kind!r})"
+        )
 
     def _label(self, ref: Any) -> str:
         if isinstance(ref, str):

@@ -176,6 +176,18 @@ def test_group_sums_matches_twin():
     np.testing.assert_allclose(got, np.bincount(groups, values * weights, 17), rtol=1e-12)
 
 
+def test_weighted_totals_match_twin_and_one_group_sums_to_the_bit():
+    r = np.random.default_rng(6)
+    x, y, weights = r.random(N), r.lognormal(0, 2, N), r.uniform(1, 50, N)
+    one = np.zeros(N, dtype=np.int64)
+    got = kernels.weighted_totals(x, y, weights)
+    assert got == kernels.weighted_totals_py(x, y, weights)
+    assert got == (
+        kernels.group_sums(x, one, weights, 1)[0],
+        kernels.group_sums(y, one, weights, 1)[0],
+    )
+
+
 def test_satisfaction_matches_twin():
     r = np.random.default_rng(5)
     adopted = (r.random((3, N)) < 0.4).astype(np.uint8)

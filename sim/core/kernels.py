@@ -313,6 +313,49 @@ def group_sums_py(values, groups, weights, n_groups):
     return np.array(out, dtype=np.float64)
 
 
+@njit(cache=True)
+def weighted_totals(x, y, weights):
+    """Sums of ``x * weights`` and of ``y * weights`` in one sequential pass.
+
+    Each sum runs in resident order from 0.0, so it has the bits of
+    :func:`group_sums` with one group, at a fraction of the time: the running
+    totals stay in registers and the two chains overlap.
+
+    Args:
+        x: Value per resident.
+        y: Another value per resident.
+        weights: Weight per resident.
+
+    Returns:
+        (total of x, total of y), both weighted.
+    """
+    tx = 0.0
+    ty = 0.0
+    for i in range(weights.shape[0]):
+        tx += x[i] * weights[i]
+        ty += y[i] * weights[i]
+    return tx, ty
+
+
+def weighted_totals_py(x, y, weights):
+    """Plain-Python twin of :func:`weighted_totals`.
+
+    Args:
+        x: See :func:`weighted_totals`.
+        y: See :func:`weighted_totals`.
+        weights: See :func:`weighted_totals`.
+
+    Returns:
+        (total of x, total of y), both weighted.
+    """
+    tx = 0.0
+    ty = 0.0
+    for i in range(len(weights)):
+        tx += float(x[i]) * float(weights[i])
+        ty += float(y[i]) * float(weights[i])
+    return tx, ty
+
+
 # --------------------------------------------------------------------------- satisfaction
 
 

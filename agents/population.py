@@ -36,13 +36,6 @@ def _split(total: int, populations: list[int], minimum: int) -> np.ndarray:
     return np.maximum(counts, minimum)
 
 
-def _share(adopters: np.ndarray, potential: np.ndarray) -> np.ndarray:
-    """Adopters' share of the market potential, at most 1 (0 where there is no potential)."""
-    return np.minimum(
-        1.0, np.divide(adopters, potential, out=np.zeros_like(adopters), where=potential > 0)
-    )
-
-
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     order = np.argsort(x, kind="stable")
     cum = np.cumsum(w[order])
@@ -89,6 +82,7 @@ class Population:
         self.group_id = district * N_QUINTILES + quintile
         self.population_d = kernels.group_sums(np.ones(self.n), district, weight, self.n_districts)
         self.population_city = kernels.group_sums(np.ones(self.n), city, weight, n_cities)
+        self.people = float(self.population_city.sum())  # the region's real residents
 
     @classmethod
     def create(
@@ -212,10 +206,8 @@ class Population:
                 tech.market_potential,
                 self.n_districts,
             )
-        share_d = _share(adopters_d, potential_d)
-        share_city = _share(
-            np.bincount(self.city_of_district, adopters_d, self.n_cities),
-            np.bincount(self.city_of_district, potential_d, self.n_cities),
+        share_d, share_city = kernels.shares(
+            adopters_d, potential_d, self.city_of_district, self.n_cities
         )
         by_group, potential_d = np.empty(self.n_groups), np.empty(self.n_districts)
         kernels.adopt(
@@ -286,18 +278,17 @@ class Population:
         if getattr(self, "_one_group", None) is None:
             self._one_group = np.zeros(self.n, dtype=np.int64)
         total = kernels.group_sums(values, self._one_group, self.weight, 1)[0]
-        return float(total / self.population_city.sum())
+        return float(total / self.people)
 
     def weighted_means(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Weighted means of two resident arrays in one pass (the bits of :meth:`weighted_mean`)."""
         tx, ty = kernels.weighted_totals(x, y, self.weight)
-        people = self.population_city.sum()
-        return float(tx / people), float(ty / people)
+        return tx / self.people, ty / self.people
 
     def adoption_share(self, service: int) -> float:
         """Weighted share of all residents who use one service."""
         if service in self._adopters_d:
-            return float(self._adopters_d[service].sum() / self.population_city.sum())
+            return float(self._adopters_d[service].sum()) / self.people
         return float(np.sum(self.adopted[service] * self.weight) / self.weight.sum())
 
     # ------------------------------------------------------------------ satisfaction

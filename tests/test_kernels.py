@@ -418,3 +418,17 @@ def test_bass_coefficients_are_annual_and_converted_once():
     run_adoption(monthly, 6, tech=Technology(bass_p_annual=0.36, bass_q_annual=0.0, **base))
     run_adoption(annual, 6, tech=Technology(bass_p_annual=0.03, bass_q_annual=0.0, **base))
     assert annual.adoption_share(0) < monthly.adoption_share(0) / 5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shares_match_the_numpy_twin_to_the_bit(seed):
+    r = np.random.default_rng(seed)
+    n_cities, per = 3, 4
+    adopters = r.lognormal(3, 2, n_cities * per)
+    potential = adopters * r.uniform(0.5, 3.0, adopters.size)
+    potential[r.random(adopters.size) < 0.3] = 0.0
+    city_of_district = np.repeat(np.arange(n_cities), per)
+    got = kernels.shares(adopters, potential, city_of_district, n_cities)
+    want = kernels.shares_py(adopters, potential, city_of_district, n_cities)
+    for a, b in zip(got, want, strict=True):
+        assert a.tobytes() == b.tobytes()

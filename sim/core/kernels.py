@@ -81,7 +81,8 @@ def affordability(
         return out
     with np.errstate(divide="ignore"):
         np.divide(-price_sensitivity * fee_month / 0.01, income_month, out=out)
-    out[income_month <= 0.0] = -np.inf
+    if income_month.size and income_month.min() <= 0.0:  # rare: mask only without income
+        out[income_month <= 0.0] = -np.inf
     return np.exp(out, out=out)
 
 
@@ -234,6 +235,62 @@ def adopt_py(
             potential_out[d] += weight[i]
         if adopted[i] != 0:
             adopters_out[group_id[i]] += weight[i]
+
+
+@njit(cache=True)
+def shares(adopters_d, potential_d, city_of_district, n_cities):
+    """Adopters' share of the Bass potential per district and per city (at most 1).
+
+    The share is 0 where there is no potential; a city's adopters and potential are
+    its districts' summed in district order (as ``np.bincount``), so the bits are
+    those of :func:`shares_py`, the NumPy version.
+
+    Args:
+        adopters_d: Weighted adopters per district.
+        potential_d: Weighted residents in the market per district.
+        city_of_district: City index per district.
+        n_cities: Number of cities.
+
+    Returns:
+        (share per district, share per city).
+    """
+    n = adopters_d.shape[0]
+    share_d = np.zeros(n)
+    adopters_c = np.zeros(n_cities)
+    potential_c = np.zeros(n_cities)
+    for d in range(n):
+        if potential_d[d] > 0:
+            share_d[d] = min(1.0, adopters_d[d] / potential_d[d])
+        adopters_c[city_of_district[d]] += adopters_d[d]
+        potential_c[city_of_district[d]] += potential_d[d]
+    share_city = np.zeros(n_cities)
+    for c in range(n_cities):
+        if potential_c[c] > 0:
+            share_city[c] = min(1.0, adopters_c[c] / potential_c[c])
+    return share_d, share_city
+
+
+def shares_py(adopters_d, potential_d, city_of_district, n_cities):
+    """NumPy twin of :func:`shares` (what the population computed before the kernel).
+
+    Args:
+        adopters_d: See :func:`shares`.
+        potential_d: See :func:`shares`.
+        city_of_district: See :func:`shares`.
+        n_cities: See :func:`shares`.
+
+    Returns:
+        (share per district, share per city).
+    """
+
+    def share(adopters, potential):
+        ratio = np.divide(adopters, potential, out=np.zeros_like(adopters), where=potential > 0)
+        return np.minimum(1.0, ratio)
+
+    return share(adopters_d, potential_d), share(
+        np.bincount(city_of_district, adopters_d, n_cities),
+        np.bincount(city_of_district, potential_d, n_cities),
+    )
 
 
 # --------------------------------------------------------------------------- group sums

@@ -25,6 +25,7 @@ entries a month stays cheap. Views are built as pandas objects on demand.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -233,14 +234,20 @@ class Ledger:
 
         """
         amount = float(amount)
-        if not 0.0 <= amount < np.inf:
+        if not 0.0 <= amount < math.inf:
             raise ValueError(
                 f"invalid amount {amount!r} (kind {kind!r}, "
                 f"{self._label(src)} -> {self._label(dst)}): must be finite and >= 0"
             )
         if amount == 0.0:
             return
-        s, d, k = self._acct(src), self._acct(dst), self.kind_id(kind)
+        # the common case (int ids in range, a known kind name) without the general lookups
+        n_acc = len(self._names)
+        s = src if type(src) is int and 0 <= src < n_acc else self._acct(src)
+        d = dst if type(dst) is int and 0 <= dst < n_acc else self._acct(dst)
+        k = self._kind_ids.get(kind) if type(kind) is str else None
+        if k is None:
+            k = self.kind_id(kind)
         if s == d:
             raise ValueError(f"transfer from account {self._names[s]!r} to itself (kind {kind!r})")
         if step < 0:
@@ -251,8 +258,9 @@ class Ledger:
         c["step"][i], c["debit"][i], c["credit"][i] = step, d, s
         c["amount"][i], c["kind"][i], c["project"][i] = amount, k, project
         self._n = i + 1
-        self._balances[d] += amount
-        self._balances[s] -= amount
+        bal = self._balances
+        bal[d] += amount
+        bal[s] -= amount
 
     def transfer_many(
         self, step: Any, src: Any, dst: Any, amount: Any, kind: Any, project: Any = -1
@@ -270,11 +278,12 @@ class Ledger:
         """
         amt = np.asarray(amount, dtype=np.float64).ravel()
         m = amt.size
-        code = kind if np.ndim(kind) else self.kind_id(kind)
-        step_a, src_a, dst_a, kind_a, project_a = (
-            np.asarray(x, dtype=np.int64).ravel() for x in (step, src, dst, code, project)
-        )
-        for x in (step_a, src_a, dst_a, kind_a, project_a):
+        code = self.kind_id(kind) if isinstance(kind, str) or np.ndim(kind) == 0 else kind
+        step_a, src_a, dst_a, kind_a, project_a = fields = [
+            np.array((x,), np.int64) if isinstance(x, int) else np.asarray(x, np.int64).ravel()
+            for x in (step, src, dst, code, project)
+        ]
+        for x in fields:
             if x.size not in (1, m):
                 raise ValueError(f"batch of {m} amounts with {x.size} values of another field")
         if m == 0:
@@ -316,6 +325,8 @@ class Ledger:
     # ------------------------------------------------------------------ state
     def balance(self, acct: AccountRef) -> float:
         """Return the running balance of one account (O(1))."""
+        if type(acct) is int and 0 <= acct < len(self._names):
+            return float(self._balances[acct])
         return float(self._balances[self._acct(acct)])
 
     def snapshot_balances(self) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 
 from sim.config.schema import Scenario
 from sim.core.ledger import Ledger
+from sim.core.sums import np_mean, np_sum
 from sim.mechanisms.lifecycle import DEPLOYED, Project
 
 N_QUINTILES = 5
@@ -74,7 +75,7 @@ class Series:
         d = self.data
         d["month"][t] = t
         d["vendors_solvent"][t] = sum(v.solvent for v in m.vendors)
-        d["investor_premium"][t] = float(np.mean([i.premium for i in m.investors]))
+        d["investor_premium"][t] = np_mean([i.premium for i in m.investors])
         pop = m.population
         d["trust_mean"][t], d["satisfaction_mean"][t] = pop.weighted_means(
             pop.trust, pop.satisfaction
@@ -94,7 +95,7 @@ class Series:
         n_cities = max(len(m.cities), 1)
         for domain, column in self._coverage.items():
             cov = deployed.get(domain)
-            column[t] = float(np.sum(cov)) / n_cities if cov else 0.0
+            column[t] = np_sum(cov) / n_cities if cov else 0.0
         for s, (share, by_quintile) in enumerate(self._adoption):
             share[t] = pop.adoption_share(s)
             for column, value in zip(by_quintile, pop.adoption_by_quintile(s), strict=True):

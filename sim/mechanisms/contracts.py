@@ -121,9 +121,27 @@ def expected_payment_factor(mode: str, kpi_mean: float, sd_log: float, threshold
     if mode == "fixed_price":
         return 1.0
     kpis = kpi_mean * np.exp(sd_log * _NODES - 0.5 * sd_log**2)
-    return float(
-        sum(w * payment_factor(mode, k, threshold) for w, k in zip(_WEIGHTS, kpis, strict=True))
-    )
+    # weighted factors added one after another, in node order (the sum's bits)
+    return float(sum((_WEIGHTS * payment_factors(mode, kpis, threshold)).tolist()))
+
+
+def payment_factors(mode: str, kpis: np.ndarray, threshold: float) -> np.ndarray:
+    """:func:`payment_factor` of every KPI in an array, element by element (the same bits).
+
+    Args:
+        mode: Payment mode.
+        kpis: Measured performances over target.
+        threshold: Pay-for-performance threshold.
+
+    Returns:
+        The multipliers.
+    """
+    if mode == "pay_for_performance":
+        ramp = (kpis - threshold) / (1.0 - threshold) if threshold < 1.0 else np.ones_like(kpis)
+        return np.where(kpis >= 1.0, 1.0, np.where(kpis < threshold, 0.0, ramp))
+    if mode == "value_based":
+        return np.minimum(np.maximum(kpis, 0.0), VALUE_CAP)
+    return np.ones_like(kpis)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,8 @@ class Population:
         self.population_d = kernels.group_sums(np.ones(self.n), district, weight, self.n_districts)
         self.population_city = kernels.group_sums(np.ones(self.n), city, weight, n_cities)
         self.people = float(self.population_city.sum())  # the region's real residents
+        # weighted means as of the last satisfaction step (the only step that moves them)
+        self.trust_mean, self.satisfaction_mean = self.weighted_means(trust, self.satisfaction)
 
     @classmethod
     def create(
@@ -302,13 +304,16 @@ class Population:
     ) -> None:
         """Move satisfaction toward the quality of adopted services and trust toward it.
 
+        The same pass updates :attr:`trust_mean` and :attr:`satisfaction_mean` (the bits
+        of :meth:`weighted_means` on the new arrays).
+
         Args:
             quality_by_service: Realised quality per service (rows of ``adopted``).
             district_shock: Trust lost this month per global district (>= 0).
             rate: Monthly speed at which satisfaction follows quality.
             trust_response: Monthly speed at which trust follows satisfaction.
         """
-        kernels.satisfaction(
+        trust_total, satisfaction_total = kernels.satisfaction(
             self.satisfaction,
             self.trust,
             self.adopted,
@@ -317,7 +322,10 @@ class Population:
             np.asarray(district_shock, dtype=np.float64),
             float(rate),
             float(trust_response),
+            self.weight,
         )
+        self.trust_mean = trust_total / self.people
+        self.satisfaction_mean = satisfaction_total / self.people
 
     # ------------------------------------------------------------------ mini-bonds
 

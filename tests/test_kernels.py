@@ -196,8 +196,12 @@ def test_satisfaction_matches_twin():
     shock = r.uniform(0, 0.05, N_DISTRICTS)
     sat, trust = r.random(N), r.random(N)
     sat2, trust2 = sat.copy(), trust.copy()
-    kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05)
-    kernels.satisfaction_py(sat2, trust2, adopted, quality, district, shock, 0.1, 0.05)
+    weight = r.uniform(1, 50, N)
+    totals = kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05, weight)
+    assert totals == kernels.satisfaction_py(
+        sat2, trust2, adopted, quality, district, shock, 0.1, 0.05, weight
+    )
+    assert totals == kernels.weighted_totals(trust, sat, weight)
     np.testing.assert_array_equal(sat, sat2)
     np.testing.assert_array_equal(trust, trust2)
 
@@ -402,8 +406,12 @@ def test_satisfaction_table_and_plain_loop_match_the_twin_to_the_bit(services):
     shock = np.array([0.0, 0.01, 0.0, 0.2, 0.0])
     sat, trust = r.random(n), r.random(n)
     sat2, trust2 = sat.copy(), trust.copy()
-    kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05)
-    kernels.satisfaction_py(sat2, trust2, adopted, quality, district, shock, 0.1, 0.05)
+    weight = r.uniform(1, 50, n)
+    totals = kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05, weight)
+    assert totals == kernels.satisfaction_py(
+        sat2, trust2, adopted, quality, district, shock, 0.1, 0.05, weight
+    )
+    assert totals == kernels.weighted_totals(trust, sat, weight)
     assert np.array_equal(sat, sat2) and np.array_equal(trust, trust2)
 
 

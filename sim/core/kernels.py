@@ -418,14 +418,16 @@ def weighted_totals_py(x, y, weights):
 
 @njit(cache=True)
 def satisfaction(
-    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response
+    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response, weight
 ):
     """Move satisfaction toward service quality and trust toward satisfaction, in place.
 
     The target of resident ``i`` is the mean of ``quality`` (clipped to [0, 1]) over the
     services ``i`` has adopted, or a neutral 0.5 with none; ``satisfaction += rate *
     (target - satisfaction)``. Then ``trust += trust_response * (satisfaction - trust) -
-    district_shock[district[i]]``, clipped to [0, 1]. Deterministic.
+    district_shock[district[i]]``, clipped to [0, 1]. Deterministic. The same pass
+    totals the new trust and satisfaction weighted by ``weight``, in resident order from
+    0.0 (the bits of :func:`weighted_totals` on the updated arrays).
 
     Args:
         satisfaction: Satisfaction per resident, in [0, 1] (updated in place).
@@ -436,8 +438,14 @@ def satisfaction(
         district_shock: Trust lost this month per district (>= 0, from incidents).
         rate: Monthly speed at which satisfaction follows quality.
         trust_response: Monthly speed at which trust follows satisfaction.
+        weight: People each simulated resident stands for.
+
+    Returns:
+        (weighted total of trust, weighted total of satisfaction) after the update.
     """
     n_services = adopted_2d.shape[0]
+    trust_total = 0.0
+    sat_total = 0.0
     if n_services > 16:  # too many patterns to tabulate: the plain loop
         for i in range(satisfaction.shape[0]):
             total = 0.0
@@ -449,9 +457,11 @@ def satisfaction(
             target = total / count if count > 0 else 0.5
             sat = satisfaction[i] + rate * (target - satisfaction[i])
             satisfaction[i] = sat
-            t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
-            trust[i] = _clip01(t)
-        return
+            t = _clip01(trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]])
+            trust[i] = t
+            trust_total += t * weight[i]
+            sat_total += sat * weight[i]
+        return trust_total, sat_total
     # the target depends only on which services a resident uses: tabulate it per pattern
     # (the same sums in the same order as the twin, so the same bits) and look it up
     table = np.empty(1 << n_services)
@@ -470,12 +480,15 @@ def satisfaction(
         target = table[pattern]
         sat = satisfaction[i] + rate * (target - satisfaction[i])
         satisfaction[i] = sat
-        t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
-        trust[i] = _clip01(t)
+        t = _clip01(trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]])
+        trust[i] = t
+        trust_total += t * weight[i]
+        sat_total += sat * weight[i]
+    return trust_total, sat_total
 
 
 def satisfaction_py(
-    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response
+    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response, weight
 ):
     """Plain-Python twin of :func:`satisfaction`.
 
@@ -488,8 +501,14 @@ def satisfaction_py(
         district_shock: See :func:`satisfaction`.
         rate: See :func:`satisfaction`.
         trust_response: See :func:`satisfaction`.
+        weight: See :func:`satisfaction`.
+
+    Returns:
+        (weighted total of trust, weighted total of satisfaction) after the update.
     """
     n_services = adopted_2d.shape[0]
+    trust_total = 0.0
+    sat_total = 0.0
     for i in range(satisfaction.shape[0]):
         total = 0.0
         count = 0
@@ -500,8 +519,11 @@ def satisfaction_py(
         target = total / count if count > 0 else 0.5
         sat = satisfaction[i] + rate * (target - satisfaction[i])
         satisfaction[i] = sat
-        t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
-        trust[i] = _clip01_py(t)
+        t = _clip01_py(trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]])
+        trust[i] = t
+        trust_total += float(t) * float(weight[i])
+        sat_total += float(sat) * float(weight[i])
+    return trust_total, sat_total
 
 
 # --------------------------------------------------------------------------- subscription

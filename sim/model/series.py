@@ -77,9 +77,8 @@ class Series:
         d["vendors_solvent"][t] = sum(v.solvent for v in m.vendors)
         d["investor_premium"][t] = np_mean([i.premium for i in m.investors])
         pop = m.population
-        d["trust_mean"][t], d["satisfaction_mean"][t] = pop.weighted_means(
-            pop.trust, pop.satisfaction
-        )
+        d["trust_mean"][t] = pop.trust_mean  # kept by the month's satisfaction step
+        d["satisfaction_mean"][t] = pop.satisfaction_mean
         led = m.ledger
         for c, general, dsr, rating, revenue, revolving, tif in self._cities:
             general[t] = led.balance(c.funds.general)

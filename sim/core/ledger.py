@@ -84,6 +84,7 @@ class Ledger:
         self._owners: list[str | None] = []
         self._kind_names: list[str] = []
         self._kind_ids: dict[str, int] = {}
+        self._ones: dict[int, np.ndarray] = {}
         for name in STANDARD_KINDS:
             self.kind_id(name)
 
@@ -280,7 +281,7 @@ class Ledger:
         m = amt.size
         code = self.kind_id(kind) if isinstance(kind, str) or np.ndim(kind) == 0 else kind
         step_a, src_a, dst_a, kind_a, project_a = fields = [
-            np.array((x,), np.int64) if isinstance(x, int) else np.asarray(x, np.int64).ravel()
+            self._one(x) if type(x) is int else np.asarray(x, np.int64).ravel()
             for x in (step, src, dst, code, project)
         ]
         for x in fields:
@@ -313,6 +314,13 @@ class Ledger:
             }[status]
             + f" in batch (kind {kind!r})"
         )
+
+    def _one(self, value: int) -> np.ndarray:
+        """An int64 array of one value, kept (batches reuse steps, accounts, kinds; not written)."""
+        arr = self._ones.get(value)
+        if arr is None:
+            arr = self._ones[value] = np.array((value,), np.int64)
+        return arr
 
     def _label(self, ref: Any) -> str:
         if isinstance(ref, str):

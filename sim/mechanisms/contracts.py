@@ -15,6 +15,7 @@ The KPI is realised performance over the vendor's claim, measured with noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -190,8 +191,14 @@ def contract_value(
     """
     if not terms.runs_equipment:
         return 0.0
-    rate = finance.annual_to_monthly(terms.cost_of_capital)
-    return opex_per_unit_month * (1 + margin) * float(finance.pv_annuity_factor(rate, life_months))
+    return opex_per_unit_month * (1 + margin) * _annuity(terms.cost_of_capital, life_months)
+
+
+@lru_cache(maxsize=256)
+def _annuity(cost_of_capital: float, months: int) -> float:
+    """PV of 1 a month for ``months`` at an annual rate (bids ask for the same few, often)."""
+    rate = finance.annual_to_monthly(cost_of_capital)
+    return float(finance.pv_annuity_factor(rate, months))
 
 
 def risk_premium(
@@ -232,14 +239,13 @@ def risk_premium(
     Returns:
         USD per unit (negative when value-based billing is expected to pay a bonus).
     """
-    rate = finance.annual_to_monthly(terms.cost_of_capital)
     loss = 0.0
     if terms.guaranteed_share > 0 and terms.guarantee_months > 0:
         shortfall = finance.lognormal_put(terms.guaranteed_share * claim, true_perf, terms.sd_log)
         loss += (
             shortfall
             * benefit_per_unit_month
-            * float(finance.pv_annuity_factor(rate, terms.guarantee_months))
+            * _annuity(terms.cost_of_capital, terms.guarantee_months)
         )
     if terms.payment != "fixed_price":
         paid = expected_payment_factor(

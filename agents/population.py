@@ -36,8 +36,8 @@ def _split(total: int, populations: list[int], minimum: int) -> np.ndarray:
     return np.maximum(counts, minimum)
 
 
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
-    order = np.argsort(x, kind="stable")
+def _weighted_median(x: np.ndarray, w: np.ndarray, order: np.ndarray) -> float:
+    """Weighted median of ``x``, given ``order = np.argsort(x, kind="stable")``."""
     cum = np.cumsum(w[order])
     return float(x[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
@@ -129,7 +129,10 @@ class Population:
         district_mean = rng.normal(0.0, params.district_income_spread, n_cities * d_per)
         within_sd = np.sqrt(max(params.income_log_sd**2 - params.district_income_spread**2, 0.0))
         log_income = district_mean[district] + rng.normal(0.0, within_sd, n)
-        log_income += np.log(params.income_median_annual_usd) - _weighted_median(log_income, weight)
+        order = np.argsort(log_income, kind="stable")
+        log_income += np.log(params.income_median_annual_usd) - _weighted_median(
+            log_income, weight, order
+        )
         income_month = np.exp(log_income) / 12.0
         savings = rng.exponential(params.savings_months_of_income, n) * income_month
         trust = np.clip(rng.normal(params.trust_mean, params.trust_sd, n), 0.0, 1.0)
@@ -137,8 +140,12 @@ class Population:
 
         quintile = np.zeros(n, dtype=np.int64)
         for c in range(n_cities):
-            idx = np.flatnonzero(city == c)
-            idx = idx[np.argsort(income_month[idx], kind="stable")]
+            # the log-income order is the income order unless incomes tie (then sort again)
+            idx = order[city[order] == c]
+            ranked = income_month[idx]
+            if not (ranked[1:] > ranked[:-1]).all():
+                idx = np.flatnonzero(city == c)
+                idx = idx[np.argsort(income_month[idx], kind="stable")]
             cum = np.cumsum(weight[idx])
             mid = (cum - 0.5 * weight[idx]) / cum[-1]
             quintile[idx] = np.minimum((mid * N_QUINTILES).astype(np.int64), N_QUINTILES - 1)

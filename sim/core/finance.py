@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -82,6 +83,7 @@ def _scalar_or_array(x: np.ndarray) -> FloatOrArray:
 # --------------------------------------------------------------------------
 # Time value of money
 # --------------------------------------------------------------------------
+@lru_cache(maxsize=1024)  # pure; the model asks for the same few rates every month
 def annual_to_monthly(rate_annual: float) -> float:
     """Convert an effective annual rate to the equivalent monthly rate.
 

@@ -473,11 +473,16 @@ def satisfaction(
                 total += _clip01(quality[s])
                 count += 1
         table[pattern] = total / count if count > 0 else 0.5
-    for i in range(satisfaction.shape[0]):
-        pattern = 0
-        for s in range(n_services):
-            pattern |= (adopted_2d[s, i] != 0) << s
-        target = table[pattern]
+    # each resident's pattern, one service row at a time (a pass the compiler vectorises)
+    n = satisfaction.shape[0]
+    patterns = np.zeros(n, np.int64)
+    for s in range(n_services):
+        row = adopted_2d[s]
+        for i in range(n):
+            if row[i] != 0:
+                patterns[i] |= 1 << s
+    for i in range(n):
+        target = table[patterns[i]]
         sat = satisfaction[i] + rate * (target - satisfaction[i])
         satisfaction[i] = sat
         t = _clip01(trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]])

@@ -79,6 +79,12 @@ class Outbox:
         """
         self.report.projects.append(project)
 
+    @property
+    def pending(self) -> bool:
+        """Whether anything was noted since the last drain."""
+        r = self.report
+        return bool(r.events or r.projects or r.tallies)
+
     def drain(self) -> Report:
         """Hand over everything noted and start empty.
 

@@ -36,15 +36,8 @@ def _split(total: int, populations: list[int], minimum: int) -> np.ndarray:
     return np.maximum(counts, minimum)
 
 
-def _share(adopters: np.ndarray, potential: np.ndarray) -> np.ndarray:
-    """Adopters' share of the market potential, at most 1 (0 where there is no potential)."""
-    return np.minimum(
-        1.0, np.divide(adopters, potential, out=np.zeros_like(adopters), where=potential > 0)
-    )
-
-
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
-    order = np.argsort(x, kind="stable")
+def _weighted_median(x: np.ndarray, w: np.ndarray, order: np.ndarray) -> float:
+    """Weighted median of ``x``, given ``order = np.argsort(x, kind="stable")``."""
     cum = np.cumsum(w[order])
     return float(x[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
@@ -89,6 +82,9 @@ class Population:
         self.group_id = district * N_QUINTILES + quintile
         self.population_d = kernels.group_sums(np.ones(self.n), district, weight, self.n_districts)
         self.population_city = kernels.group_sums(np.ones(self.n), city, weight, n_cities)
+        self.people = float(self.population_city.sum())  # the region's real residents
+        # weighted means as of the last satisfaction step (the only step that moves them)
+        self.trust_mean, self.satisfaction_mean = self.weighted_means(trust, self.satisfaction)
 
     @classmethod
     def create(
@@ -133,7 +129,10 @@ class Population:
         district_mean = rng.normal(0.0, params.district_income_spread, n_cities * d_per)
         within_sd = np.sqrt(max(params.income_log_sd**2 - params.district_income_spread**2, 0.0))
         log_income = district_mean[district] + rng.normal(0.0, within_sd, n)
-        log_income += np.log(params.income_median_annual_usd) - _weighted_median(log_income, weight)
+        order = np.argsort(log_income, kind="stable")
+        log_income += np.log(params.income_median_annual_usd) - _weighted_median(
+            log_income, weight, order
+        )
         income_month = np.exp(log_income) / 12.0
         savings = rng.exponential(params.savings_months_of_income, n) * income_month
         trust = np.clip(rng.normal(params.trust_mean, params.trust_sd, n), 0.0, 1.0)
@@ -141,8 +140,12 @@ class Population:
 
         quintile = np.zeros(n, dtype=np.int64)
         for c in range(n_cities):
-            idx = np.flatnonzero(city == c)
-            idx = idx[np.argsort(income_month[idx], kind="stable")]
+            # the log-income order is the income order unless incomes tie (then sort again)
+            idx = order[city[order] == c]
+            ranked = income_month[idx]
+            if not (ranked[1:] > ranked[:-1]).all():
+                idx = np.flatnonzero(city == c)
+                idx = idx[np.argsort(income_month[idx], kind="stable")]
             cum = np.cumsum(weight[idx])
             mid = (cum - 0.5 * weight[idx]) / cum[-1]
             quintile[idx] = np.minimum((mid * N_QUINTILES).astype(np.int64), N_QUINTILES - 1)
@@ -212,10 +215,8 @@ class Population:
                 tech.market_potential,
                 self.n_districts,
             )
-        share_d = _share(adopters_d, potential_d)
-        share_city = _share(
-            np.bincount(self.city_of_district, adopters_d, self.n_cities),
-            np.bincount(self.city_of_district, potential_d, self.n_cities),
+        share_d, share_city = kernels.shares(
+            adopters_d, potential_d, self.city_of_district, self.n_cities
         )
         by_group, potential_d = np.empty(self.n_groups), np.empty(self.n_districts)
         kernels.adopt(
@@ -286,12 +287,17 @@ class Population:
         if getattr(self, "_one_group", None) is None:
             self._one_group = np.zeros(self.n, dtype=np.int64)
         total = kernels.group_sums(values, self._one_group, self.weight, 1)[0]
-        return float(total / self.population_city.sum())
+        return float(total / self.people)
+
+    def weighted_means(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Weighted means of two resident arrays in one pass (the bits of :meth:`weighted_mean`)."""
+        tx, ty = kernels.weighted_totals(x, y, self.weight)
+        return tx / self.people, ty / self.people
 
     def adoption_share(self, service: int) -> float:
         """Weighted share of all residents who use one service."""
         if service in self._adopters_d:
-            return float(self._adopters_d[service].sum() / self.population_city.sum())
+            return float(self._adopters_d[service].sum()) / self.people
         return float(np.sum(self.adopted[service] * self.weight) / self.weight.sum())
 
     # ------------------------------------------------------------------ satisfaction
@@ -305,13 +311,16 @@ class Population:
     ) -> None:
         """Move satisfaction toward the quality of adopted services and trust toward it.
 
+        The same pass updates :attr:`trust_mean` and :attr:`satisfaction_mean` (the bits
+        of :meth:`weighted_means` on the new arrays).
+
         Args:
             quality_by_service: Realised quality per service (rows of ``adopted``).
             district_shock: Trust lost this month per global district (>= 0).
             rate: Monthly speed at which satisfaction follows quality.
             trust_response: Monthly speed at which trust follows satisfaction.
         """
-        kernels.satisfaction(
+        trust_total, satisfaction_total = kernels.satisfaction(
             self.satisfaction,
             self.trust,
             self.adopted,
@@ -320,7 +329,10 @@ class Population:
             np.asarray(district_shock, dtype=np.float64),
             float(rate),
             float(trust_response),
+            self.weight,
         )
+        self.trust_mean = trust_total / self.people
+        self.satisfaction_mean = satisfaction_total / self.people
 
     # ------------------------------------------------------------------ mini-bonds
 

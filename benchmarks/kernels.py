@@ -87,7 +87,15 @@ def calls(x: dict[str, np.ndarray], twin: bool) -> dict[str, Callable[[], object
             x["satisfaction"], x["groups"], x["weight"], N_DISTRICTS * 5
         ),
         "satisfaction": lambda: k["satisfaction"](
-            x["satisfaction"], x["trust"], x["adopted_2d"], quality, x["district"], shock, 0.1, 0.05
+            x["satisfaction"],
+            x["trust"],
+            x["adopted_2d"],
+            quality,
+            x["district"],
+            shock,
+            0.1,
+            0.05,
+            x["weight"],
         ),
         "subscribe": lambda: k["subscribe"](x["order"], x["wants"], 40, x["weight"], 500.0, supply),
     }

@@ -46,7 +46,7 @@ from sim.core import kernels  # noqa: E402
 TRAFFIC = {
     "adopt": (8 * 8 + 2, 1),
     "group_sums": (24, 0),
-    "satisfaction": (8 * 5 + 3, 0),
+    "satisfaction": (8 * 6 + 3, 0),  # with the weight its weighted totals read
     "subscribe": (28, 0),
     "in_market": (40, 0),
 }

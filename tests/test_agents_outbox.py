@@ -93,3 +93,12 @@ def test_the_model_books_a_drained_report_with_the_month():
     assert m.projects[-1] is pr
     assert m.totals["welfare_usd"] == 12.5
     assert m.ppp_vfm == [-1.0]
+
+
+def test_pending_says_whether_anything_waits_for_a_drain():
+    box = Outbox()
+    assert not box.pending
+    box.tally("kwh_saved", 1.0)
+    assert box.pending
+    box.drain()
+    assert not box.pending

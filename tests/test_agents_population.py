@@ -229,3 +229,21 @@ def test_a_second_offering_adds_to_holdings():
     assert second.bonds_sold > 0
     assert (pop.bonds >= held).all()
     assert float(pop.bonds @ pop.weight) == pytest.approx(first.bonds_sold + second.bonds_sold)
+
+
+@pytest.mark.parametrize("spread", [0.3, 0.8])
+def test_quintiles_rank_income_within_each_city_even_with_ties(spread):
+    """Quintiles follow a stable sort of income per city, ties included.
+
+    With ``district_income_spread == income_log_sd`` a district's residents share one
+    income, so the log-income order cannot stand in for the sort.
+    """
+    pop = make_pop(district_income_spread=spread, income_log_sd=0.8)
+    want = np.zeros(pop.n, dtype=np.int64)
+    for c in range(pop.n_cities):
+        idx = np.flatnonzero(pop.city == c)
+        idx = idx[np.argsort(pop.income_month[idx], kind="stable")]
+        cum = np.cumsum(pop.weight[idx])
+        mid = (cum - 0.5 * pop.weight[idx]) / cum[-1]
+        want[idx] = np.minimum((mid * 5).astype(np.int64), 4)
+    np.testing.assert_array_equal(pop.quintile, want)

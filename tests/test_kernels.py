@@ -176,6 +176,18 @@ def test_group_sums_matches_twin():
     np.testing.assert_allclose(got, np.bincount(groups, values * weights, 17), rtol=1e-12)
 
 
+def test_weighted_totals_match_twin_and_one_group_sums_to_the_bit():
+    r = np.random.default_rng(6)
+    x, y, weights = r.random(N), r.lognormal(0, 2, N), r.uniform(1, 50, N)
+    one = np.zeros(N, dtype=np.int64)
+    got = kernels.weighted_totals(x, y, weights)
+    assert got == kernels.weighted_totals_py(x, y, weights)
+    assert got == (
+        kernels.group_sums(x, one, weights, 1)[0],
+        kernels.group_sums(y, one, weights, 1)[0],
+    )
+
+
 def test_satisfaction_matches_twin():
     r = np.random.default_rng(5)
     adopted = (r.random((3, N)) < 0.4).astype(np.uint8)
@@ -184,8 +196,12 @@ def test_satisfaction_matches_twin():
     shock = r.uniform(0, 0.05, N_DISTRICTS)
     sat, trust = r.random(N), r.random(N)
     sat2, trust2 = sat.copy(), trust.copy()
-    kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05)
-    kernels.satisfaction_py(sat2, trust2, adopted, quality, district, shock, 0.1, 0.05)
+    weight = r.uniform(1, 50, N)
+    totals = kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05, weight)
+    assert totals == kernels.satisfaction_py(
+        sat2, trust2, adopted, quality, district, shock, 0.1, 0.05, weight
+    )
+    assert totals == kernels.weighted_totals(trust, sat, weight)
     np.testing.assert_array_equal(sat, sat2)
     np.testing.assert_array_equal(trust, trust2)
 
@@ -390,8 +406,12 @@ def test_satisfaction_table_and_plain_loop_match_the_twin_to_the_bit(services):
     shock = np.array([0.0, 0.01, 0.0, 0.2, 0.0])
     sat, trust = r.random(n), r.random(n)
     sat2, trust2 = sat.copy(), trust.copy()
-    kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05)
-    kernels.satisfaction_py(sat2, trust2, adopted, quality, district, shock, 0.1, 0.05)
+    weight = r.uniform(1, 50, n)
+    totals = kernels.satisfaction(sat, trust, adopted, quality, district, shock, 0.1, 0.05, weight)
+    assert totals == kernels.satisfaction_py(
+        sat2, trust2, adopted, quality, district, shock, 0.1, 0.05, weight
+    )
+    assert totals == kernels.weighted_totals(trust, sat, weight)
     assert np.array_equal(sat, sat2) and np.array_equal(trust, trust2)
 
 
@@ -406,3 +426,17 @@ def test_bass_coefficients_are_annual_and_converted_once():
     run_adoption(monthly, 6, tech=Technology(bass_p_annual=0.36, bass_q_annual=0.0, **base))
     run_adoption(annual, 6, tech=Technology(bass_p_annual=0.03, bass_q_annual=0.0, **base))
     assert annual.adoption_share(0) < monthly.adoption_share(0) / 5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shares_match_the_numpy_twin_to_the_bit(seed):
+    r = np.random.default_rng(seed)
+    n_cities, per = 3, 4
+    adopters = r.lognormal(3, 2, n_cities * per)
+    potential = adopters * r.uniform(0.5, 3.0, adopters.size)
+    potential[r.random(adopters.size) < 0.3] = 0.0
+    city_of_district = np.repeat(np.arange(n_cities), per)
+    got = kernels.shares(adopters, potential, city_of_district, n_cities)
+    want = kernels.shares_py(adopters, potential, city_of_district, n_cities)
+    for a, b in zip(got, want, strict=True):
+        assert a.tobytes() == b.tobytes()

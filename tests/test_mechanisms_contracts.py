@@ -7,6 +7,7 @@ capex paid upfront, and the lagged, noisy KPI measurement.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim.mechanisms import contracts
@@ -184,3 +185,15 @@ def test_fixed_price_without_a_guarantee_carries_no_premium():
         contracts.risk_premium(contracts.RiskTerms(), price=1000.0, claim=2.0, true_perf=0.1, **KW)
         == 0.0
     )
+
+
+@pytest.mark.parametrize("mode", ["fixed_price", "pay_for_performance", "value_based"])
+@pytest.mark.parametrize("threshold", [0.0, 0.5, 0.8, 1.0, 1.2])
+def test_payment_factors_are_payment_factor_element_by_element(mode, threshold):
+    """The array version the expectation uses has the scalar rule's bits everywhere."""
+    kpis = np.concatenate(
+        [np.random.default_rng(1).lognormal(0.0, 0.6, 300), [0.0, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0]]
+    )
+    got = contracts.payment_factors(mode, kpis, threshold)
+    want = [contracts.payment_factor(mode, float(k), threshold) for k in kpis]
+    assert got.tolist() == want

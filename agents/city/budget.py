@@ -83,6 +83,8 @@ class Budget:
         self.debts = debts
         self.districts = model.layout.district_slice(index)
         self.groups = model.layout.city_groups(index)
+        self.accounts = model.layout.group_accounts[self.groups]  # the groups' ledger accounts
+        self.tax_shares = model.layout.group_tax_share[self.groups]
         self.revenue_annual0 = spec.general_revenue_annual_usd
         self.property_base0 = spec.property_tax_share * spec.general_revenue_annual_usd
         self.revenue_month = self.revenue_annual0 / 12
@@ -167,7 +169,7 @@ class Budget:
         taxes and fees exceed its income keeps a negative balance (arrears).
         """
         m = self.model
-        accounts = m.layout.group_accounts[self.groups]
+        accounts = self.accounts
         left = m.ledger.snapshot_balances()[accounts]
         economy = m.accounts["economy"]
         m.ledger.transfer_many(t, accounts, economy, np.maximum(left, 0.0), "consumption")
@@ -181,8 +183,7 @@ class Budget:
         """
         m = self.model
         led = m.ledger
-        accounts = m.layout.group_accounts[self.groups]
-        shares = m.layout.group_tax_share[self.groups]
+        accounts, shares = self.accounts, self.tax_shares
         av, trend = m.land.av[self.districts], m.land.trend[self.districts]
         tax_trend = trend * rate
         uplift = np.maximum(av - trend, 0.0) * rate

@@ -81,7 +81,8 @@ def affordability(
         return out
     with np.errstate(divide="ignore"):
         np.divide(-price_sensitivity * fee_month / 0.01, income_month, out=out)
-    out[income_month <= 0.0] = -np.inf
+    if income_month.size and income_month.min() <= 0.0:  # rare: mask only without income
+        out[income_month <= 0.0] = -np.inf
     return np.exp(out, out=out)
 
 
@@ -236,6 +237,62 @@ def adopt_py(
             adopters_out[group_id[i]] += weight[i]
 
 
+@njit(cache=True)
+def shares(adopters_d, potential_d, city_of_district, n_cities):
+    """Adopters' share of the Bass potential per district and per city (at most 1).
+
+    The share is 0 where there is no potential; a city's adopters and potential are
+    its districts' summed in district order (as ``np.bincount``), so the bits are
+    those of :func:`shares_py`, the NumPy version.
+
+    Args:
+        adopters_d: Weighted adopters per district.
+        potential_d: Weighted residents in the market per district.
+        city_of_district: City index per district.
+        n_cities: Number of cities.
+
+    Returns:
+        (share per district, share per city).
+    """
+    n = adopters_d.shape[0]
+    share_d = np.zeros(n)
+    adopters_c = np.zeros(n_cities)
+    potential_c = np.zeros(n_cities)
+    for d in range(n):
+        if potential_d[d] > 0:
+            share_d[d] = min(1.0, adopters_d[d] / potential_d[d])
+        adopters_c[city_of_district[d]] += adopters_d[d]
+        potential_c[city_of_district[d]] += potential_d[d]
+    share_city = np.zeros(n_cities)
+    for c in range(n_cities):
+        if potential_c[c] > 0:
+            share_city[c] = min(1.0, adopters_c[c] / potential_c[c])
+    return share_d, share_city
+
+
+def shares_py(adopters_d, potential_d, city_of_district, n_cities):
+    """NumPy twin of :func:`shares` (what the population computed before the kernel).
+
+    Args:
+        adopters_d: See :func:`shares`.
+        potential_d: See :func:`shares`.
+        city_of_district: See :func:`shares`.
+        n_cities: See :func:`shares`.
+
+    Returns:
+        (share per district, share per city).
+    """
+
+    def share(adopters, potential):
+        ratio = np.divide(adopters, potential, out=np.zeros_like(adopters), where=potential > 0)
+        return np.minimum(1.0, ratio)
+
+    return share(adopters_d, potential_d), share(
+        np.bincount(city_of_district, adopters_d, n_cities),
+        np.bincount(city_of_district, potential_d, n_cities),
+    )
+
+
 # --------------------------------------------------------------------------- group sums
 
 
@@ -313,19 +370,64 @@ def group_sums_py(values, groups, weights, n_groups):
     return np.array(out, dtype=np.float64)
 
 
+@njit(cache=True)
+def weighted_totals(x, y, weights):
+    """Sums of ``x * weights`` and of ``y * weights`` in one sequential pass.
+
+    Each sum runs in resident order from 0.0, so it has the bits of
+    :func:`group_sums` with one group, at a fraction of the time: the running
+    totals stay in registers and the two chains overlap.
+
+    Args:
+        x: Value per resident.
+        y: Another value per resident.
+        weights: Weight per resident.
+
+    Returns:
+        (total of x, total of y), both weighted.
+    """
+    tx = 0.0
+    ty = 0.0
+    for i in range(weights.shape[0]):
+        tx += x[i] * weights[i]
+        ty += y[i] * weights[i]
+    return tx, ty
+
+
+def weighted_totals_py(x, y, weights):
+    """Plain-Python twin of :func:`weighted_totals`.
+
+    Args:
+        x: See :func:`weighted_totals`.
+        y: See :func:`weighted_totals`.
+        weights: See :func:`weighted_totals`.
+
+    Returns:
+        (total of x, total of y), both weighted.
+    """
+    tx = 0.0
+    ty = 0.0
+    for i in range(len(weights)):
+        tx += float(x[i]) * float(weights[i])
+        ty += float(y[i]) * float(weights[i])
+    return tx, ty
+
+
 # --------------------------------------------------------------------------- satisfaction
 
 
 @njit(cache=True)
 def satisfaction(
-    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response
+    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response, weight
 ):
     """Move satisfaction toward service quality and trust toward satisfaction, in place.
 
     The target of resident ``i`` is the mean of ``quality`` (clipped to [0, 1]) over the
     services ``i`` has adopted, or a neutral 0.5 with none; ``satisfaction += rate *
     (target - satisfaction)``. Then ``trust += trust_response * (satisfaction - trust) -
-    district_shock[district[i]]``, clipped to [0, 1]. Deterministic.
+    district_shock[district[i]]``, clipped to [0, 1]. Deterministic. The same pass
+    totals the new trust and satisfaction weighted by ``weight``, in resident order from
+    0.0 (the bits of :func:`weighted_totals` on the updated arrays).
 
     Args:
         satisfaction: Satisfaction per resident, in [0, 1] (updated in place).
@@ -336,8 +438,14 @@ def satisfaction(
         district_shock: Trust lost this month per district (>= 0, from incidents).
         rate: Monthly speed at which satisfaction follows quality.
         trust_response: Monthly speed at which trust follows satisfaction.
+        weight: People each simulated resident stands for.
+
+    Returns:
+        (weighted total of trust, weighted total of satisfaction) after the update.
     """
     n_services = adopted_2d.shape[0]
+    trust_total = 0.0
+    sat_total = 0.0
     if n_services > 16:  # too many patterns to tabulate: the plain loop
         for i in range(satisfaction.shape[0]):
             total = 0.0
@@ -349,9 +457,11 @@ def satisfaction(
             target = total / count if count > 0 else 0.5
             sat = satisfaction[i] + rate * (target - satisfaction[i])
             satisfaction[i] = sat
-            t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
-            trust[i] = _clip01(t)
-        return
+            t = _clip01(trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]])
+            trust[i] = t
+            trust_total += t * weight[i]
+            sat_total += sat * weight[i]
+        return trust_total, sat_total
     # the target depends only on which services a resident uses: tabulate it per pattern
     # (the same sums in the same order as the twin, so the same bits) and look it up
     table = np.empty(1 << n_services)
@@ -363,19 +473,27 @@ def satisfaction(
                 total += _clip01(quality[s])
                 count += 1
         table[pattern] = total / count if count > 0 else 0.5
-    for i in range(satisfaction.shape[0]):
-        pattern = 0
-        for s in range(n_services):
-            pattern |= (adopted_2d[s, i] != 0) << s
-        target = table[pattern]
+    # each resident's pattern, one service row at a time (a pass the compiler vectorises)
+    n = satisfaction.shape[0]
+    patterns = np.zeros(n, np.int64)
+    for s in range(n_services):
+        row = adopted_2d[s]
+        for i in range(n):
+            if row[i] != 0:
+                patterns[i] |= 1 << s
+    for i in range(n):
+        target = table[patterns[i]]
         sat = satisfaction[i] + rate * (target - satisfaction[i])
         satisfaction[i] = sat
-        t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
-        trust[i] = _clip01(t)
+        t = _clip01(trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]])
+        trust[i] = t
+        trust_total += t * weight[i]
+        sat_total += sat * weight[i]
+    return trust_total, sat_total
 
 
 def satisfaction_py(
-    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response
+    satisfaction, trust, adopted_2d, quality, district, district_shock, rate, trust_response, weight
 ):
     """Plain-Python twin of :func:`satisfaction`.
 
@@ -388,8 +506,14 @@ def satisfaction_py(
         district_shock: See :func:`satisfaction`.
         rate: See :func:`satisfaction`.
         trust_response: See :func:`satisfaction`.
+        weight: See :func:`satisfaction`.
+
+    Returns:
+        (weighted total of trust, weighted total of satisfaction) after the update.
     """
     n_services = adopted_2d.shape[0]
+    trust_total = 0.0
+    sat_total = 0.0
     for i in range(satisfaction.shape[0]):
         total = 0.0
         count = 0
@@ -400,8 +524,11 @@ def satisfaction_py(
         target = total / count if count > 0 else 0.5
         sat = satisfaction[i] + rate * (target - satisfaction[i])
         satisfaction[i] = sat
-        t = trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]]
-        trust[i] = _clip01_py(t)
+        t = _clip01_py(trust[i] + trust_response * (sat - trust[i]) - district_shock[district[i]])
+        trust[i] = t
+        trust_total += float(t) * float(weight[i])
+        sat_total += float(sat) * float(weight[i])
+    return trust_total, sat_total
 
 
 # --------------------------------------------------------------------------- subscription

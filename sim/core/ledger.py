@@ -25,11 +25,14 @@ entries a month stays cheap. Views are built as pandas objects on demand.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sim.core import posting
 
 STANDARD_KINDS: tuple[str, ...] = (
     "tax", "fee", "debt_service", "bond_proceeds", "loan", "loan_repayment",
@@ -81,6 +84,7 @@ class Ledger:
         self._owners: list[str | None] = []
         self._kind_names: list[str] = []
         self._kind_ids: dict[str, int] = {}
+        self._ones: dict[int, np.ndarray] = {}
         for name in STANDARD_KINDS:
             self.kind_id(name)
 
@@ -231,14 +235,20 @@ class Ledger:
 
         """
         amount = float(amount)
-        if not 0.0 <= amount < np.inf:
+        if not 0.0 <= amount < math.inf:
             raise ValueError(
                 f"invalid amount {amount!r} (kind {kind!r}, "
                 f"{self._label(src)} -> {self._label(dst)}): must be finite and >= 0"
             )
         if amount == 0.0:
             return
-        s, d, k = self._acct(src), self._acct(dst), self.kind_id(kind)
+        # the common case (int ids in range, a known kind name) without the general lookups
+        n_acc = len(self._names)
+        s = src if type(src) is int and 0 <= src < n_acc else self._acct(src)
+        d = dst if type(dst) is int and 0 <= dst < n_acc else self._acct(dst)
+        k = self._kind_ids.get(kind) if type(kind) is str else None
+        if k is None:
+            k = self.kind_id(kind)
         if s == d:
             raise ValueError(f"transfer from account {self._names[s]!r} to itself (kind {kind!r})")
         if step < 0:
@@ -249,8 +259,9 @@ class Ledger:
         c["step"][i], c["debit"][i], c["credit"][i] = step, d, s
         c["amount"][i], c["kind"][i], c["project"][i] = amount, k, project
         self._n = i + 1
-        self._balances[d] += amount
-        self._balances[s] -= amount
+        bal = self._balances
+        bal[d] += amount
+        bal[s] -= amount
 
     def transfer_many(
         self, step: Any, src: Any, dst: Any, amount: Any, kind: Any, project: Any = -1
@@ -267,45 +278,49 @@ class Ledger:
 
         """
         amt = np.asarray(amount, dtype=np.float64).ravel()
-        shape = amt.shape
-        s = np.broadcast_to(np.asarray(src, dtype=np.int64), shape)
-        d = np.broadcast_to(np.asarray(dst, dtype=np.int64), shape)
-        bad = ~((amt >= 0.0) & np.isfinite(amt))
-        if bad.any():
-            j = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"invalid amount {float(amt[j])!r} at position {j} (kind {kind!r}, "
-                f"{self._label(s[j])} -> {self._label(d[j])}): must be finite and >= 0"
-            )
-        k_arr = (
-            np.full(shape, self.kind_id(kind), dtype=np.int16)
-            if isinstance(kind, str) or np.ndim(kind) == 0
-            else np.broadcast_to(np.asarray(kind, dtype=np.int64), shape)
-        )
-        t = np.broadcast_to(np.asarray(step, dtype=np.int64), shape)
-        p = np.broadcast_to(np.asarray(project, dtype=np.int64), shape)
-        n_acc = len(self._names)
-        if amt.size and (min(s.min(), d.min()) < 0 or max(s.max(), d.max()) >= n_acc):
-            raise ValueError(f"account id out of range 0..{n_acc - 1} (kind {kind!r})")
-        if amt.size and (k_arr.min() < 0 or k_arr.max() >= len(self._kind_names)):
-            raise ValueError(f"unknown kind code in {kind!r}")
-        if amt.size and t.min() < 0:
-            raise ValueError(f"negative step in batch (kind {kind!r})")
-        if (s == d).any():
-            raise ValueError(f"transfer from an account to itself in batch (kind {kind!r})")
-        keep = amt > 0.0
-        if not keep.all():
-            amt, s, d, k_arr, t, p = (x[keep] for x in (amt, s, d, k_arr, t, p))
         m = amt.size
+        code = self.kind_id(kind) if isinstance(kind, str) or np.ndim(kind) == 0 else kind
+        step_a, src_a, dst_a, kind_a, project_a = fields = [
+            self._one(x) if type(x) is int else np.asarray(x, np.int64).ravel()
+            for x in (step, src, dst, code, project)
+        ]
+        for x in fields:
+            if x.size not in (1, m):
+                raise ValueError(f"batch of {m} amounts with {x.size} values of another field")
         if m == 0:
             return
         self._reserve(m)
-        sl, c = slice(self._n, self._n + m), self._cols
-        c["step"][sl], c["debit"][sl], c["credit"][sl] = t, d, s
-        c["amount"][sl], c["kind"][sl], c["project"][sl] = amt, k_arr, p
-        self._n += m
-        self._balances[:n_acc] += np.bincount(d, weights=amt, minlength=n_acc)
-        self._balances[:n_acc] -= np.bincount(s, weights=amt, minlength=n_acc)
+        c = self._cols
+        status, j, posted = posting.post(
+            c["step"], c["debit"], c["credit"], c["amount"], c["kind"], c["project"],
+            self._n, self._balances, len(self._names), len(self._kind_names),
+            step_a, src_a, dst_a, amt, kind_a, project_a,
+        )  # fmt: skip
+        if status == posting.OK:
+            self._n += posted
+            return
+        if status == posting.BAD_AMOUNT:
+            s, d = src_a[j if src_a.size > 1 else 0], dst_a[j if dst_a.size > 1 else 0]
+            raise ValueError(
+                f"invalid amount {float(amt[j])!r} at position {j} (kind {kind!r}, "
+                f"{self._label(s)} -> {self._label(d)}): must be finite and >= 0"
+            )
+        raise ValueError(
+            {
+                posting.BAD_ACCOUNT: f"account id out of range 0..{len(self._names) - 1}",
+                posting.BAD_KIND: "unknown kind code",
+                posting.BAD_STEP: "negative step",
+                posting.SELF_TRANSFER: "transfer from an account to itself",
+            }[status]
+            + f" in batch (kind {kind!r})"
+        )
+
+    def _one(self, value: int) -> np.ndarray:
+        """An int64 array of one value, kept (batches reuse steps, accounts, kinds; not written)."""
+        arr = self._ones.get(value)
+        if arr is None:
+            arr = self._ones[value] = np.array((value,), np.int64)
+        return arr
 
     def _label(self, ref: Any) -> str:
         if isinstance(ref, str):
@@ -318,6 +333,8 @@ class Ledger:
     # ------------------------------------------------------------------ state
     def balance(self, acct: AccountRef) -> float:
         """Return the running balance of one account (O(1))."""
+        if type(acct) is int and 0 <= acct < len(self._names):
+            return float(self._balances[acct])
         return float(self._balances[self._acct(acct)])
 
     def snapshot_balances(self) -> np.ndarray:

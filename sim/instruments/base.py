@@ -25,6 +25,7 @@ import numpy as np
 from sim.core import finance
 from sim.core.ledger import Ledger
 from sim.core.parties import LenderLike, VendorLike
+from sim.core.sums import window_sums
 
 #: Recourse of a debt paid from the general fund whatever its balance.
 GENERAL = "general"
@@ -51,6 +52,8 @@ class Debt:
     defaulted: bool = False
     unpaid: float = 0.0
     paid: float = 0.0
+    # every 12-month window's sum of the schedule, computed on first use (schedules are fixed)
+    _windows: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def due(self, month: int) -> float:
         """Payment scheduled for ``month`` (0 outside the schedule)."""
@@ -71,8 +74,10 @@ class Debt:
 
     def annual_service(self, month: int) -> float:
         """Debt service over the 12 months from ``month`` (for the debt-service ratio)."""
+        if self._windows is None:
+            self._windows = window_sums(np.asarray(self.payments, dtype=np.float64), 12)
         i = max(0, month - self.start)
-        return float(np.sum(self.payments[i : i + 12]))
+        return float(self._windows[i]) if i < self._windows.size else 0.0
 
     def cap_service(self, month: int) -> float:
         """What the debt counts against the debt-service cap over the next 12 months."""

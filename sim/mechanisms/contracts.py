@@ -15,6 +15,7 @@ The KPI is realised performance over the vendor's claim, measured with noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -121,9 +122,27 @@ def expected_payment_factor(mode: str, kpi_mean: float, sd_log: float, threshold
     if mode == "fixed_price":
         return 1.0
     kpis = kpi_mean * np.exp(sd_log * _NODES - 0.5 * sd_log**2)
-    return float(
-        sum(w * payment_factor(mode, k, threshold) for w, k in zip(_WEIGHTS, kpis, strict=True))
-    )
+    # weighted factors added one after another, in node order (the sum's bits)
+    return float(sum((_WEIGHTS * payment_factors(mode, kpis, threshold)).tolist()))
+
+
+def payment_factors(mode: str, kpis: np.ndarray, threshold: float) -> np.ndarray:
+    """:func:`payment_factor` of every KPI in an array, element by element (the same bits).
+
+    Args:
+        mode: Payment mode.
+        kpis: Measured performances over target.
+        threshold: Pay-for-performance threshold.
+
+    Returns:
+        The multipliers.
+    """
+    if mode == "pay_for_performance":
+        ramp = (kpis - threshold) / (1.0 - threshold) if threshold < 1.0 else np.ones_like(kpis)
+        return np.where(kpis >= 1.0, 1.0, np.where(kpis < threshold, 0.0, ramp))
+    if mode == "value_based":
+        return np.minimum(np.maximum(kpis, 0.0), VALUE_CAP)
+    return np.ones_like(kpis)
 
 
 @dataclass(frozen=True)
@@ -172,8 +191,14 @@ def contract_value(
     """
     if not terms.runs_equipment:
         return 0.0
-    rate = finance.annual_to_monthly(terms.cost_of_capital)
-    return opex_per_unit_month * (1 + margin) * float(finance.pv_annuity_factor(rate, life_months))
+    return opex_per_unit_month * (1 + margin) * _annuity(terms.cost_of_capital, life_months)
+
+
+@lru_cache(maxsize=256)
+def _annuity(cost_of_capital: float, months: int) -> float:
+    """PV of 1 a month for ``months`` at an annual rate (bids ask for the same few, often)."""
+    rate = finance.annual_to_monthly(cost_of_capital)
+    return float(finance.pv_annuity_factor(rate, months))
 
 
 def risk_premium(
@@ -214,14 +239,13 @@ def risk_premium(
     Returns:
         USD per unit (negative when value-based billing is expected to pay a bonus).
     """
-    rate = finance.annual_to_monthly(terms.cost_of_capital)
     loss = 0.0
     if terms.guaranteed_share > 0 and terms.guarantee_months > 0:
         shortfall = finance.lognormal_put(terms.guaranteed_share * claim, true_perf, terms.sd_log)
         loss += (
             shortfall
             * benefit_per_unit_month
-            * float(finance.pv_annuity_factor(rate, terms.guarantee_months))
+            * _annuity(terms.cost_of_capital, terms.guarantee_months)
         )
     if terms.payment != "fixed_price":
         paid = expected_payment_factor(

@@ -74,6 +74,8 @@ class Project:
     measured_kpi: float = 1.0
     kpi_target: float = 0.0  # performance the contract pays in full for (0 = the claim)
     kpi_history: list[float] = field(default_factory=list)
+    # (coverage, districts) -> coverage_by_district, kept until the units change
+    _by_district: tuple[Any, Any] = field(default=(None, None), repr=False, compare=False)
     evidence_key: tuple = ()
     overrun: float = 1.0
     site_factor: float = 1.0  # realised / true performance at this project's site
@@ -170,7 +172,11 @@ class Project:
             n_districts: Districts in the city.
 
         Returns:
-            Array of coverage fractions (0-1).
+            Array of coverage fractions (0-1), read-only.
         """
-        filled = self.coverage * n_districts
-        return np.clip(filled - np.arange(n_districts), 0.0, 1.0)
+        key = (self.coverage, n_districts)
+        if self._by_district[0] != key:  # asked several times a month; units seldom move
+            by_district = np.clip(key[0] * n_districts - np.arange(n_districts), 0.0, 1.0)
+            by_district.flags.writeable = False
+            self._by_district = (key, by_district)
+        return self._by_district[1]

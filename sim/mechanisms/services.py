@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.core.sums import np_mean
 from sim.mechanisms.lifecycle import Project
 
 #: Projects of one city with the city's global district slice.
@@ -47,7 +48,7 @@ def coverage_and_quality(
                 theta = pr.performance(month, performance_factor)
                 coverage[sl] = pr.coverage_by_district(districts) * (theta > 0)
                 quality.append(theta / max(pr.claim, 1e-9))
-    return coverage, float(np.mean(quality)) if quality else 0.0
+    return coverage, np_mean(quality) if quality else 0.0
 
 
 def land_uplift(

@@ -99,13 +99,13 @@ def components(rec: RunRecord) -> dict[str, float]:
     ledger = _Flows(rec)
     out = dict.fromkeys(COMPONENTS, 0.0)
     out.update(ledger.cash_by_component(rec.projects))
-    out["commitments_after_horizon"] = -commitments_after_horizon(rec)
+    out["commitments_after_horizon"] = -commitments_after_horizon(rec, ledger)
     out["benefits_after_horizon"] = benefits_after_horizon(rec, ledger)
     return out
 
 
 class _Flows:
-    """The tagged entries that touch the city's accounts, as arrays."""
+    """The tagged entries that touch the city's accounts, as arrays (kinds as ledger codes)."""
 
     def __init__(self, rec: RunRecord) -> None:
         led = rec.ledger
@@ -117,7 +117,16 @@ class _Flows:
         keep = tagged & (into != out_of)
         self.step = a["step"][keep]
         self.project = a["project"][keep]
-        self.kind = np.asarray(led.kinds, dtype=object)[a["kind"][keep]]
+        self.kind = a["kind"][keep]
+        code = {name: i for i, name in enumerate(led.kinds)}
+        self.opex = code.get("opex", -1)
+        self.city_kinds = [
+            code[k] for k in (*BENEFIT_KINDS, "penalty", "concession_fee") if k in code
+        ]
+        # component of each kind code, as a position in CASH_TO_HORIZON
+        self.component = np.array(
+            [CASH_TO_HORIZON.index(KIND_COMPONENT.get(k, "other")) for k in led.kinds]
+        )
         self.net = np.where(into[keep], a["amount"][keep], -a["amount"][keep])
         # gross cash benefits of each project, whoever received them
         gross = tagged & np.isin(a["kind"], [led.kind_id(k) for k in BENEFIT_KINDS])
@@ -131,14 +140,16 @@ class _Flows:
 
     def cash_by_component(self, projects: list[Project]) -> dict[str, float]:
         """PV of the city's tagged cash to the horizon, by component."""
-        comp = np.array([KIND_COMPONENT.get(k, "other") for k in self.kind], dtype=object)
-        comp[(self.kind == "opex") & (self.project == PROGRAM)] = "governance"
+        comp = self.component[self.kind]
+        comp[(self.kind == self.opex) & (self.project == PROGRAM)] = CASH_TO_HORIZON.index(
+            "governance"
+        )
         for pr in projects:
             if pr.pilot_start >= 0 and pr.pilot_end > pr.pilot_start:
                 inside = (self.project == pr.pid) & (self.step >= pr.pilot_start)
-                comp[inside & (self.step < pr.pilot_end)] = "pilots"
+                comp[inside & (self.step < pr.pilot_end)] = CASH_TO_HORIZON.index("pilots")
         pv = self.net * self.discount(self.step)
-        return {c: float(pv[comp == c].sum()) for c in CASH_TO_HORIZON}
+        return {c: float(pv[comp == i].sum()) for i, c in enumerate(CASH_TO_HORIZON)}
 
     def recent(self, pr: Project) -> tuple[float, float, float]:
         """Monthly means over the recent months: city benefits, city O&M, gross cash."""
@@ -147,9 +158,8 @@ class _Flows:
         if months <= 0:
             return 0.0, 0.0, 0.0
         mine = (self.project == pr.pid) & (self.step >= first)
-        city_kinds = (*BENEFIT_KINDS, "penalty", "concession_fee")
-        benefits = self.net[mine & np.isin(self.kind, city_kinds)].sum()
-        om = -self.net[mine & (self.kind == "opex")].sum()
+        benefits = self.net[mine & np.isin(self.kind, self.city_kinds)].sum()
+        om = -self.net[mine & (self.kind == self.opex)].sum()
         gross = self.gross_amount[(self.gross_project == pr.pid) & (self.gross_step >= first)].sum()
         return benefits / months, om / months, gross / months
 
@@ -160,11 +170,12 @@ def _pv_after(rate: float, last: int, months: np.ndarray, amounts: np.ndarray) -
     return float(np.sum(amounts[later] * (1 + rate) ** (-months[later] / 12.0)))
 
 
-def commitments_after_horizon(rec: RunRecord) -> float:
+def commitments_after_horizon(rec: RunRecord, flows: _Flows | None = None) -> float:
     """PV of what the city's funds still owe after the last simulated month.
 
     Args:
         rec: The run's record.
+        flows: The run's city flows (built from the record when not given).
 
     Returns:
         USD (positive: an obligation).
@@ -180,7 +191,7 @@ def commitments_after_horizon(rec: RunRecord) -> float:
         for _, start, end, monthly in city.retentions:
             months = np.arange(max(start, last + 1), end)
             total += _pv_after(rate, last, months, np.full(months.size, monthly))
-    flows = _Flows(rec)
+    flows = flows or _Flows(rec)
     for pr in rec.projects:
         total += _contract_payments(rec, pr, flows)
     return total

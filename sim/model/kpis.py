@@ -59,14 +59,22 @@ def net_of(rec: RunRecord, stakeholder: str) -> float:
     Returns:
         USD.
     """
+    return _nets(rec, (stakeholder,))[stakeholder]
+
+
+def _nets(rec: RunRecord, stakeholders: tuple[str, ...]) -> dict[str, float]:
+    """:func:`net_of` for several stakeholder groups, reading the ledger once."""
     led = rec.ledger
     a = led.to_arrays()
-    member = np.zeros(led.n_accounts, dtype=bool)
-    member[led.accounts_where(stakeholder=stakeholder)] = True
     tagged = a["project"] >= 0
-    inflow = a["amount"][tagged & member[a["debit"]]].sum()
-    outflow = a["amount"][tagged & member[a["credit"]]].sum()
-    return float(inflow - outflow)
+    out = {}
+    for stakeholder in stakeholders:
+        member = np.zeros(led.n_accounts, dtype=bool)
+        member[led.accounts_where(stakeholder=stakeholder)] = True
+        inflow = a["amount"][tagged & member[a["debit"]]].sum()
+        outflow = a["amount"][tagged & member[a["credit"]]].sum()
+        out[stakeholder] = float(inflow - outflow)
+    return out
 
 
 def stranded_debt(rec: RunRecord) -> float:
@@ -184,6 +192,7 @@ def _flows(rec: RunRecord) -> dict[str, float]:
     """Outcomes and every stakeholder's net cash; exits, defaults, incidents, failures."""
     w = rec.scenario.world
     ev = [e["event"] for e in rec.events]
+    net = _nets(rec, ("city", "resident", "vendor", "vehicle", "outside", "investor"))
     return {
         "savings_usd": float(rec.totals["savings_usd"]),
         "co2_avoided_t": float(rec.totals["kwh_saved"] / 1000 * w.macro.grid_emissions_t_per_mwh),
@@ -191,12 +200,12 @@ def _flows(rec: RunRecord) -> dict[str, float]:
         "service_cuts_usd": float(rec.totals["service_cuts_usd"]),
         "reserve_breach_months": float(rec.totals["reserve_breach_months"]),
         "distress_months": float(rec.totals["distress_months"]),
-        "city_net_usd": net_of(rec, "city"),
-        "residents_net_usd": net_of(rec, "resident"),
-        "vendor_net_usd": net_of(rec, "vendor"),
-        "vehicles_net_usd": net_of(rec, "vehicle"),
-        "outside_net_usd": net_of(rec, "outside"),
-        "investor_net_usd": net_of(rec, "investor"),
+        "city_net_usd": net["city"],
+        "residents_net_usd": net["resident"],
+        "vendor_net_usd": net["vendor"],
+        "vehicles_net_usd": net["vehicle"],
+        "outside_net_usd": net["outside"],
+        "investor_net_usd": net["investor"],
         "vendor_exits": float(ev.count("vendor_exit")),
         "defaults": float(ev.count("default")),
         "incidents": float(rec.incidents),

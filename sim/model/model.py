@@ -290,7 +290,8 @@ class AllianceModel(mesa.Model):
             self.book(report)
         for vendor in self.agents_by_type[Vendor]:
             vendor.step()
-            self.book(vendor.outbox.drain())
+            if vendor.outbox.pending:  # most months a vendor notes nothing
+                self.book(vendor.outbox.drain())
         self.agents_by_type[Investor].do("step")
         self.series.record(self.month)
         if self.month + 1 >= self.horizon:

@@ -47,7 +47,10 @@ def test_keyword_dotted_and_double_underscore_parameters_are_the_same_model():
         world__rates__shift_bp=150,
         world__residents__simulated_agents=1000,
     )
-    assert dotted.scenario == keyword.scenario
+    mapping = AllianceModel(
+        "traditional", seed=2, months=6, overrides={"world.rates.shift_bp": 150, **SMALL}
+    )
+    assert dotted.scenario == keyword.scenario == mapping.scenario
     assert dotted.scenario.world.rates.shift_bp == 150
     assert dotted.scenario.scenario.name == "traditional"
 

@@ -80,6 +80,7 @@ class AllianceModel(mesa.Model):
         months: int | None = None,
         *,
         overlays: Iterable[str] = (),
+        overrides: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         """Build the world and the agents of a scenario.
@@ -96,6 +97,7 @@ class AllianceModel(mesa.Model):
             seed: Seed of every random stream of the run.
             months: Horizon (default: ``world.horizon_months``).
             overlays: Stress overlays to apply (names or files).
+            overrides: Parameter values by dotted path, as ``sim.run`` takes them.
             **kwargs: Parameter values by dotted path (``__`` reads as ``.``).
 
         Raises:
@@ -103,8 +105,8 @@ class AllianceModel(mesa.Model):
                 one line each.
         """
         super().__init__(seed=seed)
-        overrides = {k.replace("__", "."): v for k, v in kwargs.items()}
-        scenario = as_scenario(scenario, overrides, overlays)
+        values = {**(overrides or {}), **{k.replace("__", "."): v for k, v in kwargs.items()}}
+        scenario = as_scenario(scenario, values, overlays)
         self.scenario = scenario
         self.seed = seed
         w = scenario.world

@@ -1,0 +1,335 @@
+"""A sparse polynomial chaos expansion on the unit hypercube, and its Sobol indices.
+
+Every analysed input of a sensitivity study is uniform on [0, 1] in analysis
+space (each parameter's inverse CDF is part of the function analysed, as for
+the other methods), so the orthonormal basis is the product of shifted Legendre
+polynomials, ``psi_k(u) = sqrt(2k + 1) P_k(2u - 1)`` (Xiu and Karniadakis 2002).
+
+:func:`fit` builds, for degree p = 1, 2, ..., the candidate terms of a
+hyperbolic truncation (``|alpha|_q <= p``, at most ``max_interaction`` inputs
+per term; Blatman and Sudret 2011), picks terms by orthogonal matching pursuit
+and keeps, along each path and across degrees, the model with the smallest
+corrected leave-one-out error. The leave-one-out residuals of least squares
+are analytic, ``e_i / (1 - h_i)`` with ``h`` the hat matrix's diagonal (Allen
+1974), and come for free from the QR factor the pursuit builds. The
+coefficients give the Sobol indices exactly (Sudret 2008): the variance is the
+sum of the squared non-constant coefficients; ``S1_i`` sums the terms in input
+i alone, ``ST_i`` every term containing i, ``S2_ij`` the terms in exactly i and j.
+
+:func:`bootstrap` refits the chosen terms' coefficients on resampled design
+points, so an index's interval carries the emulator's error (the residuals,
+noise and truncation alike) into the indices. Pure NumPy; the same basis as
+``chaospy.generate_expansion(p, chaospy.J(*[chaospy.Uniform(0, 1)] * d), normed=True)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+#: Candidate terms above which a degree is not tried (memory: points x terms floats).
+MAX_CANDIDATES = 6000
+
+
+@dataclass
+class PCE:
+    """A fitted expansion: its terms (multi-indices), coefficients and fit quality."""
+
+    alphas: np.ndarray  # terms x D exponents; row 0 is the constant
+    coefs: np.ndarray
+    degree: int
+    q2: float  # 1 - leave-one-out mean squared error / variance of y
+    points: int
+    candidates: int
+
+    def predict(self, unit: np.ndarray) -> np.ndarray:
+        """The emulator's value at points of the unit hypercube.
+
+        Args:
+            unit: Points x D in [0, 1].
+
+        Returns:
+            Predictions.
+        """
+        return design_matrix(unit, self.alphas) @ self.coefs
+
+    def indices(self) -> dict[str, np.ndarray]:
+        """First, total and second-order Sobol indices from the coefficients.
+
+        Returns:
+            ``{"S1": (D,), "ST": (D,), "S2": (D, D) upper triangle}``.
+        """
+        return sobol_indices(self.alphas, self.coefs)
+
+
+def legendre(u: np.ndarray, degree: int) -> np.ndarray:
+    """Orthonormal shifted Legendre polynomials of degrees 0..degree on U(0, 1).
+
+    Args:
+        u: Values in [0, 1], any shape.
+        degree: Highest degree.
+
+    Returns:
+        Array of shape ``u.shape + (degree + 1,)``; E[psi_j psi_k] = delta_jk.
+    """
+    x = 2.0 * np.asarray(u, dtype=float) - 1.0
+    out = np.empty(x.shape + (degree + 1,))
+    out[..., 0] = 1.0
+    if degree >= 1:
+        out[..., 1] = x
+    for k in range(1, degree):  # Bonnet: (k + 1) P_{k+1} = (2k + 1) x P_k - k P_{k-1}
+        out[..., k + 1] = ((2 * k + 1) * x * out[..., k] - k * out[..., k - 1]) / (k + 1)
+    return out * np.sqrt(2 * np.arange(degree + 1) + 1)
+
+
+def multi_indices(d: int, degree: int, q: float = 0.75, max_interaction: int = 3) -> np.ndarray:
+    """Terms of a hyperbolic truncation: ``(sum alpha_i^q)^(1/q) <= degree``, constant first.
+
+    Args:
+        d: Inputs.
+        degree: Total degree p (q = 1 gives the full total-degree set).
+        q: The q-norm, 0 < q <= 1; smaller keeps fewer high-order interactions.
+        max_interaction: At most this many inputs in one term.
+
+    Returns:
+        Terms x d integer exponents.
+    """
+    rows = [np.zeros(d, dtype=np.int64)]
+    for r in range(1, min(max_interaction, d, degree) + 1):
+        shapes = [
+            a
+            for a in itertools.product(range(1, degree + 1), repeat=r)
+            if sum(x**q for x in a) ** (1 / q) <= degree + 1e-9
+        ]
+        for dims in itertools.combinations(range(d), r):
+            for a in shapes:
+                row = np.zeros(d, dtype=np.int64)
+                row[list(dims)] = a
+                rows.append(row)
+    return np.array(rows)
+
+
+def design_matrix(unit: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """The basis evaluated at every point: points x terms.
+
+    Args:
+        unit: Points x D in [0, 1].
+        alphas: Terms x D exponents.
+
+    Returns:
+        ``Psi[i, k] = prod_j psi_{alpha_kj}(u_ij)``.
+    """
+    table = legendre(unit, int(alphas.max(initial=0)))  # points x D x (degree + 1)
+    psi = np.ones((len(unit), len(alphas)))
+    for j in range(alphas.shape[1]):
+        used = alphas[:, j] > 0
+        if used.any():
+            psi[:, used] *= table[:, j, alphas[used, j]]
+    return psi
+
+
+def sobol_indices(alphas: np.ndarray, coefs: np.ndarray) -> dict[str, np.ndarray]:
+    """Sobol indices of an orthonormal expansion (Sudret 2008, eqs. 38-40).
+
+    Args:
+        alphas: Terms x D exponents.
+        coefs: Coefficients (the constant's is the mean).
+
+    Returns:
+        ``{"S1", "ST", "S2"}``; all zero for a constant expansion.
+    """
+    d = alphas.shape[1]
+    active = alphas > 0
+    order = active.sum(axis=1)
+    power = np.where(order > 0, coefs**2, 0.0)
+    var = power.sum()
+    s1, st, s2 = np.zeros(d), np.zeros(d), np.zeros((d, d))
+    if not var > 0:
+        return {"S1": s1, "ST": st, "S2": s2}
+    st = (active * power[:, None]).sum(axis=0) / var
+    single = order == 1
+    s1 = (active[single] * power[single, None]).sum(axis=0) / var
+    for k in np.flatnonzero(order == 2):
+        i, j = np.flatnonzero(active[k])
+        s2[i, j] += power[k] / var
+    return {"S1": s1, "ST": st, "S2": s2}
+
+
+def _pursuit(psi: np.ndarray, y: np.ndarray, max_terms: int) -> tuple[list[int], float]:
+    """Orthogonal matching pursuit with analytic leave-one-out; (best terms, corrected LOO).
+
+    Terms enter by largest correlation with the residual; the QR factor grows
+    one column a step, the hat diagonal with it. The error of each step's least
+    squares fit is the leave-one-out mean square times ``n / (n - k)``, which
+    penalises terms that fit the design's own noise (k terms, n points).
+    """
+    n = len(y)
+    norms = np.linalg.norm(psi, axis=0)
+    norms[norms == 0] = 1.0
+    active = [0]  # the constant always
+    size0 = np.linalg.norm(psi[:, 0])
+    q = psi[:, :1] / size0
+    r_inv = np.array([[1.0 / size0]])  # inverse of the QR's R: tr((Psi'Psi)^-1) = ||R^-1||_F^2
+    resid = y - q[:, 0] * (q[:, 0] @ y)
+    hat = q[:, 0] ** 2
+    blocked = np.zeros(psi.shape[1], dtype=bool)
+    blocked[0] = True
+
+    def score(k: int) -> float:
+        if (1.0 - hat).min() < 1e-10 or k >= n:
+            return math.inf
+        return _corrected(resid, hat, k, float((r_inv**2).sum()))
+
+    best_terms, best = list(active), score(1)
+    since = 0
+    while len(active) < max_terms:
+        corr = np.abs(psi.T @ resid) / norms
+        corr[blocked] = -1.0
+        j = int(np.argmax(corr))
+        if corr[j] <= 0:
+            break
+        blocked[j] = True
+        proj = q.T @ psi[:, j]
+        v = psi[:, j] - q @ proj
+        again = q.T @ v  # twice is enough (Giraud et al. 2005)
+        v -= q @ again
+        proj += again
+        size = np.linalg.norm(v)
+        if size < 1e-8 * norms[j]:
+            continue  # collinear with the terms in (a design too small for it)
+        v /= size
+        q = np.column_stack([q, v])
+        k = len(r_inv)  # R grows by [[R, proj], [0, size]]; so does its inverse
+        grown = np.zeros((k + 1, k + 1))
+        grown[:k, :k] = r_inv
+        grown[:k, k] = -(r_inv @ proj) / size
+        grown[k, k] = 1.0 / size
+        r_inv = grown
+        active.append(j)
+        resid = resid - v * (v @ resid)
+        hat = hat + v**2
+        err = score(len(active))
+        if err < best:
+            best, best_terms, since = err, list(active), 0
+        else:
+            since += 1
+            if since >= max(20, len(active) // 4):  # the error has turned up: stop
+                break
+    return best_terms, best
+
+
+def _corrected(resid: np.ndarray, hat: np.ndarray, k: int, trace_inv: float) -> float:
+    """Corrected leave-one-out error (Chapelle et al. 2002; Blatman and Sudret 2011).
+
+    ``mean((e_i / (1 - h_i))^2) * n / (n - k) * (1 + tr(C^-1) / n)`` with ``C =
+    Psi'Psi / n`` (so ``tr(C^-1) / n = tr((Psi'Psi)^-1)``): terms that the design
+    cannot tell apart (an ill-conditioned ``C``) or that use up its points raise it.
+    """
+    n = len(resid)
+    loo = float(np.mean((resid / (1.0 - hat)) ** 2))
+    return loo * n / (n - k) * (1.0 + trace_inv)
+
+
+def fit(
+    unit: np.ndarray,
+    y: np.ndarray,
+    *,
+    max_degree: int = 12,
+    q: float = 0.75,
+    max_interaction: int = 3,
+) -> PCE:
+    """A sparse expansion, its degree and terms chosen by corrected leave-one-out error.
+
+    Degrees 1, 2, ... are tried in turn (stopping two degrees after the error last
+    fell, at ``max_degree``, or when the candidates exceed :data:`MAX_CANDIDATES`);
+    each by orthogonal matching pursuit over the hyperbolic set's terms, at most
+    half as many terms as points.
+
+    Args:
+        unit: Points x D in [0, 1].
+        y: The output at each point.
+        max_degree: Highest total degree tried.
+        q: Hyperbolic truncation's q-norm.
+        max_interaction: At most this many inputs in one term.
+
+    Returns:
+        The fitted expansion; ``q2`` is 1 - the chosen terms' corrected leave-one-out
+        error / the variance of y.
+    """
+    unit = np.asarray(unit, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n, d = unit.shape
+    var = float(np.var(y))
+    best: tuple[float, np.ndarray, int, int] | None = None
+    worse = 0
+    for p in range(1, max_degree + 1):
+        alphas = multi_indices(d, p, q, max_interaction)
+        if len(alphas) > MAX_CANDIDATES and best is not None:
+            break
+        psi = design_matrix(unit, alphas)
+        terms, err = _pursuit(psi, y, max(2, n // 2))
+        if best is None or err < best[0]:
+            best, worse = (err, alphas[terms], p, len(alphas)), 0
+        else:
+            worse += 1
+            if worse >= 2:
+                break
+    assert best is not None
+    _, chosen, degree, candidates = best
+    psi = design_matrix(unit, chosen)
+    coefs, q2 = _least_squares(psi, y, var)
+    return PCE(chosen, coefs, degree, q2, n, candidates)
+
+
+def _least_squares(psi: np.ndarray, y: np.ndarray, var: float) -> tuple[np.ndarray, float]:
+    """Coefficients and Q2 = 1 - corrected leave-one-out error / variance (thin QR)."""
+    qmat, r = np.linalg.qr(psi)
+    coefs = np.linalg.lstsq(r, qmat.T @ y, rcond=None)[0]
+    hat = (qmat**2).sum(axis=1)
+    resid = y - psi @ coefs
+    if (1.0 - hat).min() < 1e-10 or not var > 0 or len(y) <= psi.shape[1]:
+        return coefs, -math.inf if var > 0 else 1.0
+    r_inv = scipy.linalg.solve_triangular(r, np.eye(len(r)))
+    err = _corrected(resid, hat, psi.shape[1], float((r_inv**2).sum()))
+    return coefs, 1.0 - err / var
+
+
+def bootstrap(
+    pce: PCE, unit: np.ndarray, y: np.ndarray, resamples: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Indices of the chosen terms refitted on resampled design points.
+
+    Args:
+        pce: The expansion fitted on (unit, y).
+        unit: Its design.
+        y: Its outputs.
+        resamples: Bootstrap resamples.
+        seed: Their seed.
+
+    Returns:
+        ``{"S1": (B, D), "ST": (B, D), "S2": (B, D, D)}``.
+    """
+    rng = np.random.default_rng(seed)
+    psi = design_matrix(unit, pce.alphas)
+    n, d = unit.shape
+    out = {
+        "S1": np.empty((resamples, d)),
+        "ST": np.empty((resamples, d)),
+        "S2": np.empty((resamples, d, d)),
+    }
+    for b in range(resamples):
+        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        gram = psi.T @ (psi * w[:, None])  # the resample's normal equations
+        rhs = psi.T @ (w * y)
+        try:
+            coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
+        except (np.linalg.LinAlgError, ValueError):  # too few distinct points for the terms
+            coefs = np.linalg.lstsq(psi * np.sqrt(w)[:, None], np.sqrt(w) * y, rcond=None)[0]
+        s = sobol_indices(pce.alphas, coefs)
+        for key in out:
+            out[key][b] = s[key]
+    return out

@@ -11,10 +11,13 @@ Converged means, for every KPI whose indices are reported: every index
 (S1, ST, and S2 when computed) has a CI half-width of at most ``ci_target``
 (0.05) and the N/2-vs-N check passes (:func:`experiments.sensitivity.indices.verdict`).
 The emulator method also needs at least one KPI reported, and a KPI withheld
-for a low Q2 must have stopped improving (Q2 at most 0.02 above the previous round's):
-more points could still bring it above the threshold. The loop stops at
+for a low Q2 but within 0.1 of the threshold must have stopped improving (Q2 at
+most 0.02 above the previous round's): more points could still bring it above
+the threshold. A KPI far below it (replication noise, typically) does not hold
+the design back; it stays withheld. The loop stops at
 convergence, or before a round whose runs (points x replications, stored ones
-included) would exceed ``max_runs``.
+included) would exceed ``max_runs``. Run again into the same folder, it starts
+at the n stored there.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from experiments.sensitivity.study import StudyResult, run_sensitivity
 ADAPTIVE_METHODS = ("sobol", "emulator")
 #: Largest CI half-width of any reported index at convergence.
 CI_TARGET = 0.05
-#: A withheld KPI whose Q2 rose by more than this from N/2 to N may still pass: keep going.
+#: A withheld KPI within Q2_NEAR of the threshold whose Q2 rose by more than Q2_RISING
+#: since the previous round may still pass: the design keeps growing.
 Q2_RISING = 0.02
+Q2_NEAR = 0.1
 
 
 @dataclass
@@ -102,6 +107,28 @@ def planned_runs(spec: SensitivitySpec) -> int:
     return points * spec.experiment.replications
 
 
+def stored_n(spec: SensitivitySpec, out: str | Path) -> int:
+    """The n of this study already in ``out`` (0 when none): a rerun starts there.
+
+    Args:
+        spec: The spec.
+        out: The experiment folder.
+
+    Returns:
+        The stored study's n when it is this spec with another n, else 0.
+    """
+    import json
+
+    path = Path(out) / "sensitivity.json"
+    if not path.is_file():
+        return 0
+    stored = json.loads(path.read_text())["spec"]
+    mine = spec.model_dump(mode="json")
+    n = int(stored["sensitivity"].get("n", 0))
+    stored["sensitivity"]["n"] = mine["sensitivity"]["n"]
+    return n if stored == mine else 0
+
+
 def assess(
     study: StudyResult,
     spec: SensitivitySpec,
@@ -130,7 +157,8 @@ def assess(
         for row in a.emulator.itertuples():
             q2[row.kpi] = float(row.q2)
             before = (previous or {}).get(row.kpi, -np.inf)
-            if not row.reported and row.q2 - before > Q2_RISING:
+            near = row.q2 >= row.q2_threshold - Q2_NEAR
+            if not row.reported and near and row.q2 - before > Q2_RISING:
                 rising = True
     converged = bool(reported) and check and max_ci <= ci_target and not rising
     return Round(
@@ -222,9 +250,10 @@ def run_until_converged(
             f"(n = {spec.sensitivity.n}); raise it or lower n"
         )
     t0 = time.perf_counter()
+    stored = stored_n(spec, out)
+    current = spec if stored <= spec.sensitivity.n else with_n(spec, stored)
     models = tuple(b.model for b in bind_models(spec.experiment, spec.scenarios))
     rounds: list[Round] = []
-    current = spec
     with make_engine(
         engine, workers=workers, scheduler=scheduler, initializer=partial(warm_up, models)
     ) as eng:

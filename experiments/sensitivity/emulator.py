@@ -8,9 +8,11 @@ its coefficients. The fit's leave-one-out Q2 decides whether the indices are
 reported: below ``q2_threshold`` the emulator does not describe the KPI and its
 indices are withheld, with one line saying why.
 
-An index's interval combines two errors in quadrature: the bootstrap (the
-chosen terms refitted on resampled design points: the design's finite size and
-the noise) and the emulator's lack of fit, ``1 - Q2``, the share of the
+An index's interval combines two errors in quadrature: the coefficients'
+uncertainty (indices of coefficient vectors drawn from the fit's robust HC3
+covariance, :func:`experiments.sensitivity.pce.draw_indices`: the design's
+finite size, the noise and the residual misfit at the design points) and
+the emulator's lack of fit, ``1 - Q2``, the share of the
 variance of the replication averages it misses (an index can be off by about
 that much if all of it belonged to one parameter). Replication noise counts in
 both, which makes the interval conservative: the averages over R common worlds
@@ -70,12 +72,12 @@ def _rows(
     spec: SensitivitySpec,
     names: list[str],
 ) -> tuple[list[dict[str, Any]], float]:
-    """Index rows of one fit with bootstrap-plus-lack-of-fit half-widths; (rows, lack of fit)."""
+    """Index rows of one fit with draw-plus-lack-of-fit half-widths; (rows, lack of fit)."""
     from scipy import stats
 
     s = spec.sensitivity
     values = fitted.indices()
-    boot = pce.bootstrap(fitted, unit, y, s.bootstrap, spec.seed % (2**32 - 2) + 1)
+    boot = pce.draw_indices(fitted, unit, y, s.bootstrap, spec.seed % (2**32 - 2) + 1)
     z = stats.norm.ppf(0.5 + s.conf_level / 2)
     lack = min(1.0, max(0.0, 1.0 - q2)) if np.isfinite(q2) else 1.0
 

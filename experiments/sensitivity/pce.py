@@ -16,9 +16,10 @@ coefficients give the Sobol indices exactly (Sudret 2008): the variance is the
 sum of the squared non-constant coefficients; ``S1_i`` sums the terms in input
 i alone, ``ST_i`` every term containing i, ``S2_ij`` the terms in exactly i and j.
 
-:func:`bootstrap` refits the chosen terms' coefficients on resampled design
-points, so an index's interval carries the emulator's error (the residuals,
-noise and truncation alike) into the indices. Pure NumPy; the same basis as
+:func:`draw_indices` draws coefficient vectors from the fit's robust (HC3)
+covariance, a parametric bootstrap whose residuals are the emulator's errors at
+the design points, and returns the indices of each draw.
+Pure NumPy; the same basis as
 ``chaospy.generate_expansion(p, chaospy.J(*[chaospy.Uniform(0, 1)] * d), normed=True)``.
 """
 
@@ -142,20 +143,25 @@ def sobol_indices(alphas: np.ndarray, coefs: np.ndarray) -> dict[str, np.ndarray
     Returns:
         ``{"S1", "ST", "S2"}``; all zero for a constant expansion.
     """
+    return {k: v[0] for k, v in _indices(alphas, np.asarray(coefs)[None, :]).items()}
+
+
+def _indices(alphas: np.ndarray, coefs: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`sobol_indices` of many coefficient vectors (draws x terms) at once."""
     d = alphas.shape[1]
     active = alphas > 0
     order = active.sum(axis=1)
-    power = np.where(order > 0, coefs**2, 0.0)
-    var = power.sum()
-    s1, st, s2 = np.zeros(d), np.zeros(d), np.zeros((d, d))
-    if not var > 0:
-        return {"S1": s1, "ST": st, "S2": s2}
-    st = (active * power[:, None]).sum(axis=0) / var
-    single = order == 1
-    s1 = (active[single] * power[single, None]).sum(axis=0) / var
-    for k in np.flatnonzero(order == 2):
-        i, j = np.flatnonzero(active[k])
-        s2[i, j] += power[k] / var
+    power = np.where(order > 0, coefs**2, 0.0)  # draws x terms
+    var = power.sum(axis=1)
+    scale = np.divide(1.0, var, out=np.zeros_like(var), where=var > 0)[:, None]
+    st = power @ active * scale
+    s1 = power[:, order == 1] @ active[order == 1] * scale
+    s2 = np.zeros((len(coefs), d, d))
+    pairs = np.flatnonzero(order == 2)
+    if len(pairs):
+        cells = np.array([np.flatnonzero(active[k]) for k in pairs])  # pairs x 2
+        flat = cells[:, 0] * d + cells[:, 1]
+        s2.reshape(len(coefs), d * d)[:] = (power[:, pairs] * scale) @ np.eye(d * d)[flat]
     return {"S1": s1, "ST": st, "S2": s2}
 
 
@@ -298,38 +304,37 @@ def _least_squares(psi: np.ndarray, y: np.ndarray, var: float) -> tuple[np.ndarr
     return coefs, 1.0 - err / var
 
 
-def bootstrap(
-    pce: PCE, unit: np.ndarray, y: np.ndarray, resamples: int, seed: int
+def draw_indices(
+    pce: PCE, unit: np.ndarray, y: np.ndarray, draws: int, seed: int
 ) -> dict[str, np.ndarray]:
-    """Indices of the chosen terms refitted on resampled design points.
+    """Indices of coefficient vectors drawn from the fit's robust covariance.
+
+    A parametric bootstrap: the coefficients are drawn from a normal
+    distribution around the fit with the heteroskedasticity-consistent HC3
+    covariance ``(Psi'Psi)^-1 Psi' diag(e_i^2 / (1 - h_i)^2) Psi (Psi'Psi)^-1``
+    (MacKinnon and White 1985), the large-sample covariance the bootstrap over
+    design points estimates, at the cost of one fit rather than one per resample.
+    Its residuals are the emulator's errors at the design points (noise and lack
+    of fit alike).
 
     Args:
         pce: The expansion fitted on (unit, y).
         unit: Its design.
         y: Its outputs.
-        resamples: Bootstrap resamples.
+        draws: Coefficient draws.
         seed: Their seed.
 
     Returns:
         ``{"S1": (B, D), "ST": (B, D), "S2": (B, D, D)}``.
     """
-    rng = np.random.default_rng(seed)
     psi = design_matrix(unit, pce.alphas)
-    n, d = unit.shape
-    out = {
-        "S1": np.empty((resamples, d)),
-        "ST": np.empty((resamples, d)),
-        "S2": np.empty((resamples, d, d)),
-    }
-    for b in range(resamples):
-        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        gram = psi.T @ (psi * w[:, None])  # the resample's normal equations
-        rhs = psi.T @ (w * y)
-        try:
-            coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
-        except (np.linalg.LinAlgError, ValueError):  # too few distinct points for the terms
-            coefs = np.linalg.lstsq(psi * np.sqrt(w)[:, None], np.sqrt(w) * y, rcond=None)[0]
-        s = sobol_indices(pce.alphas, coefs)
-        for key in out:
-            out[key][b] = s[key]
-    return out
+    qmat, r = np.linalg.qr(psi)
+    hat = np.minimum((qmat**2).sum(axis=1), 1.0 - 1e-9)
+    resid = (y - psi @ pce.coefs) / (1.0 - hat)
+    a = scipy.linalg.solve_triangular(r, qmat.T)  # (Psi'Psi)^-1 Psi' = R^-1 Q'
+    cov = (a * resid**2) @ a.T
+    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    rng = np.random.default_rng(seed)
+    coefs = pce.coefs + rng.standard_normal((draws, len(pce.coefs))) @ root.T
+    return _indices(pce.alphas, coefs)

@@ -1,7 +1,8 @@
 """Converged sensitivity analysis of the flagship alliance study: emulator vs brute-force Sobol.
 
 Usage: ``python -m benchmarks.sensitivity_convergence [--engine dask] [--workers 2]
-[--replications 3] [--start-n 64] [--max-runs 3072] [--sobol-n 32] [--out DIR]``.
+[--replications 3] [--start-n 64] [--max-runs 3072] [--sobol-n 32] [--out DIR]``;
+``--analytic`` prints only the known-answer table (Ishigami, G function; seconds).
 
 1. The emulator: ``experiments/specs/sobol_alliance.toml`` (every parameter of it,
    15) with ``method = "emulator"``, run with ``--until-converged`` from
@@ -62,6 +63,49 @@ def _agreement(em, sobol) -> tuple[int, int]:
     return int(ok.sum()), len(both)
 
 
+def analytic_table(base: Path) -> None:
+    """The emulator on Ishigami and the G function against their closed forms."""
+    import math
+
+    from experiments.engine.analytic import g_function_indices, ishigami_indices
+
+    print("| function | points = runs | Q2 | max abs error S1 / ST | within CI + 0.005 | seconds |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    cases = [("ishigami", 4, (-math.pi, math.pi), ishigami_indices(), n) for n in (64, 128, 256)]
+    cases += [("g_function", 8, (0.0, 1.0), g_function_indices(), n) for n in (128, 256, 512)]
+    for name, d, bounds, truth, n in cases:
+        spec = load_sensitivity_spec(
+            {
+                "experiment": {"name": name, "model": f"experiments.engine.analytic:{name}"},
+                "sensitivity": {
+                    "method": "emulator",
+                    "n": n,
+                    "kpis": ["y"],
+                    "bootstrap": 200,
+                    "parameters": {f"x{i}": {"bounds": list(bounds)} for i in range(1, d + 1)},
+                },
+            }
+        )
+        t0 = time.perf_counter()
+        a = run_sensitivity(spec, base / f"{name}_{n}", engine="serial", charts=False).analysis
+        seconds = time.perf_counter() - t0
+        q2 = a.emulator["q2"].iloc[0]
+        if a.indices.empty:
+            print(f"| {name} (D = {d}) | {n} | {q2:.3f} | withheld (Q2 < 0.9) | | {seconds:.1f} |")
+            continue
+        t = a.indices.set_index(["index", "parameter"])
+        errors, inside = {}, True
+        for kind in ("S1", "ST"):
+            errs = [abs(t.loc[(kind, k), "value"] - v) for k, v in truth[kind].items()]
+            cis = [t.loc[(kind, k), "ci"] for k in truth[kind]]
+            errors[kind] = max(errs)
+            inside &= all(e <= c + 0.005 for e, c in zip(errs, cis, strict=True))
+        print(
+            f"| {name} (D = {d}) | {n} | {q2:.3f} | {errors['S1']:.3f} / {errors['ST']:.3f} "
+            f"| {inside} | {seconds:.1f} |"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run both studies and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,9 +117,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sobol-n", type=int, default=32)
     ap.add_argument("--skip-sobol", action="store_true", help="the emulator only")
     ap.add_argument("--out", default=None, help="keep the studies here (default: a temp folder)")
+    ap.add_argument(
+        "--analytic", action="store_true", help="only the Ishigami and G function table (seconds)"
+    )
     args = ap.parse_args(argv)
     tmp = None if args.out else tempfile.TemporaryDirectory(prefix="sa-convergence-")
     base = Path(args.out) if args.out else Path(tmp.name)
+    if args.analytic:
+        analytic_table(base)
+        return
     spec = _emulator_spec(args.replications, args.start_n)
     d = len(spec.sensitivity.parameters)
     print(

@@ -117,7 +117,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     info(
         args,
         f"wrote {out}/: indices.csv/.parquet, convergence.csv, noise.csv, analysis.json, "
-        "design.parquet, sensitivity.json" + ("" if args.no_chart else ", charts (*.png)"),
+        + ("emulator.csv, " if method == "emulator" else "")
+        + "design.parquet, sensitivity.json"
+        + ("" if args.no_chart else ", charts (*.png)"),
     )
     if result.analysis.indices.empty:
         print(
@@ -180,7 +182,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sensitivity",
         help="global sensitivity analysis of a spec (SALib: sobol, morris, fast, "
-        "rbd_fast, delta, pawn)",
+        "rbd_fast, delta, pawn; or a polynomial-chaos emulator)",
     )
     p.add_argument("spec", help="sensitivity spec (TOML) or a name in experiments/specs")
     engine_args(p)

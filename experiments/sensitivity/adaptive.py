@@ -186,9 +186,10 @@ def round_line(r: Round, index: int) -> str:
         The line.
     """
     q2 = ", ".join(f"{k} {v:.3f}" for k, v in r.q2.items())
+    ci = f"max CI half-width {r.max_ci:.3f}" if r.reported else "no KPI reported"
     return (
-        f"round {index}: N = {r.n}, {r.runs} runs so far ({r.ran} new), max CI half-width "
-        f"{r.max_ci:.3f}, N/2-vs-N check {'passed' if r.check else 'failed'}"
+        f"round {index}: N = {r.n}, {r.runs} runs so far ({r.ran} new), {ci}, "
+        f"N/2-vs-N check {'passed' if r.check else 'failed'}"
         + (f", Q2: {q2}" if q2 else "")
         + f" ({r.seconds:.1f} s)"
     )

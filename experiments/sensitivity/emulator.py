@@ -12,13 +12,13 @@ An index's interval combines two errors in quadrature: the coefficients'
 uncertainty (indices of coefficient vectors drawn from the fit's robust HC3
 covariance, :func:`experiments.sensitivity.pce.draw_indices`: the design's
 finite size, the noise and the residual misfit at the design points) and
-the emulator's lack of fit, ``1 - Q2``, the share of the
-variance of the replication averages it misses (an index can be off by about
-that much if all of it belonged to one parameter). Replication noise counts in
-both, which makes the interval conservative: the averages over R common worlds
-are the function analysed, as for the other methods, and with common random
-numbers part of the "noise" is a smooth function of the parameters that the
-emulator does fit.
+the emulator's lack of fit, ``max(0, 1 - Q2 - noise_share)``: the share of the
+variance of the replication averages it misses beyond the replication noise
+(an index can be off by about that much if all of it belonged to one parameter).
+The noise is left out of the second term because it is in the first: it scatters
+the residuals the covariance is made of, and it has no parameter to belong to.
+A deterministic model (or one replication: noise not estimable) counts all of
+``1 - Q2``.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class EmulatorFit:
 def _rows(
     fitted: pce.PCE,
     q2: float,
+    noise_share: float,
     unit: np.ndarray,
     y: np.ndarray,
     spec: SensitivitySpec,
@@ -79,7 +80,8 @@ def _rows(
     values = fitted.indices()
     boot = pce.draw_indices(fitted, unit, y, s.bootstrap, spec.seed % (2**32 - 2) + 1)
     z = stats.norm.ppf(0.5 + s.conf_level / 2)
-    lack = min(1.0, max(0.0, 1.0 - q2)) if np.isfinite(q2) else 1.0
+    noise = noise_share if noise_share == noise_share else 0.0
+    lack = min(1.0, max(0.0, 1.0 - q2 - noise)) if np.isfinite(q2) else 1.0
 
     def half_width(samples: np.ndarray) -> np.ndarray:
         return np.sqrt((z * samples.std(axis=0, ddof=1)) ** 2 + lack**2)
@@ -152,10 +154,12 @@ def fit_kpi(
         err = np.mean((fitted_half.predict(plan.unit[rest]) - y_rest) ** 2)
         var = np.var(y_rest)
         q2 = float(1.0 - err / var) if var > 0 else (1.0 if err == 0 else -np.inf)
-    rows, lack = _rows(fitted, q2, plan.unit[full], y_point[full], spec, plan.names)
+    rows, lack = _rows(fitted, q2, noise_share, plan.unit[full], y_point[full], spec, plan.names)
     half_rows: list[dict[str, Any]] = []
     if fitted_half is not None:
-        half_rows, _ = _rows(fitted_half, q2, plan.unit[part], y_point[part], spec, plan.names)
+        half_rows, _ = _rows(
+            fitted_half, q2, noise_share, plan.unit[part], y_point[part], spec, plan.names
+        )
     info = {
         "q2": q2,
         "q2_loo": fitted.q2,

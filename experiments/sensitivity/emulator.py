@@ -186,14 +186,17 @@ def refusal(kpi: str, info: dict[str, Any]) -> str:
     Returns:
         The line (why, and what would help).
     """
-    noise = info["noise_share"]
-    if noise == noise and noise > 0.05:
+    noise = info["noise_share"] if info["noise_share"] == info["noise_share"] else 0.0
+    cap = 1.0 - noise
+    if cap < info["q2_threshold"]:
         hint = (
             f"replication noise is {noise:.0%} of the variance of the averages, which caps "
-            f"Q2 near {1 - noise:.2f}: raise replications"
+            f"Q2 near {cap:.2f}: raise replications"
         )
     else:
         hint = "raise n (more design points), or use method = 'sobol'"
+        if noise > 0.05:
+            hint += f"; replication noise ({noise:.0%}) caps Q2 near {cap:.2f}"
     return (
         f"{kpi}: indices NOT reported: the emulator's validation Q2 is "
         f"{info['q2']:.2f} < {info['q2_threshold']:g} (degree {info['degree']}, "

@@ -156,22 +156,22 @@ def _indices(alphas: np.ndarray, coefs: np.ndarray) -> dict[str, np.ndarray]:
     scale = np.divide(1.0, var, out=np.zeros_like(var), where=var > 0)[:, None]
     st = power @ active * scale
     s1 = power[:, order == 1] @ active[order == 1] * scale
-    s2 = np.zeros((len(coefs), d, d))
+    s2 = np.zeros((d * d, len(coefs)))  # cells x draws while summing
     pairs = np.flatnonzero(order == 2)
     if len(pairs):
         cells = np.array([np.flatnonzero(active[k]) for k in pairs])  # pairs x 2
-        flat = cells[:, 0] * d + cells[:, 1]
-        s2.reshape(len(coefs), d * d)[:] = (power[:, pairs] * scale) @ np.eye(d * d)[flat]
-    return {"S1": s1, "ST": st, "S2": s2}
+        np.add.at(s2, cells[:, 0] * d + cells[:, 1], (power[:, pairs] * scale).T)
+    return {"S1": s1, "ST": st, "S2": s2.T.reshape(len(coefs), d, d)}
 
 
 def _pursuit(psi: np.ndarray, y: np.ndarray, max_terms: int) -> tuple[list[int], float]:
     """Orthogonal matching pursuit with analytic leave-one-out; (best terms, corrected LOO).
 
-    Terms enter by largest correlation with the residual; the QR factor grows
-    one column a step, the hat diagonal with it. The error of each step's least
-    squares fit is the leave-one-out mean square times ``n / (n - k)``, which
-    penalises terms that fit the design's own noise (k terms, n points).
+    Terms enter by largest correlation with the residual; the QR factor (Q and
+    the inverse of R) grows one column a step, the hat diagonal with it, so each
+    step's corrected leave-one-out error (:func:`_corrected`) costs O(n k). The
+    path stops when the error has not improved for a quarter of its length (at
+    least 20 steps).
     """
     n = len(y)
     norms = np.linalg.norm(psi, axis=0)

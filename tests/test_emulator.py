@@ -156,3 +156,17 @@ bounds = [0.0, 1.0]
     assert main(["sensitivity", ish, "--until-converged", "--max-runs", "100", "--out", out]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
     assert "--max-runs 100 is below the first round's 128 runs (n = 128)" in line
+
+
+def test_cli_until_converged_reports_rounds_and_the_stop(tmp_path, capsys):
+    spec = tmp_path / "ish.toml"
+    text = (SPECS / "ishigami_emulator.toml").read_text().replace("n = 128 ", "n = 32 ")
+    spec.write_text(text)
+    out = str(tmp_path / "o")
+    assert main(["sensitivity", str(spec), "--until-converged", "--no-chart", "--out", out]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rounds = [x for x in lines if x.startswith("round ")]
+    assert rounds[0].startswith("round 1: N = 32, 32 runs so far (32 new), ")
+    assert len(rounds) >= 2 and "N/2-vs-N check passed" in rounds[-1]
+    assert lines[-1].startswith("stopped by converged: converged at N = ")
+    assert "runs stored (" in lines[-1] and "run by this command)" in lines[-1]

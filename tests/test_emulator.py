@@ -62,7 +62,7 @@ def test_shipped_ishigami_emulator_spec(tmp_path, capsys):
     )
     assert code == 0
     text = capsys.readouterr().out
-    assert "validation Q2 1.000" in text and "NOT reported" not in text
+    assert "validation Q2 0.9" in text and "NOT reported" not in text
     table = pd.read_csv(out / "indices.csv")
     truth = ishigami_indices()
     for kind in ("S1", "ST"):
@@ -72,7 +72,8 @@ def test_shipped_ishigami_emulator_spec(tmp_path, capsys):
     assert set(table["index"]) == {"S1", "ST", "S2"} and set(table["method"]) == {"emulator"}
     assert set(table["n"]) == {128}
     fit = pd.read_csv(out / "emulator.csv").iloc[0]
-    assert fit["kpi"] == "y" and fit["reported"] and fit["runs"] == 128 and fit["q2"] > 0.99
+    assert fit["kpi"] == "y" and fit["reported"] and fit["runs"] == 128 and fit["q2"] >= 0.9
+    assert fit["q2_cv"] > 0.99  # the 128-point fit; q2 is the 64-point fit's on the other 64
     for name in ("emulator_y.png", "s2_y.png", "convergence_y.png", "convergence.csv"):
         assert (out / name).is_file(), name
     again = analyse(out, charts=False)  # the same seed gives the same indices

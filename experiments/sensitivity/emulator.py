@@ -4,7 +4,7 @@
 space-filling design that extends by appending points), averages each KPI over
 the replications of each point, fits a sparse polynomial chaos expansion to
 the averages (:mod:`experiments.sensitivity.pce`) and reads S1, ST and S2 from
-its coefficients. The fit's leave-one-out Q2 decides whether the indices are
+its coefficients. The fit's validation Q2 decides whether the indices are
 reported: below ``q2_threshold`` the emulator does not describe the KPI and its
 indices are withheld, with one line saying why.
 
@@ -35,7 +35,7 @@ from experiments.sensitivity.spec import SensitivitySpec
 #: The columns of ``emulator.csv`` after ``kpi`` (``runs`` is added: points x replications).
 EMULATOR_COLUMNS = (
     "q2",
-    "q2_loo",
+    "q2_cv",
     "q2_threshold",
     "reported",
     "degree",
@@ -136,8 +136,8 @@ def fit_kpi(
 
     Returns:
         The fit; ``info`` holds q2 (validation: the first half's emulator predicting
-        the second half's points, which it never saw), q2_loo (the whole design's
-        corrected leave-one-out Q2, optimistic on a Sobol' net), degree, terms,
+        the second half's points, which it never saw), q2_cv (the whole design's
+        5-fold cross-validated Q2, which chose its degree and terms), degree, terms,
         candidates, points, lack_of_fit, reported.
     """
     s = spec.sensitivity
@@ -162,7 +162,7 @@ def fit_kpi(
         )
     info = {
         "q2": q2,
-        "q2_loo": fitted.q2,
+        "q2_cv": fitted.q2,
         "q2_threshold": s.q2_threshold,
         "reported": bool(q2 >= s.q2_threshold),
         "degree": fitted.degree,

@@ -8,11 +8,9 @@ polynomials, ``psi_k(u) = sqrt(2k + 1) P_k(2u - 1)`` (Xiu and Karniadakis 2002).
 :func:`fit` builds, for degree p = 1, 2, ..., the candidate terms of a
 hyperbolic truncation (``|alpha|_q <= p``, at most ``max_interaction`` inputs
 per term; Blatman and Sudret 2011), picks terms by orthogonal matching pursuit
-and keeps, along each path and across degrees, the model with the smallest
-corrected leave-one-out error. The leave-one-out residuals of least squares
-are analytic, ``e_i / (1 - h_i)`` with ``h`` the hat matrix's diagonal (Allen
-1974), and come for free from the QR factor the pursuit builds. The
-coefficients give the Sobol indices exactly (Sudret 2008): the variance is the
+and chooses the degree and the number of terms by K-fold cross-validation,
+the pursuit rerun inside every fold (as scikit-learn's ``LassoLarsCV`` does for
+LARS). The coefficients give the Sobol indices exactly (Sudret 2008): the variance is the
 sum of the squared non-constant coefficients; ``S1_i`` sums the terms in input
 i alone, ``ST_i`` every term containing i, ``S2_ij`` the terms in exactly i and j.
 
@@ -26,7 +24,6 @@ Pure NumPy; the same basis as
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +40,7 @@ class PCE:
     alphas: np.ndarray  # terms x D exponents; row 0 is the constant
     coefs: np.ndarray
     degree: int
-    q2: float  # 1 - leave-one-out mean squared error / variance of y
+    q2: float  # 1 - cross-validated mean squared error / variance of y
     points: int
     candidates: int
 
@@ -164,34 +161,40 @@ def _indices(alphas: np.ndarray, coefs: np.ndarray) -> dict[str, np.ndarray]:
     return {"S1": s1, "ST": st, "S2": s2.T.reshape(len(coefs), d, d)}
 
 
-def _pursuit(psi: np.ndarray, y: np.ndarray, max_terms: int) -> tuple[list[int], float]:
-    """Orthogonal matching pursuit with analytic leave-one-out; (best terms, corrected LOO).
+def _pursuit(
+    psi: np.ndarray,
+    y: np.ndarray,
+    max_terms: int,
+    psi_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+) -> tuple[list[int], np.ndarray]:
+    """Orthogonal matching pursuit; (terms in the order they entered, error per path length).
 
     Terms enter by largest correlation with the residual; the QR factor (Q and
-    the inverse of R) grows one column a step, the hat diagonal with it, so each
-    step's corrected leave-one-out error (:func:`_corrected`) costs O(n k). The
-    path stops when the error has not improved for a quarter of its length (at
-    least 20 steps).
+    the inverse of R) grows one column a step. With validation points, entry k-1
+    of the errors is their squared error summed, for the least squares fit on
+    the first k terms, and the path stops once it has not improved for a quarter
+    of its length (at least 20 steps); without, the path runs to ``max_terms``.
     """
-    n = len(y)
     norms = np.linalg.norm(psi, axis=0)
     norms[norms == 0] = 1.0
     active = [0]  # the constant always
     size0 = np.linalg.norm(psi[:, 0])
     q = psi[:, :1] / size0
-    r_inv = np.array([[1.0 / size0]])  # inverse of the QR's R: tr((Psi'Psi)^-1) = ||R^-1||_F^2
-    resid = y - q[:, 0] * (q[:, 0] @ y)
-    hat = q[:, 0] ** 2
+    r_inv = np.array([[1.0 / size0]])  # R^-1 of the thin QR, grown a column a step
+    qty = [float(q[:, 0] @ y)]
+    resid = y - q[:, 0] * qty[0]
     blocked = np.zeros(psi.shape[1], dtype=bool)
     blocked[0] = True
+    errors: list[float] = []
 
-    def score(k: int) -> float:
-        if (1.0 - hat).min() < 1e-10 or k >= n:
-            return math.inf
-        return _corrected(resid, hat, k, float((r_inv**2).sum()))
+    def validate() -> None:
+        if psi_val is None or y_val is None:
+            return
+        coefs = r_inv @ np.array(qty)
+        errors.append(float(((psi_val[:, active] @ coefs - y_val) ** 2).sum()))
 
-    best_terms, best = list(active), score(1)
-    since = 0
+    validate()
     while len(active) < max_terms:
         corr = np.abs(psi.T @ resid) / norms
         corr[blocked] = -1.0
@@ -216,28 +219,12 @@ def _pursuit(psi: np.ndarray, y: np.ndarray, max_terms: int) -> tuple[list[int],
         grown[k, k] = 1.0 / size
         r_inv = grown
         active.append(j)
-        resid = resid - v * (v @ resid)
-        hat = hat + v**2
-        err = score(len(active))
-        if err < best:
-            best, best_terms, since = err, list(active), 0
-        else:
-            since += 1
-            if since >= max(20, len(active) // 4):  # the error has turned up: stop
-                break
-    return best_terms, best
-
-
-def _corrected(resid: np.ndarray, hat: np.ndarray, k: int, trace_inv: float) -> float:
-    """Corrected leave-one-out error (Chapelle et al. 2002; Blatman and Sudret 2011).
-
-    ``mean((e_i / (1 - h_i))^2) * n / (n - k) * (1 + tr(C^-1) / n)`` with ``C =
-    Psi'Psi / n`` (so ``tr(C^-1) / n = tr((Psi'Psi)^-1)``): terms that the design
-    cannot tell apart (an ill-conditioned ``C``) or that use up its points raise it.
-    """
-    n = len(resid)
-    loo = float(np.mean((resid / (1.0 - hat)) ** 2))
-    return loo * n / (n - k) * (1.0 + trace_inv)
+        qty.append(float(v @ y))
+        resid = resid - v * qty[-1]
+        validate()
+        if errors and len(errors) - 1 - int(np.argmin(errors)) >= max(20, len(errors) // 4):
+            break  # the validation error has turned up
+    return active, np.array(errors)
 
 
 def fit(
@@ -247,13 +234,18 @@ def fit(
     max_degree: int = 12,
     q: float = 0.75,
     max_interaction: int = 3,
+    folds: int = 5,
 ) -> PCE:
-    """A sparse expansion, its degree and terms chosen by corrected leave-one-out error.
+    """A sparse expansion, its degree and number of terms chosen by K-fold cross-validation.
 
-    Degrees 1, 2, ... are tried in turn (stopping two degrees after the error last
-    fell, at ``max_degree``, or when the candidates exceed :data:`MAX_CANDIDATES`);
-    each by orthogonal matching pursuit over the hyperbolic set's terms, at most
-    half as many terms as points.
+    For each degree p = 1, 2, ... (stopping three degrees after the error last fell,
+    at ``max_degree``, or when the candidates exceed :data:`MAX_CANDIDATES`), the
+    pursuit runs on each fold's training points and is scored on its held-out
+    points at every path length; the degree and length with the smallest summed
+    error win, and the pursuit on all points keeps that many terms (at most half
+    as many as points). Selecting inside each fold keeps the error honest: the
+    leave-one-out error of a model whose terms were picked on all points is
+    optimistic (a 15-parameter study gave 0.997 against 0.73 on new points).
 
     Args:
         unit: Points x D in [0, 1].
@@ -261,47 +253,54 @@ def fit(
         max_degree: Highest total degree tried.
         q: Hyperbolic truncation's q-norm.
         max_interaction: At most this many inputs in one term.
+        folds: Cross-validation folds (points assigned by a fixed permutation).
 
     Returns:
-        The fitted expansion; ``q2`` is 1 - the chosen terms' corrected leave-one-out
-        error / the variance of y.
+        The fitted expansion; ``q2`` is 1 - the cross-validated mean squared error /
+        the variance of y.
     """
     unit = np.asarray(unit, dtype=float)
     y = np.asarray(y, dtype=float)
     n, d = unit.shape
     var = float(np.var(y))
-    best: tuple[float, np.ndarray, int, int] | None = None
+    k_folds = max(2, min(folds, n))
+    fold = np.random.default_rng(0).permutation(n) % k_folds
+    best: tuple[float, np.ndarray, int, int, int] | None = None
     worse = 0
     for p in range(1, max_degree + 1):
         alphas = multi_indices(d, p, q, max_interaction)
         if len(alphas) > MAX_CANDIDATES and best is not None:
             break
         psi = design_matrix(unit, alphas)
-        terms, err = _pursuit(psi, y, max(2, n // 2))
-        if best is None or err < best[0]:
-            best, worse = (err, alphas[terms], p, len(alphas)), 0
+        curves = []
+        for f in range(k_folds):
+            train, held = fold != f, fold == f
+            _, err = _pursuit(
+                psi[train], y[train], max(2, 3 * int(train.sum()) // 4), psi[held], y[held]
+            )
+            curves.append(err)
+        length = max(len(c) for c in curves)  # a fold that stopped keeps its last error
+        cv = np.sum([np.pad(c, (0, length - len(c)), mode="edge") for c in curves], axis=0) / n
+        k = int(np.argmin(cv)) + 1
+        if best is None or cv[k - 1] < best[0]:
+            best, worse = (float(cv[k - 1]), alphas, p, k, len(alphas)), 0
         else:
             worse += 1
-            if worse >= 2:
+            if worse >= 3:
                 break
     assert best is not None
-    _, chosen, degree, candidates = best
-    psi = design_matrix(unit, chosen)
-    coefs, q2 = _least_squares(psi, y, var)
+    err, alphas, degree, k, candidates = best
+    terms, _ = _pursuit(design_matrix(unit, alphas), y, k)
+    chosen = alphas[terms]
+    coefs = _least_squares(design_matrix(unit, chosen), y)
+    q2 = 1.0 - err / var if var > 0 else 1.0
     return PCE(chosen, coefs, degree, q2, n, candidates)
 
 
-def _least_squares(psi: np.ndarray, y: np.ndarray, var: float) -> tuple[np.ndarray, float]:
-    """Coefficients and Q2 = 1 - corrected leave-one-out error / variance (thin QR)."""
+def _least_squares(psi: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares coefficients (thin QR)."""
     qmat, r = np.linalg.qr(psi)
-    coefs = np.linalg.lstsq(r, qmat.T @ y, rcond=None)[0]
-    hat = (qmat**2).sum(axis=1)
-    resid = y - psi @ coefs
-    if (1.0 - hat).min() < 1e-10 or not var > 0 or len(y) <= psi.shape[1]:
-        return coefs, -math.inf if var > 0 else 1.0
-    r_inv = scipy.linalg.solve_triangular(r, np.eye(len(r)))
-    err = _corrected(resid, hat, psi.shape[1], float((r_inv**2).sum()))
-    return coefs, 1.0 - err / var
+    return np.linalg.lstsq(r, qmat.T @ y, rcond=None)[0]
 
 
 def draw_indices(

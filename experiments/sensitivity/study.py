@@ -220,7 +220,7 @@ def report_lines(result: StudyResult, spec: SensitivitySpec) -> list[str]:
                 f"  emulator: polynomial chaos of degree {f['degree']}, {f['terms']} terms on "
                 f"{f['points']} points; validation Q2 {f['q2']:.3f} (threshold "
                 f"{f['q2_threshold']:g}; the first half's fit on the second half's points; "
-                f"leave-one-out {f['q2_loo']:.3f})"
+                f"5-fold cross-validation {f['q2_cv']:.3f})"
             )
         state = "passed" if v["converged"] else "NOT passed"
         lines.append(f"  convergence check (N/2 = {v['n_half']} vs N = {v['n']}): {state}")

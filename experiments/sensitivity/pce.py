@@ -242,8 +242,8 @@ def fit(
     at ``max_degree``, or when the candidates exceed :data:`MAX_CANDIDATES`), the
     pursuit runs on each fold's training points and is scored on its held-out
     points at every path length; the degree and length with the smallest summed
-    error win, and the pursuit on all points keeps that many terms (at most half
-    as many as points). Selecting inside each fold keeps the error honest: the
+    error win, and the pursuit on all points keeps that many terms (at most three
+    quarters of a fold's training points). Selecting inside each fold keeps the error honest: the
     leave-one-out error of a model whose terms were picked on all points is
     optimistic (a 15-parameter study gave 0.997 against 0.73 on new points).
 

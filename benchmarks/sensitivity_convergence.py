@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [
         (
             f"emulator (PCE), --until-converged, N = {result.rounds[-1].n} points",
-            result.rounds[-1].runs,
+            f"{result.rounds[-1].runs:,} ({sum(r.ran for r in result.rounds):,} run now)",
             em_seconds,
             f"{_max_ci_first_total(em.indices):.3f} / {_max_ci(em.indices):.3f}",
             ", ".join(
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(
             (
                 f"brute-force Sobol (Saltelli), N = {n_sobol} (stored study)",
-                int(timing["runs_planned"]),
+                f"{int(timing['runs_planned']):,}",
                 float(timing["wall_seconds"]),
                 f"{_max_ci_first_total(sobol.indices):.3f} / {_max_ci(sobol.indices):.3f}",
                 "n/a",
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(
             (
                 f"brute-force Sobol (Saltelli), N = {args.sobol_n}",
-                study.planned,
+                f"{study.planned:,} ({study.ran:,} run now)",
                 time.perf_counter() - t1,
                 f"{_max_ci_first_total(sobol.indices):.3f} / {_max_ci(sobol.indices):.3f}",
                 "n/a",
@@ -225,10 +225,10 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
     print()
-    print("| method | runs | wall time | max CI half-width | Q2 | converged |")
+    print("| method | runs | wall time | max CI half-width (S1, ST / all) | Q2 | converged |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, runs, seconds, ci, q2, conv in rows:
-        print(f"| {name} | {runs:,} | {seconds:.0f} s | {ci:.3f} | {q2} | {conv} |")
+        print(f"| {name} | {runs} | {seconds:.0f} s | {ci} | {q2} | {conv} |")
     if sobol is not None and len(em.indices):
         agree, total = _agreement(em.indices, sobol.indices)
         print(

@@ -314,6 +314,6 @@ def _missing_text(r: Round, ci_target: float) -> str:
         why.append("no KPI reported")
     if not r.check:
         why.append("the N/2-vs-N check failed")
-    if not r.max_ci <= ci_target:
+    if r.reported and not r.max_ci <= ci_target:
         why.append(f"largest CI half-width {r.max_ci:.3f} > {ci_target:g}")
     return "; ".join(why) or "a withheld KPI's Q2 is still rising"

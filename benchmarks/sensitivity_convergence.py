@@ -60,9 +60,9 @@ def _max_ci_first_total(indices) -> float:
 
 def _agreement(em, sobol) -> tuple[int, int]:
     """Total indices of the emulator's reported KPIs within the two CIs of Sobol's."""
-    a = em[em["index"] == "ST"].set_index(["kpi", "parameter"])
-    b = sobol[sobol["index"] == "ST"].set_index(["kpi", "parameter"])
-    both = a.join(b, lsuffix="_em", rsuffix="_sobol", how="inner")
+    a = em[em["index"] == "ST"]
+    b = sobol[sobol["index"] == "ST"]
+    both = a.merge(b, on=["kpi", "parameter"], suffixes=("_em", "_sobol"))
     ok = (both["value_em"] - both["value_sobol"]).abs() <= both["ci_em"] + both["ci_sobol"]
     return int(ok.sum()), len(both)
 
@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> None:
 
         folder = Path(args.sobol_folder)
         timing = json.loads((folder / "analysis.json").read_text())["timing"]
-        sobol = analyse(folder, charts=False)
+        sobol = analyse(folder, charts=False)  # rewrites analysis.json: keep the timing
+        summary = json.loads((folder / "analysis.json").read_text())
+        (folder / "analysis.json").write_text(json.dumps({**summary, "timing": timing}))
         n_sobol = int(json.loads((folder / "sensitivity.json").read_text())["n"])
         converged = bool(sobol.verdicts["converged"].all()) and _max_ci(sobol.indices) <= 0.05
         rows.append(
@@ -236,12 +238,22 @@ def main(argv: list[str] | None = None) -> None:
             "sum of the two half-widths"
         )
         for kpi in dict.fromkeys(em.indices["kpi"]):
-            top_em = em.top(kpi, 3)["parameter"].tolist()
-            top_sobol = sobol.top(kpi, 3)["parameter"].tolist()
-            print(f"  {kpi}: top 3 emulator {top_em}; Sobol {top_sobol}")
+            print(f"  {kpi}: ST, emulator vs Sobol, the emulator's five largest")
+            top = em.top(kpi, 5)
+            st = sobol.indices[(sobol.indices["kpi"] == kpi) & (sobol.indices["index"] == "ST")]
+            st = st.set_index("parameter")
+            for row in top.itertuples():
+                print(
+                    f"    {row.parameter:<48} {row.value:.2f} +/- {row.ci:.2f}   "
+                    f"{st.loc[row.parameter, 'value']:.2f} +/- {st.loc[row.parameter, 'ci']:.2f}"
+                )
     reported = fits[fits["reported"]]
+    resumed = sum(r.ran for r in result.rounds) < result.rounds[-1].runs
+    if resumed:
+        print("\nnote: resumed from stored runs, so the emulator's time is not the study's")
     met = (
-        result.stopped_by == "converged"
+        not resumed
+        and result.stopped_by == "converged"
         and em_seconds <= TARGET_SECONDS
         and len(reported) > 0
         and bool((reported["q2"] >= 0.9).all())

@@ -145,6 +145,7 @@ def test_captions_name_the_design_and_the_kpi_readably():
     for kpi, (label, _, _) in KPI_INFO.items():
         assert label in figure_caption(f"stress_{kpi}", designs)
     assert KPI_INFO["welfare_usd"][0] in figure_caption("sobol_welfare_usd", designs)
+    assert KPI_INFO["welfare_usd"][0] in figure_caption("emulator_welfare_usd", designs)
     assert KPI_INFO["fiscal_npv_usd"][0] in figure_caption("morris_fiscal_npv_usd", designs)
     found = figure_caption("discovery_fiscal_npv_usd_alliance_vs_traditional", designs)
     assert f"{KPI_INFO['fiscal_npv_usd'][0]} (alliance vs traditional)" in found

@@ -191,6 +191,7 @@ def run_experiment(
     retry_failed: bool = False,
     stop: Callable[[], bool] | None = None,
     chunk_size: int | None = None,
+    extend: bool = False,
 ) -> Summary:
     """Run (or finish) an experiment into a run store.
 
@@ -221,6 +222,10 @@ def run_experiment(
             stored (status ``partial``). None: run to the end.
         chunk_size: Runs per chunk, instead of the spec's (not part of the spec:
             the store stays the same experiment).
+        extend: Accept a folder whose experiment is this one with fewer design
+            points (a list design this one's begins with): its runs keep their
+            ids and are skipped, the new points run (a sensitivity design grown
+            by ``--until-converged``).
 
     Returns:
         The summary.
@@ -231,7 +236,7 @@ def run_experiment(
     """
     if run_timeout is not None and not (math.isfinite(run_timeout) and run_timeout > 0):
         raise ExperimentError(f"--run-timeout {run_timeout}: must be a positive number of seconds")
-    store, manifest, done = _open_store(spec, out, resume, wait, retry_failed)
+    store, manifest, done = _open_store(spec, out, resume, wait, retry_failed, extend)
     try:
         return _run(
             spec,
@@ -379,7 +384,12 @@ def _engine(
 
 
 def _open_store(
-    spec: Spec, out: str | Path, resume: bool, wait: bool = False, retry_failed: bool = False
+    spec: Spec,
+    out: str | Path,
+    resume: bool,
+    wait: bool = False,
+    retry_failed: bool = False,
+    extend: bool = False,
 ) -> tuple[RunStore, dict, set[str]]:
     """The run store of ``out`` (its writer), its manifest and the run ids not to run again.
 
@@ -393,7 +403,8 @@ def _open_store(
         raise ExperimentError(str(exc)) from None
     manifest = store.manifest()
     problem = None
-    if manifest and manifest.get("spec_hash") != _spec_hash(spec):
+    same = not manifest or manifest.get("spec_hash") == _spec_hash(spec)
+    if not same and not (extend and _extends(manifest.get("spec"), spec)):
         problem = f"{out}: holds another experiment ({manifest.get('name')}); choose a new --out"
     recorded = store.recorded()
     if problem is None and len(recorded) and manifest.get("store_format", 1) != STORE_FORMAT:
@@ -413,6 +424,34 @@ def _open_store(
     if retry_failed:
         recorded = recorded[recorded["status"] == "ok"]
     return store, manifest, set(recorded["run_id"])
+
+
+def _extends(stored: dict | None, spec: Spec) -> bool:
+    """Whether ``spec`` is the stored experiment with design points appended to its list.
+
+    Args:
+        stored: The manifest's spec (JSON).
+        spec: The new spec.
+
+    Returns:
+        True when both are list designs, the stored points begin the new ones and
+        everything else is the same.
+    """
+    if not stored:
+        return False
+    new = json.loads(spec.model_dump_json())
+    old_design, new_design = stored.get("design", {}), new.get("design", {})
+    if old_design.get("kind") != "list" or new_design.get("kind") != "list":
+        return False
+    old_points, new_points = old_design.get("points", []), new_design.get("points", [])
+    rest_old = {k: v for k, v in stored.items() if k != "design"}
+    rest_new = {k: v for k, v in new.items() if k != "design"}
+    return (
+        rest_old == rest_new
+        and new_points[: len(old_points)] == old_points
+        and {k: v for k, v in old_design.items() if k != "points"}
+        == {k: v for k, v in new_design.items() if k != "points"}
+    )
 
 
 def _identical(spec: Spec, done: set[str]) -> dict[str, list[Task]]:

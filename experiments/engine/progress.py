@@ -31,6 +31,8 @@ def progress_bar(
         if quiet:
             return
         if event == "start":
+            if "bar" in state:  # a new round on the same callback (--until-converged)
+                state["bar"].close()
             print(header(info), file=sys.stderr, flush=True)
             state.update(total=info["planned"] - info["skipped"], done=0, failed=0)
             state["t0"] = time.perf_counter()

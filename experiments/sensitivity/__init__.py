@@ -16,7 +16,7 @@ crash-safe run store) and analyses every KPI from that one set of runs::
     file = "alliance"
 
     [sensitivity]
-    method = "sobol"              # sobol | morris | fast | rbd_fast | delta | pawn
+    method = "sobol"              # sobol | morris | fast | rbd_fast | delta | pawn | emulator
     n = 32                        # sobol: N, a power of two; morris: trajectories; else samples
     second_order = true
     kpis = ["fiscal_npv_usd", "min_budget_balance_usd"]
@@ -47,14 +47,21 @@ Modules, bottom to top:
 - :mod:`~experiments.sensitivity.plan`: the SALib sample and the experiment that runs it
   (:func:`~experiments.sensitivity.plan.build_plan`,
   :func:`~experiments.sensitivity.plan.experiment_spec`);
+- :mod:`~experiments.sensitivity.pce`: a sparse polynomial chaos expansion on the
+  unit hypercube and its Sobol indices (NumPy);
 - :mod:`~experiments.sensitivity.indices`: one KPI's indices at N and N/2 (SALib),
   noise share, convergence;
+- :mod:`~experiments.sensitivity.emulator`: the emulator method: one KPI's expansion,
+  its validation Q2 (indices withheld below the threshold) and indices;
 - :mod:`~experiments.sensitivity.charts`: the charts of an analysis;
 - :mod:`~experiments.sensitivity.analysis`: a study folder analysed, tidy tables and
   warnings (:func:`~experiments.sensitivity.analysis.analyse`);
 - :mod:`~experiments.sensitivity.study`: a study end to end and its closing note
   (:func:`~experiments.sensitivity.study.run_sensitivity`,
-  :func:`~experiments.sensitivity.study.report_lines`).
+  :func:`~experiments.sensitivity.study.report_lines`);
+- :mod:`~experiments.sensitivity.adaptive`: ``--until-converged``, the design doubled
+  into the same folder until the indices converge or a run budget is spent
+  (:func:`~experiments.sensitivity.adaptive.run_until_converged`).
 
 The ``alliance sensitivity`` command lives in :mod:`experiments.cli.sensitivity`.
 """

@@ -6,7 +6,9 @@ design point, runs the method's SALib analyzer on every KPI (at N and at N/2;
 :mod:`experiments.sensitivity.indices`), estimates how much of the variance is
 replication noise, compares the two sample sizes and writes
 ``indices.csv/.parquet``, ``convergence.csv``, ``noise.csv``, ``analysis.json``
-and the charts.
+and the charts. The emulator method fits a polynomial chaos expansion per KPI
+instead (:mod:`experiments.sensitivity.emulator`), writes its fit figures to
+``emulator.csv`` and withholds the indices of a KPI whose Q2 is too low.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from experiments.engine.runner import RUN_COLUMNS
 from experiments.engine.spec import kpi_problems
+from experiments.sensitivity.emulator import EMULATOR_COLUMNS, fit_kpi, refusal
 from experiments.sensitivity.indices import (
     CI_WARN,
     MAIN_INDEX,
@@ -53,6 +56,7 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    emulator: pd.DataFrame | None = None  # emulator method: per KPI q2, degree, terms, reported
 
     def top(self, kpi: str, k: int = 3) -> pd.DataFrame:
         """The k most influential parameters for a KPI by the method's main index.
@@ -119,7 +123,7 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     unknown = _unknown_kpis(runs, s.kpis)
     notes = _run_notes(runs, twins, len(plan.unit)) + list(unknown.values())
     kpis = [k for k in s.kpis if k not in unknown]
-    idx_rows, conv_frames, verdicts, noise_rows = _analyse_kpis(
+    idx_rows, conv_frames, verdicts, noise_rows, fits = _analyse_kpis(
         plan, spec, runs, kpis, twins, notes
     )
     cols = ["method", "kpi", "parameter", "parameter2", "index", "value", "ci", "n"]
@@ -135,8 +139,13 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
         write_csv(convergence, folder / "convergence.csv", index=False),
         write_csv(noise, folder / "noise.csv", index=False),
     ]
+    emulator = None
+    if s.method == "emulator":
+        emulator = pd.DataFrame(fits, columns=["kpi", *EMULATOR_COLUMNS])
+        emulator.insert(2, "runs", emulator["points"] * spec.experiment.replications)
+        files.append(write_csv(emulator, folder / "emulator.csv", index=False))
     result = Analysis(
-        folder, s.method, indices, convergence, verdict_df, noise, notes, files, labels
+        folder, s.method, indices, convergence, verdict_df, noise, notes, files, labels, emulator
     )
     if charts and len(indices):
         from experiments.sensitivity.charts import draw_all
@@ -151,6 +160,7 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
         "verdicts": verdict_df.to_dict(orient="records"),
         "noise": noise.to_dict(orient="records"),
         "warnings": notes,
+        "emulator": [] if emulator is None else emulator.to_dict(orient="records"),
         "top": {k: result.top(k).to_dict(orient="records") for k in s.kpis},
     }
     files.append(write_json(summary, folder / "analysis.json"))
@@ -164,12 +174,16 @@ def _analyse_kpis(
     kpis: list[str],
     twins: Sequence[np.ndarray],
     notes: list[str],
-) -> tuple[list[dict], list[pd.DataFrame], list[dict], list[dict]]:
-    """Indices, convergence, verdict and noise of each KPI; warnings go to ``notes``."""
+) -> tuple[list[dict], list[pd.DataFrame], list[dict], list[dict], list[dict]]:
+    """Indices, convergence, verdict, noise and emulator fit of each KPI; warnings to ``notes``.
+
+    The emulator method withholds (no index rows, no verdict) a KPI whose Q2 is
+    below the threshold, with a note saying so.
+    """
     import pandas as pd
 
     s = spec.sensitivity
-    idx_rows, conv_frames, verdicts, noise_rows = [], [], [], []
+    idx_rows, conv_frames, verdicts, noise_rows, fits = [], [], [], [], []
     for kpi in kpis:
         mat, good, reps = point_values(runs, kpi, len(plan.unit), twins)
         if not good.any():
@@ -181,7 +195,15 @@ def _analyse_kpis(
         if not np.nanstd(y[good]) > 0:
             notes.append(f"{kpi}: constant over the design ({y[good][0]:g}): no indices")
             continue
-        rows, half, n_full, n_half = analyse_kpi(plan, spec, np.where(good, y, 0.0), good)
+        if s.method == "emulator":
+            fit = fit_kpi(plan, spec, np.where(good, y, 0.0), good, ns["noise_share"])
+            fits.append({"kpi": kpi, **fit.info})
+            if not fit.reported:
+                notes.append(refusal(kpi, fit.info))
+                continue
+            rows, half, n_full, n_half = fit.rows, fit.half, fit.n, fit.n_half
+        else:
+            rows, half, n_full, n_half = analyse_kpi(plan, spec, np.where(good, y, 0.0), good)
         dropped = int((~good).sum())
         if dropped:
             notes.append(f"{kpi}: {dropped} points incomplete; analysed N = {n_full} of {plan.n}")
@@ -196,7 +218,7 @@ def _analyse_kpis(
                 f"averaged output: total indices below ~{share:.2f} may be noise; "
                 f"raise replications (now {reps})"
             )
-    return idx_rows, conv_frames, verdicts, noise_rows
+    return idx_rows, conv_frames, verdicts, noise_rows, fits
 
 
 def _run_notes(runs: pd.DataFrame, twins: Sequence[np.ndarray], n_points: int) -> list[str]:

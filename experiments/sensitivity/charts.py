@@ -46,6 +46,7 @@ BARS = {
     "rbd_fast": ("S1",),
     "delta": ("delta", "S1"),
     "pawn": ("PAWN_median",),
+    "emulator": ("S1", "ST"),
 }
 METHOD_TITLES = {
     "sobol": "Sobol",
@@ -54,6 +55,7 @@ METHOD_TITLES = {
     "rbd_fast": "RBD-FAST",
     "delta": "delta moment-independent",
     "pawn": "PAWN",
+    "emulator": "polynomial-chaos emulator",
 }
 
 
@@ -116,14 +118,18 @@ def index_bars(
     ax.axvline(0, color="#555555", lw=0.8)
     ax.set_xlabel(
         "index (share of the output's variance)"
-        if method in ("sobol", "fast", "rbd_fast")
+        if method in ("sobol", "fast", "rbd_fast", "emulator")
         else "index (0 = no influence)"
     )
     n = int(t["n"].max()) if len(t) else 0
     conf = indices["conf_level"].iloc[0] if "conf_level" in indices and len(indices) else 0.95
     ax.set_title(
         f"{_title(kpi, units)}\n{METHOD_TITLES[method]} indices, N = {n}, "
-        f"bars: {conf:.0%} bootstrap CI",
+        + (
+            f"bars: {conf:.0%} bootstrap CI"
+            if method != "emulator"
+            else f"bars: {conf:.0%} CI (bootstrap and lack of fit)"
+        ),
         fontsize=10,
     )
     ax.grid(axis="x", alpha=0.3)
@@ -391,7 +397,7 @@ def draw_all(
             out.append(morris_scatter(t, kpi, folder / f"morris_{k}.png", labels, units))
         else:
             out.append(index_bars(t, kpi, method, folder / f"{method}_{k}.png", labels, units))
-        if method == "sobol" and ((t["kpi"] == kpi) & (t["index"] == "S2")).any():
+        if method in ("sobol", "emulator") and ((t["kpi"] == kpi) & (t["index"] == "S2")).any():
             out.append(s2_heatmap(t, kpi, folder / f"s2_{k}.png", labels, units))
         if len(conv) and (conv["kpi"] == kpi).any():
             out.append(

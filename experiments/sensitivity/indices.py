@@ -31,6 +31,7 @@ MAIN_INDEX = {
     "rbd_fast": "S1",
     "delta": "delta",
     "pawn": "PAWN_median",
+    "emulator": "ST",
 }
 #: Indices compared at N/2 and N.
 CONVERGENCE_INDICES = {
@@ -40,6 +41,7 @@ CONVERGENCE_INDICES = {
     "rbd_fast": ("S1",),
     "delta": ("delta", "S1"),
     "pawn": ("PAWN_median",),
+    "emulator": ("S1", "ST"),
 }
 #: Confidence half-width of a top-3 normalised index above which a warning is printed.
 CI_WARN = 0.10

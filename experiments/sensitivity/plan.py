@@ -47,6 +47,11 @@ class Plan:
 def build_plan(spec: SensitivitySpec) -> Plan:
     """Sample the parameter space with the method's SALib sampler and the spec's seed.
 
+    The emulator's design is a scrambled Sobol' sequence (``scipy.stats.qmc``): the
+    first n points of a 2n design are the n design's, so a design that doubles
+    keeps every earlier point (and its stored runs). So does Saltelli's (SALib
+    draws its base samples from one Sobol' sequence without skipping).
+
     Sampling happens in the unit hypercube; each column then goes through its
     parameter's inverse CDF (uniform, log-uniform, triangular, normal,
     truncated normal, lognormal; unbounded tails truncated at 0.1 % / 99.9 %),
@@ -90,6 +95,13 @@ def build_plan(spec: SensitivitySpec) -> Plan:
                 seed=seed,
             )
             block = np.arange(len(unit)) // (d + 1)
+            half = block < n // 2
+            n_half = n // 2
+        elif s.method == "emulator":  # a Sobol' sequence: n points extend to 2n by appending
+            from scipy.stats import qmc
+
+            unit = qmc.Sobol(d=d, scramble=True, seed=seed).random(n)
+            block = np.arange(n)
             half = block < n // 2
             n_half = n // 2
         elif s.method == "fast":  # the N curve, then an N/2 curve for the convergence check

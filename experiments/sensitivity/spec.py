@@ -38,7 +38,7 @@ from sim.config import ScenarioError, validate
 from sim.core.fields import Strict
 from sim.core.fields import field as schema_field
 
-METHODS = ("sobol", "morris", "fast", "rbd_fast", "delta", "pawn")
+METHODS = ("sobol", "morris", "fast", "rbd_fast", "delta", "pawn", "emulator")
 METHOD_NAMES = {
     "sobol": "Sobol",
     "morris": "Morris elementary effects",
@@ -46,6 +46,7 @@ METHOD_NAMES = {
     "rbd_fast": "RBD-FAST",
     "delta": "delta moment-independent",
     "pawn": "PAWN",
+    "emulator": "polynomial-chaos emulator",
 }
 #: Unbounded distributions are truncated at these quantiles (so every value is finite).
 TAIL = 0.001
@@ -136,16 +137,19 @@ class ParameterSpec(Strict):
 class Sensitivity(Strict):
     """The ``[sensitivity]`` table: method, sample size, KPIs, parameters."""
 
-    method: Literal["sobol", "morris", "fast", "rbd_fast", "delta", "pawn"] = "sobol"
+    method: Literal["sobol", "morris", "fast", "rbd_fast", "delta", "pawn", "emulator"] = "sobol"
     n: int = schema_field(
         64,
         "samples",
         2,
         10_000_000,
         "sobol: base samples N (a power of two); morris: trajectories; fast: samples per "
-        "curve; rbd_fast, delta, pawn: Latin hypercube samples",
+        "curve; rbd_fast, delta, pawn: Latin hypercube samples; emulator: Sobol' sequence "
+        "points (a power of two)",
     )
-    second_order: bool = Field(True, description="sobol: S2 (runs N(2D+2) instead of N(D+2))")
+    second_order: bool = Field(
+        True, description="sobol: S2 (runs N(2D+2) instead of N(D+2)); emulator: S2 reported"
+    )
     kpis: list[str] = Field(min_length=1)
     bootstrap: int = schema_field(100, "resamples", 10, 100_000, "bootstrap resamples for CIs")
     conf_level: float = schema_field(0.95, "probability", 0.5, 0.999)
@@ -158,6 +162,16 @@ class Sensitivity(Strict):
     slides: int = schema_field(10, "slides", 2, 1000, "pawn: conditioning intervals")
     tolerance: float = schema_field(
         0.05, "index", 0.0, 1.0, "convergence: allowed change N/2 -> N beyond the CI"
+    )
+    q2_threshold: float = schema_field(
+        0.9, "", 0.0, 1.0, "emulator: indices withheld for a KPI whose validation Q2 is below"
+    )
+    max_degree: int = schema_field(12, "degree", 1, 20, "emulator: highest polynomial degree")
+    q_norm: float = schema_field(
+        0.75, "", 0.1, 1.0, "emulator: hyperbolic truncation (1: every term of total degree p)"
+    )
+    max_interaction: int = schema_field(
+        3, "inputs", 1, 10, "emulator: at most this many parameters in one term"
     )
     fixed: dict[str, Any] = Field(default_factory=dict, description="values set at every point")
     parameters: dict[str, ParameterSpec] = Field(min_length=1)
@@ -263,7 +277,21 @@ def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
     s = spec.sensitivity
     n, d, where = s.n, len(s.parameters), f"{name}: sensitivity.n"
     out = []
-    if s.method == "sobol":
+    if s.method == "emulator":
+        if n & (n - 1) or n < 16:
+            lower = 1 << max(4, n.bit_length() - 1)
+            out.append(
+                f"{where}: {n} is not a power of two >= 16; the emulator's Sobol' sequence "
+                f"needs n = 2^k points (e.g. {lower} or {lower * 2})"
+            )
+        out += [
+            f"{name}: sensitivity.parameters.{path}: categorical (values = [...]); the "
+            "emulator's polynomials need a numeric range: give bounds, fix it in "
+            "[sensitivity.fixed], or use method = 'sobol'"
+            for path, p in s.parameters.items()
+            if p.values
+        ]
+    elif s.method == "sobol":
         if n & (n - 1) or n < 4:
             lower = 1 << max(2, n.bit_length() - 1)
             out.append(

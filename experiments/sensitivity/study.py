@@ -48,24 +48,29 @@ def run_sensitivity(
     spec: SensitivitySpec,
     out: str | Path,
     *,
-    engine: str = "serial",
+    engine: Any = "serial",
     workers: int = 2,
     scheduler: str | None = None,
     progress: Callable[[str, dict], Any] | None = None,
     spec_source: str = "",
     charts: bool = True,
+    extend: bool = False,
 ) -> StudyResult:
     """Sample, run (or finish) the design on an engine, and analyse every KPI.
 
     Args:
         spec: The validated spec.
         out: The experiment folder (rerunning into it resumes).
-        engine: ``serial``, ``processes`` or ``dask``.
+        engine: ``serial``, ``processes`` or ``dask``, or an engine already started
+            (kept running: :func:`experiments.sensitivity.adaptive.run_until_converged`
+            reuses one across rounds).
         workers: Worker processes.
         scheduler: A running Dask scheduler's address.
         progress: Passed to :func:`experiments.engine.batch.run_experiment`.
         spec_source: The spec file, recorded in the manifest.
         charts: Draw the charts.
+        extend: The folder may hold this study with a smaller n (a nested design:
+            Sobol' points or Saltelli blocks appended); its runs are reused.
 
     Returns:
         The study result.
@@ -91,6 +96,7 @@ def run_sensitivity(
         resume=True,
         progress=progress,
         spec_source=spec_source,
+        extend=extend,
     )
     t1 = time.perf_counter()
     design = pd.DataFrame(plan.unit, columns=[f"u.{k}" for k in plan.names])
@@ -117,8 +123,8 @@ def run_sensitivity(
         "wall_seconds": round(t2 - t0, 3),
         "runs_seconds": round(t1 - t0, 3),
         "analysis_seconds": round(t2 - t1, 3),
-        "engine": engine,
-        "workers": workers,
+        "engine": getattr(engine, "name", engine),
+        "workers": getattr(engine, "workers", workers),
         "runs_planned": summary.planned,
         "runs_this_invocation": summary.ran,
         "failed": summary.failed,
@@ -151,7 +157,7 @@ def format_indices(analysis: Analysis, kpi: str, k: int = 3) -> list[str]:
     for i, row in enumerate(top.itertuples(), 1):
         text = f"  {i}. {row.parameter:<{width}}  {main} {_fmt_index(row.value, units[1], method)}"
         text += f" +/- {_fmt_index(row.ci, units[1], method)}"
-        if method in ("sobol", "fast"):
+        if method in ("sobol", "fast", "emulator"):
             s1 = t[(t["kpi"] == kpi) & (t["index"] == "S1") & (t["parameter"] == row.parameter)]
             if len(s1):
                 text += f"   (S1 {s1['value'].iloc[0]:.2f} +/- {s1['ci'].iloc[0]:.2f})"
@@ -188,7 +194,15 @@ def report_lines(result: StudyResult, spec: SensitivitySpec) -> list[str]:
     lines = []
     main = MAIN_INDEX[a.method]
     conf = f"{s.conf_level:.0%}"
+    fits = a.emulator.set_index("kpi") if a.emulator is not None else None
     for kpi in s.kpis:
+        if fits is not None and kpi in fits.index and not fits.loc[kpi, "reported"]:
+            f = fits.loc[kpi]
+            lines.append(
+                f"{kpi}: NOT reported: emulator Q2 {f['q2']:.2f} < {f['q2_threshold']:g} "
+                f"(see the warning below)"
+            )
+            continue
         if not (a.indices["kpi"] == kpi).any():
             continue
         label = kpi_units([kpi])[kpi][0]
@@ -200,6 +214,14 @@ def report_lines(result: StudyResult, spec: SensitivitySpec) -> list[str]:
             "replications averaged):"
         )
         lines += format_indices(a, kpi)
+        if fits is not None and kpi in fits.index:
+            f = fits.loc[kpi]
+            lines.append(
+                f"  emulator: polynomial chaos of degree {f['degree']}, {f['terms']} terms on "
+                f"{f['points']} points; validation Q2 {f['q2']:.3f} (threshold "
+                f"{f['q2_threshold']:g}; the first half's fit on the second half's points; "
+                f"5-fold cross-validation {f['q2_cv']:.3f})"
+            )
         state = "passed" if v["converged"] else "NOT passed"
         lines.append(f"  convergence check (N/2 = {v['n_half']} vs N = {v['n']}): {state}")
         nz = a.noise[a.noise["kpi"] == kpi]

@@ -56,6 +56,7 @@ CHART_ORDER = (
     "tornado",
     "sensitivity",
     "sobol",
+    "emulator",
     "morris",
     "convergence",
     "discovery",
@@ -548,6 +549,11 @@ CAPTIONS: dict[str, str] = {
     "sobol_": (
         "Sobol indices of {kpi}: each parameter's first-order (S1) and total (ST) share of the "
         "variance, with confidence intervals."
+    ),
+    "emulator_": (
+        "Sobol indices of {kpi} from a polynomial-chaos emulator: each parameter's first-order "
+        "(S1) and total (ST) share of the variance, with intervals that include the emulator's "
+        "error."
     ),
     "s2_": (
         "Sobol second-order indices of {kpi}: the share of the variance due to each pair of "

@@ -4,7 +4,8 @@ Every import counts: module level, inside functions, and under ``TYPE_CHECKING``
 Layers, bottom to top (a module may import its own layer and those below)::
 
     sim.core < sim.instruments < sim.config < sim.mechanisms < agents < sim.model
-      < experiments.engine < experiments.{sensitivity, discovery, workshop} < experiments.app
+      < experiments.engine < experiments.{sensitivity, discovery, search, workshop}
+      < experiments.app
       < experiments.cli
 """
 
@@ -23,7 +24,12 @@ LAYERS = (
     ("agents",),
     ("sim.model", "sim"),
     ("experiments.engine", "experiments", "scenarios"),
-    ("experiments.sensitivity", "experiments.discovery", "experiments.workshop"),
+    (
+        "experiments.sensitivity",
+        "experiments.discovery",
+        "experiments.search",
+        "experiments.workshop",
+    ),
     ("experiments.app",),  # the what-if page: built on the workshop's studies and tables
     ("experiments.cli",),
 )

@@ -488,6 +488,7 @@ def _html_table(rows: list[list[str]], caption: str) -> str:
 
 def _charts(folder: Path) -> list[Path]:
     found = sorted((folder / "charts").glob("*.png")) + sorted(folder.glob("*.png"))
+    found = [p for p in found if not p.stem.startswith("search_")]  # in the search's section
 
     def rank(p: Path) -> tuple[int, str]:
         return (
@@ -581,6 +582,16 @@ CAPTIONS: dict[str, str] = {
     "discovery_": (
         "Scenario discovery for {kpi}: PRIM's trade-off between coverage and density (left) "
         "and the parameter limits of the box it chose (right)."
+    ),
+    "search_front": (
+        "The Pareto front of the robust design search in parallel coordinates: each line a "
+        "design, across its levers (left) and its robustness metrics (right, better up); the "
+        "shipped designs dashed, the candidate designs c1, c2, ... labelled."
+    ),
+    "search_convergence": (
+        "Convergence of the search: the hypervolume of the front found by each generation "
+        "(objectives scaled to the range the search reached) and the epsilon progress (new "
+        "epsilon boxes entered, cumulative)."
     ),
 }
 
@@ -692,8 +703,17 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     Raises:
         FileNotFoundError: When the folder holds no study to report on.
     """
+    from experiments.search.tables import load_search
+
     folder = Path(folder)
     summary = _read(folder, "compare.csv")
+    search = load_search(folder)
+    if summary is None and search is not None:
+        return _write_report(
+            folder,
+            f"alliance-sim search report: {search['spec'].search.name}",
+            [*search_sections(search), ("How to reproduce", _search_reproduce(search))],
+        )
     if summary is None:
         raise FileNotFoundError(
             f"{folder}: no compare.csv: run 'alliance compare ... --out {folder}' first"
@@ -769,6 +789,8 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
             ),
         )
     sections += _other_studies(folder, stress)
+    if search is not None:
+        sections += search_sections(search)
     labels = list(study.get("designs", []))
     sections.append(("Charts", "".join(_figure(p, figure_caption(p.stem, labels)) for p in charts)))
     sections.append(
@@ -779,6 +801,11 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
             + "</ul>",
         )
     )
+    return _write_report(folder, title, sections)
+
+
+def _write_report(folder: Path, title: str, sections: list[tuple[str, str]]) -> tuple[Path, Path]:
+    """Number the captions, write ``report.html`` and typeset ``report.pdf``."""
     page = _number(
         _HTML.format(
             title=html.escape(title),
@@ -792,6 +819,106 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     html_path = atomic(folder / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
     pdf_path = atomic(folder / "report.pdf", lambda p: render_pdf(page, p))
     return html_path, pdf_path
+
+
+def search_sections(search: dict) -> list[tuple[str, str]]:
+    """The robust design search's section: the front, levers, convergence, re-evaluation.
+
+    What was searched, the front and the shipped designs, the candidates' levers,
+    hypervolume by generation, the re-evaluation on fresh worlds and the two charts.
+
+    Args:
+        search: :func:`experiments.search.tables.load_search` of the folder.
+
+    Returns:
+        One (title, HTML) section.
+    """
+    from experiments.search.tables import (
+        convergence_rows,
+        front_rows,
+        lever_rows,
+        metric_heading,
+        overfit_lines,
+        reevaluation_rows,
+    )
+
+    spec, manifest, front = search["spec"], search["manifest"], search["front"]
+    s = spec.search
+    parts = [
+        f"<p>Which design should the city adopt? The search varied {len(spec.levers)} levers "
+        f"of the {html.escape(s.scenario)} scenario ({_text(', '.join(spec.levers))}) with "
+        f"{s.algorithm.upper()} (pymoo), {manifest.get('evaluations', 0)} designs in "
+        f"{manifest.get('generations', 0)} generations, each run on the same "
+        f"{spec.worlds.count} worlds ({spec.worlds.samples} samples of the uncertain world "
+        f"parameters x {spec.worlds.seeds} seeds), and judged each design on "
+        + "; ".join(html.escape(metric_heading(o)) for o in spec.objectives)
+        + ". A design is on the front when no other design evaluated is at least as good on "
+        "every objective and better on one. Mean: the average over the worlds; worst p %: "
+        "the value reached in all but the worst p % of worlds; regret: the largest shortfall, "
+        "world by world, against the better of the shipped designs there; share of worlds: "
+        "how often the condition holds (docs/search.md).</p>"
+    ]
+    if front is None or front.empty:
+        parts.append("<p>No feasible design was found.</p>")
+    else:
+        parts.append(
+            _html_table(
+                front_rows(spec, front, search["shipped"], limit=10),
+                f"The first {min(10, len(front))} of the {len(front)} designs on the Pareto "
+                "front (candidates c1, c2, ... first: those that dominate shipped designs, then "
+                "a spread), and the shipped designs, on the search worlds.",
+            )
+        )
+        parts.append(
+            _html_table(
+                lever_rows(spec, front, limit=s.candidates or 5),
+                "The levers of the candidate designs (written as scenario files in "
+                "candidates/: 'alliance compare candidates/c1.toml alliance' compares one).",
+            )
+        )
+    conv = search["convergence"]
+    if conv is not None and len(conv):
+        parts.append(
+            _html_table(
+                convergence_rows(conv),
+                "Hypervolume of the front found by each generation (objectives scaled to the "
+                "range the search reached; share of the unit box) and epsilon progress.",
+            )
+        )
+    re_table = search["reevaluation"]
+    if re_table is not None and len(re_table):
+        parts.append(
+            "<h3>Re-evaluation on fresh worlds</h3><p>The front's first designs and the "
+            "shipped designs run again on worlds the search never saw; a metric that falls "
+            "back shows over-fitting to the search worlds.</p>"
+        )
+        parts.append(
+            _html_table(
+                reevaluation_rows(spec, re_table),
+                "Each design's metrics on the search worlds and on fresh worlds, and the "
+                "shipped designs it dominates on the fresh worlds.",
+            )
+        )
+        parts.append(
+            "<ul>"
+            + "".join(f"<li>{html.escape(x)}</li>" for x in overfit_lines(spec, re_table))
+            + "</ul>"
+        )
+    for stem in ("search_front", "search_convergence"):
+        path = search["folder"] / "charts" / f"{stem}.png"
+        if path.is_file():
+            parts.append(_figure(path, figure_caption(stem, [])))
+    return [(f"Robust design search: {s.name}", "".join(parts))]
+
+
+def _search_reproduce(search: dict) -> str:
+    m = search["manifest"]
+    items = [
+        f"alliance search {m.get('spec_file') or 'SPEC'} --out {search['folder']}",
+        f"spec hash {m.get('spec_hash', '')}; seed {search['spec'].search.seed}; engine "
+        f"{m.get('engine', '')} ({m.get('workers', '')} workers)",
+    ]
+    return "<ul>" + "".join(f"<li><code>{html.escape(x)}</code></li>" for x in items) + "</ul>"
 
 
 def render_pdf(page: str, path: Path) -> Path:

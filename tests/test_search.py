@@ -187,10 +187,9 @@ def test_charts_and_the_report_section(searched):
     _, whole, *_ = searched
     assert (whole / "charts" / "search_front.png").stat().st_size > 10_000
     assert (whole / "charts" / "search_convergence.png").stat().st_size > 5_000
-    from experiments.search.tables import load_search
-    from experiments.workshop.report import search_sections
+    from experiments.workshop.report import find_search, search_sections
 
-    [(title, body)] = search_sections(load_search(whole))
+    [(title, body)] = search_sections(find_search(whole))
     assert title == "Robust design search: tiny"
     assert "Re-evaluation on fresh worlds" in body and body.count("<figure") == 2
 

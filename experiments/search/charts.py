@@ -151,8 +151,9 @@ def parallel_coordinates(
         col = both[o.name].to_numpy(dtype=float)
         lo, hi = np.nanmin(col), np.nanmax(col)
         best, worst = (hi, lo) if better(o) > 0 else (lo, hi)
-        ax.text(j + 0.04, 1.0, metric_text(o, best), fontsize=7, va="bottom", weight="bold")
-        ax.text(j + 0.04, 0.0, metric_text(o, worst), fontsize=7, va="top")
+        # values on the axis's left: the candidates' labels sit on the right of the last
+        ax.text(j - 0.04, 1.0, metric_text(o, best), fontsize=7, va="bottom", ha="right")
+        ax.text(j - 0.04, 0.0, metric_text(o, worst), fontsize=7, va="top", ha="right")
     if len(levers):
         ax.axvspan(len(levers) - 0.5, n_axes - 0.5, color="#eef4fa", zorder=-1)
     labels = [_lever_label(p) for p, _ in levers] + [objective_label(o) for o in objectives]

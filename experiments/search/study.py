@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.engine.batch import run_experiment
+from experiments.engine.batch import _git_commit, run_experiment
 from experiments.engine.design import design_points, replication_seed
 from experiments.engine.engines import make_engine
 from experiments.engine.model import ScenarioModel
@@ -243,6 +243,7 @@ def _open(spec: SearchSpec, folder: Path, source: str) -> dict[str, Any]:
         "spec_hash": spec_hash(spec),
         "spec": json.loads(spec.model_dump_json()),
         "spec_file": source,
+        "git_commit": _git_commit(),
         "status": "running",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -319,6 +320,9 @@ def run_search(
         timings=timings(pd.DataFrame(state.history)),
     )
     write_json(manifest, folder / "search.json")
+    from experiments.search.tables import section
+
+    write_json(section(folder), folder / "section.json")  # alliance report reads it
     result.status = manifest["status"]
     return result
 

@@ -202,3 +202,103 @@ def overfit_lines(spec: SearchSpec, table: pd.DataFrame) -> list[str]:
             + ("n/a" if math.isnan(corr) else f"{corr:.2f}")
         )
     return lines
+
+
+def section(folder: str | Path) -> dict[str, Any]:
+    """The search's section of the workshop report, as data (``section.json``).
+
+    Paragraphs, tables as rows of text with their captions, notes, the charts' stems
+    and the commands that reproduce the search; ``alliance report`` renders it (with
+    numbered captions) without importing this package.
+
+    Args:
+        folder: The search folder.
+
+    Returns:
+        ``title``, ``intro``, ``blocks`` (``heading``, ``paragraphs``, ``rows``,
+        ``caption``, ``notes``), ``figures`` and ``reproduce``.
+    """
+    found = load_search(folder)
+    if found is None:
+        raise FileNotFoundError(f"{folder}: no search.json")
+    spec, m, front = found["spec"], found["manifest"], found["front"]
+    s = spec.search
+    intro = [
+        f"Which design should the city adopt? The search varied {len(spec.levers)} levers of "
+        f"the {s.scenario} scenario ({', '.join(spec.levers)}) with {s.algorithm.upper()} "
+        f"(pymoo): {m.get('evaluations', 0)} designs in {m.get('generations', 0)} generations, "
+        f"each run on the same {spec.worlds.count} worlds ({spec.worlds.samples} samples of "
+        f"the uncertain world parameters x {spec.worlds.seeds} seeds), and judged each design "
+        "on: " + "; ".join(metric_heading(o) for o in spec.objectives) + ".",
+        "A design is on the front when no other design evaluated is at least as good on every "
+        "objective and better on one. Mean: the average over the worlds; worst p %: the value "
+        "reached in all but the worst p % of worlds; regret: the largest shortfall, world by "
+        "world, against the better of the shipped designs there (negative: it beats both even "
+        "in its worst world); share of worlds: how often the condition holds (docs/search.md).",
+    ]
+    blocks: list[dict[str, Any]] = []
+    if front is None or front.empty:
+        blocks.append({"paragraphs": ["No feasible design was found within the budget."]})
+    else:
+        beats = front["dominates"].fillna("").astype(str)
+        both = [", ".join(sorted(x.split(", "))) for x in beats if x]
+        n_all = sum(len(x.split(", ")) == len(s.compare) for x in both) if s.compare else 0
+        blocks.append(
+            {
+                "paragraphs": [
+                    f"{n_all} of the {len(front)} designs on the front do at least as well as "
+                    f"every shipped design ({', '.join(s.compare)}) on every objective and "
+                    "better on at least one, on the search worlds."
+                    if s.compare
+                    else f"{len(front)} designs on the front."
+                ],
+                "rows": front_rows(spec, front, found["shipped"], limit=10),
+                "caption": f"The first {min(10, len(front))} of the {len(front)} designs on the "
+                "Pareto front (candidates c1, c2, ... first: those that dominate shipped "
+                "designs, then a spread), and the shipped designs, on the search worlds.",
+            }
+        )
+        blocks.append(
+            {
+                "rows": lever_rows(spec, front, limit=s.candidates or 5),
+                "caption": "The levers of the candidate designs, written as scenario files in "
+                "candidates/ ('alliance compare candidates/c1.toml alliance' compares one).",
+            }
+        )
+    conv = found["convergence"]
+    if conv is not None and len(conv):
+        blocks.append(
+            {
+                "rows": convergence_rows(conv),
+                "caption": "Hypervolume of the front found by each generation (objectives "
+                "scaled to the range the search reached; share of the unit box), epsilon "
+                "progress and the epsilon archive's size.",
+            }
+        )
+    re_table = found["reevaluation"]
+    if re_table is not None and len(re_table):
+        blocks.append(
+            {
+                "heading": "Re-evaluation on fresh worlds",
+                "paragraphs": [
+                    "The front's first designs and the shipped designs run again on worlds the "
+                    "search never saw; a metric that falls back shows over-fitting to the "
+                    "search worlds."
+                ],
+                "rows": reevaluation_rows(spec, re_table),
+                "caption": "Each design's metrics on the search worlds and on fresh worlds, "
+                "and the shipped designs it dominates on the fresh worlds.",
+                "notes": overfit_lines(spec, re_table),
+            }
+        )
+    return {
+        "title": f"Robust design search: {s.name}",
+        "intro": intro,
+        "blocks": blocks,
+        "figures": ["search_front", "search_convergence"],
+        "reproduce": [
+            f"alliance search {m.get('spec_file') or 'SPEC'} --out {found['folder']}",
+            f"spec hash {m.get('spec_hash', '')}; seed {s.seed}; engine {m.get('engine', '')} "
+            f"({m.get('workers', '')} workers); git commit {m.get('git_commit', 'unknown')}",
+        ],
+    }

@@ -703,15 +703,13 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     Raises:
         FileNotFoundError: When the folder holds no study to report on.
     """
-    from experiments.search.tables import load_search
-
     folder = Path(folder)
     summary = _read(folder, "compare.csv")
-    search = load_search(folder)
+    search = find_search(folder)
     if summary is None and search is not None:
         return _write_report(
             folder,
-            f"alliance-sim search report: {search['spec'].search.name}",
+            f"alliance-sim search report: {_json(search, 'search.json').get('name', '')}",
             [*search_sections(search), ("How to reproduce", _search_reproduce(search))],
         )
     if summary is None:
@@ -821,103 +819,49 @@ def _write_report(folder: Path, title: str, sections: list[tuple[str, str]]) -> 
     return html_path, pdf_path
 
 
-def search_sections(search: dict) -> list[tuple[str, str]]:
-    """The robust design search's section: the front, levers, convergence, re-evaluation.
+def find_search(folder: Path) -> Path | None:
+    """The search section a folder holds (``section.json`` here or in ``search/``), if any."""
+    for where in (folder, folder / "search"):
+        if (where / "section.json").is_file() and (where / "search.json").is_file():
+            return where
+    return None
 
-    What was searched, the front and the shipped designs, the candidates' levers,
-    hypervolume by generation, the re-evaluation on fresh worlds and the two charts.
+
+def search_sections(where: Path) -> list[tuple[str, str]]:
+    """The robust design search's section, from the ``section.json`` the search wrote.
+
+    The search (``alliance search``) writes its section as data: paragraphs, tables as
+    rows of text (numbers in their KPI's display unit, read from its tables), notes and
+    the stems of its charts; this renders them with numbered captions, and the charts'
+    captions from :data:`CAPTIONS`. The report imports nothing of the search.
 
     Args:
-        search: :func:`experiments.search.tables.load_search` of the folder.
+        where: The search folder (:func:`find_search`).
 
     Returns:
         One (title, HTML) section.
     """
-    from experiments.search.tables import (
-        convergence_rows,
-        front_rows,
-        lever_rows,
-        metric_heading,
-        overfit_lines,
-        reevaluation_rows,
-    )
-
-    spec, manifest, front = search["spec"], search["manifest"], search["front"]
-    s = spec.search
-    parts = [
-        f"<p>Which design should the city adopt? The search varied {len(spec.levers)} levers "
-        f"of the {html.escape(s.scenario)} scenario ({_text(', '.join(spec.levers))}) with "
-        f"{s.algorithm.upper()} (pymoo), {manifest.get('evaluations', 0)} designs in "
-        f"{manifest.get('generations', 0)} generations, each run on the same "
-        f"{spec.worlds.count} worlds ({spec.worlds.samples} samples of the uncertain world "
-        f"parameters x {spec.worlds.seeds} seeds), and judged each design on "
-        + "; ".join(html.escape(metric_heading(o)) for o in spec.objectives)
-        + ". A design is on the front when no other design evaluated is at least as good on "
-        "every objective and better on one. Mean: the average over the worlds; worst p %: "
-        "the value reached in all but the worst p % of worlds; regret: the largest shortfall, "
-        "world by world, against the better of the shipped designs there; share of worlds: "
-        "how often the condition holds (docs/search.md).</p>"
-    ]
-    if front is None or front.empty:
-        parts.append("<p>No feasible design was found.</p>")
-    else:
-        parts.append(
-            _html_table(
-                front_rows(spec, front, search["shipped"], limit=10),
-                f"The first {min(10, len(front))} of the {len(front)} designs on the Pareto "
-                "front (candidates c1, c2, ... first: those that dominate shipped designs, then "
-                "a spread), and the shipped designs, on the search worlds.",
+    section = _json(where, "section.json")
+    parts = [f"<p>{html.escape(p)}</p>" for p in section.get("intro", [])]
+    for block in section.get("blocks", []):
+        if block.get("heading"):
+            parts.append(f"<h3>{html.escape(block['heading'])}</h3>")
+        parts += [f"<p>{html.escape(p)}</p>" for p in block.get("paragraphs", [])]
+        if block.get("rows"):
+            parts.append(_html_table(block["rows"], block.get("caption", "")))
+        if block.get("notes"):
+            parts.append(
+                "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in block["notes"]) + "</ul>"
             )
-        )
-        parts.append(
-            _html_table(
-                lever_rows(spec, front, limit=s.candidates or 5),
-                "The levers of the candidate designs (written as scenario files in "
-                "candidates/: 'alliance compare candidates/c1.toml alliance' compares one).",
-            )
-        )
-    conv = search["convergence"]
-    if conv is not None and len(conv):
-        parts.append(
-            _html_table(
-                convergence_rows(conv),
-                "Hypervolume of the front found by each generation (objectives scaled to the "
-                "range the search reached; share of the unit box) and epsilon progress.",
-            )
-        )
-    re_table = search["reevaluation"]
-    if re_table is not None and len(re_table):
-        parts.append(
-            "<h3>Re-evaluation on fresh worlds</h3><p>The front's first designs and the "
-            "shipped designs run again on worlds the search never saw; a metric that falls "
-            "back shows over-fitting to the search worlds.</p>"
-        )
-        parts.append(
-            _html_table(
-                reevaluation_rows(spec, re_table),
-                "Each design's metrics on the search worlds and on fresh worlds, and the "
-                "shipped designs it dominates on the fresh worlds.",
-            )
-        )
-        parts.append(
-            "<ul>"
-            + "".join(f"<li>{html.escape(x)}</li>" for x in overfit_lines(spec, re_table))
-            + "</ul>"
-        )
-    for stem in ("search_front", "search_convergence"):
-        path = search["folder"] / "charts" / f"{stem}.png"
+    for stem in section.get("figures", []):
+        path = where / "charts" / f"{stem}.png"
         if path.is_file():
             parts.append(_figure(path, figure_caption(stem, [])))
-    return [(f"Robust design search: {s.name}", "".join(parts))]
+    return [(section.get("title", "Robust design search"), "".join(parts))]
 
 
-def _search_reproduce(search: dict) -> str:
-    m = search["manifest"]
-    items = [
-        f"alliance search {m.get('spec_file') or 'SPEC'} --out {search['folder']}",
-        f"spec hash {m.get('spec_hash', '')}; seed {search['spec'].search.seed}; engine "
-        f"{m.get('engine', '')} ({m.get('workers', '')} workers)",
-    ]
+def _search_reproduce(where: Path) -> str:
+    items = _json(where, "section.json").get("reproduce", [])
     return "<ul>" + "".join(f"<li><code>{html.escape(x)}</code></li>" for x in items) + "</ul>"
 
 

@@ -10,10 +10,11 @@ import pytest
 
 from experiments.cli.main import main
 from experiments.engine.store import load
+from experiments.search.evaluate import make_worlds
 from experiments.search.optimiser import EpsilonArchive, Optimiser, hypervolume, nondominated
 from experiments.search.robustness import metric, minimised, regret_to_best
 from experiments.search.spec import Lever, Objective, load_search_spec
-from experiments.search.study import make_worlds, run_search
+from experiments.search.study import run_search
 from sim.config import load_scenario
 
 #: ZDT1 (30 variables): the front found reaches this share of the known front's hypervolume

@@ -11,8 +11,10 @@ and the front is re-run on fresh worlds.
 - :mod:`~experiments.search.optimiser`: pymoo's mixed-variable NSGA-II / NSGA-III
   asked and told, the epsilon archive, hypervolume;
 - :mod:`~experiments.search.robustness`: mean, worst percentile, regret, satisficing;
-- :mod:`~experiments.search.study`: the search over the engine (``run_search``),
-  checkpoints, outputs, re-evaluation;
+- :mod:`~experiments.search.evaluate`: the worlds, designs run on them as engine
+  experiments, their metrics, the re-evaluation on fresh worlds;
+- :mod:`~experiments.search.study`: the search (``run_search``): generations,
+  checkpoints, convergence, outputs;
 - :mod:`~experiments.search.candidates`: the shortlist and candidate scenario files;
 - :mod:`~experiments.search.charts`: parallel coordinates and convergence;
 - :mod:`~experiments.search.tables`: the tables as text, read from a search folder

@@ -299,6 +299,14 @@ def section(folder: str | Path) -> dict[str, Any]:
         "reproduce": [
             f"alliance search {m.get('spec_file') or 'SPEC'} --out {found['folder']}",
             f"spec hash {m.get('spec_hash', '')}; seed {s.seed}; engine {m.get('engine', '')} "
-            f"({m.get('workers', '')} workers); git commit {m.get('git_commit', 'unknown')}",
+            f"({m.get('workers', '')} workers); git commit {_git_commit(found['folder'])}",
         ],
     }
+
+
+def _git_commit(folder: Path) -> str:
+    """The commit the runs were made with (the reference run store's manifest records it)."""
+    path = Path(folder) / "runs" / "reference" / "manifest.json"
+    if not path.is_file():
+        return "unknown"
+    return json.loads(path.read_text()).get("git_commit", "unknown")

@@ -14,12 +14,16 @@ from experiments.engine.plots import BLUE, PALETTE, VERMILION, plt, save_png
 from experiments.search.robustness import better
 from experiments.search.spec import Lever, Objective, SearchSpec
 
+#: Behind an axis's value labels, so lines crossing them do not hide them.
+_BOX = {"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 0.6}
 #: The shipped designs' line colours (the front is drawn in a blue-to-yellow scale).
 SHIPPED = (VERMILION, PALETTE[7], PALETTE[3], PALETTE[4])
 
 
 def choice_text(value: Any, width: int = 24) -> str:
     """A choice as a short label (a financing list as ``a > b > c``)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     text = " > ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     return textwrap.shorten(text.replace("_", " "), width, placeholder="...")
 
@@ -90,7 +94,7 @@ def parallel_coordinates(
     levers = list(spec.levers.items())
     objectives = spec.objectives
     n_axes = len(levers) + len(objectives)
-    fig, ax = plt.subplots(figsize=(max(10.0, 1.55 * n_axes + 1.5), 6.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(max(10.0, 1.25 * n_axes + 1.5), 6.6), constrained_layout=True)
     xs = np.arange(n_axes)
     both = pd.concat([front[[o.name for o in objectives]], shipped]) if len(shipped) else front
 
@@ -139,12 +143,14 @@ def parallel_coordinates(
         if lever.values:
             k = len(lever.values)
             for i, v in enumerate(lever.values):
-                ax.text(j + 0.04, i / (k - 1), choice_text(v, 18), fontsize=7, va="center")
+                ax.text(
+                    j + 0.07, i / (k - 1), choice_text(v, 18), fontsize=7, va="center", bbox=_BOX
+                )
         else:
             lo, hi = lever.range
             fmt = "{:g}" if lever.integer else "{:.3g}"
-            ax.text(j + 0.04, 0.0, fmt.format(lo), fontsize=7, va="top")
-            ax.text(j + 0.04, 1.0, fmt.format(hi), fontsize=7, va="bottom")
+            ax.text(j + 0.04, 0.0, fmt.format(lo), fontsize=7, va="top", bbox=_BOX)
+            ax.text(j + 0.04, 1.0, fmt.format(hi), fontsize=7, va="bottom", bbox=_BOX)
     for k, o in enumerate(objectives):
         j = len(levers) + k
         ax.axvline(j, color="#333333", lw=1.2, zorder=0)
@@ -152,8 +158,8 @@ def parallel_coordinates(
         lo, hi = np.nanmin(col), np.nanmax(col)
         best, worst = (hi, lo) if better(o) > 0 else (lo, hi)
         # values on the axis's left: the candidates' labels sit on the right of the last
-        ax.text(j - 0.04, 1.0, metric_text(o, best), fontsize=7, va="bottom", ha="right")
-        ax.text(j - 0.04, 0.0, metric_text(o, worst), fontsize=7, va="top", ha="right")
+        ax.text(j - 0.04, 1.0, metric_text(o, best), fontsize=7, va="bottom", ha="right", bbox=_BOX)
+        ax.text(j - 0.04, 0.0, metric_text(o, worst), fontsize=7, va="top", ha="right", bbox=_BOX)
     if len(levers):
         ax.axvspan(len(levers) - 0.5, n_axes - 0.5, color="#eef4fa", zorder=-1)
     labels = [_lever_label(p) for p, _ in levers] + [objective_label(o) for o in objectives]
@@ -175,10 +181,12 @@ def parallel_coordinates(
     return save_png(fig, path)
 
 
-def _lever_label(path: str, width: int = 18) -> str:
-    parts = path.split(".")
-    short = ".".join(parts[-2:]) if len(parts) > 2 else path
-    return "\n".join(textwrap.wrap(short.replace("_", " "), width))
+def _lever_label(path: str, width: int = 16) -> str:
+    """The lever's last two path parts, one per line (``by domain`` / ``streetlights``)."""
+    parts = [p.replace("_", " ") for p in path.split(".")[-2:]]
+    return "\n".join(
+        line for part in parts for line in textwrap.wrap(part, width, break_long_words=False)
+    )
 
 
 def convergence_chart(conv: pd.DataFrame, path: Path) -> Path:

@@ -147,7 +147,8 @@ def test_a_stopped_search_resumes_to_the_same_front(searched):
 def test_the_reevaluation_uses_fresh_worlds(searched):
     spec, whole, *_ = searched
     search_seeds = set(make_worlds(spec, 1).replication_seeds())
-    fresh = load(whole / "runs" / "reevaluation")
+    [store] = (whole / "runs").glob("reevaluation-[0-9a-f]*")  # named by the designs re-run
+    fresh = load(store)
     assert not search_seeds & set(fresh["seed"])
     table = pd.read_csv(whole / "reevaluation.csv")
     assert table["shipped"].sum() == 2 and (~table["shipped"]).sum() >= 1
@@ -233,3 +234,20 @@ def test_spec_errors_are_one_line_and_exit_2(change, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_shortlist_puts_designs_that_dominate_every_shipped_design_first():
+    from experiments.search.candidates import order_front
+
+    spec = load_search_spec(
+        {**TINY, "levers": {"policy.pilot.share_of_units": {"range": [0.01, 0.2]}}}
+    )
+    names = [o.name for o in spec.objectives]  # mean fiscal NPV (up), welfare regret (down)
+    front = pd.DataFrame(
+        [["a", 5.0, 9.0], ["b", 2.0, 1.5], ["c", 9.0, 1.0]], columns=["design", *names]
+    )
+    shipped = pd.DataFrame([[1.0, 6.0], [3.0, 2.0]], columns=names, index=["t", "s"])
+    ordered = order_front(spec, front, shipped)
+    assert ordered["design"].tolist() == ["c", "b", "a"]
+    assert ordered["dominates"].tolist() == ["t, s", "t", ""]
+    assert ordered["rank"].tolist() == [1, 2, 3]

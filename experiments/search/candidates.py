@@ -1,8 +1,8 @@
 """The shortlist: the front in a reading order, and candidate designs as scenario files.
 
-:func:`order_front` puts first the designs that do at least as well as every shipped
-design on every objective and better on one (they dominate them), then the rest; within
-each group it starts with the best compromise (the smallest sum of the objectives
+:func:`order_front` puts first the designs that dominate every shipped design (at least
+as good on every objective and better on one), then those that dominate fewer, then
+the rest; within each group it starts with the best compromise (the smallest sum of the objectives
 scaled to [0, 1]) and adds, one at a time, the design farthest from those already
 chosen, so the first few rows of the front are a short, varied list.
 :func:`write_candidates` writes the first ``search.candidates`` of them as scenario
@@ -69,8 +69,9 @@ def order_front(spec: SearchSpec, front: pd.DataFrame, shipped: pd.DataFrame) ->
     front["dominates"] = dominated_shipped(spec, front, shipped) if len(shipped) else ""
     x = _scaled(spec, front, pd.concat([front, shipped]) if len(shipped) else front)
     order: list[int] = []
-    beats = front["dominates"].to_numpy() != ""
-    for group in (np.flatnonzero(beats), np.flatnonzero(~beats)):
+    beaten = np.array([len(d.split(", ")) if d else 0 for d in front["dominates"]])
+    for count in sorted(set(beaten), reverse=True):  # most shipped designs dominated first
+        group = np.flatnonzero(beaten == count)
         left = list(group)
         if not left:
             continue
@@ -119,7 +120,7 @@ def scenario_text(
         f"description = {json.dumps(description)}",
         f"extends = {json.dumps(extends)}",
     ]
-    for table, items in tables.items():
+    for table, items in sorted(tables.items()):  # a table before its sub-tables
         lines += ["", f"[{table}]", *items]
     return "\n".join(lines) + "\n"
 

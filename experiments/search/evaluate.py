@@ -12,6 +12,8 @@ worlds.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,7 +249,7 @@ def reevaluate(
     values, failed, _, _ = evaluate_designs(
         spec,
         levers,
-        folder / "runs" / "reevaluation",
+        folder / "runs" / f"reevaluation-{_designs_hash(levers)}",
         fresh,
         ref,
         engine,
@@ -280,3 +282,9 @@ def reevaluate(
             row["dominates_on_fresh"] = ", ".join(beaten)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _designs_hash(designs: Sequence[Mapping[str, Any]]) -> str:
+    """8 hex digits naming a set of designs (a store per set: another set runs anew)."""
+    blob = json.dumps([dict(d) for d in designs], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]

@@ -251,3 +251,31 @@ def test_the_shortlist_puts_designs_that_dominate_every_shipped_design_first():
     assert ordered["design"].tolist() == ["c", "b", "a"]
     assert ordered["dominates"].tolist() == ["t, s", "t", ""]
     assert ordered["rank"].tolist() == [1, 2, 3]
+
+
+def test_every_shipped_search_spec_is_valid():
+    from pathlib import Path
+
+    from sim.config import read_toml
+
+    folder = Path(__file__).resolve().parents[1] / "experiments" / "specs"
+    shipped = [p for p in sorted(folder.glob("*.toml")) if "search" in read_toml(p)]
+    assert shipped
+    for path in shipped:
+        spec = load_search_spec(path)
+        assert len(spec.levers) >= 8 and len(spec.objectives) >= 4 and spec.worlds.count >= 30
+
+
+def test_a_search_refuses_a_folder_holding_something_else(searched, tmp_path):
+    _, whole, *_ = searched
+    other = {**TINY, "search": {**TINY["search"], "seed": 8}}
+
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "manifest.json").write_text("{}")
+    from experiments.search.study import SearchError
+
+    with pytest.raises(SearchError, match="holds an experiment, not a search"):
+        run_search(load_search_spec(other), study, engine="serial")
+    with pytest.raises(SearchError, match="holds another search"):
+        run_search(load_search_spec(other), whole, engine="serial")

@@ -139,6 +139,11 @@ def _open(spec: SearchSpec, folder: Path, source: str) -> dict[str, Any]:
             )
         manifest.update(spec=json.loads(spec.model_dump_json()), status="running")
         return manifest
+    if (folder / "manifest.json").is_file():  # a run store or a workshop study
+        raise SearchError(
+            f"{folder}: holds an experiment, not a search; put the search in {folder / 'search'} "
+            "(alliance report includes it from there)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {
         "name": spec.search.name,

@@ -4,7 +4,8 @@ Every import counts: module level, inside functions, and under ``TYPE_CHECKING``
 Layers, bottom to top (a module may import its own layer and those below)::
 
     sim.core < sim.instruments < sim.config < sim.mechanisms < agents < sim.model
-      < experiments.engine < experiments.{sensitivity, discovery, workshop, ema} < experiments.app
+      < experiments.engine < experiments.{sensitivity, discovery, search, workshop, ema}
+      < experiments.app
       < experiments.cli
 """
 
@@ -24,7 +25,13 @@ LAYERS = (
     ("sim.model", "sim"),
     ("experiments.engine", "experiments", "scenarios"),
     # studies on the engine; ema: the EMA Workbench adaptor (optional extra, imported lazily)
-    ("experiments.sensitivity", "experiments.discovery", "experiments.workshop", "experiments.ema"),
+    (
+        "experiments.sensitivity",
+        "experiments.discovery",
+        "experiments.search",
+        "experiments.workshop",
+        "experiments.ema",
+    ),
     ("experiments.app",),  # the what-if page: built on the workshop's studies and tables
     ("experiments.cli",),
 )

@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from experiments.cli import app, batch, discover, scenarios, sensitivity, workshop
+from experiments.cli import app, batch, discover, scenarios, search, sensitivity, workshop
 from experiments.cli.common import EXIT_FAILED, EXIT_INVALID, Parser, detail, output_args
 from sim.config import ScenarioError
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_listings(sub)  # scenarios, params
     sensitivity.add_commands(sub)
     discover.add_commands(sub)
+    search.add_commands(sub)
     app.add_commands(sub)  # app
     for command in sub.choices.values():  # one contract for every command
         output_args(command)

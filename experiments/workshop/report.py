@@ -489,6 +489,7 @@ def _html_table(rows: list[list[str]], caption: str) -> str:
 
 def _charts(folder: Path) -> list[Path]:
     found = sorted((folder / "charts").glob("*.png")) + sorted(folder.glob("*.png"))
+    found = [p for p in found if not p.stem.startswith("search_")]  # in the search's section
 
     def rank(p: Path) -> tuple[int, str]:
         return (
@@ -587,6 +588,16 @@ CAPTIONS: dict[str, str] = {
     "discovery_": (
         "Scenario discovery for {kpi}: PRIM's trade-off between coverage and density (left) "
         "and the parameter limits of the box it chose (right)."
+    ),
+    "search_front": (
+        "The Pareto front of the robust design search in parallel coordinates: each line a "
+        "design, across its levers (left) and its robustness metrics (right, better up); the "
+        "shipped designs dashed, the candidate designs c1, c2, ... labelled."
+    ),
+    "search_convergence": (
+        "Convergence of the search: the hypervolume of the front found by each generation "
+        "(objectives scaled to the range the search reached) and the epsilon progress (new "
+        "epsilon boxes entered, cumulative)."
     ),
 }
 
@@ -700,6 +711,13 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     """
     folder = Path(folder)
     summary = _read(folder, "compare.csv")
+    search = find_search(folder)
+    if summary is None and search is not None:
+        return _write_report(
+            folder,
+            f"alliance-sim search report: {_json(search, 'search.json').get('name', '')}",
+            [*search_sections(search), ("How to reproduce", _search_reproduce(search))],
+        )
     if summary is None:
         raise FileNotFoundError(
             f"{folder}: no compare.csv: run 'alliance compare ... --out {folder}' first"
@@ -775,6 +793,8 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
             ),
         )
     sections += _other_studies(folder, stress)
+    if search is not None:
+        sections += search_sections(search)
     labels = list(study.get("designs", []))
     sections.append(("Charts", "".join(_figure(p, figure_caption(p.stem, labels)) for p in charts)))
     sections.append(
@@ -785,6 +805,11 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
             + "</ul>",
         )
     )
+    return _write_report(folder, title, sections)
+
+
+def _write_report(folder: Path, title: str, sections: list[tuple[str, str]]) -> tuple[Path, Path]:
+    """Number the captions, write ``report.html`` and typeset ``report.pdf``."""
     page = _number(
         _HTML.format(
             title=html.escape(title),
@@ -798,6 +823,52 @@ def build_report(folder: str | Path) -> tuple[Path, Path]:
     html_path = atomic(folder / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
     pdf_path = atomic(folder / "report.pdf", lambda p: render_pdf(page, p))
     return html_path, pdf_path
+
+
+def find_search(folder: Path) -> Path | None:
+    """The search section a folder holds (``section.json`` here or in ``search/``), if any."""
+    for where in (folder, folder / "search"):
+        if (where / "section.json").is_file() and (where / "search.json").is_file():
+            return where
+    return None
+
+
+def search_sections(where: Path) -> list[tuple[str, str]]:
+    """The robust design search's section, from the ``section.json`` the search wrote.
+
+    The search (``alliance search``) writes its section as data: paragraphs, tables as
+    rows of text (numbers in their KPI's display unit, read from its tables), notes and
+    the stems of its charts; this renders them with numbered captions, and the charts'
+    captions from :data:`CAPTIONS`. The report imports nothing of the search.
+
+    Args:
+        where: The search folder (:func:`find_search`).
+
+    Returns:
+        One (title, HTML) section.
+    """
+    section = _json(where, "section.json")
+    parts = [f"<p>{html.escape(p)}</p>" for p in section.get("intro", [])]
+    for block in section.get("blocks", []):
+        if block.get("heading"):
+            parts.append(f"<h3>{html.escape(block['heading'])}</h3>")
+        parts += [f"<p>{html.escape(p)}</p>" for p in block.get("paragraphs", [])]
+        if block.get("rows"):
+            parts.append(_html_table(block["rows"], block.get("caption", "")))
+        if block.get("notes"):
+            parts.append(
+                "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in block["notes"]) + "</ul>"
+            )
+    for stem in section.get("figures", []):
+        path = where / "charts" / f"{stem}.png"
+        if path.is_file():
+            parts.append(_figure(path, figure_caption(stem, [])))
+    return [(section.get("title", "Robust design search"), "".join(parts))]
+
+
+def _search_reproduce(where: Path) -> str:
+    items = _json(where, "section.json").get("reproduce", [])
+    return "<ul>" + "".join(f"<li><code>{html.escape(x)}</code></li>" for x in items) + "</ul>"
 
 
 def render_pdf(page: str, path: Path) -> Path:

@@ -170,9 +170,10 @@ def parallel_coordinates(
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
+    colour_by = objective_label(objectives[0], width=200)
     ax.set_title(
         f"Search '{spec.search.name}': the {len(front)} designs of the Pareto front "
-        f"(levers left, objectives right with better up; colour: {objectives[0].name}); "
+        f"(levers left, objectives right with better up; colour: {colour_by}); "
         f"c1-c{min(spec.search.candidates, len(front))}: the candidates",
         fontsize=9,
     )

@@ -19,7 +19,6 @@ from experiments.cli.common import (
     integer,
     verbosity,
 )
-from sim.config import ScenarioError
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -34,12 +33,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from experiments.engine.store import safe_name
     from experiments.search.spec import load_search_spec
 
-    try:
-        spec = load_search_spec(args.spec)
-    except ScenarioError as exc:
-        for line in exc.problems:
-            print(line, file=sys.stderr)
-        return EXIT_INVALID
+    spec = load_search_spec(args.spec)  # a bad spec: main prints its lines, exit 2
     from experiments.search.study import SearchError, run_search
 
     out = Path(args.out) if args.out else Path("results") / "search" / safe_name(spec.search.name)

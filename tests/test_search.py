@@ -210,8 +210,9 @@ def test_charts_and_the_report_section(searched):
             },
             "does not apply",
         ),
+        ({"levers": {}}, 'spec.toml: levers: name at least one [levers."policy.path"]'),
     ],
-    ids=["unknown-lever", "bad-range", "out-of-range", "unknown-kpi", "inactive-lever"],
+    ids=["unknown-lever", "bad-range", "out-of-range", "unknown-kpi", "inactive-lever", "none"],
 )
 def test_spec_errors_are_one_line_and_exit_2(change, message, tmp_path, capsys):
     from experiments.search.candidates import toml_value
@@ -233,6 +234,7 @@ def test_spec_errors_are_one_line_and_exit_2(change, message, tmp_path, capsys):
     assert main(["search", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+    assert ": {'" not in err[0]  # never the whole file dumped as a dict
     assert not (tmp_path / "out").exists()
 
 

@@ -426,6 +426,8 @@ def _describe(root: type[BaseModel], err: dict) -> str:
     if kind == "missing":
         return "required value is missing"
     expected = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    if kind == "value_error" and isinstance(err.get("input"), Mapping):
+        return expected  # a table's own check says what is wrong; the table is not repeated
     where = f" in {span}" if span else ""
     units = f" ({unit})" if unit else ""
     return f"{_short(err['input'])} is not valid: expected {expected}{where}{units}"
@@ -458,6 +460,9 @@ def validate(
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
             source = _origin(origins, loc, default_source)
+            if not loc and err["type"] == "value_error":  # a whole-file check: its own words
+                lines.append(f"{source}: {err['msg'].removeprefix('Value error, ')}")
+                continue
             lines.append(f"{source}: {'.'.join(map(str, loc))}: {_describe(root, err)}")
         raise ScenarioError(lines) from None
 

@@ -598,3 +598,19 @@ def test_running_turns_false_at_the_horizon_and_stepping_past_it_is_refused():
     assert not whole.running
     for name, values in whole.series.data.items():  # stepping by hand is the same run
         np.testing.assert_array_equal(stepped.series.data[name], values, err_msg=name)
+
+
+def test_a_finished_model_is_freed():
+    """Nothing keeps a model alive after its run (Mesa's agent-id counter held every one)."""
+    import gc
+    import weakref
+
+    from sim.config import load_scenario
+
+    scn = load_scenario("alliance", overrides={"world.residents.simulated_agents": 1000})
+    model = AllianceModel(scn, seed=1, months=3)
+    model.run()
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None

@@ -281,3 +281,15 @@ def test_a_search_refuses_a_folder_holding_something_else(searched, tmp_path):
         run_search(load_search_spec(other), study, engine="serial")
     with pytest.raises(SearchError, match="holds another search"):
         run_search(load_search_spec(other), whole, engine="serial")
+
+
+def test_a_design_with_a_non_finite_objective_is_infeasible_not_repaired():
+    from experiments.search.study import for_optimiser
+
+    f = np.array([[1.0, 5.0], [np.nan, 2.0], [3.0, np.inf]])
+    out, violation = for_optimiser(f, np.zeros(3))
+    assert violation.tolist() == [0.0, 1.0, 1.0]
+    assert out[1, 0] == 4.0 and out[2, 1] == 6.0  # past the worst feasible value
+    assert np.isfinite(out).all() and out[0].tolist() == [1.0, 5.0]
+    all_bad, _ = for_optimiser(np.array([[np.nan], [np.nan]]), np.zeros(2))
+    assert all_bad.tolist() == [[1.0], [1.0]]

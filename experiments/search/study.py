@@ -269,11 +269,7 @@ def _generation(
     values = np.array([state.cache[k][0] for k in keys])
     violation = np.array([state.cache[k][1] for k in keys])
     f = minimised_matrix(spec, values)
-    bad = ~np.isfinite(f)
-    if bad.any():  # infeasible designs: any finite number (feasible ones always win)
-        worst = np.nanmax(np.where(bad, np.nan, f), axis=0)
-        f = np.where(bad, np.nan_to_num(worst, nan=0.0) + 1.0, f)
-        violation = np.where(bad.any(axis=1) & (violation == 0), 1.0, violation)
+    f, violation = for_optimiser(f, violation)
     t3 = time.perf_counter()
     state.optimiser.tell(f, violation)
     t_tell = time.perf_counter() - t3
@@ -464,3 +460,29 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
         if out[c].map(lambda v: isinstance(v, (list, dict))).any():
             out[c] = out[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
     return out
+
+
+def for_optimiser(f: np.ndarray, violation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Objectives and violations as the optimiser takes them: infeasible where not finite.
+
+    A design with a failed or non-finite run is infeasible: the optimiser gets a
+    constraint violation and, as pymoo needs a number, a placeholder just past the worst
+    feasible value of that objective (feasible designs always win). Only the optimiser
+    sees it: the evaluations table keeps the design's own values (NaN where they are).
+
+    Args:
+        f: Minimised objectives, one row per design.
+        violation: Each design's share of failed runs.
+
+    Returns:
+        (objectives, violations).
+    """
+    bad = ~np.isfinite(f)
+    if not bad.any():
+        return f, violation
+    worst = np.where(bad, -np.inf, f).max(axis=0)
+    placeholder = np.where(np.isfinite(worst), worst + 1.0, 1.0)
+    return (
+        np.where(bad, placeholder, f),
+        np.where(bad.any(axis=1) & (violation == 0), 1.0, violation),
+    )

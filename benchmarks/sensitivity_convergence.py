@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     fits = em.emulator.set_index("kpi")
     rows = [
         (
-            f"emulator (PCE), --until-converged, N = {result.rounds[-1].n} points",
+            f"emulator (PCE), --until-converged, N = {result.rounds[-1].n} points x "
+            f"{result.rounds[-1].replications} replications",
             f"{result.rounds[-1].runs:,} ({sum(r.ran for r in result.rounds):,} run now)",
             em_seconds,
             f"{_max_ci_first_total(em.indices):.3f} / {_max_ci(em.indices):.3f}",

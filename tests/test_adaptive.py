@@ -82,3 +82,74 @@ def test_extend_accepts_only_a_longer_design(tmp_path):
         run_experiment(experiment_spec(bigger, build_plan(bigger)), tmp_path)  # not asked
     summary = run_experiment(experiment_spec(bigger, build_plan(bigger)), tmp_path, extend=True)
     assert (summary.skipped, summary.ran) == (16, 16)
+
+
+def scattered(replications: int, scatter_sd: float = 3.0, n: int = 32) -> dict:
+    """Ishigami with noise that differs from point to point (a simulation's kind)."""
+    data = ishigami("emulator", n)
+    data["experiment"]["replications"] = replications
+    data["sensitivity"]["second_order"] = False
+    data["sensitivity"]["fixed"] = {"scatter_sd": scatter_sd}
+    data["sensitivity"]["parameters"] = {f"x{i}": {"bounds": [-PI, PI]} for i in range(1, 4)}
+    return data
+
+
+def test_noise_limited_kpi_gets_replications(tmp_path):
+    from experiments.engine.analytic import ishigami_indices
+
+    spec = load_sensitivity_spec(scattered(2))
+    result = run_until_converged(spec, tmp_path, max_runs=8000, charts=False)
+    first, last = result.rounds[0], result.rounds[-1]
+    # Noise of 9 per run on a variance of 13.8: two replications cap Q2 near 0.75;
+    # the first round asks for the replications that leave 5 % of noise in the averages
+    # (and, its fit missing far more than that, for more points too).
+    assert first.needs["y"] >= 10 and result.rounds[1].replications == first.needs["y"]
+    assert first.short == ["y"] and result.rounds[1].n == 2 * first.n
+    assert result.stopped_by == "converged" and last.q2["y"] >= 0.9
+    assert "replications" in result.reason
+    runs = experiments.load(tmp_path)
+    assert len(runs) == last.runs == last.n * last.replications and runs.run_id.is_unique
+    assert sum(r.ran for r in result.rounds) == last.runs  # no run ran twice
+    st = result.study.analysis.indices.query("index == 'ST'").set_index("parameter")
+    for name, value in ishigami_indices()["ST"].items():
+        assert abs(st.loc[name, "value"] - value) <= st.loc[name, "ci"] + 0.01, name
+
+
+def test_enough_points_and_too_few_replications_raise_only_the_replications(tmp_path):
+    spec = load_sensitivity_spec(scattered(2, n=512))
+    result = run_until_converged(spec, tmp_path, max_runs=8000, charts=False)
+    first = result.rounds[0]
+    assert "y" in first.needs and not first.short  # the fit misses about the noise alone
+    assert [r.n for r in result.rounds] == [512] * len(result.rounds)
+    assert result.rounds[1].replications == first.needs["y"]
+    assert result.stopped_by == "converged"
+
+
+def test_noise_beyond_the_budget_is_withheld_with_what_it_needs(tmp_path):
+    spec = load_sensitivity_spec(scattered(2))
+    result = run_until_converged(spec, tmp_path, max_runs=300, charts=False)
+    assert [(r.n, r.replications) for r in result.rounds] == [(32, 2)]
+    assert result.stopped_by == "budget"
+    need = result.rounds[0].needs["y"]
+    assert f"y: replication noise caps its Q2; it needs about {need} replications" in result.reason
+    assert f"({32 * need} runs at N = 32)" in result.reason
+    # With the budget for it, a rerun into the folder grows the replications there.
+    again = run_until_converged(spec, tmp_path, max_runs=32 * need, charts=False)
+    assert (again.rounds[0].n, again.rounds[0].replications) == (32, 2)
+    assert again.rounds[1].replications == again.rounds[0].needs["y"]
+    assert again.rounds[0].ran == 0
+
+
+def test_extend_accepts_more_replications_not_fewer(tmp_path):
+    from experiments.sensitivity.adaptive import with_replications
+
+    spec = load_sensitivity_spec(scattered(2))
+    run_experiment(experiment_spec(spec, build_plan(spec)), tmp_path)
+    ids = set(experiments.load(tmp_path)["run_id"])
+    more = with_replications(spec, 5)
+    summary = run_experiment(experiment_spec(more, build_plan(more)), tmp_path, extend=True)
+    assert (summary.skipped, summary.ran) == (64, 96)
+    assert ids < set(experiments.load(tmp_path)["run_id"])
+    fewer = with_replications(spec, 1)
+    with pytest.raises(ExperimentError, match="holds another experiment"):
+        run_experiment(experiment_spec(fewer, build_plan(fewer)), tmp_path, extend=True)

@@ -167,7 +167,7 @@ def test_cli_until_converged_reports_rounds_and_the_stop(tmp_path, capsys):
     assert main(["sensitivity", str(spec), "--until-converged", "--no-chart", "--out", out]) == 0
     lines = capsys.readouterr().out.splitlines()
     rounds = [x for x in lines if x.startswith("round ")]
-    assert rounds[0].startswith("round 1: N = 32, 32 runs so far (32 new), ")
+    assert rounds[0].startswith("round 1: N = 32 x 1 replication, 32 runs so far (32 new), ")
     assert len(rounds) >= 2 and "N/2-vs-N check passed" in rounds[-1]
     assert lines[-1].startswith("stopped by converged: converged at N = ")
     assert "runs stored (" in lines[-1] and "run by this command)" in lines[-1]

@@ -33,7 +33,8 @@ DEFAULT_MAX_RUNS = 50_000
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Run a sensitivity spec on an engine, analyse it and print the closing note.
 
-    With ``--until-converged`` the design doubles until the indices converge or
+    With ``--until-converged`` the design grows (n doubles; the emulator raises the
+    replications of a noise-limited KPI) until the indices converge or
     ``--max-runs`` is spent (a line per round, then what stopped it).
 
     Args:
@@ -128,7 +129,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 def _until_converged(
     args: argparse.Namespace, spec: Any, out: Path, progress: Any, close: Any
 ) -> int:
-    """``--until-converged``: rounds of doubling n, a line each, then what stopped them."""
+    """``--until-converged``: rounds of growing the design, a line each, then what stopped them."""
     from experiments.engine.batch import ExperimentError
 
     budget = DEFAULT_MAX_RUNS if args.max_runs is None else args.max_runs
@@ -157,7 +158,8 @@ def _until_converged(
         print(line)
     total = sum(r.ran for r in result.rounds)
     print(
-        f"stopped by {result.stopped_by}: {result.reason}; {len(result.rounds)} rounds, "
+        f"stopped by {result.stopped_by}: {result.reason}; {len(result.rounds)} "
+        f"round{'' if len(result.rounds) == 1 else 's'}, "
         f"{result.rounds[-1].runs} runs stored ({total} run by this command), "
         f"{result.wall_seconds:.1f} s"
     )
@@ -198,7 +200,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="sobol and emulator: double n (stored runs reused) until every reported "
         "index's CI half-width is <= 0.05 and the N/2-vs-N check passes, or --max-runs "
-        "is spent",
+        "is spent; the emulator also raises the replications of a KPI that replication "
+        "noise withholds",
     )
     p.add_argument(
         "--max-runs",

@@ -24,13 +24,17 @@ ISHIGAMI_A, ISHIGAMI_B = 7.0, 0.1
 
 
 def ishigami(params: dict[str, Any], seed: int) -> dict[str, float]:
-    """Ishigami function of x1, x2, x3 in [-pi, pi]; ``noise_sd`` adds seeded noise.
+    """Ishigami function of x1, x2, x3 in [-pi, pi]; ``noise_sd`` and ``scatter_sd`` add noise.
 
     y = sin x1 + a sin^2 x2 + b x3^4 sin x1, a = 7, b = 0.1 (Ishigami and Homma 1990).
     A fourth input ``x4``, if given, is ignored (its indices must come out near 0).
+    ``noise_sd`` adds a normal draw of the seed alone: under common random numbers
+    the same shift at every point (a world effect). ``scatter_sd`` adds one of the
+    seed and the point together: noise that differs from point to point, as a
+    simulation's does when a parameter changes which events happen.
 
     Args:
-        params: x1, x2, x3 (and optionally x4, noise_sd).
+        params: x1, x2, x3 (and optionally x4, noise_sd, scatter_sd).
         seed: Seed of the optional noise.
 
     Returns:
@@ -41,6 +45,10 @@ def ishigami(params: dict[str, Any], seed: int) -> dict[str, float]:
     noise = float(params.get("noise_sd", 0.0))
     if noise > 0:
         y += noise * np.random.default_rng(seed).standard_normal()
+    scatter = float(params.get("scatter_sd", 0.0))
+    if scatter > 0:
+        bits = np.array([x1, x2, x3]).view(np.uint64)
+        y += scatter * np.random.default_rng([seed, *bits.tolist()]).standard_normal()
     return {"y": y}
 
 

@@ -223,9 +223,9 @@ def run_experiment(
         chunk_size: Runs per chunk, instead of the spec's (not part of the spec:
             the store stays the same experiment).
         extend: Accept a folder whose experiment is this one with fewer design
-            points (a list design this one's begins with): its runs keep their
-            ids and are skipped, the new points run (a sensitivity design grown
-            by ``--until-converged``).
+            points (a list design this one's begins with) or fewer replications:
+            its runs keep their ids and are skipped, the new points and
+            replications run (a sensitivity design grown by ``--until-converged``).
 
     Returns:
         The summary.
@@ -427,15 +427,19 @@ def _open_store(
 
 
 def _extends(stored: dict | None, spec: Spec) -> bool:
-    """Whether ``spec`` is the stored experiment with design points appended to its list.
+    """Whether ``spec`` is the stored experiment grown: points appended, replications added.
+
+    A run's id depends on its point and seed, and replication r's seed on r alone
+    (:func:`experiments.engine.design.replication_seed`), so the stored runs keep
+    their ids in the grown experiment and none runs again.
 
     Args:
         stored: The manifest's spec (JSON).
         spec: The new spec.
 
     Returns:
-        True when both are list designs, the stored points begin the new ones and
-        everything else is the same.
+        True when both are list designs, the stored points begin the new ones, the
+        new spec has at least the stored replications and everything else is the same.
     """
     if not stored:
         return False
@@ -444,10 +448,14 @@ def _extends(stored: dict | None, spec: Spec) -> bool:
     if old_design.get("kind") != "list" or new_design.get("kind") != "list":
         return False
     old_points, new_points = old_design.get("points", []), new_design.get("points", [])
-    rest_old = {k: v for k, v in stored.items() if k != "design"}
-    rest_new = {k: v for k, v in new.items() if k != "design"}
+    old_exp, new_exp = dict(stored.get("experiment", {})), dict(new.get("experiment", {}))
+    if new_exp.pop("replications", 1) < old_exp.pop("replications", 1):
+        return False
+    rest_old = {k: v for k, v in stored.items() if k not in ("design", "experiment")}
+    rest_new = {k: v for k, v in new.items() if k not in ("design", "experiment")}
     return (
         rest_old == rest_new
+        and old_exp == new_exp
         and new_points[: len(old_points)] == old_points
         and {k: v for k, v in old_design.items() if k != "points"}
         == {k: v for k, v in new_design.items() if k != "points"}

@@ -1,23 +1,37 @@
-"""Adaptive sample size: a study's design doubles until its indices converge or a budget is spent.
+"""Adaptive sample size: a study's design grows until its indices converge or a budget is spent.
 
 :func:`run_until_converged` runs the spec's ``n``, analyses it, and while the
-indices have not converged doubles ``n`` and runs again into the same folder.
-Both nested designs keep their earlier points when they double (the Sobol'
-sequence of the emulator appends points; Saltelli's design appends base
-samples, each with its block), so every stored run keeps its id and is never
-run again (:func:`experiments.engine.batch.run_experiment` with ``extend``).
+indices have not converged grows the design and runs again into the same
+folder. Both nested designs keep their earlier points when ``n`` doubles (the
+Sobol' sequence of the emulator appends points; Saltelli's design appends base
+samples, each with its block), and replication r's seed does not depend on how
+many replications there are, so every stored run keeps its id and is never run
+again (:func:`experiments.engine.batch.run_experiment` with ``extend``).
 
 Converged means, for every KPI whose indices are reported: every index
 (S1, ST, and S2 when computed) has a CI half-width of at most ``ci_target``
 (0.05) and the N/2-vs-N check passes (:func:`experiments.sensitivity.indices.verdict`).
-The emulator method also needs at least one KPI reported, and a KPI withheld
-for a low Q2 but within 0.1 of the threshold must have stopped improving (Q2 at
-most 0.02 above the previous round's): more points could still bring it above
-the threshold. A KPI far below it (replication noise, typically) does not hold
-the design back; it stays withheld. The loop stops at
-convergence, or before a round whose runs (points x replications, stored ones
-included) would exceed ``max_runs``. Run again into the same folder, it starts
-at the n stored there.
+The emulator method also needs at least one KPI reported, and what more runs
+could still bring in is tried first:
+
+- a KPI withheld because replication noise caps its Q2 (the noise alone takes
+  more than half of the ``1 - q2_threshold`` the emulator may miss) gets the
+  replications that bring the noise share of its averages down to that half
+  (:func:`experiments.sensitivity.indices.replications_needed`), when they fit
+  in the budget; more points cannot help it, since the noise of an average
+  does not fall with the number of points. One beyond the budget stays
+  withheld, and the reason says how many replications it would need. When its
+  fit also misses far more than the noise (Q2 more than 0.1 below
+  ``1 - noise share``), ``n`` doubles as well. Replications rise only to a need
+  above 1.2 times the current number: the need is estimated from estimated noise;
+- a KPI withheld for the design (its noise is small) within 0.1 of the
+  threshold whose Q2 still rose by more than 0.02 since the last round keeps
+  the design growing (n doubles). One far below it does not hold the design back.
+
+Reported KPIs not yet converged double ``n``. The loop stops at convergence, or
+before a round whose runs (points x replications, stored ones included) would
+exceed ``max_runs``. Run again into the same folder, it starts at the n and
+the replications stored there.
 """
 
 from __future__ import annotations
@@ -43,6 +57,9 @@ CI_TARGET = 0.05
 #: since the previous round may still pass: the design keeps growing.
 Q2_RISING = 0.02
 Q2_NEAR = 0.1
+#: Replications rise only to a need above this multiple of the current number
+#: (the need is estimated from the noise, which is itself estimated).
+REPS_STEP = 1.2
 
 
 @dataclass
@@ -51,6 +68,7 @@ class Round:
 
     index: int  # 1, 2, ...
     n: int
+    replications: int
     runs: int  # planned: points x replications, stored ones included
     ran: int  # run in this round
     max_ci: float  # largest CI half-width of a reported index
@@ -59,6 +77,14 @@ class Round:
     reported: list[str]
     converged: bool
     seconds: float
+    #: Withheld, noise-limited KPIs -> the replications that would let them pass
+    #: (0: cannot be told: the parameters' signal is lost in the noise).
+    needs: dict[str, int] = field(default_factory=dict)
+    #: A withheld KPI limited by the design is near the threshold and still rising.
+    rising: bool = False
+    #: Noise-limited KPIs whose fit also misses far more than their noise (the design
+    #: is short for them too, once their replications are there).
+    short: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +113,20 @@ def with_n(spec: SensitivitySpec, n: int) -> SensitivitySpec:
     return spec.model_copy(update={"sensitivity": spec.sensitivity.model_copy(update={"n": n})})
 
 
+def with_replications(spec: SensitivitySpec, replications: int) -> SensitivitySpec:
+    """The spec with another number of replications per point.
+
+    Args:
+        spec: A validated spec.
+        replications: The new number.
+
+    Returns:
+        A copy.
+    """
+    exp = spec.experiment.model_copy(update={"replications": replications})
+    return spec.model_copy(update={"experiment": exp})
+
+
 def planned_runs(spec: SensitivitySpec) -> int:
     """Runs of a spec's design: points x replications.
 
@@ -107,26 +147,29 @@ def planned_runs(spec: SensitivitySpec) -> int:
     return points * spec.experiment.replications
 
 
-def stored_n(spec: SensitivitySpec, out: str | Path) -> int:
-    """The n of this study already in ``out`` (0 when none): a rerun starts there.
+def stored_size(spec: SensitivitySpec, out: str | Path) -> tuple[int, int]:
+    """The n and replications of this study already in ``out``: a rerun starts there.
 
     Args:
         spec: The spec.
         out: The experiment folder.
 
     Returns:
-        The stored study's n when it is this spec with another n, else 0.
+        ``(n, replications)`` when the folder holds this spec with another n or
+        number of replications, else ``(0, 0)``.
     """
     import json
 
     path = Path(out) / "sensitivity.json"
     if not path.is_file():
-        return 0
+        return 0, 0
     stored = json.loads(path.read_text())["spec"]
     mine = spec.model_dump(mode="json")
     n = int(stored["sensitivity"].get("n", 0))
+    reps = int(stored["experiment"].get("replications", 1))
     stored["sensitivity"]["n"] = mine["sensitivity"]["n"]
-    return n if stored == mine else 0
+    stored["experiment"]["replications"] = mine["experiment"]["replications"]
+    return (n, reps) if stored == mine else (0, 0)
 
 
 def assess(
@@ -152,26 +195,40 @@ def assess(
     max_ci = float(np.nanmax(cis)) if len(cis) and np.isfinite(cis).any() else float("nan")
     check = bool(len(a.verdicts)) and bool(a.verdicts["converged"].all())
     q2: dict[str, float] = {}
+    needs: dict[str, int] = {}
     rising = False
+    short: list[str] = []
     if a.emulator is not None:
         for row in a.emulator.itertuples():
             q2[row.kpi] = float(row.q2)
+            if row.reported:
+                continue
+            limit = (1.0 - row.q2_threshold) / 2
+            if row.noise_share == row.noise_share and row.noise_share > limit:
+                needs[row.kpi] = int(row.replications_needed)
+                if row.q2 < 1.0 - row.noise_share - Q2_NEAR:
+                    short.append(row.kpi)  # the fit misses far more than the noise too
+                continue
             before = (previous or {}).get(row.kpi, -np.inf)
             near = row.q2 >= row.q2_threshold - Q2_NEAR
-            if not row.reported and near and row.q2 - before > Q2_RISING:
+            if near and row.q2 - before > Q2_RISING:
                 rising = True
-    converged = bool(reported) and check and max_ci <= ci_target and not rising
+    settled = bool(reported) and check and max_ci <= ci_target
     return Round(
         index=0,
         n=spec.sensitivity.n,
+        replications=spec.experiment.replications,
         runs=study.planned,
         ran=study.ran,
         max_ci=max_ci,
         check=check,
         q2=q2,
         reported=reported,
-        converged=converged,
+        converged=settled and not rising,
         seconds=study.wall_seconds,
+        needs=needs,
+        rising=rising,
+        short=short,
     )
 
 
@@ -188,7 +245,8 @@ def round_line(r: Round, index: int) -> str:
     q2 = ", ".join(f"{k} {v:.3f}" for k, v in r.q2.items())
     ci = f"max CI half-width {r.max_ci:.3f}" if r.reported else "no KPI reported"
     return (
-        f"round {index}: N = {r.n}, {r.runs} runs so far ({r.ran} new), {ci}, "
+        f"round {index}: N = {r.n} x {_reps(r.replications)}, {r.runs} runs so far "
+        f"({r.ran} new), {ci}, "
         f"N/2-vs-N check {'passed' if r.check else 'failed'}"
         + (f", Q2: {q2}" if q2 else "")
         + f" ({r.seconds:.1f} s)"
@@ -251,8 +309,12 @@ def run_until_converged(
             f"(n = {spec.sensitivity.n}); raise it or lower n"
         )
     t0 = time.perf_counter()
-    stored = stored_n(spec, out)
-    current = spec if stored <= spec.sensitivity.n else with_n(spec, stored)
+    n_stored, reps_stored = stored_size(spec, out)
+    current = with_size(
+        spec,
+        max(n_stored, spec.sensitivity.n),
+        max(reps_stored, spec.experiment.replications),
+    )
     models = tuple(b.model for b in bind_models(spec.experiment, spec.scenarios))
     rounds: list[Round] = []
     with make_engine(
@@ -270,21 +332,12 @@ def run_until_converged(
             )
             r = assess(study, current, ci_target, rounds[-1].q2 if rounds else None)
             r.index = len(rounds) + 1
+            following, stopped, reason = next_round(r, current, max_runs, ci_target)
+            r.converged = stopped == "converged"
             rounds.append(r)
             if on_round is not None:
                 on_round(r)
-            if r.converged:
-                stopped, reason = "converged", _converged_text(r, ci_target)
-                break
-            following = with_n(current, current.sensitivity.n * 2)
-            need = planned_runs(following)
-            if need > max_runs:
-                stopped = "budget"
-                reason = (
-                    f"run budget: the next round (N = {following.sensitivity.n}) needs "
-                    f"{need} runs, more than --max-runs {max_runs}; not converged "
-                    f"({_missing_text(r, ci_target)})"
-                )
+            if following is None:
                 break
             current = following
     a = study.analysis
@@ -301,9 +354,111 @@ def run_until_converged(
     return AdaptiveResult(rounds, stopped, reason, study, current, time.perf_counter() - t0, files)
 
 
+def with_size(spec: SensitivitySpec, n: int, replications: int) -> SensitivitySpec:
+    """The spec with another n and number of replications.
+
+    Args:
+        spec: A validated spec.
+        n: The new ``n``.
+        replications: The new number of replications.
+
+    Returns:
+        A copy.
+    """
+    return with_replications(with_n(spec, n), replications)
+
+
+def next_round(
+    r: Round, current: SensitivitySpec, max_runs: int, ci_target: float = CI_TARGET
+) -> tuple[SensitivitySpec | None, str, str]:
+    """What the next round runs, or why there is none.
+
+    ``n`` doubles while a reported KPI has not converged, a withheld KPI limited
+    by the design is still rising near the threshold, a noise-limited KPI that
+    more replications can bring in misses far more than its noise
+    (:attr:`Round.short`), or nothing is reported and some withheld KPI is limited
+    by the design; the replications rise to what the noise-limited KPIs need
+    (:attr:`Round.needs`), for those whose need fits in the budget at the next
+    round's n (or at this n, the points waiting, when only that fits).
+
+    Args:
+        r: The round just assessed.
+        current: Its spec.
+        max_runs: The run budget.
+        ci_target: Largest CI half-width at convergence.
+
+    Returns:
+        ``(spec, "", "")`` for another round, or ``(None, stopped_by, reason)``
+        with ``stopped_by`` "converged" or "budget".
+    """
+    n, reps = r.n, r.replications
+    settled = bool(r.reported) and r.check and r.max_ci <= ci_target
+    by_design = [k for k in r.q2 if k not in r.reported and k not in r.needs]
+    wanted = {k: v for k, v in r.needs.items() if v > REPS_STEP * reps}
+
+    def fits_at(points: int) -> dict[str, int]:
+        return {
+            k: v
+            for k, v in wanted.items()
+            if planned_runs(with_size(current, points, v)) <= max_runs
+        }
+
+    hopeless = set(wanted) - set(fits_at(n)) | {k for k, v in r.needs.items() if v == 0}
+    grow_n = (bool(r.reported) and not settled) or r.rising
+    grow_n = grow_n or any(k not in hopeless for k in r.short)
+    grow_n = grow_n or (not r.reported and bool(by_design or not r.q2))
+    n_next = 2 * n if grow_n else n
+    fits = fits_at(n_next)
+    if grow_n and not fits and fits_at(n):  # the replications first, the points later
+        n_next, fits = n, fits_at(n)
+    reps_next = max(fits.values(), default=reps)
+    left = _withheld_text(r, wanted, fits, current, n_next)
+    if n_next == n and reps_next == reps:
+        if settled:
+            return None, "converged", _converged_text(r, ci_target) + left
+        return None, "budget", f"no KPI can be reported within --max-runs {max_runs}" + left
+    following = with_size(current, n_next, reps_next)
+    need = planned_runs(following)
+    if need > max_runs:
+        return (
+            None,
+            "budget",
+            f"run budget: the next round (N = {n_next} x {_reps(reps_next)}) needs "
+            f"{need} runs, more than --max-runs {max_runs}; not converged "
+            f"({_missing_text(r, ci_target)})" + left,
+        )
+    return following, "", ""
+
+
+def _withheld_text(
+    r: Round,
+    wanted: dict[str, int],
+    fits: dict[str, int],
+    spec: SensitivitySpec,
+    n: int,
+) -> str:
+    """The noise-limited KPIs more replications within the budget cannot bring in."""
+    parts = []
+    for kpi, need in r.needs.items():
+        if need == 0:
+            parts.append(f"{kpi}: its parameters' signal is not above the replication noise")
+        elif kpi in wanted and kpi not in fits:
+            runs = planned_runs(with_size(spec, n, need))
+            parts.append(
+                f"{kpi}: replication noise caps its Q2; it needs about {need} replications "
+                f"({runs} runs at N = {n})"
+            )
+    return ("; withheld: " + "; ".join(parts)) if parts else ""
+
+
+def _reps(count: int) -> str:
+    return f"{count} replication{'' if count == 1 else 's'}"
+
+
 def _converged_text(r: Round, ci_target: float) -> str:
     return (
-        f"converged at N = {r.n} ({r.runs} runs): every reported index's CI half-width "
+        f"converged at N = {r.n} x {_reps(r.replications)} ({r.runs} runs): every "
+        f"reported index's CI half-width "
         f"<= {ci_target:g} (largest {r.max_ci:.3f}) and the N/2-vs-N check passed"
     )
 

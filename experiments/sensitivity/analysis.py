@@ -31,6 +31,7 @@ from experiments.sensitivity.indices import (
     convergence_table,
     noise_stats,
     point_values,
+    replications_needed,
     verdict,
 )
 from experiments.sensitivity.plan import Plan, build_plan
@@ -197,6 +198,7 @@ def _analyse_kpis(
             continue
         if s.method == "emulator":
             fit = fit_kpi(plan, spec, np.where(good, y, 0.0), good, ns["noise_share"])
+            fit.info["replications_needed"] = replications_needed(ns, s.q2_threshold)
             fits.append({"kpi": kpi, **fit.info})
             if not fit.reported:
                 notes.append(refusal(kpi, fit.info))

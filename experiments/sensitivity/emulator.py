@@ -45,6 +45,7 @@ EMULATOR_COLUMNS = (
     "points_half",
     "lack_of_fit",
     "noise_share",
+    "replications_needed",
 )
 
 
@@ -188,11 +189,16 @@ def refusal(kpi: str, info: dict[str, Any]) -> str:
     """
     noise = info["noise_share"] if info["noise_share"] == info["noise_share"] else 0.0
     cap = 1.0 - noise
+    need = info.get("replications_needed")
     if cap < info["q2_threshold"]:
         hint = (
             f"replication noise is {noise:.0%} of the variance of the averages, which caps "
             f"Q2 near {cap:.2f}: raise replications"
         )
+        if need == 0:
+            hint += " (the parameters' signal is not above the noise: no number can be told)"
+        elif need:
+            hint += f" to about {need}"
     else:
         hint = "raise n (more design points), or use method = 'sobol'"
         if noise > 0.05:

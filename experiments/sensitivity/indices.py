@@ -137,6 +137,35 @@ def noise_stats(mat: np.ndarray) -> dict[str, float]:
     }
 
 
+def replications_needed(noise: dict[str, float], threshold: float) -> int:
+    """Replications that bring a KPI's noise share down to half of ``1 - threshold``.
+
+    With R replications the averages carry ``var(e) / R`` of noise
+    (:func:`experiments.sensitivity.indices.noise_stats`) on top of the
+    parameters' signal, ``var(point means) - var(e) / R``. The share
+    ``(var(e) / R') / (signal + var(e) / R')`` is at most ``t = (1 - threshold) / 2``
+    from ``R' = var(e) (1 - t) / (t signal)``: the other half of what the emulator
+    may miss is left to its fit.
+
+    Args:
+        noise: The KPI's row of ``noise.csv`` (replications, var_means, var_interaction).
+        threshold: The Q2 threshold.
+
+    Returns:
+        The replications (at least the current number), or 0 when the signal is
+        not above the noise (no number can be told).
+    """
+    reps = int(noise["replications"])
+    var_e = float(noise["var_interaction"])
+    signal = float(noise["var_means"]) - var_e / reps
+    if not (np.isfinite(var_e) and np.isfinite(signal)) or var_e <= 0:
+        return reps
+    if signal <= 0:
+        return 0
+    t = (1.0 - threshold) / 2
+    return max(reps, int(np.ceil(var_e * (1 - t) / (t * signal))))
+
+
 def _keep_rows(plan: Plan, good: np.ndarray) -> np.ndarray:
     """Rows usable for the analysis: whole blocks (Saltelli, trajectories) or single rows."""
     if plan.method in ("sobol", "morris"):

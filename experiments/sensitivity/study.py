@@ -211,7 +211,7 @@ def report_lines(result: StudyResult, spec: SensitivitySpec) -> list[str]:
         lines.append(
             f"Most influential for {kpi} ({label}{METHOD_NAMES[a.method]} {main} "
             f"+/- {conf} CI, N = {v['n']}, {spec.experiment.replications} "
-            "replications averaged):"
+            f"replication{'' if spec.experiment.replications == 1 else 's'} averaged):"
         )
         lines += format_indices(a, kpi)
         if fits is not None and kpi in fits.index:

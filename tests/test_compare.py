@@ -292,3 +292,29 @@ def test_the_same_policy_under_two_names_differs_in_nothing(tmp_path):
     assert len(diffs) > 20
     assert (diffs["diff"] == 0).all(), diffs[diffs["diff"] != 0][["kpi", "diff"]]
     assert (result["decomposition"].usd_mean == 0).all()
+
+
+@pytest.mark.parametrize("command", ["compare", "stress", "tornado"])
+def test_workshop_commands_pass_the_scheduler_to_the_engine(command, tmp_path, monkeypatch):
+    """--scheduler reaches the experiment engine (it used to be dropped by tornado)."""
+    import experiments.workshop.studies as studies
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(spec, out, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(studies, "run_experiment", fake_run)
+    args = {
+        "compare": ["compare", "traditional", "alliance"],
+        "stress": ["stress", "alliance", "--overlays", "recession"],
+        "tornado": ["tornado", "alliance", "-p", "world.rates.shift_bp=0:100"],
+    }[command]
+    address = "tcp://10.0.0.1:8786"
+    argv = [*args, "--engine", "dask", "--scheduler", address, "--out", str(tmp_path / "o")]
+    assert main(argv) != 0  # the fake engine stops the command once it is called
+    assert seen["scheduler"] == address and seen["engine"] == "dask"

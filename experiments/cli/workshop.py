@@ -181,6 +181,7 @@ def cmd_tornado(args: argparse.Namespace) -> int:
             months=args.months,
             engine=args.engine,
             workers=args.workers,
+            scheduler=args.scheduler,
             progress=progress,
         )
     finally:

@@ -230,6 +230,7 @@ def tornado_study(
     months: int | None = None,
     engine: str = "processes",
     workers: int = 2,
+    scheduler: str | None = None,
     progress: Callable[[str, dict], Any] | None = None,
 ) -> pd.DataFrame:
     """One-at-a-time changes: each parameter at its low and high value, the rest at base.
@@ -244,6 +245,7 @@ def tornado_study(
         months: Horizon.
         engine: Experiment engine.
         workers: Workers.
+        scheduler: A running Dask scheduler's address.
         progress: Passed to the engine.
 
     Returns:
@@ -264,7 +266,9 @@ def tornado_study(
             "design": {"kind": "list", "points": points},
         }
     )
-    run_experiment(spec, out, engine=engine, workers=workers, progress=progress)
+    run_experiment(
+        spec, out, engine=engine, workers=workers, scheduler=scheduler, progress=progress
+    )
     runs = load(out)
     means = runs[runs.status == "ok"].groupby("point")[kpi].mean()
     rows = [

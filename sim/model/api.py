@@ -1,4 +1,15 @@
-"""The model as plain functions: ``run(scenario, seed=...)`` and ``evaluate(params)``."""
+"""The model as plain functions, for scripts, notebooks and other tools.
+
+- :func:`run`: one run of a scenario, everything it produced (:class:`RunResult`:
+  KPIs, monthly series, ledger, events; ``kpi_series`` and ``kpi_table`` for pandas).
+- :func:`evaluate`: one run's KPIs for a point of dotted-path parameters.
+- :func:`evaluate_many`: points x seeds on any executor (serial, a process pool,
+  a ``dask.distributed.Client``), one row per run, in order.
+- :func:`kpi_info`: the KPI catalogue (labels, units, directions, stakeholders).
+
+The Mesa-native class is :class:`sim.model.model.AllianceModel`; these functions
+build it, step it to the horizon and read what it recorded.
+"""
 
 from __future__ import annotations
 

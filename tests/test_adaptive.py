@@ -117,7 +117,7 @@ def test_noise_limited_kpi_gets_replications(tmp_path):
 
 def test_enough_points_and_too_few_replications_raise_only_the_replications(tmp_path):
     spec = load_sensitivity_spec(scattered(2, n=512))
-    result = run_until_converged(spec, tmp_path, max_runs=8000, charts=False)
+    result = run_until_converged(spec, tmp_path, max_runs=16000, charts=False)
     first = result.rounds[0]
     assert "y" in first.needs and not first.short  # the fit misses about the noise alone
     assert [r.n for r in result.rounds] == [512] * len(result.rounds)
@@ -133,8 +133,9 @@ def test_noise_beyond_the_budget_is_withheld_with_what_it_needs(tmp_path):
     need = result.rounds[0].needs["y"]
     assert f"y: replication noise caps its Q2; it needs about {need} replications" in result.reason
     assert f"({32 * need} runs at N = 32)" in result.reason
-    # With the budget for it, a rerun into the folder grows the replications there.
-    again = run_until_converged(spec, tmp_path, max_runs=32 * need, charts=False)
+    # With the budget for it (and for the design to double once more), a rerun into
+    # the folder grows the replications there.
+    again = run_until_converged(spec, tmp_path, max_runs=64 * need, charts=False)
     assert (again.rounds[0].n, again.rounds[0].replications) == (32, 2)
     assert again.rounds[1].replications == again.rounds[0].needs["y"]
     assert again.rounds[0].ran == 0

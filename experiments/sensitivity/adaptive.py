@@ -17,8 +17,9 @@ could still bring in is tried first:
 - a KPI withheld because replication noise caps its Q2 (the noise alone takes
   more than half of the ``1 - q2_threshold`` the emulator may miss) gets the
   replications that bring the noise share of its averages down to that half
-  (:func:`experiments.sensitivity.indices.replications_needed`), when they fit
-  in the budget; more points cannot help it, since the noise of an average
+  (:func:`experiments.sensitivity.indices.replications_needed`), when they
+  would fit in the budget even with the design doubled once more; more points
+  cannot help it, since the noise of an average
   does not fall with the number of points. One beyond the budget stays
   withheld, and the reason says how many replications it would need. When its
   fit also misses far more than the noise (Q2 more than 0.1 below
@@ -378,8 +379,9 @@ def next_round(
     more replications can bring in misses far more than its noise
     (:attr:`Round.short`), or nothing is reported and some withheld KPI is limited
     by the design; the replications rise to what the noise-limited KPIs need
-    (:attr:`Round.needs`), for those whose need fits in the budget at the next
-    round's n (or at this n, the points waiting, when only that fits).
+    (:attr:`Round.needs`), for those whose need would still fit in the budget
+    at twice the next round's n (the design usually has to grow once more after
+    the noise falls; when only this n leaves that room, the points wait).
 
     Args:
         r: The round just assessed.
@@ -396,11 +398,11 @@ def next_round(
     by_design = [k for k in r.q2 if k not in r.reported and k not in r.needs]
     wanted = {k: v for k, v in r.needs.items() if v > REPS_STEP * reps}
 
-    def fits_at(points: int) -> dict[str, int]:
+    def fits_at(points: int) -> dict[str, int]:  # with room for the design to double once more
         return {
             k: v
             for k, v in wanted.items()
-            if planned_runs(with_size(current, points, v)) <= max_runs
+            if planned_runs(with_size(current, 2 * points, v)) <= max_runs
         }
 
     hopeless = set(wanted) - set(fits_at(n)) | {k for k, v in r.needs.items() if v == 0}

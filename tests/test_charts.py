@@ -286,3 +286,15 @@ def layout_problems(fig) -> list[str]:
             ):
                 out.append(f"{ax.get_title()[:30]!r}: a bar runs off the axes")
     return out
+
+
+def test_text_table_wraps_a_dotted_path_at_its_dots():
+    rows = [
+        ["lever", "c1", "c2"],
+        ["policy.financing.by_domain.streetlights", "revolving_fund > go_bond", "go_bond"],
+    ]
+    lines = text_table(rows, width=52)
+    assert max(map(len, lines)) <= 52
+    first = [line.split("  ")[0].strip() for line in lines[2:]]
+    assert first == ["policy.financing.", "by_domain.", "streetlights"]
+    assert "".join(first) == rows[1][0]  # nothing lost or cut inside a word

@@ -113,7 +113,7 @@ def note_lines(folder: Path) -> list[str]:
     lines += [f"Pareto front: {len(front)} designs (first 10 in shortlist order)"]
     lines += text_table(front_rows(spec, front, found["shipped"], limit=10))
     lines += ["", "Levers of the candidates"]
-    lines += text_table(lever_rows(spec, front, limit=spec.search.candidates or 5))
+    lines += text_table(lever_rows(spec, front, limit=spec.search.candidates or 5), width=160)
     conv = found["convergence"]
     if conv is not None and len(conv):
         lines += ["", "Convergence"] + text_table(convergence_rows(conv))

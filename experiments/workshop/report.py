@@ -97,13 +97,37 @@ def text_table(rows: list[list[str]], width: int = 100) -> list[str]:
     widths[0] = max(12, min(widths[0], width - rest))
     lines = []
     for k, r in enumerate(rows):
-        first = textwrap.wrap(r[0], widths[0]) or [""]
+        first = _wrap_cell(r[0], widths[0])
         cells = [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
         lines.append("  ".join([first[0].ljust(widths[0]), *cells]).rstrip())
         lines += first[1:]
         if k == 0:
             lines.append("-" * min(width, sum(widths) + 2 * (len(widths) - 1)))
     return lines
+
+
+def _wrap_cell(text: str, width: int) -> list[str]:
+    """A cell's lines at most ``width`` wide, broken after a space, ``.`` or ``_``.
+
+    A dotted path wraps at its dots (``policy.contracts.`` / ``payment``) rather
+    than inside a word; a piece longer than the width is cut.
+    """
+    if len(text) <= width:
+        return [text]
+    pieces = [p for p in re.split(r"(?<=[ ._])", text) if p]
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        if line and len(line) + len(piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        while len(piece.rstrip()) > width:
+            lines.append(piece[:width])
+            piece = piece[width:]
+        line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [""]
 
 
 def kpi_label(name: str) -> str:

@@ -293,3 +293,16 @@ def test_a_design_with_a_non_finite_objective_is_infeasible_not_repaired():
     assert np.isfinite(out).all() and out[0].tolist() == [1.0, 5.0]
     all_bad, _ = for_optimiser(np.array([[np.nan], [np.nan]]), np.zeros(2))
     assert all_bad.tolist() == [[1.0], [1.0]]
+
+
+def test_candidate_labels_are_spread_apart():
+    import numpy as np
+
+    from experiments.search.charts import _spread
+
+    y = np.array([0.5, 0.5, 0.2, 0.51, 1.0])
+    at = _spread(y, 0.04)
+    gaps = np.diff(np.sort(at))
+    assert (gaps >= 0.04 - 1e-12).all() and at.max() <= 1.02
+    assert list(np.argsort(at, kind="stable")) == list(np.argsort(y, kind="stable"))
+    assert at[2] == 0.2  # a label with room stays where its line ends

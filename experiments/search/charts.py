@@ -28,6 +28,23 @@ def choice_text(value: Any, width: int = 24) -> str:
     return textwrap.shorten(text.replace("_", " "), width, placeholder="...")
 
 
+#: Least vertical distance between two candidates' labels (axis units, 0..1).
+LABEL_GAP = 0.04
+
+
+def _spread(values: np.ndarray, gap: float) -> np.ndarray:
+    """Label positions near ``values`` with at least ``gap`` between any two (order kept)."""
+    order = np.argsort(values, kind="stable")
+    placed = np.asarray(values, dtype=float)[order].copy()
+    for k in range(1, len(placed)):
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    shift = max(0.0, placed[-1] - 1.02) if len(placed) else 0.0  # keep them in the plot
+    placed -= shift
+    out = np.empty_like(placed)
+    out[order] = placed
+    return out
+
+
 def _lever_position(lever: Lever, value: Any) -> float:
     """Where a value sits on its lever's axis (0-1); NaN when it is not one of its values."""
     if value is None:
@@ -122,16 +139,20 @@ def parallel_coordinates(
             ax.plot(
                 xs, y[i], color=cmap(shade[i]), lw=1.8 if top else 0.9, alpha=0.9 if top else 0.45
             )
-            if top:
-                ax.annotate(
-                    f"c{i + 1}",
-                    (xs[-1], y[i, -1]),
-                    xytext=(6, 0),
-                    textcoords="offset points",
-                    fontsize=8,
-                    va="center",
-                    color=cmap(shade[i]),
-                )
+        tops = min(spec.search.candidates, len(front))
+        for i, at in enumerate(_spread(y[:tops, -1], LABEL_GAP)):
+            ax.annotate(
+                f"c{i + 1}",
+                (xs[-1], y[i, -1]),
+                xytext=(xs[-1] + 0.12, at),
+                textcoords="data",
+                fontsize=8,
+                va="center",
+                color=cmap(shade[i]),
+                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"}
+                if abs(at - y[i, -1]) > 1e-9
+                else None,
+            )
     for n, design in enumerate(shipped.index):
         values = scenario_levers(design, [p for p, _ in levers])
         y = rows(shipped.loc[[design]], [values])[0]

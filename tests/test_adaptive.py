@@ -154,3 +154,15 @@ def test_extend_accepts_more_replications_not_fewer(tmp_path):
     fewer = with_replications(spec, 1)
     with pytest.raises(ExperimentError, match="holds another experiment"):
         run_experiment(experiment_spec(fewer, build_plan(fewer)), tmp_path, extend=True)
+
+
+def test_the_cheapest_noisy_kpi_is_brought_in_first(tmp_path):
+    data = scattered(2, n=512)
+    data["experiment"]["model"] = "experiments.engine.analytic:ishigami_pair"
+    data["sensitivity"]["kpis"] = ["y", "loud"]
+    spec = load_sensitivity_spec(data)
+    result = run_until_converged(spec, tmp_path, max_runs=40000, charts=False)
+    first = result.rounds[0]
+    assert first.needs["loud"] > 4 * first.needs["y"]  # nine times the noise variance
+    assert result.rounds[1].replications == first.needs["y"]
+    assert "y" in result.rounds[1].reported

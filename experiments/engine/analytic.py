@@ -55,6 +55,29 @@ def ishigami(params: dict[str, Any], seed: int) -> dict[str, float]:
 ishigami.outputs = ("y",)
 
 
+def ishigami_pair(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Ishigami twice: ``y`` with ``scatter_sd`` of point-to-point noise, ``loud`` with 3x it.
+
+    Two KPIs of one design whose replication needs differ by about nine times (tests
+    of ``--until-converged``, which brings in the cheaper one first).
+
+    Args:
+        params: x1, x2, x3 and scatter_sd.
+        seed: Seed of the noise.
+
+    Returns:
+        ``{"y": ..., "loud": ...}``.
+    """
+    y = ishigami({k: v for k, v in params.items() if k != "scatter_sd"}, seed)["y"]
+    x = np.array([float(params.get(k, 0.0)) for k in ("x1", "x2", "x3")])
+    z = np.random.default_rng([seed, *x.view(np.uint64).tolist()]).standard_normal(2)
+    sd = float(params.get("scatter_sd", 0.0))
+    return {"y": y + sd * z[0], "loud": y + 3 * sd * z[1]}
+
+
+ishigami_pair.outputs = ("y", "loud")
+
+
 def ishigami_indices() -> dict[str, dict[str, float]]:
     """Analytical first-order and total Sobol indices of the Ishigami function.
 

@@ -18,7 +18,8 @@ could still bring in is tried first:
   more than half of the ``1 - q2_threshold`` the emulator may miss) gets the
   replications that bring the noise share of its averages down to that half
   (:func:`experiments.sensitivity.indices.replications_needed`), when they
-  would fit in the budget even with the design doubled once more; more points
+  would fit in the budget even with the design doubled once more (the
+  cheapest such KPI first, when several ask); more points
   cannot help it, since the noise of an average
   does not fall with the number of points. One beyond the budget stays
   withheld, and the reason says how many replications it would need. When its
@@ -378,10 +379,11 @@ def next_round(
     by the design is still rising near the threshold, a noise-limited KPI that
     more replications can bring in misses far more than its noise
     (:attr:`Round.short`), or nothing is reported and some withheld KPI is limited
-    by the design; the replications rise to what the noise-limited KPIs need
-    (:attr:`Round.needs`), for those whose need would still fit in the budget
-    at twice the next round's n (the design usually has to grow once more after
-    the noise falls; when only this n leaves that room, the points wait).
+    by the design; the replications rise to the smallest need of the
+    noise-limited KPIs (:attr:`Round.needs`) whose need would still fit in the
+    budget at twice the next round's n (the design usually has to grow once more
+    after the noise falls; when only this n leaves that room, the points wait):
+    the KPI cheapest to bring in comes first, a costlier one in a later round.
 
     Args:
         r: The round just assessed.
@@ -413,7 +415,7 @@ def next_round(
     fits = fits_at(n_next)
     if grow_n and not fits and fits_at(n):  # the replications first, the points later
         n_next, fits = n, fits_at(n)
-    reps_next = max(fits.values(), default=reps)
+    reps_next = min(fits.values(), default=reps)  # the cheapest KPI to bring in first
     left = _withheld_text(r, wanted, fits, current, n_next)
     if n_next == n and reps_next == reps:
         if settled:

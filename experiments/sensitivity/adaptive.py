@@ -18,14 +18,14 @@ could still bring in is tried first:
   more than half of the ``1 - q2_threshold`` the emulator may miss) gets the
   replications that bring the noise share of its averages down to that half
   (:func:`experiments.sensitivity.indices.replications_needed`), when they
-  would fit in the budget even with the design doubled once more (the
-  cheapest such KPI first, when several ask); more points
-  cannot help it, since the noise of an average
-  does not fall with the number of points. One beyond the budget stays
-  withheld, and the reason says how many replications it would need. When its
-  fit also misses far more than the noise (Q2 more than 0.1 below
-  ``1 - noise share``), ``n`` doubles as well. Replications rise only to a need
-  above 1.2 times the current number: the need is estimated from estimated noise;
+  would fit in the budget even with the design doubled once more (the cheapest
+  such KPI first, when several ask); more points cannot help it, since the
+  noise of an average does not fall with the number of points. One beyond the
+  budget stays withheld, and the reason says how many replications it would
+  need. When its fit also misses far more than the noise (Q2 more than 0.1
+  below ``1 - noise share``), ``n`` doubles as well. Replications rise only to
+  a need above 1.2 times the current number: the need is estimated from
+  estimated noise;
 - a KPI withheld for the design (its noise is small) within 0.1 of the
   threshold whose Q2 still rose by more than 0.02 since the last round keeps
   the design growing (n doubles). One far below it does not hold the design back.

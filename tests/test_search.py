@@ -306,3 +306,23 @@ def test_candidate_labels_are_spread_apart():
     assert (gaps >= 0.04 - 1e-12).all() and at.max() <= 1.02
     assert list(np.argsort(at, kind="stable")) == list(np.argsort(y, kind="stable"))
     assert at[2] == 0.2  # a label with room stays where its line ends
+
+
+def test_a_long_convergence_table_shows_every_kth_generation_and_the_last():
+    import pandas as pd
+
+    from experiments.search.tables import convergence_rows, convergence_step
+
+    assert [convergence_step(g) for g in (1, 15, 16, 75, 76, 200)] == [1, 1, 5, 5, 10, 20]
+    conv = pd.DataFrame(
+        {
+            "generation": range(50),
+            "evaluations": [40 * (g + 1) for g in range(50)],
+            "hypervolume": [g / 100 for g in range(50)],
+            "epsilon_progress": range(50),
+            "archive_size": range(50),
+        }
+    )
+    gens = [int(r[0]) for r in convergence_rows(conv)[1:]]
+    assert gens == [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 49]
+    assert len(convergence_rows(conv.head(12))) == 13  # short: every generation

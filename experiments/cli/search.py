@@ -90,6 +90,7 @@ def note_lines(folder: Path) -> list[str]:
     """The closing note of a search folder: front, levers, convergence, re-evaluation."""
     from experiments.search.tables import (
         convergence_rows,
+        convergence_step,
         front_rows,
         lever_rows,
         load_search,
@@ -116,7 +117,10 @@ def note_lines(folder: Path) -> list[str]:
     lines += text_table(lever_rows(spec, front, limit=spec.search.candidates or 5), width=160)
     conv = found["convergence"]
     if conv is not None and len(conv):
-        lines += ["", "Convergence"] + text_table(convergence_rows(conv))
+        step = convergence_step(len(conv))
+        every = f" (every {step}th generation and the last; convergence.csv has all)"
+        lines += ["", "Convergence" + (every if step > 1 else "")]
+        lines += text_table(convergence_rows(conv))
     re = found["reevaluation"]
     if re is not None and len(re):
         lines += ["", "Re-evaluation on fresh worlds"]

@@ -151,10 +151,29 @@ def lever_rows(spec: SearchSpec, front: pd.DataFrame, limit: int = 0) -> list[li
     return rows
 
 
+#: Longest convergence table printed whole; a longer one shows every k-th generation.
+CONVERGENCE_ROWS = 15
+
+
+def convergence_step(generations: int) -> int:
+    """Every how many generations a convergence table shows (1 up to 15, then 5, 10, ...)."""
+    step = 1
+    while generations / step > CONVERGENCE_ROWS:
+        step = 5 if step == 1 else step * 2
+    return step
+
+
 def convergence_rows(conv: pd.DataFrame) -> list[list[str]]:
-    """Generation, designs evaluated, hypervolume and epsilon progress."""
+    """Generation, designs evaluated, hypervolume and epsilon progress.
+
+    A long search shows every k-th generation and the last
+    (:func:`convergence_step`); ``convergence.csv`` keeps them all.
+    """
     rows = [["generation", "designs evaluated", "hypervolume", "epsilon progress", "archive"]]
-    for _, r in conv.iterrows():
+    step = convergence_step(len(conv))
+    last = int(conv["generation"].max()) if len(conv) else 0
+    shown = conv[(conv["generation"] % step == 0) | (conv["generation"] == last)]
+    for _, r in shown.iterrows():
         rows.append(
             [
                 str(int(r["generation"])),
@@ -272,7 +291,12 @@ def section(folder: str | Path) -> dict[str, Any]:
                 "rows": convergence_rows(conv),
                 "caption": "Hypervolume of the front found by each generation (objectives "
                 "scaled to the range the search reached; share of the unit box), epsilon "
-                "progress and the epsilon archive's size.",
+                "progress and the epsilon archive's size"
+                + (
+                    f"; every {step}th generation and the last (convergence.csv has all)."
+                    if (step := convergence_step(len(conv))) > 1
+                    else "."
+                ),
             }
         )
     re_table = found["reevaluation"]

@@ -77,7 +77,7 @@ class Round:
     check: bool  # the N/2-vs-N check passed for every reported KPI
     q2: dict[str, float]  # emulator: Q2 per KPI
     reported: list[str]
-    converged: bool
+    converged: bool  # the study stopped here, converged
     seconds: float
     #: Withheld, noise-limited KPIs -> the replications that would let them pass
     #: (0: cannot be told: the parameters' signal is lost in the noise).
@@ -175,21 +175,18 @@ def stored_size(spec: SensitivitySpec, out: str | Path) -> tuple[int, int]:
 
 
 def assess(
-    study: StudyResult,
-    spec: SensitivitySpec,
-    ci_target: float = CI_TARGET,
-    previous: dict[str, float] | None = None,
+    study: StudyResult, spec: SensitivitySpec, previous: dict[str, float] | None = None
 ) -> Round:
-    """One round's figures: the largest reported CI, the N/2-vs-N check, Q2, convergence.
+    """One round's figures: the largest reported CI, the N/2-vs-N check, Q2, what KPIs need.
 
     Args:
         study: The round's study.
         spec: Its spec.
-        ci_target: Largest CI half-width allowed.
         previous: The previous round's Q2 per KPI (emulator; None in the first round).
 
     Returns:
-        The round (``runs``, ``ran`` and ``seconds`` from the study).
+        The round (``runs``, ``ran`` and ``seconds`` from the study; ``converged``
+        False until :func:`next_round` decides the study stops there).
     """
     a = study.analysis
     reported = list(dict.fromkeys(a.indices["kpi"]))
@@ -215,7 +212,6 @@ def assess(
             near = row.q2 >= row.q2_threshold - Q2_NEAR
             if near and row.q2 - before > Q2_RISING:
                 rising = True
-    settled = bool(reported) and check and max_ci <= ci_target
     return Round(
         index=0,
         n=spec.sensitivity.n,
@@ -226,7 +222,7 @@ def assess(
         check=check,
         q2=q2,
         reported=reported,
-        converged=settled and not rising,
+        converged=False,
         seconds=study.wall_seconds,
         needs=needs,
         rising=rising,
@@ -332,7 +328,7 @@ def run_until_converged(
                 charts=False,
                 extend=True,
             )
-            r = assess(study, current, ci_target, rounds[-1].q2 if rounds else None)
+            r = assess(study, current, rounds[-1].q2 if rounds else None)
             r.index = len(rounds) + 1
             following, stopped, reason = next_round(r, current, max_runs, ci_target)
             r.converged = stopped == "converged"

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from experiments.sensitivity import pce
+from experiments.sensitivity.indices import index_rows, s2_rows
 from experiments.sensitivity.plan import Plan
 from experiments.sensitivity.spec import SensitivitySpec
 
@@ -90,32 +91,9 @@ def _rows(
     n = len(y)
     rows = []
     for kind in ("S1", "ST"):
-        ci = half_width(boot[kind])
-        rows += [
-            {
-                "parameter": name,
-                "parameter2": "",
-                "index": kind,
-                "value": float(values[kind][j]),
-                "ci": float(ci[j]),
-                "n": n,
-            }
-            for j, name in enumerate(names)
-        ]
+        rows += index_rows(names, kind, values[kind], half_width(boot[kind]), n)
     if s.second_order:
-        ci2 = half_width(boot["S2"])
-        for j in range(len(names)):
-            for k in range(j + 1, len(names)):
-                rows.append(
-                    {
-                        "parameter": names[j],
-                        "parameter2": names[k],
-                        "index": "S2",
-                        "value": float(values["S2"][j, k]),
-                        "ci": float(ci2[j, k]),
-                        "n": n,
-                    }
-                )
+        rows += s2_rows(names, values["S2"], half_width(boot["S2"]), n)
     return rows, lack
 
 

@@ -174,6 +174,62 @@ def _keep_rows(plan: Plan, good: np.ndarray) -> np.ndarray:
     return good.copy()
 
 
+def index_rows(
+    names: Sequence[str], index: str, values: Sequence[float], cis: Sequence[float] | None, n: int
+) -> list[dict[str, Any]]:
+    """One ``indices.csv`` row per parameter of a per-parameter index (S1, ST, mu_star, ...).
+
+    Args:
+        names: The parameters.
+        index: The index's name.
+        values: One value per parameter.
+        cis: One CI half-width per parameter (None: not estimated, NaN).
+        n: The sample size the index comes from.
+
+    Returns:
+        Rows parameter, parameter2 (empty), index, value, ci, n.
+    """
+    return [
+        {
+            "parameter": name,
+            "parameter2": "",
+            "index": index,
+            "value": float(values[j]),
+            "ci": np.nan if cis is None else float(cis[j]),
+            "n": n,
+        }
+        for j, name in enumerate(names)
+    ]
+
+
+def s2_rows(
+    names: Sequence[str], values: np.ndarray, cis: np.ndarray, n: int
+) -> list[dict[str, Any]]:
+    """One ``indices.csv`` row per pair of parameters (j < k) of a second-order matrix.
+
+    Args:
+        names: The parameters.
+        values: D x D second-order indices (the upper triangle is read).
+        cis: D x D CI half-widths.
+        n: The sample size.
+
+    Returns:
+        Rows parameter, parameter2, index ("S2"), value, ci, n.
+    """
+    return [
+        {
+            "parameter": names[j],
+            "parameter2": names[k],
+            "index": "S2",
+            "value": float(values[j, k]),
+            "ci": float(cis[j, k]),
+            "n": n,
+        }
+        for j in range(len(names))
+        for k in range(j + 1, len(names))
+    ]
+
+
 def _salib(
     plan: Plan, spec: SensitivitySpec, unit: np.ndarray, y: np.ndarray, n: int
 ) -> list[dict[str, Any]]:
@@ -189,18 +245,7 @@ def _salib(
     rows: list[dict[str, Any]] = []
 
     def add(index: str, values: Sequence[float], cis: Sequence[float] | None) -> None:
-        for j, name in enumerate(names):
-            ci = np.nan if cis is None else float(cis[j])
-            rows.append(
-                {
-                    "parameter": name,
-                    "parameter2": "",
-                    "index": index,
-                    "value": float(values[j]),
-                    "ci": ci,
-                    "n": n,
-                }
-            )
+        rows.extend(index_rows(names, index, values, cis, n))
 
     with warnings.catch_warnings(record=True):  # SALib's notices (delta resets the filter)
         warnings.simplefilter("ignore")
@@ -209,18 +254,7 @@ def _salib(
             add("S1", r["S1"], r["S1_conf"])
             add("ST", r["ST"], r["ST_conf"])
             if s.second_order:
-                for j in range(len(names)):
-                    for k in range(j + 1, len(names)):
-                        rows.append(
-                            {
-                                "parameter": names[j],
-                                "parameter2": names[k],
-                                "index": "S2",
-                                "value": float(r["S2"][j, k]),
-                                "ci": float(r["S2_conf"][j, k]),
-                                "n": n,
-                            }
-                        )
+                rows.extend(s2_rows(names, r["S2"], r["S2_conf"], n))
         elif s.method == "morris":
             r = morris.analyze(problem, unit, y, num_levels=s.num_levels, seed=bseed, **common)
             add("mu_star", np.asarray(r["mu_star"]), np.asarray(r["mu_star_conf"]))

@@ -273,17 +273,20 @@ def kpi_check_note(spec: SensitivitySpec) -> str | None:
     )
 
 
+def _power_of_two(n: int, least: int, where: str, why: str) -> list[str]:
+    """The line for an ``n`` that is not a power of two at least ``least`` (none if it is)."""
+    if not (n & (n - 1) or n < least):
+        return []
+    lower = 1 << max(least.bit_length() - 1, n.bit_length() - 1)
+    return [f"{where}: {n} is not a power of two >= {least}; {why} (e.g. {lower} or {lower * 2})"]
+
+
 def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
     s = spec.sensitivity
     n, d, where = s.n, len(s.parameters), f"{name}: sensitivity.n"
     out = []
     if s.method == "emulator":
-        if n & (n - 1) or n < 16:
-            lower = 1 << max(4, n.bit_length() - 1)
-            out.append(
-                f"{where}: {n} is not a power of two >= 16; the emulator's Sobol' sequence "
-                f"needs n = 2^k points (e.g. {lower} or {lower * 2})"
-            )
+        out += _power_of_two(n, 16, where, "the emulator's Sobol' sequence needs n = 2^k points")
         out += [
             f"{name}: sensitivity.parameters.{path}: categorical (values = [...]); the "
             "emulator's polynomials need a numeric range: give bounds, fix it in "
@@ -292,12 +295,7 @@ def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
             if p.values
         ]
     elif s.method == "sobol":
-        if n & (n - 1) or n < 4:
-            lower = 1 << max(2, n.bit_length() - 1)
-            out.append(
-                f"{where}: {n} is not a power of two >= 4; Sobol sampling needs "
-                f"N = 2^k (e.g. {lower} or {lower * 2})"
-            )
+        out += _power_of_two(n, 4, where, "Sobol sampling needs N = 2^k")
     elif s.method == "morris" and n < 4:
         out.append(f"{where}: {n} trajectories; Morris needs at least 4 (2 for the N/2 check)")
     elif s.method == "fast" and n // 2 <= 4 * s.m**2:

@@ -76,13 +76,14 @@ def analytic_table(base: Path, seeds: int = 5) -> None:
 
     print(
         f"| function | points = runs | reported (of {seeds} seeds) | Q2 (min-max) | "
-        "max abs error S1 / ST | within CI + 0.005 | seconds per study |"
+        "emulator chosen | max abs error S1 / ST | within CI + 0.005 | seconds per study |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     cases = [("ishigami", 4, (-math.pi, math.pi), ishigami_indices(), n) for n in (64, 128, 256)]
     cases += [("g_function", 8, (0.0, 1.0), g_function_indices(), n) for n in (128, 256, 512)]
     for name, d, bounds, truth, n in cases:
         q2s, errors, inside, reported, seconds = [], {"S1": 0.0, "ST": 0.0}, True, 0, 0.0
+        chosen: dict[str, int] = {}
         for seed in range(1, seeds + 1):
             spec = load_sensitivity_spec(
                 {
@@ -105,6 +106,8 @@ def analytic_table(base: Path, seeds: int = 5) -> None:
             a = run_sensitivity(spec, out, engine="serial", charts=False).analysis
             seconds += time.perf_counter() - t0
             q2s.append(float(a.emulator["q2"].iloc[0]))
+            kind = str(a.emulator["emulator"].iloc[0])
+            chosen[kind] = chosen.get(kind, 0) + 1
             if a.indices.empty:
                 continue
             reported += 1
@@ -117,7 +120,8 @@ def analytic_table(base: Path, seeds: int = 5) -> None:
         err_text = f"{errors['S1']:.3f} / {errors['ST']:.3f}" if reported else "-"
         print(
             f"| {name} (D = {d}) | {n} | {reported} | {min(q2s):.2f}-{max(q2s):.2f} | "
-            f"{err_text} | {inside if reported else '-'} | {seconds / seeds:.1f} |"
+            f"{', '.join(f'{k} {v}' for k, v in sorted(chosen.items()))} | {err_text} | "
+            f"{inside if reported else '-'} | {seconds / seeds:.1f} |"
         )
 
 

@@ -178,7 +178,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sensitivity",
         help="global sensitivity analysis of a spec (SALib: sobol, morris, fast, "
-        "rbd_fast, delta, pawn; or a polynomial-chaos emulator)",
+        "rbd_fast, delta, pawn; or an emulator: polynomial chaos or Gaussian process)",
     )
     p.add_argument("spec", help="sensitivity spec (TOML) or a name in experiments/specs")
     engine_args(p)

@@ -49,10 +49,13 @@ Modules, bottom to top:
   :func:`~experiments.sensitivity.plan.experiment_spec`);
 - :mod:`~experiments.sensitivity.pce`: a sparse polynomial chaos expansion on the
   unit hypercube and its Sobol indices (NumPy);
+- :mod:`~experiments.sensitivity.gp`: a Gaussian process on the unit hypercube
+  (scikit-learn) and Monte Carlo Sobol indices of its posterior mean;
 - :mod:`~experiments.sensitivity.indices`: one KPI's indices at N and N/2 (SALib),
   noise share, convergence;
-- :mod:`~experiments.sensitivity.emulator`: the emulator method: one KPI's expansion,
-  its validation Q2 (indices withheld below the threshold) and indices;
+- :mod:`~experiments.sensitivity.emulator`: the emulator method: one KPI's emulator
+  (the expansion or the process), its validation Q2 (indices withheld below the
+  threshold) and indices;
 - :mod:`~experiments.sensitivity.charts`: the charts of an analysis;
 - :mod:`~experiments.sensitivity.analysis`: a study folder analysed, tidy tables and
   warnings (:func:`~experiments.sensitivity.analysis.analyse`);

@@ -6,9 +6,9 @@ design point, runs the method's SALib analyzer on every KPI (at N and at N/2;
 :mod:`experiments.sensitivity.indices`), estimates how much of the variance is
 replication noise, compares the two sample sizes and writes
 ``indices.csv/.parquet``, ``convergence.csv``, ``noise.csv``, ``analysis.json``
-and the charts. The emulator method fits a polynomial chaos expansion per KPI
-instead (:mod:`experiments.sensitivity.emulator`), writes its fit figures to
-``emulator.csv`` and withholds the indices of a KPI whose Q2 is too low.
+and the charts. The emulator method fits an emulator (polynomial chaos or a
+Gaussian process) per KPI instead (:mod:`experiments.sensitivity.emulator`),
+writes its fit figures to ``emulator.csv`` and withholds the indices of a KPI whose Q2 is too low.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
-    emulator: pd.DataFrame | None = None  # emulator method: per KPI q2, degree, terms, reported
+    emulator: pd.DataFrame | None = None  # emulator method: per KPI kind, q2, reported, ...
 
     def top(self, kpi: str, k: int = 3) -> pd.DataFrame:
         """The k most influential parameters for a KPI by the method's main index.
@@ -143,7 +143,7 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     emulator = None
     if s.method == "emulator":
         emulator = pd.DataFrame(fits, columns=["kpi", *EMULATOR_COLUMNS])
-        emulator.insert(2, "runs", emulator["points"] * spec.experiment.replications)
+        emulator.insert(3, "runs", emulator["points"] * spec.experiment.replications)
         files.append(write_csv(emulator, folder / "emulator.csv", index=False))
     result = Analysis(
         folder, s.method, indices, convergence, verdict_df, noise, notes, files, labels, emulator

@@ -55,7 +55,7 @@ METHOD_TITLES = {
     "rbd_fast": "RBD-FAST",
     "delta": "delta moment-independent",
     "pawn": "PAWN",
-    "emulator": "polynomial-chaos emulator",
+    "emulator": "emulator",
 }
 
 

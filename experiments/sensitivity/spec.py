@@ -46,7 +46,7 @@ METHOD_NAMES = {
     "rbd_fast": "RBD-FAST",
     "delta": "delta moment-independent",
     "pawn": "PAWN",
-    "emulator": "polynomial-chaos emulator",
+    "emulator": "emulator",
 }
 #: Unbounded distributions are truncated at these quantiles (so every value is finite).
 TAIL = 0.001
@@ -165,6 +165,11 @@ class Sensitivity(Strict):
     )
     q2_threshold: float = schema_field(
         0.9, "", 0.0, 1.0, "emulator: indices withheld for a KPI whose validation Q2 is below"
+    )
+    emulator: Literal["auto", "pce", "gp"] = Field(
+        "auto",
+        description="emulator: pce (sparse polynomial chaos), gp (Gaussian process) or auto "
+        "(per KPI, the one with the higher cross-validated Q2; pce alone above 4,096 points)",
     )
     max_degree: int = schema_field(12, "degree", 1, 20, "emulator: highest polynomial degree")
     q_norm: float = schema_field(

@@ -24,6 +24,7 @@ from experiments.sensitivity.analysis import (
     kpi_units,
     parameter_labels,
 )
+from experiments.sensitivity.emulator import describe
 from experiments.sensitivity.plan import build_plan, experiment_spec
 from experiments.sensitivity.spec import METHOD_NAMES, SensitivitySpec
 
@@ -216,11 +217,11 @@ def report_lines(result: StudyResult, spec: SensitivitySpec) -> list[str]:
         lines += format_indices(a, kpi)
         if fits is not None and kpi in fits.index:
             f = fits.loc[kpi]
+            cv = "leave-one-out" if f["emulator"] == "gp" else "5-fold cross-validation"
             lines.append(
-                f"  emulator: polynomial chaos of degree {f['degree']}, {f['terms']} terms on "
-                f"{f['points']} points; validation Q2 {f['q2']:.3f} (threshold "
-                f"{f['q2_threshold']:g}; the first half's fit on the second half's points; "
-                f"5-fold cross-validation {f['q2_cv']:.3f})"
+                f"  emulator: {describe(f)} on {f['points']} points; validation Q2 "
+                f"{f['q2']:.3f} (threshold {f['q2_threshold']:g}; the first half's fit on the "
+                f"second half's points; {cv} {f['q2_cv']:.3f})"
             )
         state = "passed" if v["converged"] else "NOT passed"
         lines.append(f"  convergence check (N/2 = {v['n_half']} vs N = {v['n']}): {state}")

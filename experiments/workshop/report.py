@@ -576,7 +576,8 @@ CAPTIONS: dict[str, str] = {
         "variance, with confidence intervals."
     ),
     "emulator_": (
-        "Sobol indices of {kpi} from a polynomial-chaos emulator: each parameter's first-order "
+        "Sobol indices of {kpi} from an emulator (polynomial chaos or Gaussian process, whichever "
+        "predicted new points better): each parameter's first-order "
         "(S1) and total (ST) share of the variance, with intervals that include the emulator's "
         "error."
     ),

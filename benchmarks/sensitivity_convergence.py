@@ -176,13 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     fits = em.emulator.set_index("kpi")
     rows = [
         (
-            f"emulator (PCE), --until-converged, N = {result.rounds[-1].n} points x "
+            f"emulator, --until-converged, N = {result.rounds[-1].n} points x "
             f"{result.rounds[-1].replications} replications",
             f"{result.rounds[-1].runs:,} ({sum(r.ran for r in result.rounds):,} run now)",
             em_seconds,
             f"{_max_ci_first_total(em.indices):.3f} / {_max_ci(em.indices):.3f}",
             ", ".join(
-                f"{k} {fits.loc[k, 'q2']:.2f}{'' if fits.loc[k, 'reported'] else ' (withheld)'}"
+                f"{k} {fits.loc[k, 'q2']:.2f} {fits.loc[k, 'emulator']}"
+                f"{'' if fits.loc[k, 'reported'] else ' (withheld)'}"
                 for k in fits.index
             ),
             result.stopped_by == "converged",

@@ -166,3 +166,26 @@ def test_the_cheapest_noisy_kpi_is_brought_in_first(tmp_path):
     assert first.needs["loud"] > 4 * first.needs["y"]  # nine times the noise variance
     assert result.rounds[1].replications == first.needs["y"]
     assert "y" in result.rounds[1].reported
+
+
+def test_the_cheaper_of_points_and_replications_goes_first():
+    """A withheld KPI short of points, another short of replications: the cheaper route first."""
+    from experiments.sensitivity.adaptive import Round, next_round, with_size
+
+    spec = with_size(load_sensitivity_spec(ishigami("emulator", 128)), 128, 20)
+
+    def state(reps: int, need: int) -> Round:
+        return Round(
+            index=2, n=128, replications=reps, runs=128 * reps, ran=0, max_ci=0.03,
+            check=True, q2={"a": 0.97, "b": 0.85, "c": 0.6}, reported=["a"], converged=False,
+            seconds=1.0, needs={"c": need}, rising=True,  # b: near the threshold and rising
+        )  # fmt: skip
+
+    # 63 replications at 128 points (8,064 runs) cost more than 256 points at 20 (5,120),
+    # and the budget cannot hold 63 replications at 512 points: the points first.
+    following, _, _ = next_round(state(20, 63), spec, max_runs=24576)
+    assert (following.sensitivity.n, following.experiment.replications) == (256, 20)
+    # 15 replications at 128 points (1,920) cost less than 256 points at 10 (2,560):
+    # the replications first, the points later.
+    following, _, _ = next_round(state(10, 15), with_size(spec, 128, 10), max_runs=5000)
+    assert (following.sensitivity.n, following.experiment.replications) == (128, 15)

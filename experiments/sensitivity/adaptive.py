@@ -378,8 +378,14 @@ def next_round(
     by the design; the replications rise to the smallest need of the
     noise-limited KPIs (:attr:`Round.needs`) whose need would still fit in the
     budget at twice the next round's n (the design usually has to grow once more
-    after the noise falls; when only this n leaves that room, the points wait):
-    the KPI cheapest to bring in comes first, a costlier one in a later round.
+    after the noise falls). When only this n leaves that room, the points wait,
+    unless they were wanted only for a withheld KPI limited by the design (still
+    rising near the threshold) and doubling them costs fewer runs than the
+    replications: then the points go first and the noise-limited KPIs may be
+    left to a later study. The KPI cheapest to bring in comes first,
+    a costlier one in a later round. (The flagship study once spent 63
+    replications on welfare, whose fit then missed for want of points, while the
+    lowest balance, short of points alone, stayed withheld at Q2 0.89.)
 
     Args:
         r: The round just assessed.
@@ -404,13 +410,17 @@ def next_round(
         }
 
     hopeless = set(wanted) - set(fits_at(n)) | {k for k, v in r.needs.items() if v == 0}
-    grow_n = (bool(r.reported) and not settled) or r.rising
+    unsettled = bool(r.reported) and not settled
+    grow_n = unsettled or r.rising
     grow_n = grow_n or any(k not in hopeless for k in r.short)
     grow_n = grow_n or (not r.reported and bool(by_design or not r.q2))
     n_next = 2 * n if grow_n else n
     fits = fits_at(n_next)
-    if grow_n and not fits and fits_at(n):  # the replications first, the points later
-        n_next, fits = n, fits_at(n)
+    if grow_n and not fits and fits_at(n):  # the points would leave no room for the replications
+        by_points = planned_runs(with_size(current, 2 * n, reps))
+        by_reps = min(planned_runs(with_size(current, n, v)) for v in fits_at(n).values())
+        if not (r.rising and not unsettled and by_points < by_reps):  # replications first
+            n_next, fits = n, fits_at(n)
     reps_next = min(fits.values(), default=reps)  # the cheapest KPI to bring in first
     left = _withheld_text(r, wanted, fits, current, n_next)
     if n_next == n and reps_next == reps:

@@ -186,7 +186,7 @@ def fit_kpi(
             validated[k] = _validation_q2(half_fit, y_point[rest], plan.unit[rest])
         kind = max(kinds, key=lambda k: validated[k])
         fitted_half = halves[kind]
-        same = kind == "gp" and part.sum() >= fitted_half.hyper_points  # the same first points
+        same = kind == "gp" and part.sum() >= gp.HYPER_POINTS  # the same first points
         fitted = _fit(
             kind, plan.unit[full], y_point[full], spec, fitted_half.kernel if same else None
         )

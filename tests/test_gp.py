@@ -168,3 +168,13 @@ def test_gp_is_reproducible_and_its_errors_are_one_line(tmp_path):
         load_sensitivity_spec(hinge_spec("kriging"))
     (line,) = info.value.problems
     assert "sensitivity.emulator" in line and "'auto', 'pce' or 'gp'" in line.replace('"', "'")
+
+
+def test_a_covariance_rounding_left_singular_gets_the_smallest_jitter():
+    k = np.ones((3, 3))  # three copies of one point, no nugget: singular
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(k)
+    low = gp._cholesky(k)
+    np.testing.assert_allclose(low @ low.T, k, atol=1e-9)
+    with pytest.raises(np.linalg.LinAlgError, match="not positive definite"):
+        gp._cholesky(-np.eye(2))

@@ -95,8 +95,8 @@ def _rows(
     y: np.ndarray,
     spec: SensitivitySpec,
     names: list[str],
-) -> tuple[list[dict[str, Any]], float]:
-    """Index rows of one fit with bootstrap-plus-lack-of-fit half-widths; (rows, lack of fit)."""
+) -> list[dict[str, Any]]:
+    """Index rows of one fit with bootstrap-plus-lack-of-fit half-widths."""
     from scipy import stats
 
     s = spec.sensitivity
@@ -108,8 +108,7 @@ def _rows(
         boot = pce.draw_indices(fitted, unit, y, s.bootstrap, seed)
         sd = {k: v.std(axis=0, ddof=1) for k, v in boot.items()}
     z = stats.norm.ppf(0.5 + s.conf_level / 2)
-    noise = noise_share if noise_share == noise_share else 0.0
-    lack = min(1.0, max(0.0, 1.0 - q2 - noise)) if np.isfinite(q2) else 1.0
+    lack = _lack(q2, noise_share)
 
     def half_width(kind: str) -> np.ndarray:
         return np.sqrt((z * sd[kind]) ** 2 + lack**2)
@@ -120,7 +119,13 @@ def _rows(
         rows += index_rows(names, kind, values[kind], half_width(kind), n)
     if s.second_order:
         rows += s2_rows(names, values["S2"], half_width("S2"), n)
-    return rows, lack
+    return rows
+
+
+def _lack(q2: float, noise_share: float) -> float:
+    """The share of the averages' variance the emulator misses beyond the noise (NaN noise: 0)."""
+    noise = noise_share if noise_share == noise_share else 0.0
+    return min(1.0, max(0.0, 1.0 - q2 - noise)) if np.isfinite(q2) else 1.0
 
 
 def _validation_q2(fitted: pce.PCE | gp.GP, y_rest: np.ndarray, unit_rest: np.ndarray) -> float:
@@ -197,16 +202,12 @@ def fit_kpi(
         fitted = fits[kind]
         q2 = fitted.q2
     reported = bool(q2 >= s.q2_threshold)
-    noise = noise_share if noise_share == noise_share else 0.0
-    lack = min(1.0, max(0.0, 1.0 - q2 - noise)) if np.isfinite(q2) else 1.0
     rows: list[dict[str, Any]] = []
     half_rows: list[dict[str, Any]] = []
     if reported:
-        rows, lack = _rows(
-            fitted, q2, noise_share, plan.unit[full], y_point[full], spec, plan.names
-        )
+        rows = _rows(fitted, q2, noise_share, plan.unit[full], y_point[full], spec, plan.names)
         if fitted_half is not None:
-            half_rows, _ = _rows(
+            half_rows = _rows(
                 fitted_half, q2, noise_share, plan.unit[part], y_point[part], spec, plan.names
             )
     info = {
@@ -222,7 +223,7 @@ def fit_kpi(
         "candidates": fitted.candidates if kind == "pce" else float("nan"),
         "points": int(full.sum()),
         "points_half": int(part.sum()),
-        "lack_of_fit": lack,
+        "lack_of_fit": _lack(q2, noise_share),
         "noise_share": noise_share,
     }
     return EmulatorFit(rows, half_rows, int(full.sum()), int(part.sum()), info)

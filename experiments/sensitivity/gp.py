@@ -123,13 +123,28 @@ def fit(unit: np.ndarray, y: np.ndarray, kernel: Any = None) -> GP:
             # a length scale at its upper bound is an input the output does not depend on
             warnings.simplefilter("ignore", ConvergenceWarning)
             kernel = gpr.fit(unit[:hyper], z[:hyper]).kernel_
-    k = kernel(unit)
-    chol = scipy.linalg.cholesky(k, lower=True)
+    chol = _cholesky(kernel(unit))
     alpha = scipy.linalg.cho_solve((chol, True), z)
     inv_diag = (scipy.linalg.solve_triangular(chol, np.eye(n), lower=True) ** 2).sum(axis=0)
     loo = alpha / inv_diag  # Dubrule (1983): the leave-one-out residuals
     q2 = float(1.0 - np.mean(loo**2) / np.var(z))
     return GP(kernel, unit, alpha, chol, mean, scale, q2, n, hyper)
+
+
+def _cholesky(k: np.ndarray) -> np.ndarray:
+    """The lower Cholesky factor, with a jitter if rounding asks for one.
+
+    With a nugget near zero (a deterministic model) rounding can leave the
+    covariance not quite positive definite: then 1e-10, 1e-9, ... of its mean
+    diagonal is added, up to 1e-6.
+    """
+    scale = float(np.mean(np.diag(k)))
+    for jitter in (0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6):
+        try:
+            return scipy.linalg.cholesky(k + jitter * scale * np.eye(len(k)), lower=True)
+        except np.linalg.LinAlgError:
+            continue
+    raise np.linalg.LinAlgError("the Gaussian process's covariance is not positive definite")
 
 
 def sample(d: int, rows: int, seed: int, second_order: bool) -> np.ndarray:
@@ -226,7 +241,7 @@ def draw_indices(
         idx = rng.integers(0, n, n)
         k = signal[np.ix_(idx, idx)]  # a repeated point: its noise is independent each time
         k[np.arange(n), np.arange(n)] += noise
-        alpha = scipy.linalg.cho_solve((scipy.linalg.cholesky(k, lower=True), True), z[idx])
+        alpha = scipy.linalg.cho_solve((_cholesky(k), True), z[idx])
         np.add.at(weights[:, b + 1], idx, alpha)
     f = np.empty((draws + 1, len(points)))  # the fit, then the resamples
     for start in range(0, len(points), CHUNK):

@@ -169,7 +169,8 @@ class Sensitivity(Strict):
     emulator: Literal["auto", "pce", "gp"] = Field(
         "auto",
         description="emulator: pce (sparse polynomial chaos), gp (Gaussian process) or auto "
-        "(per KPI, the one with the higher cross-validated Q2; pce alone above 4,096 points)",
+        "(per KPI, the one whose fit on the first half predicts the second half better; pce "
+        "alone above 4,096 points)",
     )
     max_degree: int = schema_field(12, "degree", 1, 20, "emulator: highest polynomial degree")
     q_norm: float = schema_field(

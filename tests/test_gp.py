@@ -141,6 +141,7 @@ def test_auto_chooses_the_process_on_a_hinge_and_recovers_its_indices(tmp_path):
     assert fit["emulator"] == "gp" and fit["q2_gp"] > fit["q2_pce"] and fit["reported"]
     assert fit["q2"] == fit["q2_gp"]  # the chosen kind's validation Q2 decides
     assert np.isnan(fit["degree"])  # a polynomial's figures do not describe the process
+    assert result.analysis.titles == {"y": "Gaussian-process emulator"}  # its chart's title
     table = result.analysis.indices
     truth = hinge_truth()
     for kind in ("S1", "ST"):

@@ -348,6 +348,7 @@ def run_until_converged(
             a.convergence,
             a.labels,
             kpi_units(spec.sensitivity.kpis),
+            a.titles,
         )
     return AdaptiveResult(rounds, stopped, reason, study, current, time.perf_counter() - t0, files)
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from experiments.engine.runner import RUN_COLUMNS
 from experiments.engine.spec import kpi_problems
-from experiments.sensitivity.emulator import EMULATOR_COLUMNS, fit_kpi, refusal
+from experiments.sensitivity.emulator import EMULATOR_COLUMNS, KIND_TITLES, fit_kpi, refusal
 from experiments.sensitivity.indices import (
     CI_WARN,
     MAIN_INDEX,
@@ -58,6 +58,13 @@ class Analysis:
     files: list[Path] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     emulator: pd.DataFrame | None = None  # emulator method: per KPI kind, q2, reported, ...
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """KPI -> the emulator that gave its indices, as chart titles name it (else empty)."""
+        if self.emulator is None:
+            return {}
+        return {r["kpi"]: KIND_TITLES[r["emulator"]] for r in self.emulator.to_dict("records")}
 
     def top(self, kpi: str, k: int = 3) -> pd.DataFrame:
         """The k most influential parameters for a KPI by the method's main index.
@@ -151,7 +158,9 @@ def analyse(folder: str | Path, *, charts: bool = True) -> Analysis:
     if charts and len(indices):
         from experiments.sensitivity.charts import draw_all
 
-        files += draw_all(folder, s.method, indices, convergence, labels, kpi_units(s.kpis))
+        files += draw_all(
+            folder, s.method, indices, convergence, labels, kpi_units(s.kpis), result.titles
+        )
     summary = {
         "method": s.method,
         "n": plan.n,

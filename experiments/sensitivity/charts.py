@@ -77,6 +77,7 @@ def index_bars(
     path: Path,
     labels: Mapping[str, str],
     units: Mapping[str, tuple[str, str]],
+    title: str | None = None,
 ) -> Path:
     """Horizontal bars of the method's indices per parameter, with CI error bars.
 
@@ -87,6 +88,7 @@ def index_bars(
         path: PNG to write.
         labels: Parameter path -> short label.
         units: KPI -> (label, unit).
+        title: The method's name in the title (default: :data:`METHOD_TITLES`'s).
 
     Returns:
         The path.
@@ -124,7 +126,7 @@ def index_bars(
     n = int(t["n"].max()) if len(t) else 0
     conf = indices["conf_level"].iloc[0] if "conf_level" in indices and len(indices) else 0.95
     ax.set_title(
-        f"{_title(kpi, units)}\n{METHOD_TITLES[method]} indices, N = {n}, "
+        f"{_title(kpi, units)}\n{title or METHOD_TITLES[method]} indices, N = {n}, "
         + (
             f"bars: {conf:.0%} bootstrap CI"
             if method != "emulator"
@@ -376,6 +378,7 @@ def draw_all(
     conv: pd.DataFrame,
     labels: Mapping[str, str],
     units: Mapping[str, tuple[str, str]],
+    titles: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Every chart of a sensitivity analysis, one set per KPI, into its folder.
 
@@ -386,6 +389,7 @@ def draw_all(
         conv: The convergence table.
         labels: Parameter path -> short label.
         units: KPI -> (label, unit).
+        titles: KPI -> the method's name in its bar chart's title (the emulator's kind).
 
     Returns:
         The PNG files written.
@@ -396,7 +400,9 @@ def draw_all(
         if method == "morris":
             out.append(morris_scatter(t, kpi, folder / f"morris_{k}.png", labels, units))
         else:
-            out.append(index_bars(t, kpi, method, folder / f"{method}_{k}.png", labels, units))
+            title = (titles or {}).get(kpi)
+            path = folder / f"{method}_{k}.png"
+            out.append(index_bars(t, kpi, method, path, labels, units, title))
         if method in ("sobol", "emulator") and ((t["kpi"] == kpi) & (t["index"] == "S2")).any():
             out.append(s2_heatmap(t, kpi, folder / f"s2_{k}.png", labels, units))
         if len(conv) and (conv["kpi"] == kpi).any():

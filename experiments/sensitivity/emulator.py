@@ -73,6 +73,10 @@ class EmulatorFit:
         return bool(self.info["reported"])
 
 
+#: The emulators' names in chart titles.
+KIND_TITLES = {"pce": "polynomial-chaos emulator", "gp": "Gaussian-process emulator"}
+
+
 def describe(info: dict[str, Any]) -> str:
     """The emulator of one KPI in a few words (for the report and the refusal line).
 

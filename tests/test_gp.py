@@ -179,3 +179,19 @@ def test_a_covariance_rounding_left_singular_gets_the_smallest_jitter():
     np.testing.assert_allclose(low @ low.T, k, atol=1e-9)
     with pytest.raises(np.linalg.LinAlgError, match="not positive definite"):
         gp._cholesky(-np.eye(2))
+
+
+def test_a_repeated_likelihood_fit_is_remembered_and_changes_nothing():
+    """A design that doubles refits its first points each round: the second fit is free."""
+    u = qmc.Sobol(3, seed=5).random(128)
+    y = hinge(u)
+    gp._FITTED.clear()
+    first = gp.fit(u[:64], y[:64])
+    assert len(gp._FITTED) == 1
+    again = gp.fit(u[:64], y[:64])
+    assert again.kernel is first.kernel  # taken from the cache, not optimised again
+    np.testing.assert_array_equal(again.alpha, first.alpha)
+    gp._FITTED.clear()
+    np.testing.assert_array_equal(gp.fit(u[:64], y[:64]).alpha, first.alpha)  # as if never seen
+    other = gp.fit(u[:64], y[:64] + u[:64, 1])  # other outputs: fitted afresh
+    assert len(gp._FITTED) == 2 and other.kernel is not first.kernel

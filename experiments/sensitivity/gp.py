@@ -22,8 +22,9 @@ sample (the estimators of ``SALib.analyze.sobol``), and their standard errors
 by one bootstrap over the design points (the process conditioned on each
 resample) and the Monte Carlo rows together. (The spread of the indices of
 posterior realisations, Le Gratiet, Cannamela and Iooss 2014, was tried: on a
-sample small enough for their joint covariance it measured the sample's Monte
-Carlo error, shrinking as 1/N towards nothing, and not the emulator's.)
+sample small enough for their joint covariance its variance shrank as 1/N
+towards nothing, so it measured the sample's Monte Carlo error, not the
+emulator's.)
 """
 
 from __future__ import annotations

@@ -195,3 +195,20 @@ def test_a_repeated_likelihood_fit_is_remembered_and_changes_nothing():
     np.testing.assert_array_equal(gp.fit(u[:64], y[:64]).alpha, first.alpha)  # as if never seen
     other = gp.fit(u[:64], y[:64] + u[:64, 1])  # other outputs: fitted afresh
     assert len(gp._FITTED) == 2 and other.kernel is not first.kernel
+
+
+def test_a_process_that_cannot_be_fitted_leaves_the_polynomial_or_one_line(tmp_path, monkeypatch):
+    from experiments.sensitivity.indices import AnalysisError
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("not positive definite")
+
+    monkeypatch.setattr(gp, "fit", broken)
+    auto = run_sensitivity(
+        load_sensitivity_spec(hinge_spec("auto")), tmp_path / "a", engine="serial", charts=False
+    ).analysis.emulator.iloc[0]
+    assert auto["emulator"] == "pce" and np.isnan(auto["q2_gp"])
+    with pytest.raises(AnalysisError, match="use emulator = 'pce' or 'auto'"):
+        run_sensitivity(
+            load_sensitivity_spec(hinge_spec("gp")), tmp_path / "g", engine="serial", charts=False
+        )

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from experiments.sensitivity import gp, pce
-from experiments.sensitivity.indices import index_rows, s2_rows
+from experiments.sensitivity.indices import AnalysisError, index_rows, s2_rows
 from experiments.sensitivity.plan import Plan
 from experiments.sensitivity.spec import SensitivitySpec
 
@@ -147,6 +147,24 @@ def _fit(kind: str, unit: np.ndarray, y: np.ndarray, spec: SensitivitySpec, kern
     return pce.fit(unit, y, max_degree=s.max_degree, q=s.q_norm, max_interaction=s.max_interaction)
 
 
+def _fits(kinds: list[str], unit: np.ndarray, y: np.ndarray, spec: SensitivitySpec) -> dict:
+    """Each kind fitted on these points.
+
+    A process whose covariance cannot be factorised is left out when the
+    polynomial chaos is tried too; alone, it is an :class:`AnalysisError`.
+    """
+    out = {}
+    for kind in kinds:
+        try:
+            out[kind] = _fit(kind, unit, y, spec)
+        except np.linalg.LinAlgError as exc:
+            if len(kinds) == 1:
+                raise AnalysisError(
+                    f"the Gaussian process cannot be fitted ({exc}): use emulator = 'pce' or 'auto'"
+                ) from exc
+    return out
+
+
 def fit_kpi(
     plan: Plan,
     spec: SensitivitySpec,
@@ -190,7 +208,8 @@ def fit_kpi(
     validated = {k: float("nan") for k in ("pce", "gp")}
     fitted_half = None
     if part.sum() >= 8 and rest.sum() >= 2:
-        halves = {k: _fit(k, plan.unit[part], y_point[part], spec) for k in kinds}
+        halves = _fits(kinds, plan.unit[part], y_point[part], spec)
+        kinds = list(halves)
         for k, half_fit in halves.items():
             validated[k] = _validation_q2(half_fit, y_point[rest], plan.unit[rest])
         kind = max(kinds, key=lambda k: validated[k])
@@ -201,8 +220,8 @@ def fit_kpi(
         )
         q2 = validated[kind]
     else:  # too few points to hold half out: the cross-validated Q2 decides
-        fits = {k: _fit(k, plan.unit[full], y_point[full], spec) for k in kinds}
-        kind = max(kinds, key=lambda k: fits[k].q2)
+        fits = _fits(kinds, plan.unit[full], y_point[full], spec)
+        kind = max(fits, key=lambda k: fits[k].q2)
         fitted = fits[kind]
         q2 = fitted.q2
     reported = bool(q2 >= s.q2_threshold)

@@ -410,18 +410,19 @@ def next_round(
             if planned_runs(with_size(current, 2 * points, v)) <= max_runs
         }
 
-    hopeless = set(wanted) - set(fits_at(n)) | {k for k, v in r.needs.items() if v == 0}
+    fits_here = fits_at(n)
+    hopeless = set(wanted) - set(fits_here) | {k for k, v in r.needs.items() if v == 0}
     unsettled = bool(r.reported) and not settled
     grow_n = unsettled or r.rising
     grow_n = grow_n or any(k not in hopeless for k in r.short)
     grow_n = grow_n or (not r.reported and bool(by_design or not r.q2))
     n_next = 2 * n if grow_n else n
-    fits = fits_at(n_next)
-    if grow_n and not fits and fits_at(n):  # the points would leave no room for the replications
+    fits = fits_at(n_next) if n_next != n else fits_here
+    if grow_n and not fits and fits_here:  # the points would leave no room for the replications
         by_points = planned_runs(with_size(current, 2 * n, reps))
-        by_reps = min(planned_runs(with_size(current, n, v)) for v in fits_at(n).values())
+        by_reps = min(planned_runs(with_size(current, n, v)) for v in fits_here.values())
         if not (r.rising and not unsettled and by_points < by_reps):  # replications first
-            n_next, fits = n, fits_at(n)
+            n_next, fits = n, fits_here
     reps_next = min(fits.values(), default=reps)  # the cheapest KPI to bring in first
     left = _withheld_text(r, wanted, fits, current, n_next)
     if n_next == n and reps_next == reps:

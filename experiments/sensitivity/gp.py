@@ -61,13 +61,12 @@ class GP:
 
     kernel: Any  # scikit-learn kernel: ConstantKernel * Matern + WhiteKernel, fitted
     unit: np.ndarray  # the design, points x D
-    alpha: np.ndarray  # (K + noise)^-1 (y - mean) / scale
+    z: np.ndarray  # the standardised outputs, (y - mean) / scale
+    alpha: np.ndarray  # (K + noise)^-1 z
     chol: np.ndarray  # lower Cholesky factor of K + noise
     mean: float
     scale: float
     q2: float  # leave-one-out
-    points: int
-    hyper_points: int
 
     @property
     def signal(self) -> Any:
@@ -123,7 +122,9 @@ def fit(unit: np.ndarray, y: np.ndarray, kernel: Any = None) -> GP:
     scale = scale if scale > 0 else 1.0
     z = (y - mean) / scale
     hyper = min(n, HYPER_POINTS)
-    key = hashlib.sha1(unit[:hyper].tobytes() + z[:hyper].tobytes()).digest()
+    key = hashlib.sha1(
+        repr(unit[:hyper].shape).encode() + unit[:hyper].tobytes() + z[:hyper].tobytes()
+    ).digest()
     if kernel is None and key in _FITTED:
         kernel = _FITTED[key]  # the same first points and outputs: the same likelihood fit
     if kernel is None:
@@ -140,7 +141,7 @@ def fit(unit: np.ndarray, y: np.ndarray, kernel: Any = None) -> GP:
     inv_diag = (scipy.linalg.solve_triangular(chol, np.eye(n), lower=True) ** 2).sum(axis=0)
     loo = alpha / inv_diag  # Dubrule (1983): the leave-one-out residuals
     q2 = float(1.0 - np.mean(loo**2) / np.var(z))
-    return GP(kernel, unit, alpha, chol, mean, scale, q2, n, hyper)
+    return GP(kernel, unit, z, alpha, chol, mean, scale, q2)
 
 
 def _cholesky(k: np.ndarray) -> np.ndarray:
@@ -248,14 +249,13 @@ def draw_indices(
     points = big.reshape(-1, d)
     signal = gp.signal(gp.unit)
     noise = float(gp.kernel.k2.noise_level)
-    z = signal @ gp.alpha + noise * gp.alpha  # the standardised outputs it was fitted on
     weights = np.zeros((n, draws + 1))
     weights[:, 0] = gp.alpha
     for b in range(draws):
         idx = rng.integers(0, n, n)
         k = signal[np.ix_(idx, idx)]  # a repeated point: its noise is independent each time
         k[np.arange(n), np.arange(n)] += noise
-        alpha = scipy.linalg.cho_solve((_cholesky(k), True), z[idx])
+        alpha = scipy.linalg.cho_solve((_cholesky(k), True), gp.z[idx])
         np.add.at(weights[:, b + 1], idx, alpha)
     f = np.empty((draws + 1, len(points)))  # the fit, then the resamples
     for start in range(0, len(points), CHUNK):

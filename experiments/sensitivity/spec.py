@@ -295,7 +295,7 @@ def _method_problems(spec: SensitivitySpec, name: str) -> list[str]:
         out += _power_of_two(n, 16, where, "the emulator's Sobol' sequence needs n = 2^k points")
         out += [
             f"{name}: sensitivity.parameters.{path}: categorical (values = [...]); the "
-            "emulator's polynomials need a numeric range: give bounds, fix it in "
+            "emulator needs a numeric range: give bounds, fix it in "
             "[sensitivity.fixed], or use method = 'sobol'"
             for path, p in s.parameters.items()
             if p.values

@@ -212,3 +212,58 @@ def test_a_process_that_cannot_be_fitted_leaves_the_polynomial_or_one_line(tmp_p
         run_sensitivity(
             load_sensitivity_spec(hinge_spec("gp")), tmp_path / "g", engine="serial", charts=False
         )
+
+
+def test_the_monte_carlo_error_is_the_scramblings_spread_not_a_row_bootstraps():
+    """Scrambled rows are not independent draws: their error is read from independent scramblings.
+
+    Twelve seeds scramble the rows afresh (the design bootstrap aside, the only
+    thing a seed changes in the values): the reported Monte Carlo error matches
+    how far their values actually scatter, and is well below what a bootstrap
+    over the rows would have said.
+    """
+    u = qmc.Sobol(3, seed=2).random(128)
+    fitted = gp.fit(u, hinge(u))
+    runs = [gp.index_errors(fitted, 20, seed, second_order=False) for seed in range(1, 13)]
+    for kind in ("S1", "ST"):
+        values = np.array([r[0][kind] for r in runs])
+        said = np.mean([r[1][kind] for r in runs], axis=0)
+        seen = values.std(axis=0, ddof=1)
+        assert ((seen / said > 0.4) & (seen / said < 2.5)).all(), (kind, seen, said)
+        design = np.mean([r[2][kind] for r in runs], axis=0)
+        assert (design > 0).all()  # the design's own error is there too
+    blocks = gp.sample(3, gp.MC_ROWS, 1, second_order=False)
+    f = fitted.predict(blocks.reshape(-1, 3)).reshape(blocks.shape[:2])
+    rng = np.random.default_rng(0)
+    rows = [gp.saltelli(f[:, rng.integers(0, gp.MC_ROWS, gp.MC_ROWS)], 3)["S1"] for _ in range(40)]
+    row_bootstrap = np.std(rows, axis=0, ddof=1)
+    assert (row_bootstrap > 10 * np.mean([r[1]["S1"] for r in runs], axis=0)).all()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_compiled_likelihood_and_kernel_are_scikit_learns():
+    """The likelihood, its gradient and the predictions' kernel are scikit-learn's own.
+
+    The compiled loops change only how fast they are.
+    """
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    u = qmc.Sobol(5, seed=3).random(128)
+    y = hinge(u) + 0.3 * np.sin(5 * u[:, 3]) + 0.02 * np.random.default_rng(1).standard_normal(128)
+    z = (y - y.mean()) / y.std()
+    kernel = gp._kernel(5)
+    reference = GaussianProcessRegressor(kernel, optimizer=None).fit(u, z)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        theta = kernel.theta + rng.normal(0.0, 0.7, len(kernel.theta))
+        expected, slope = reference.log_marginal_likelihood(theta, eval_gradient=True)
+        value, gradient = gp.log_likelihood(theta, u, z)
+        assert value == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(gradient, slope, rtol=1e-9, atol=1e-9 * np.abs(slope).max())
+    fitted = gp.fit(u, y)
+    fresh = qmc.Sobol(5, seed=8).random(64)
+    np.testing.assert_allclose(fitted.cross(fresh), fitted.signal(fresh, u), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(fitted.cross(u), fitted.signal(u), rtol=1e-13, atol=1e-15)
+    theirs = GaussianProcessRegressor(gp._kernel(5), random_state=0).fit(u, z).kernel_
+    ours = reference.log_marginal_likelihood(fitted.kernel.theta)
+    assert ours >= reference.log_marginal_likelihood(theirs.theta) - 1e-6  # as good a maximum

@@ -13,9 +13,10 @@ describe the KPI and its indices are withheld, with one line saying why.
 An index's interval combines two errors in quadrature: the fit's uncertainty
 (polynomial chaos: indices of coefficient vectors drawn from the fit's robust
 HC3 covariance, :func:`experiments.sensitivity.pce.draw_indices`; Gaussian
-process: a bootstrap over the design points and the Monte Carlo rows,
-:func:`experiments.sensitivity.gp.draw_indices`: the design's finite size, the
-noise and the residual misfit at the design points) and
+process: a bootstrap over the design points and the spread of independently
+scrambled Monte Carlo samples, :func:`experiments.sensitivity.gp.draw_indices`:
+the design's finite size, the noise, the residual misfit at the design points
+and the Monte Carlo's error) and
 the emulator's lack of fit, ``max(0, 1 - Q2 - noise_share)``: the share of the
 variance of the replication averages it misses beyond the replication noise
 (an index can be off by about that much if all of it belonged to one parameter).

@@ -435,8 +435,7 @@ def index_errors(
     Args:
         gp: The fitted process.
         draws: Bootstrap resamples (at most :data:`MAX_DRAWS`; above 2,048 design points
-            fewer, 50 at 4,096: each is a Cholesky factorisation; at 2,048 points
-            the 100 take about 30 s).
+            fewer, 50 at 4,096: each is a Cholesky factorisation of the design).
         seed: Their seed, and the samples' scramblings.
         second_order: Estimate S2 as well.
 

@@ -141,8 +141,9 @@ def gp_kernel_table(d: int = 15, rows: int = 8192) -> None:
 
     A 15-input design of 256-1,024 Sobol' points with a hinge, a wave, an
     interaction and noise (the flagship study's shape). Each cell is the best of
-    three calls after a warm-up; a fit is one likelihood optimisation from the
-    same start (the two differ only by rounding in the gradient).
+    three calls once the compiled loops are loaded; a fit is one call, a
+    likelihood optimisation from the same start (the two differ only by
+    rounding in the gradient).
     """
     import warnings
 

@@ -18,7 +18,7 @@ kernel is scikit-learn's (``ConstantKernel * Matern + WhiteKernel``: its
 parameters, bounds and starting values); the likelihood is the one its
 ``GaussianProcessRegressor`` maximises, with the kernel and the gradient's
 trace computed by compiled loops over pairs of points (:func:`log_likelihood`,
-equal to scikit-learn's to 1e-12, a fit about eight times as fast), and the
+scikit-learn's value to 1e-12, a fit about eight times as fast), and the
 predictions' kernel likewise (:meth:`GP.cross`).
 
 :func:`draw_indices` estimates S1 (Saltelli 2010), ST (Jansen 1999) and S2

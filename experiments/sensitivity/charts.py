@@ -130,7 +130,7 @@ def index_bars(
         + (
             f"bars: {conf:.0%} bootstrap CI"
             if method != "emulator"
-            else f"bars: {conf:.0%} CI (bootstrap and lack of fit)"
+            else f"bars: {conf:.0%} CI (the fit's error and its lack of fit)"
         ),
         fontsize=10,
     )

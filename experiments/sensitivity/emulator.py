@@ -101,7 +101,7 @@ def _rows(
     spec: SensitivitySpec,
     names: list[str],
 ) -> list[dict[str, Any]]:
-    """Index rows of one fit with bootstrap-plus-lack-of-fit half-widths."""
+    """Index rows of one fit, half-widths from the fit's error and its lack of fit."""
     from scipy import stats
 
     s = spec.sensitivity
@@ -159,6 +159,8 @@ def _fits(kinds: list[str], unit: np.ndarray, y: np.ndarray, spec: SensitivitySp
         try:
             out[kind] = _fit(kind, unit, y, spec)
         except np.linalg.LinAlgError as exc:
+            if kind != "gp":
+                raise
             if len(kinds) == 1:
                 raise AnalysisError(
                     f"the Gaussian process cannot be fitted ({exc}): use emulator = 'pce' or 'auto'"
